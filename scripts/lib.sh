@@ -1,0 +1,42 @@
+# Helpers shared by the scripts: one build directory, the Python tools, the moto server.
+
+# One target directory outside the checkout, so fresh clones on this machine reuse the build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/posthorn/target}"
+VENV="${POSTHORN_VENV:-$PWD/.venv}"
+
+ensure_python_tools() {
+  if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+    echo "installing moto and cfn-lint into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<6' 'cfn-lint>=1,<2'
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_moto() {
+  local port
+  port=$(free_port)
+  MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR=false "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" \
+    > "${TMPDIR:-/tmp}/posthorn-moto-$port.log" 2>&1 &
+  MOTO_PID=$!
+  export POSTHORN_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    if curl -fsS "$POSTHORN_TEST_AWS_ENDPOINT/moto-api/" > /dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$MOTO_PID" 2>/dev/null || { echo "moto server exited; see its log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "moto server did not answer on $POSTHORN_TEST_AWS_ENDPOINT" >&2
+  return 1
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+}

@@ -1,0 +1,207 @@
+//! Configuration: every environment variable Posthorn reads, parsed in one typed place. The
+//! README's configuration table mirrors this file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::crypto::EncryptionKey;
+
+/// Where records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Sqlite { path: PathBuf },
+    DynamoDb { table: String },
+}
+
+/// Where webhook deliveries wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueConfig {
+    Sqlite { path: PathBuf },
+    Sqs { queue_url: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub queue: QueueConfig,
+    /// Seals webhook secrets and OAuth tokens. `None` only on the dev server, which then keeps a
+    /// generated key under its data directory.
+    pub encryption_key: Option<EncryptionKey>,
+    /// Lets user-supplied URLs use http and reach loopback/private addresses. Off by default;
+    /// for local development and tests only.
+    pub unsafe_allow_private_urls: bool,
+    /// Where the dev server listens.
+    pub listen: SocketAddr,
+    /// The dev server's data directory (SQLite file, generated key).
+    pub data_dir: PathBuf,
+}
+
+/// A variable that is set but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let data_dir =
+            PathBuf::from(var("POSTHORN_DATA_DIR").unwrap_or_else(|| ".posthorn".into()));
+        let sqlite_path = data_dir.join("posthorn.db");
+
+        let store = match var("POSTHORN_STORE").as_deref() {
+            None | Some("sqlite") => StoreConfig::Sqlite {
+                path: sqlite_path.clone(),
+            },
+            Some("dynamodb") => StoreConfig::DynamoDb {
+                table: var("POSTHORN_TABLE").unwrap_or_else(|| "posthorn".into()),
+            },
+            Some(other) => {
+                return Err(invalid(
+                    "POSTHORN_STORE",
+                    format!("must be sqlite or dynamodb, not `{other}`"),
+                ));
+            }
+        };
+        let queue = match var("POSTHORN_QUEUE").as_deref() {
+            None | Some("sqlite") => QueueConfig::Sqlite { path: sqlite_path },
+            Some("sqs") => QueueConfig::Sqs {
+                queue_url: var("POSTHORN_DELIVERY_QUEUE_URL").ok_or_else(|| {
+                    invalid(
+                        "POSTHORN_DELIVERY_QUEUE_URL",
+                        "must be set when POSTHORN_QUEUE=sqs".into(),
+                    )
+                })?,
+            },
+            Some(other) => {
+                return Err(invalid(
+                    "POSTHORN_QUEUE",
+                    format!("must be sqlite or sqs, not `{other}`"),
+                ));
+            }
+        };
+        let encryption_key = var("POSTHORN_ENCRYPTION_KEY")
+            .map(|text| {
+                EncryptionKey::from_base64(&text)
+                    .map_err(|problem| invalid("POSTHORN_ENCRYPTION_KEY", problem))
+            })
+            .transpose()?;
+        let unsafe_allow_private_urls = match var("POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS",
+                    format!("must be true or false, not `{other}`"),
+                ));
+            }
+        };
+        let listen = var("POSTHORN_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|_| {
+                invalid(
+                    "POSTHORN_LISTEN",
+                    "must be an address like 127.0.0.1:3000".into(),
+                )
+            })?;
+
+        Ok(Self {
+            store,
+            queue,
+            encryption_key,
+            unsafe_allow_private_urls,
+            listen,
+            data_dir,
+        })
+    }
+}
+
+fn invalid(name: &'static str, problem: String) -> ConfigError {
+    ConfigError { name, problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_store_and_queue_with_the_guard_on() {
+        let config = config(&[]).unwrap();
+        assert_eq!(
+            config.store,
+            StoreConfig::Sqlite {
+                path: ".posthorn/posthorn.db".into()
+            }
+        );
+        assert_eq!(
+            config.queue,
+            QueueConfig::Sqlite {
+                path: ".posthorn/posthorn.db".into()
+            }
+        );
+        assert!(!config.unsafe_allow_private_urls);
+        assert!(config.encryption_key.is_none());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn reads_the_aws_backends() {
+        let config = config(&[
+            ("POSTHORN_STORE", "dynamodb"),
+            ("POSTHORN_TABLE", "prod"),
+            ("POSTHORN_QUEUE", "sqs"),
+            (
+                "POSTHORN_DELIVERY_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/1/deliveries",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.store,
+            StoreConfig::DynamoDb {
+                table: "prod".into()
+            }
+        );
+        assert!(matches!(config.queue, QueueConfig::Sqs { .. }));
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong() {
+        let error = config(&[("POSTHORN_STORE", "postgres")]).unwrap_err();
+        assert_eq!(error.name, "POSTHORN_STORE");
+        assert_eq!(
+            config(&[("POSTHORN_QUEUE", "sqs")]).unwrap_err().name,
+            "POSTHORN_DELIVERY_QUEUE_URL"
+        );
+        assert_eq!(
+            config(&[("POSTHORN_ENCRYPTION_KEY", "short")])
+                .unwrap_err()
+                .name,
+            "POSTHORN_ENCRYPTION_KEY"
+        );
+        assert_eq!(
+            config(&[("POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS", "yes")])
+                .unwrap_err()
+                .name,
+            "POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS"
+        );
+    }
+}

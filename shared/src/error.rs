@@ -1,0 +1,74 @@
+//! The one error type of Posthorn and its mapping to HTTP (SPEC §3): every handler returns it,
+//! and this is the only place that decides status codes and the `{"error": …}` body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named resource does not exist in the caller's workspace.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// Well-formed but impossible.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A dependency outside the process failed; the message is logged, never returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    pub fn internal(context: &str, source: impl std::fmt::Display) -> Self {
+        Self::Internal(format!("{context}: {source}"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in words a developer can act on.
+    pub error: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}

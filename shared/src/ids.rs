@@ -1,0 +1,138 @@
+//! Typed, prefixed, sortable identifiers (`wh_01J…`): one type per kind of record, so a webhook
+//! id can never be passed where a workspace id is expected. The ULID makes them sort by time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ulid::Ulid;
+
+/// A string that is not an id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {kind} id (expected `{prefix}_` followed by a ULID)")]
+pub struct InvalidId {
+    kind: &'static str,
+    prefix: &'static str,
+    value: String,
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Ulid);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn new() -> Self {
+                Self(Ulid::new())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}_{}", $prefix, self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                value
+                    .strip_prefix(concat!($prefix, "_"))
+                    .and_then(|ulid| Ulid::from_string(ulid).ok())
+                    .map(Self)
+                    .ok_or_else(|| InvalidId { kind: $kind, prefix: $prefix, value: value.chars().take(64).collect() })
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                value.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("A ", $kind, " id: `", $prefix, "_` followed by a ULID.")))
+                    .examples([concat!($prefix, "_01JD8Z3QK5V7Y2W9X4T6R8P0MN")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+typed_id!(
+    /// A workspace: the tenant every record belongs to.
+    WorkspaceId, "ws", "workspace"
+);
+typed_id!(
+    /// An API key (the id, never the secret).
+    ApiKeyId, "key", "API key"
+);
+typed_id!(
+    /// A webhook endpoint.
+    WebhookId, "wh", "webhook"
+);
+typed_id!(
+    /// An event: the same on every delivery attempt, so receivers deduplicate on it.
+    EventId, "evt", "event"
+);
+typed_id!(
+    /// One delivery of one event to one endpoint.
+    DeliveryId, "dlv", "delivery"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_its_string_form() {
+        let id = WebhookId::new();
+        let text = id.to_string();
+        assert!(text.starts_with("wh_"));
+        assert_eq!(text.parse::<WebhookId>().unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_another_kind_and_garbage() {
+        let workspace = WorkspaceId::new().to_string();
+        assert!(workspace.parse::<WebhookId>().is_err());
+        assert!("wh_not-a-ulid".parse::<WebhookId>().is_err());
+        assert!("".parse::<WebhookId>().is_err());
+    }
+
+    #[test]
+    fn later_ids_sort_after_earlier_ones() {
+        let first = WebhookId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = WebhookId::new();
+        assert!(first.to_string() < second.to_string());
+    }
+}

@@ -1,0 +1,15 @@
+//! Posthorn's library: the domain, the ports (traits) for everything outside the process, and
+//! their adapters. The binaries in `functions/` only read configuration, build adapters and
+//! hand a router or handler to the Lambda runtime.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod queue;
+pub mod store;
+pub mod webhooks;
+pub mod workspaces;
+
+pub use error::{Error, Result};

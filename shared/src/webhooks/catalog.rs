@@ -1,0 +1,248 @@
+//! The event catalog (SPEC §4): every event Posthorn emits, its category, when it fires, and an
+//! example of its `data`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum EventType {
+    #[serde(rename = "post.scheduled")]
+    PostScheduled,
+    #[serde(rename = "post.published")]
+    PostPublished,
+    #[serde(rename = "post.partial")]
+    PostPartial,
+    #[serde(rename = "post.failed")]
+    PostFailed,
+    #[serde(rename = "post.updated")]
+    PostUpdated,
+    #[serde(rename = "post.cancelled")]
+    PostCancelled,
+    #[serde(rename = "post.deleted")]
+    PostDeleted,
+    #[serde(rename = "post.retried")]
+    PostRetried,
+    #[serde(rename = "post.metrics.updated")]
+    PostMetricsUpdated,
+    #[serde(rename = "account.connected")]
+    AccountConnected,
+    #[serde(rename = "account.disconnected")]
+    AccountDisconnected,
+    #[serde(rename = "token.expired")]
+    TokenExpired,
+    #[serde(rename = "channel.created")]
+    ChannelCreated,
+    #[serde(rename = "channel.deleted")]
+    ChannelDeleted,
+    #[serde(rename = "automation.run.completed")]
+    AutomationRunCompleted,
+    #[serde(rename = "automation.run.failed")]
+    AutomationRunFailed,
+    #[serde(rename = "webhook.ping")]
+    WebhookPing,
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventCategory {
+    Posts,
+    Accounts,
+    Automations,
+    System,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 18] = [
+        Self::PostScheduled,
+        Self::PostPublished,
+        Self::PostPartial,
+        Self::PostFailed,
+        Self::PostUpdated,
+        Self::PostCancelled,
+        Self::PostDeleted,
+        Self::PostRetried,
+        Self::PostMetricsUpdated,
+        Self::AccountConnected,
+        Self::AccountDisconnected,
+        Self::TokenExpired,
+        Self::ChannelCreated,
+        Self::ChannelDeleted,
+        Self::AutomationRunCompleted,
+        Self::AutomationRunFailed,
+        Self::WebhookPing,
+        Self::WebhookTest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PostScheduled => "post.scheduled",
+            Self::PostPublished => "post.published",
+            Self::PostPartial => "post.partial",
+            Self::PostFailed => "post.failed",
+            Self::PostUpdated => "post.updated",
+            Self::PostCancelled => "post.cancelled",
+            Self::PostDeleted => "post.deleted",
+            Self::PostRetried => "post.retried",
+            Self::PostMetricsUpdated => "post.metrics.updated",
+            Self::AccountConnected => "account.connected",
+            Self::AccountDisconnected => "account.disconnected",
+            Self::TokenExpired => "token.expired",
+            Self::ChannelCreated => "channel.created",
+            Self::ChannelDeleted => "channel.deleted",
+            Self::AutomationRunCompleted => "automation.run.completed",
+            Self::AutomationRunFailed => "automation.run.failed",
+            Self::WebhookPing => "webhook.ping",
+            Self::WebhookTest => "webhook.test",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == name)
+    }
+
+    pub fn category(self) -> EventCategory {
+        match self {
+            Self::PostScheduled
+            | Self::PostPublished
+            | Self::PostPartial
+            | Self::PostFailed
+            | Self::PostUpdated
+            | Self::PostCancelled
+            | Self::PostDeleted
+            | Self::PostRetried
+            | Self::PostMetricsUpdated => EventCategory::Posts,
+            Self::AccountConnected
+            | Self::AccountDisconnected
+            | Self::TokenExpired
+            | Self::ChannelCreated
+            | Self::ChannelDeleted => EventCategory::Accounts,
+            Self::AutomationRunCompleted | Self::AutomationRunFailed => EventCategory::Automations,
+            Self::WebhookPing | Self::WebhookTest => EventCategory::System,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::PostScheduled => "A post was saved with a future `scheduled_at`.",
+            Self::PostPublished => "Every target of a post was published.",
+            Self::PostPartial => "Some targets of a post were published and some failed.",
+            Self::PostFailed => "Every target of a post failed.",
+            Self::PostUpdated => "A draft, scheduled or failed post was edited (`changed_fields`).",
+            Self::PostCancelled => "A scheduled post was cancelled before publishing.",
+            Self::PostDeleted => "A post was deleted (`was_status`).",
+            Self::PostRetried => "A failed or partial post is being retried (`retried_count`).",
+            Self::PostMetricsUpdated => "New engagement figures were synced for a published post.",
+            Self::AccountConnected => "An OAuth connection finished; carries the profile fields.",
+            Self::AccountDisconnected => "A connection was removed or revoked.",
+            Self::TokenExpired => "A token refresh failed for good; the user must reconnect.",
+            Self::ChannelCreated => "import-channels found a new channel.",
+            Self::ChannelDeleted => "import-channels no longer found a channel.",
+            Self::AutomationRunCompleted => {
+                "A content-generation run finished and created its posts."
+            }
+            Self::AutomationRunFailed => "A content-generation run failed (`reason`).",
+            Self::WebhookPing => "Sent once when an endpoint is registered, to verify it answers.",
+            Self::WebhookTest => "Sent on demand by POST /v1/webhooks/{id}/test.",
+        }
+    }
+
+    /// An example of the event's `data` object.
+    pub fn example_data(self) -> Value {
+        let post = "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN";
+        let published = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "platform": "mastodon",
+            "status": "published", "platform_post_id": "113245", "url": "https://mastodon.social/@posthorn/113245"});
+        let failed = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MB", "platform": "x", "status": "failed",
+            "error": {"code": "rate_limited", "message": "Too Many Requests"}});
+        let account = json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
+            "platform_user_id": "109876", "username": "posthorn", "display_name": "Posthorn",
+            "avatar_url": "https://files.mastodon.social/avatars/posthorn.png",
+            "profile_url": "https://mastodon.social/@posthorn"});
+        let channel = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC",
+            "platform": "facebook", "platform_channel_id": "104857", "name": "Posthorn Page", "kind": "page"});
+        let run = json!({"run_id": "run_01JD8Z3QK5V7Y2W9X4T6R8P0MD", "automation_id": "aut_01JD8Z3QK5V7Y2W9X4T6R8P0ME"});
+        match self {
+            Self::PostScheduled => {
+                json!({"post_id": post, "status": "scheduled", "scheduled_at": "2026-03-23T18:00:00Z",
+                "targets": ["ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA"]})
+            }
+            Self::PostPublished => {
+                json!({"post_id": post, "status": "published", "published": 1, "failed": 0, "total": 1,
+                "results": [published]})
+            }
+            Self::PostPartial => {
+                json!({"post_id": post, "status": "partial", "published": 1, "failed": 1, "total": 2,
+                "results": [published, failed]})
+            }
+            Self::PostFailed => {
+                json!({"post_id": post, "status": "failed", "failed": 1, "total": 1, "results": [failed]})
+            }
+            Self::PostUpdated => {
+                json!({"post_id": post, "status": "scheduled", "changed_fields": ["text", "scheduled_at"]})
+            }
+            Self::PostCancelled => json!({"post_id": post, "status": "cancelled"}),
+            Self::PostDeleted => json!({"post_id": post, "was_status": "scheduled"}),
+            Self::PostRetried => {
+                json!({"post_id": post, "status": "publishing", "retried_count": 1})
+            }
+            Self::PostMetricsUpdated => {
+                json!({"post_id": post, "channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA",
+                "metrics": {"views": 1200, "likes": 48, "comments": 5, "shares": 9}})
+            }
+            Self::AccountConnected => account,
+            Self::AccountDisconnected => {
+                json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
+                "reason": "removed"})
+            }
+            Self::TokenExpired => {
+                json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "x",
+                "reason": "invalid_grant"})
+            }
+            Self::ChannelCreated | Self::ChannelDeleted => channel,
+            Self::AutomationRunCompleted => {
+                let mut data = run;
+                data["post_ids"] = json!([post]);
+                data
+            }
+            Self::AutomationRunFailed => {
+                let mut data = run;
+                data["reason"] = json!("the AI provider answered 503");
+                data
+            }
+            Self::WebhookPing => {
+                json!({"webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "message": "Posthorn verification ping"})
+            }
+            Self::WebhookTest => {
+                json!({"webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "message": "Posthorn test event"})
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_serde_and_parse() {
+        for event in EventType::ALL {
+            let json = serde_json::to_value(event).unwrap();
+            assert_eq!(json, Value::String(event.as_str().to_string()));
+            assert_eq!(EventType::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(EventType::parse("post.exploded"), None);
+    }
+}
