@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::crypto::EncryptionKey;
+use crate::webhooks::RetrySchedule;
 
 /// Where records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct Config {
     /// Lets user-supplied URLs use http and reach loopback/private addresses. Off by default;
     /// for local development and tests only.
     pub unsafe_allow_private_urls: bool,
+    /// Delays before each webhook delivery attempt.
+    pub webhook_retry_schedule: RetrySchedule,
     /// Where the dev server listens.
     pub listen: SocketAddr,
     /// The dev server's data directory (SQLite file, generated key).
@@ -103,6 +106,12 @@ impl Config {
                 ));
             }
         };
+        let webhook_retry_schedule = match var("POSTHORN_WEBHOOK_RETRY_SCHEDULE") {
+            None => RetrySchedule::default(),
+            Some(text) => RetrySchedule::parse(&text).ok_or_else(|| {
+                invalid("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "must be comma-separated seconds, like 0,30,300,1800,10800".into())
+            })?,
+        };
         let listen = var("POSTHORN_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -118,6 +127,7 @@ impl Config {
             queue,
             encryption_key,
             unsafe_allow_private_urls,
+            webhook_retry_schedule,
             listen,
             data_dir,
         })
@@ -160,6 +170,7 @@ mod tests {
         assert!(!config.unsafe_allow_private_urls);
         assert!(config.encryption_key.is_none());
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.webhook_retry_schedule, RetrySchedule::default());
     }
 
     #[test]
@@ -202,6 +213,10 @@ mod tests {
                 .unwrap_err()
                 .name,
             "POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS"
+        );
+        assert_eq!(
+            config(&[("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "soon")]).unwrap_err().name,
+            "POSTHORN_WEBHOOK_RETRY_SCHEDULE"
         );
     }
 }

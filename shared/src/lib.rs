@@ -2,13 +2,20 @@
 //! their adapters. The binaries in `functions/` only read configuration, build adapters and
 //! hand a router or handler to the Lambda runtime.
 
+pub mod api;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dev;
 pub mod error;
 pub mod ids;
+pub mod jobs;
+pub mod lambda;
+pub mod outbound;
 pub mod queue;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;
 pub mod workspaces;
 

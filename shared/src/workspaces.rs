@@ -42,3 +42,16 @@ impl NewApiKey {
         Self { record, plaintext }
     }
 }
+
+/// Creates a workspace and its first API key; the plaintext key is returned to show once.
+pub async fn create_workspace_with_key(
+    store: &dyn crate::store::Store,
+    name: &str,
+    now: OffsetDateTime,
+) -> crate::Result<(Workspace, String)> {
+    let workspace = Workspace { id: WorkspaceId::new(), name: name.to_string(), created_at: now };
+    store.create_workspace(&workspace).await?;
+    let key = NewApiKey::generate(workspace.id, now);
+    store.create_api_key(&key.record).await?;
+    Ok((workspace, key.plaintext))
+}

@@ -1,1 +1,44 @@
-fn main() {}
+//! The local server: every function's routes on one port, the delivery worker and the
+//! process-queue schedule in-process, with the embedded store and queue under `./.posthorn/`.
+//! On first start it creates a workspace and prints its API key once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use posthorn::api::combined_router;
+use posthorn::app::AppState;
+use posthorn::config::Config;
+use posthorn::telemetry::{LogTarget, init_logging};
+
+const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(60);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    init_logging(LogTarget::Terminal);
+    let config = Config::from_env()?;
+    let key = posthorn::dev::encryption_key(&config)?;
+    let state = Arc::new(AppState::from_config(&config, &key).await?);
+    if let Some(api_key) = posthorn::dev::bootstrap(&state).await? {
+        println!("\nCreated the first workspace. Its API key (shown only this once):\n\n    {api_key}\n");
+    }
+
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), stopping.clone()));
+    let schedule = tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping));
+
+    let router = combined_router(posthorn::dev::http_functions(), state);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    println!("Posthorn dev server on http://{}", config.listen);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+
+    stop.send(true)?;
+    worker.await?;
+    schedule.await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

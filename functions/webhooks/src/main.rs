@@ -1,1 +1,7 @@
-fn main() {}
+//! The webhooks function: endpoint CRUD, the event catalog and deliveries, behind API Gateway
+//! and its own function URL.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    posthorn::lambda::serve_http(posthorn::webhooks::routes()).await
+}

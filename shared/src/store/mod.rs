@@ -3,12 +3,18 @@
 //! (`tests/tests/store_contract.rs`). Every read and write names its workspace, so no query can
 //! return another workspace's rows.
 
+mod dynamo;
+mod sqlite;
+pub use dynamo::DynamoStore;
+pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 
 use crate::crypto::KeyHash;
 use crate::error::Result;
-use crate::ids::{WebhookId, WorkspaceId};
-use crate::webhooks::WebhookEndpoint;
+use time::OffsetDateTime;
+
+use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
 
 /// Which page of a list to read: newest first, `limit` items after `cursor`.
@@ -24,6 +30,20 @@ pub struct PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// Which of an endpoint's deliveries to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<EventType>,
+}
+
+/// How an endpoint's deliveries created in a window ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub delivered: u64,
+    pub failed: u64,
 }
 
 #[async_trait]
@@ -55,4 +75,26 @@ pub trait Store: Send + Sync {
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
     /// `NotFound` if it is not in that workspace.
     async fn delete_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<()>;
+
+    /// Outbox step one: writes an event and its deliveries, all or nothing (at most 99
+    /// deliveries). `Conflict` if the event id exists.
+    async fn create_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<()>;
+    async fn get_event(&self, workspace: WorkspaceId, id: EventId) -> Result<Option<Event>>;
+    async fn get_delivery(&self, workspace: WorkspaceId, id: DeliveryId) -> Result<Option<Delivery>>;
+    /// Replaces a delivery only if the stored one's `version` is `expected_version`; `Conflict`
+    /// otherwise (another worker wrote first), `NotFound` if missing.
+    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()>;
+    /// An endpoint's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>>;
+    /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
+    async fn count_deliveries(&self, workspace: WorkspaceId, webhook: WebhookId, since: OffsetDateTime) -> Result<DeliveryCounts>;
+    /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
+    /// oldest due first: what the outbox sweep re-enqueues.
+    async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>>;
 }

@@ -1,8 +1,18 @@
-//! Webhooks: endpoints customers register, the event catalog, and (next) the outbox, signing
-//! and delivery of events to those endpoints.
+//! Webhooks: endpoints customers register, the event catalog, the outbox of events, and their
+//! signed, retried delivery to those endpoints.
 
+mod api;
 pub mod catalog;
+mod delivery;
 mod endpoint;
+pub mod outbox;
+mod retry;
+mod send;
+pub mod signing;
+pub mod worker;
 
+pub use api::routes;
 pub use catalog::EventType;
-pub use endpoint::{EventFilter, RetiringSecret, WebhookEndpoint};
+pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
+pub use retry::RetrySchedule;
+pub use endpoint::{EventFilter, RetiringSecret, WebhookEndpoint, WebhookSecret};

@@ -1,0 +1,50 @@
+//! The HTTP surface shared by every function: request extractors that turn bad input into
+//! [`Error`](crate::Error)s, API-key authentication, response envelopes, and how a function's
+//! routes are mounted (under their API path and at the root of the function URL).
+
+mod auth;
+mod extract;
+mod routing;
+
+pub use auth::Caller;
+pub use extract::{Json, PathId, PathIds, Query};
+pub use routing::{FunctionRoutes, MAX_BODY_BYTES, combined_router, openapi_document};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `{"data": …}`: the envelope of every single-object response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// `{"data": […], "next_cursor": …}`: the envelope of every list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to read the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn page_request(self) -> crate::Result<crate::store::PageRequest> {
+        let limit = match self.limit {
+            None => 20,
+            Some(limit @ 1..=100) => limit as usize,
+            Some(_) => return Err(crate::Error::bad_request("limit must be between 1 and 100")),
+        };
+        Ok(crate::store::PageRequest { limit, cursor: self.cursor })
+    }
+}

@@ -1,0 +1,55 @@
+//! The dev server's start-up: its generated encryption key, kept under the data directory, and
+//! the first workspace and API key, created and printed once on first start.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::crypto::EncryptionKey;
+use crate::error::{Error, Result};
+use crate::workspaces::create_workspace_with_key;
+
+const KEY_FILE: &str = "encryption.key";
+
+/// The configured key, or the one generated on the first start and kept in the data directory.
+pub fn encryption_key(config: &Config) -> Result<EncryptionKey> {
+    if let Some(key) = &config.encryption_key {
+        return Ok(key.clone());
+    }
+    let path = config.data_dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => EncryptionKey::from_base64(&text).map_err(|problem| Error::Internal(format!("{} {problem}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => write_new_key(&path),
+        Err(error) => Err(Error::internal("reading the dev encryption key", error)),
+    }
+}
+
+fn write_new_key(path: &Path) -> Result<EncryptionKey> {
+    let key = EncryptionKey::generate();
+    let io_error = |error| Error::internal("writing the dev encryption key", error);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io_error)?;
+    file.write_all(key.to_base64().as_bytes()).map_err(io_error)?;
+    Ok(key)
+}
+
+/// On the first start (no workspace yet), creates one with an API key and returns the key.
+pub async fn bootstrap(state: &AppState) -> Result<Option<String>> {
+    if state.store.has_workspaces().await? {
+        return Ok(None);
+    }
+    let (_, key) = create_workspace_with_key(state.store.as_ref(), "Default workspace", state.clock.now()).await?;
+    Ok(Some(key))
+}
+
+/// Every HTTP function's routes, as the dev server mounts them on one port.
+pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
+    vec![crate::webhooks::routes()]
+}

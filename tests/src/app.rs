@@ -1,0 +1,134 @@
+//! A whole Posthorn API in-process for HTTP tests: the embedded store and queue in memory, a
+//! resolver the test controls, and a workspace with its API key.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use posthorn::api::{FunctionRoutes, combined_router};
+use posthorn::app::AppState;
+use posthorn::clock::{Clock, SystemClock};
+use posthorn::crypto::{EncryptionKey, SecretBox};
+use posthorn::ids::WorkspaceId;
+use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::queue::{Queue, SqliteQueue};
+use posthorn::store::{SqliteStore, Store};
+use posthorn::webhooks::RetrySchedule;
+use posthorn::workspaces::create_workspace_with_key;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A host every test may register webhooks on: it resolves to a public address.
+pub const PUBLIC_HOST: &str = "hooks.example.com";
+
+pub struct TestApp {
+    pub state: Arc<AppState>,
+    pub router: Router,
+    pub resolver: StaticResolver,
+    pub workspace_id: WorkspaceId,
+    pub api_key: String,
+    stop_worker: tokio::sync::watch::Sender<bool>,
+}
+
+/// What an API call answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+/// How a [`TestApp`] differs from production settings.
+#[derive(Default)]
+pub struct TestOptions {
+    /// The unsafe setting that lets loopback receivers be registered.
+    pub allow_private_urls: bool,
+    /// A CA (PEM) the outbound client trusts, for the test's HTTPS receivers.
+    pub trusted_ca: Option<Vec<u8>>,
+    pub retries: Option<RetrySchedule>,
+    /// The queue to use instead of an in-memory SQLite one.
+    pub queue: Option<Arc<dyn Queue>>,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl TestApp {
+    /// The given functions' routes as the dev server mounts them, over fresh in-memory adapters.
+    pub async fn new(functions: impl FnOnce() -> Vec<FunctionRoutes>) -> Self {
+        Self::with_options(functions, TestOptions::default()).await
+    }
+
+    pub async fn with_options(functions: impl FnOnce() -> Vec<FunctionRoutes>, options: TestOptions) -> Self {
+        let resolver = StaticResolver::default();
+        resolver.set(PUBLIC_HOST, &["93.184.216.34".parse::<IpAddr>().unwrap()]);
+        let guard = UrlGuard::new(Arc::new(resolver.clone()), options.allow_private_urls);
+        let trusted: Vec<Vec<u8>> = options.trusted_ca.into_iter().collect();
+        let state = Arc::new(AppState {
+            store: Arc::new(SqliteStore::in_memory().expect("in-memory store")),
+            queue: options.queue.unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),
+            clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            secrets: SecretBox::new(&EncryptionKey::generate()),
+            outbound: OutboundClient::new(guard, &trusted).expect("outbound client"),
+            retries: options.retries.unwrap_or_default(),
+        });
+        let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())
+            .await
+            .expect("workspace");
+        let router = combined_router(functions(), state.clone());
+        let (stop_worker, _) = tokio::sync::watch::channel(false);
+        Self { state, router, resolver, workspace_id: workspace.id, api_key, stop_worker }
+    }
+
+    /// Runs the dev server's delivery worker until the app is dropped.
+    pub fn start_worker(&self) {
+        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), self.stop_worker.subscribe()));
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.state.store.as_ref()
+    }
+
+    /// Another workspace with its own key, to check isolation.
+    pub async fn other_workspace_key(&self) -> String {
+        create_workspace_with_key(self.store(), "Other workspace", self.state.clock.now())
+            .await
+            .expect("workspace")
+            .1
+    }
+
+    /// A JSON request with this app's API key.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|json| json.to_string().into_bytes());
+        self.send(method, path, Some(&self.api_key), body).await
+    }
+
+    /// A request with any key (or none) and any raw body.
+    pub async fn send(&self, method: Method, path: &str, api_key: Option<&str>, body: Option<Vec<u8>>) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(key) = api_key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default())).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON response") };
+        Reply { status, body }
+    }
+}
+
+impl Reply {
+    /// The `error` message of an error reply.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.body))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop_worker.send_replace(true);
+    }
+}

@@ -1,0 +1,181 @@
+//! Real HTTPS webhook receivers on loopback: a certificate authority made with rcgen (one per
+//! test process, trusted by the app under test), and servers whose answers a test scripts —
+//! success, errors, Retry-After, redirects, hangs, huge and slow bodies — and which record every
+//! request they get.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_server::tls_rustls::RustlsConfig;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+/// The test process's certificate authority and the leaf certificate every receiver serves.
+pub struct TestCa {
+    pub ca_pem: String,
+    leaf_pem: String,
+    leaf_key_pem: String,
+}
+
+/// The CA every receiver's certificate chains to; give `ca_pem` to the client under test.
+pub fn test_ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(|| {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "Posthorn test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("leaf params");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf certificate");
+        TestCa { ca_pem: ca_cert.pem(), leaf_pem: leaf_cert.pem(), leaf_key_pem: leaf_key.serialize_pem() }
+    })
+}
+
+/// How a receiver answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// A status with a `Retry-After` in seconds.
+    RetryAfter(u16, u64),
+    /// A 302 to the given location.
+    Redirect(String),
+    /// Waits this long before answering 200.
+    Hang(Duration),
+    /// 200 with a body of this many bytes.
+    HugeBody(usize),
+    /// 200 whose body trickles out one byte per interval, `bytes` times.
+    SlowBody { bytes: usize, interval: Duration },
+}
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<Reply>>,
+    received: Mutex<Vec<Received>>,
+    arrived: tokio::sync::Notify,
+}
+
+/// An HTTPS server on 127.0.0.1 that answers 200 unless scripted otherwise.
+pub struct Receiver {
+    pub address: SocketAddr,
+    shared: Arc<Shared>,
+    handle: axum_server::Handle<SocketAddr>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let ca = test_ca();
+        let tls = RustlsConfig::from_pem(ca.leaf_pem.clone().into_bytes(), ca.leaf_key_pem.clone().into_bytes())
+            .await
+            .expect("receiver TLS configuration");
+        let shared = Arc::new(Shared::default());
+        let app = Router::new().fallback(receive).with_state(shared.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver port");
+        let address = listener.local_addr().expect("receiver address");
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, tls).expect("receiver server").handle(handle.clone());
+        tokio::spawn(server.serve(app.into_make_service()));
+        Self { address, shared, handle }
+    }
+
+    /// The URL to register, at `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.address.port())
+    }
+
+    /// The next requests are answered with `replies`, in order; after them, 200.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.script.lock().expect("script lock").extend(replies);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().expect("received lock").clone()
+    }
+
+    /// Waits until at least `count` requests have arrived, or panics after `timeout`.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected {count} requests within {timeout:?}, got {}", self.received().len());
+            }
+        }
+    }
+
+    /// Stops accepting connections: later deliveries are refused.
+    pub fn stop(&self) {
+        self.handle.shutdown();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.received.lock().expect("received lock").push(Received { headers, body });
+    shared.arrived.notify_waiters();
+    let reply = shared.script.lock().expect("script lock").pop_front().unwrap_or(Reply::Status(200));
+    answer(reply).await
+}
+
+async fn answer(reply: Reply) -> Response {
+    let status = |code: u16| StatusCode::from_u16(code).expect("valid status");
+    match reply {
+        Reply::Status(code) => (status(code), format!("answered {code}")).into_response(),
+        Reply::RetryAfter(code, seconds) => (status(code), [("retry-after", seconds.to_string())], "slow down").into_response(),
+        Reply::Redirect(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
+        Reply::Hang(duration) => {
+            tokio::time::sleep(duration).await;
+            "finally".into_response()
+        }
+        Reply::HugeBody(bytes) => "x".repeat(bytes).into_response(),
+        Reply::SlowBody { bytes, interval } => {
+            let stream = async_stream(bytes, interval);
+            Response::new(Body::from_stream(stream))
+        }
+    }
+}
+
+fn async_stream(bytes: usize, interval: Duration) -> impl tokio_stream::Stream<Item = Result<Bytes, std::io::Error>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        for _ in 0..bytes {
+            tokio::time::sleep(interval).await;
+            if sender.send(Ok(Bytes::from_static(b"."))).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}

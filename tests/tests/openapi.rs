@@ -1,0 +1,60 @@
+//! The OpenAPI document matches the routes that exist: every documented operation is routed,
+//! and every routed operation is documented.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use posthorn::api::openapi_document;
+use posthorn::dev::http_functions;
+use posthorn_testkit::app::TestApp;
+
+/// Every operation the API serves. A new route must be added here and will then be checked.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/webhooks"),
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/webhooks/events"),
+    ("GET", "/v1/webhooks/{id}"),
+    ("PATCH", "/v1/webhooks/{id}"),
+    ("DELETE", "/v1/webhooks/{id}"),
+];
+
+fn documented_operations() -> BTreeSet<(String, String)> {
+    let document = serde_json::to_value(openapi_document(http_functions())).unwrap();
+    let mut operations = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations
+}
+
+#[test]
+fn the_document_lists_exactly_the_served_operations() {
+    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented_operations(), expected);
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = TestApp::new(http_functions).await;
+    for (method, path) in documented_operations() {
+        let concrete = path.replace("{id}", &posthorn::ids::WebhookId::new().to_string());
+        let method: Method = method.parse().unwrap();
+        let reply = app.call(method.clone(), &concrete, Some(serde_json::json!({}))).await;
+        assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        if reply.status == StatusCode::NOT_FOUND {
+            assert_ne!(reply.error(), "route not found", "{method} {path} is documented but not routed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_openapi_3_1() {
+    let app = TestApp::new(http_functions).await;
+    let reply = app.send(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(reply.body["components"]["schemas"]["WebhookView"].is_object());
+    assert_eq!(reply.body["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+}
