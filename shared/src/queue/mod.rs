@@ -8,6 +8,12 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 
+mod sqlite;
+mod sqs;
+
+pub use sqlite::SqliteQueue;
+pub use sqs::SqsQueue;
+
 /// SQS's limit on a message's initial delay; longer sends are clamped to it.
 pub const MAX_SEND_DELAY: Duration = Duration::from_secs(15 * 60);
 /// SQS's limit on a visibility timeout.
