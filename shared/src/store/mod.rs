@@ -3,19 +3,22 @@
 //! (`tests/tests/store_contract.rs`). Every read and write names its workspace, so no query can
 //! return another workspace's rows.
 
-mod dynamo;
-mod sqlite;
-pub use dynamo::DynamoStore;
-pub use sqlite::SqliteStore;
-use async_trait::async_trait;
+use std::str::FromStr;
 
-use crate::crypto::KeyHash;
-use crate::error::Result;
+use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::crypto::KeyHash;
+use crate::error::{Error, Result};
 use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
+
+mod dynamo;
+mod sqlite;
+
+pub use dynamo::DynamoStore;
+pub use sqlite::SqliteStore;
 
 /// Which page of a list to read: newest first, `limit` items after `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,31 @@ pub struct PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Cuts a newest-first batch of up to `limit + 1` items, read to learn whether any item
+    /// follows, down to one page whose cursor is the id of its last item.
+    pub(crate) fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        id_of: impl Fn(&T) -> String,
+    ) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = items.last().filter(|_| more).map(id_of);
+        Self { items, next_cursor }
+    }
+}
+
+/// The cursor of a page request as the id it must be; anything else is a bad request.
+pub(crate) fn parse_cursor<I: FromStr>(cursor: Option<&str>) -> Result<Option<I>> {
+    cursor
+        .map(|text| {
+            text.parse()
+                .map_err(|_| Error::bad_request("invalid cursor"))
+        })
+        .transpose()
 }
 
 /// Which of an endpoint's deliveries to list.
