@@ -58,18 +58,12 @@ impl AppState {
 
     /// The key to seal secrets with: production functions must be configured with one.
     pub fn required_key(config: &Config) -> Result<EncryptionKey> {
-        config
-            .encryption_key
-            .clone()
-            .ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
+        config.encryption_key.clone().ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
     }
 }
 
 async fn aws_config_if_needed(config: &Config) -> Option<aws_config::SdkConfig> {
-    let needs_aws = matches!(config.store, StoreConfig::DynamoDb { .. }) || matches!(config.queue, QueueConfig::Sqs { .. });
-    if needs_aws {
-        Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-    } else {
-        None
-    }
+    let needs_aws =
+        matches!(config.store, StoreConfig::DynamoDb { .. }) || matches!(config.queue, QueueConfig::Sqs { .. });
+    if needs_aws { Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) } else { None }
 }

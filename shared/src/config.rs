@@ -55,45 +55,32 @@ impl Config {
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let data_dir =
-            PathBuf::from(var("POSTHORN_DATA_DIR").unwrap_or_else(|| ".posthorn".into()));
+        let data_dir = PathBuf::from(var("POSTHORN_DATA_DIR").unwrap_or_else(|| ".posthorn".into()));
         let sqlite_path = data_dir.join("posthorn.db");
 
         let store = match var("POSTHORN_STORE").as_deref() {
-            None | Some("sqlite") => StoreConfig::Sqlite {
-                path: sqlite_path.clone(),
-            },
-            Some("dynamodb") => StoreConfig::DynamoDb {
-                table: var("POSTHORN_TABLE").unwrap_or_else(|| "posthorn".into()),
-            },
+            None | Some("sqlite") => StoreConfig::Sqlite { path: sqlite_path.clone() },
+            Some("dynamodb") => {
+                StoreConfig::DynamoDb { table: var("POSTHORN_TABLE").unwrap_or_else(|| "posthorn".into()) }
+            }
             Some(other) => {
-                return Err(invalid(
-                    "POSTHORN_STORE",
-                    format!("must be sqlite or dynamodb, not `{other}`"),
-                ));
+                return Err(invalid("POSTHORN_STORE", format!("must be sqlite or dynamodb, not `{other}`")));
             }
         };
         let queue = match var("POSTHORN_QUEUE").as_deref() {
             None | Some("sqlite") => QueueConfig::Sqlite { path: sqlite_path },
             Some("sqs") => QueueConfig::Sqs {
                 queue_url: var("POSTHORN_DELIVERY_QUEUE_URL").ok_or_else(|| {
-                    invalid(
-                        "POSTHORN_DELIVERY_QUEUE_URL",
-                        "must be set when POSTHORN_QUEUE=sqs".into(),
-                    )
+                    invalid("POSTHORN_DELIVERY_QUEUE_URL", "must be set when POSTHORN_QUEUE=sqs".into())
                 })?,
             },
             Some(other) => {
-                return Err(invalid(
-                    "POSTHORN_QUEUE",
-                    format!("must be sqlite or sqs, not `{other}`"),
-                ));
+                return Err(invalid("POSTHORN_QUEUE", format!("must be sqlite or sqs, not `{other}`")));
             }
         };
         let encryption_key = var("POSTHORN_ENCRYPTION_KEY")
             .map(|text| {
-                EncryptionKey::from_base64(&text)
-                    .map_err(|problem| invalid("POSTHORN_ENCRYPTION_KEY", problem))
+                EncryptionKey::from_base64(&text).map_err(|problem| invalid("POSTHORN_ENCRYPTION_KEY", problem))
             })
             .transpose()?;
         let unsafe_allow_private_urls = match var("POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS").as_deref() {
@@ -109,28 +96,18 @@ impl Config {
         let webhook_retry_schedule = match var("POSTHORN_WEBHOOK_RETRY_SCHEDULE") {
             None => RetrySchedule::default(),
             Some(text) => RetrySchedule::parse(&text).ok_or_else(|| {
-                invalid("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "must be comma-separated seconds, like 0,30,300,1800,10800".into())
+                invalid(
+                    "POSTHORN_WEBHOOK_RETRY_SCHEDULE",
+                    "must be comma-separated seconds, like 0,30,300,1800,10800".into(),
+                )
             })?,
         };
         let listen = var("POSTHORN_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
-            .map_err(|_| {
-                invalid(
-                    "POSTHORN_LISTEN",
-                    "must be an address like 127.0.0.1:3000".into(),
-                )
-            })?;
+            .map_err(|_| invalid("POSTHORN_LISTEN", "must be an address like 127.0.0.1:3000".into()))?;
 
-        Ok(Self {
-            store,
-            queue,
-            encryption_key,
-            unsafe_allow_private_urls,
-            webhook_retry_schedule,
-            listen,
-            data_dir,
-        })
+        Ok(Self { store, queue, encryption_key, unsafe_allow_private_urls, webhook_retry_schedule, listen, data_dir })
     }
 }
 
@@ -145,28 +122,15 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
     #[test]
     fn defaults_to_the_embedded_store_and_queue_with_the_guard_on() {
         let config = config(&[]).unwrap();
-        assert_eq!(
-            config.store,
-            StoreConfig::Sqlite {
-                path: ".posthorn/posthorn.db".into()
-            }
-        );
-        assert_eq!(
-            config.queue,
-            QueueConfig::Sqlite {
-                path: ".posthorn/posthorn.db".into()
-            }
-        );
+        assert_eq!(config.store, StoreConfig::Sqlite { path: ".posthorn/posthorn.db".into() });
+        assert_eq!(config.queue, QueueConfig::Sqlite { path: ".posthorn/posthorn.db".into() });
         assert!(!config.unsafe_allow_private_urls);
         assert!(config.encryption_key.is_none());
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
@@ -179,18 +143,10 @@ mod tests {
             ("POSTHORN_STORE", "dynamodb"),
             ("POSTHORN_TABLE", "prod"),
             ("POSTHORN_QUEUE", "sqs"),
-            (
-                "POSTHORN_DELIVERY_QUEUE_URL",
-                "https://sqs.eu-west-1.amazonaws.com/1/deliveries",
-            ),
+            ("POSTHORN_DELIVERY_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/deliveries"),
         ])
         .unwrap();
-        assert_eq!(
-            config.store,
-            StoreConfig::DynamoDb {
-                table: "prod".into()
-            }
-        );
+        assert_eq!(config.store, StoreConfig::DynamoDb { table: "prod".into() });
         assert!(matches!(config.queue, QueueConfig::Sqs { .. }));
     }
 
@@ -198,20 +154,10 @@ mod tests {
     fn names_the_variable_that_is_wrong() {
         let error = config(&[("POSTHORN_STORE", "postgres")]).unwrap_err();
         assert_eq!(error.name, "POSTHORN_STORE");
+        assert_eq!(config(&[("POSTHORN_QUEUE", "sqs")]).unwrap_err().name, "POSTHORN_DELIVERY_QUEUE_URL");
+        assert_eq!(config(&[("POSTHORN_ENCRYPTION_KEY", "short")]).unwrap_err().name, "POSTHORN_ENCRYPTION_KEY");
         assert_eq!(
-            config(&[("POSTHORN_QUEUE", "sqs")]).unwrap_err().name,
-            "POSTHORN_DELIVERY_QUEUE_URL"
-        );
-        assert_eq!(
-            config(&[("POSTHORN_ENCRYPTION_KEY", "short")])
-                .unwrap_err()
-                .name,
-            "POSTHORN_ENCRYPTION_KEY"
-        );
-        assert_eq!(
-            config(&[("POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS", "yes")])
-                .unwrap_err()
-                .name,
+            config(&[("POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS", "yes")]).unwrap_err().name,
             "POSTHORN_UNSAFE_ALLOW_PRIVATE_URLS"
         );
         assert_eq!(

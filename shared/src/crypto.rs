@@ -29,12 +29,8 @@ impl EncryptionKey {
     }
 
     pub fn from_base64(text: &str) -> Result<Self, String> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| "is not valid base64".to_string())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "must decode to exactly 32 bytes".to_string())?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| "is not valid base64".to_string())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| "must decode to exactly 32 bytes".to_string())?;
         Ok(Self(key))
     }
 
@@ -68,9 +64,7 @@ pub struct SecretBox {
 
 impl SecretBox {
     pub fn new(key: &EncryptionKey) -> Self {
-        Self {
-            cipher: Aes256Gcm::new(&key.0.into()),
-        }
+        Self { cipher: Aes256Gcm::new(&key.0.into()) }
     }
 
     pub fn seal(&self, plaintext: &str) -> Sealed {
@@ -85,9 +79,7 @@ impl SecretBox {
     }
 
     pub fn open(&self, sealed: &Sealed) -> Result<String> {
-        let bytes = STANDARD
-            .decode(&sealed.0)
-            .map_err(|e| Error::internal("sealed secret is not base64", e))?;
+        let bytes = STANDARD.decode(&sealed.0).map_err(|e| Error::internal("sealed secret is not base64", e))?;
         if bytes.len() < NONCE_LEN {
             return Err(Error::Internal("sealed secret is too short".into()));
         }
@@ -95,9 +87,7 @@ impl SecretBox {
         let plaintext = self
             .cipher
             .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| {
-                Error::Internal("sealed secret does not open with the configured key".into())
-            })?;
+            .map_err(|_| Error::Internal("sealed secret does not open with the configured key".into()))?;
         String::from_utf8(plaintext).map_err(|e| Error::internal("sealed secret is not UTF-8", e))
     }
 }
@@ -141,8 +131,7 @@ impl Serialize for KeyHash {
 impl<'de> Deserialize<'de> for KeyHash {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::from_hex(&text)
-            .ok_or_else(|| serde::de::Error::custom("not a 64-character hex SHA-256"))
+        Self::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a 64-character hex SHA-256"))
     }
 }
 

@@ -19,7 +19,8 @@ pub fn encryption_key(config: &Config) -> Result<EncryptionKey> {
     }
     let path = config.data_dir.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => EncryptionKey::from_base64(&text).map_err(|problem| Error::Internal(format!("{} {problem}", path.display()))),
+        Ok(text) => EncryptionKey::from_base64(&text)
+            .map_err(|problem| Error::Internal(format!("{} {problem}", path.display()))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => write_new_key(&path),
         Err(error) => Err(Error::internal("reading the dev encryption key", error)),
     }

@@ -69,9 +69,7 @@ impl IntoResponse for Error {
         if let Self::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
         }
-        let body = ErrorBody {
-            error: self.to_string(),
-        };
+        let body = ErrorBody { error: self.to_string() };
         (self.status(), Json(body)).into_response()
     }
 }

@@ -33,12 +33,7 @@ pub struct NewApiKey {
 impl NewApiKey {
     pub fn generate(workspace_id: WorkspaceId, now: OffsetDateTime) -> Self {
         let plaintext = generate_api_key();
-        let record = ApiKey {
-            id: ApiKeyId::new(),
-            workspace_id,
-            hash: KeyHash::of(&plaintext),
-            created_at: now,
-        };
+        let record = ApiKey { id: ApiKeyId::new(), workspace_id, hash: KeyHash::of(&plaintext), created_at: now };
         Self { record, plaintext }
     }
 }

@@ -65,7 +65,9 @@ impl TestApp {
         let trusted: Vec<Vec<u8>> = options.trusted_ca.into_iter().collect();
         let state = Arc::new(AppState {
             store: Arc::new(SqliteStore::in_memory().expect("in-memory store")),
-            queue: options.queue.unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),
+            queue: options
+                .queue
+                .unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             secrets: SecretBox::new(&EncryptionKey::generate()),
             outbound: OutboundClient::new(guard, &trusted).expect("outbound client"),
@@ -81,7 +83,7 @@ impl TestApp {
 
     /// Runs the dev server's delivery worker until the app is dropped.
     pub fn start_worker(&self) {
-        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), self.stop_worker.subscribe()));
+        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), 2, self.stop_worker.subscribe()));
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -90,10 +92,7 @@ impl TestApp {
 
     /// Another workspace with its own key, to check isolation.
     pub async fn other_workspace_key(&self) -> String {
-        create_workspace_with_key(self.store(), "Other workspace", self.state.clock.now())
-            .await
-            .expect("workspace")
-            .1
+        create_workspace_with_key(self.store(), "Other workspace", self.state.clock.now()).await.expect("workspace").1
     }
 
     /// A JSON request with this app's API key.

@@ -27,13 +27,7 @@ pub async fn sdk_config() -> &'static SdkConfig {
             aws_config::defaults(BehaviorVersion::latest())
                 .endpoint_url(endpoint())
                 .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new(
-                    "test",
-                    "test",
-                    None,
-                    None,
-                    "posthorn-tests",
-                ))
+                .credentials_provider(Credentials::new("test", "test", None, None, "posthorn-tests"))
                 .load()
                 .await
         })

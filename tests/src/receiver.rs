@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -55,7 +55,10 @@ pub enum Reply {
     /// 200 with a body of this many bytes.
     HugeBody(usize),
     /// 200 whose body trickles out one byte per interval, `bytes` times.
-    SlowBody { bytes: usize, interval: Duration },
+    SlowBody {
+        bytes: usize,
+        interval: Duration,
+    },
 }
 
 /// One request a receiver got.
@@ -63,6 +66,7 @@ pub enum Reply {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub at: Instant,
 }
 
 impl Received {
@@ -143,7 +147,7 @@ impl Drop for Receiver {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    shared.received.lock().expect("received lock").push(Received { headers, body });
+    shared.received.lock().expect("received lock").push(Received { headers, body, at: Instant::now() });
     shared.arrived.notify_waiters();
     let reply = shared.script.lock().expect("script lock").pop_front().unwrap_or(Reply::Status(200));
     answer(reply).await
@@ -153,7 +157,9 @@ async fn answer(reply: Reply) -> Response {
     let status = |code: u16| StatusCode::from_u16(code).expect("valid status");
     match reply {
         Reply::Status(code) => (status(code), format!("answered {code}")).into_response(),
-        Reply::RetryAfter(code, seconds) => (status(code), [("retry-after", seconds.to_string())], "slow down").into_response(),
+        Reply::RetryAfter(code, seconds) => {
+            (status(code), [("retry-after", seconds.to_string())], "slow down").into_response()
+        }
         Reply::Redirect(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
         Reply::Hang(duration) => {
             tokio::time::sleep(duration).await;

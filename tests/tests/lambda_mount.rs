@@ -11,10 +11,8 @@ async fn the_webhooks_function_answers_under_its_prefix_and_at_its_root() {
     let app = TestApp::new(|| vec![posthorn::webhooks::routes()]).await;
     let router = posthorn::webhooks::routes().into_lambda_router(app.state.clone());
     for path in ["/v1/webhooks", "/", "/v1/webhooks/events", "/events", "/v1/openapi.json"] {
-        let request = Request::get(path)
-            .header("authorization", format!("Bearer {}", app.api_key))
-            .body(Body::empty())
-            .unwrap();
+        let request =
+            Request::get(path).header("authorization", format!("Bearer {}", app.api_key)).body(Body::empty()).unwrap();
         let response = router.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }

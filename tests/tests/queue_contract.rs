@@ -35,34 +35,21 @@ impl Drop for TempDir {
 
 async fn sqlite_memory() -> Fixture {
     let queue = SqliteQueue::in_memory("deliveries", MAX_RECEIVES).expect("in-memory queue");
-    Fixture {
-        queue: Box::new(queue),
-        _dir: None,
-    }
+    Fixture { queue: Box::new(queue), _dir: None }
 }
 
 async fn sqlite_file() -> Fixture {
     let dir = TempDir(std::env::temp_dir().join(unique_name("posthorn-queue")));
-    let queue = SqliteQueue::open(
-        &dir.0.join("nested/posthorn.sqlite"),
-        "deliveries",
-        MAX_RECEIVES,
-    )
-    .expect("file queue");
-    Fixture {
-        queue: Box::new(queue),
-        _dir: Some(dir),
-    }
+    let queue =
+        SqliteQueue::open(&dir.0.join("nested/posthorn.sqlite"), "deliveries", MAX_RECEIVES).expect("file queue");
+    Fixture { queue: Box::new(queue), _dir: Some(dir) }
 }
 
 async fn sqs_queue() -> Fixture {
     let queue = SqsQueue::ensure(sqs().await, &unique_name("deliveries"), MAX_RECEIVES)
         .await
         .expect("sqs queue on the moto server");
-    Fixture {
-        queue: Box::new(queue),
-        _dir: None,
-    }
+    Fixture { queue: Box::new(queue), _dir: None }
 }
 
 /// Runs each contract case as one `#[tokio::test]` per adapter.
@@ -117,26 +104,16 @@ async fn send_then_receive(queue: &dyn Queue) {
 async fn delayed_send_is_invisible_until_the_delay_passes(queue: &dyn Queue) {
     let sent = Instant::now();
     queue.send("later", SECOND).await.expect("send");
-    assert!(
-        receive(queue, LONG).await.is_empty(),
-        "visible before its delay"
-    );
+    assert!(receive(queue, LONG).await.is_empty(), "visible before its delay");
     let messages = queue.receive(1, LONG, 3 * SECOND).await.expect("receive");
     assert_eq!(messages.len(), 1, "not visible after its delay");
-    assert!(
-        sent.elapsed() >= Duration::from_millis(950),
-        "visible after {:?}",
-        sent.elapsed()
-    );
+    assert!(sent.elapsed() >= Duration::from_millis(950), "visible after {:?}", sent.elapsed());
 }
 
 async fn received_message_reappears_after_its_visibility_timeout(queue: &dyn Queue) {
     queue.send("retry me", NOW).await.expect("send");
     assert_eq!(receive_one(queue, SECOND).await.receive_count, 1);
-    assert!(
-        receive(queue, SECOND).await.is_empty(),
-        "visible during its timeout"
-    );
+    assert!(receive(queue, SECOND).await.is_empty(), "visible during its timeout");
     sleep(PAST_A_SECOND).await;
     let again = receive_one(queue, LONG).await;
     assert_eq!(again.body, "retry me");
@@ -146,48 +123,27 @@ async fn received_message_reappears_after_its_visibility_timeout(queue: &dyn Que
 async fn change_visibility_shows_and_hides(queue: &dyn Queue) {
     queue.send("reschedule me", NOW).await.expect("send");
     let first = receive_one(queue, LONG).await;
-    queue
-        .change_visibility(&first.receipt, NOW)
-        .await
-        .expect("show");
+    queue.change_visibility(&first.receipt, NOW).await.expect("show");
     let second = receive_one(queue, SECOND).await;
     assert_eq!(second.receive_count, 2);
-    queue
-        .change_visibility(&second.receipt, LONG)
-        .await
-        .expect("hide");
+    queue.change_visibility(&second.receipt, LONG).await.expect("hide");
     sleep(PAST_A_SECOND).await;
-    assert!(
-        receive(queue, LONG).await.is_empty(),
-        "visible while hidden for longer"
-    );
+    assert!(receive(queue, LONG).await.is_empty(), "visible while hidden for longer");
 }
 
 async fn delete_removes_for_good(queue: &dyn Queue) {
     queue.send("done", NOW).await.expect("send");
     let message = receive_one(queue, NOW).await;
     queue.delete(&message.receipt).await.expect("delete");
-    assert!(
-        receive(queue, NOW).await.is_empty(),
-        "received after delete"
-    );
-    assert!(
-        queue
-            .receive_dead_letters(10, NOW)
-            .await
-            .expect("dead letters")
-            .is_empty()
-    );
+    assert!(receive(queue, NOW).await.is_empty(), "received after delete");
+    assert!(queue.receive_dead_letters(10, NOW).await.expect("dead letters").is_empty());
 }
 
 async fn batches_are_bounded_and_never_shared(queue: &dyn Queue) {
     const SENT: usize = 15;
     const MAX: usize = 4;
     for n in 0..SENT {
-        queue
-            .send(&format!("message {n}"), NOW)
-            .await
-            .expect("send");
+        queue.send(&format!("message {n}"), NOW).await.expect("send");
     }
     let receiver = || async {
         let mut bodies = Vec::new();
@@ -204,11 +160,7 @@ async fn batches_are_bounded_and_never_shared(queue: &dyn Queue) {
     let all: Vec<_> = a.into_iter().chain(b).collect();
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), SENT, "received {all:?}");
-    assert_eq!(
-        distinct.len(),
-        SENT,
-        "a message was received twice: {all:?}"
-    );
+    assert_eq!(distinct.len(), SENT, "a message was received twice: {all:?}");
 }
 
 async fn long_poll_returns_when_a_message_arrives(queue: &dyn Queue) {
@@ -221,11 +173,7 @@ async fn long_poll_returns_when_a_message_arrives(queue: &dyn Queue) {
     let messages = messages.expect("receive");
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body, "wake up");
-    assert!(
-        started.elapsed() < 2 * SECOND,
-        "woke after {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < 2 * SECOND, "woke after {:?}", started.elapsed());
 }
 
 async fn dead_letters_after_max_receives(queue: &dyn Queue) {
@@ -233,25 +181,11 @@ async fn dead_letters_after_max_receives(queue: &dyn Queue) {
     for count in 1..=MAX_RECEIVES {
         assert_eq!(receive_one(queue, NOW).await.receive_count, count);
     }
-    assert!(
-        receive(queue, NOW).await.is_empty(),
-        "received more than {MAX_RECEIVES} times"
-    );
-    let dead = queue
-        .receive_dead_letters(10, LONG)
-        .await
-        .expect("dead letters");
-    assert_eq!(
-        dead.len(),
-        1,
-        "expected the message in the dead-letter queue: {dead:?}"
-    );
+    assert!(receive(queue, NOW).await.is_empty(), "received more than {MAX_RECEIVES} times");
+    let dead = queue.receive_dead_letters(10, LONG).await.expect("dead letters");
+    assert_eq!(dead.len(), 1, "expected the message in the dead-letter queue: {dead:?}");
     assert_eq!(dead[0].body, "poison");
-    assert_eq!(
-        dead[0].receive_count,
-        MAX_RECEIVES + 1,
-        "receives count on in the dead-letter queue"
-    );
+    assert_eq!(dead[0].receive_count, MAX_RECEIVES + 1, "receives count on in the dead-letter queue");
 }
 
 async fn empty_queue_without_wait_returns_at_once(queue: &dyn Queue) {
@@ -267,17 +201,8 @@ async fn sqs_queue_by_url_finds_its_dead_letter_queue() {
     let client = sqs().await;
     let name = unique_name("deliveries");
     for _ in 0..2 {
-        SqsQueue::ensure(client.clone(), &name, MAX_RECEIVES)
-            .await
-            .expect("ensure");
+        SqsQueue::ensure(client.clone(), &name, MAX_RECEIVES).await.expect("ensure");
     }
-    let url = client
-        .get_queue_url()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("queue url")
-        .queue_url
-        .expect("a queue url");
+    let url = client.get_queue_url().queue_name(&name).send().await.expect("queue url").queue_url.expect("a queue url");
     dead_letters_after_max_receives(&SqsQueue::new(client, url)).await;
 }

@@ -34,19 +34,13 @@ impl TempDir {
 }
 
 async fn sqlite_in_memory() -> Fixture {
-    Fixture {
-        store: Box::new(SqliteStore::in_memory().expect("open in-memory SQLite")),
-        _dir: None,
-    }
+    Fixture { store: Box::new(SqliteStore::in_memory().expect("open in-memory SQLite")), _dir: None }
 }
 
 async fn sqlite_file() -> Fixture {
     let dir = TempDir::new();
     let store = SqliteStore::open(&dir.0.join("nested/store.db")).expect("open SQLite file");
-    Fixture {
-        store: Box::new(store),
-        _dir: Some(dir),
-    }
+    Fixture { store: Box::new(store), _dir: Some(dir) }
 }
 
 async fn dynamo_store() -> DynamoStore {
@@ -56,10 +50,7 @@ async fn dynamo_store() -> DynamoStore {
 }
 
 async fn dynamodb() -> Fixture {
-    Fixture {
-        store: Box::new(dynamo_store().await),
-        _dir: None,
-    }
+    Fixture { store: Box::new(dynamo_store().await), _dir: None }
 }
 
 /// One `#[tokio::test]` per contract case and adapter, named `<adapter>::<case>`.
@@ -111,11 +102,7 @@ fn sealed(secret: &str) -> Sealed {
 }
 
 fn workspace() -> Workspace {
-    Workspace {
-        id: WorkspaceId::new(),
-        name: "Acme".into(),
-        created_at: now(),
-    }
+    Workspace { id: WorkspaceId::new(), name: "Acme".into(), created_at: now() }
 }
 
 /// An endpoint with every optional field empty and the catch-all filter.
@@ -143,20 +130,13 @@ fn full_endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         events: EventFilter::Only(vec![EventType::PostPublished, EventType::TokenExpired]),
         active: false,
         disabled_reason: Some("the last 20 deliveries failed".into()),
-        retiring_secret: Some(RetiringSecret {
-            secret: sealed("whsec_previous"),
-            until: now() + Duration::hours(24),
-        }),
+        retiring_secret: Some(RetiringSecret { secret: sealed("whsec_previous"), until: now() + Duration::hours(24) }),
         ..endpoint(workspace)
     }
 }
 
 /// `count` endpoints of `workspace`, created oldest first with strictly increasing ids.
-async fn create_endpoints(
-    store: &dyn Store,
-    workspace: WorkspaceId,
-    count: usize,
-) -> Vec<WebhookEndpoint> {
+async fn create_endpoints(store: &dyn Store, workspace: WorkspaceId, count: usize) -> Vec<WebhookEndpoint> {
     let mut created = Vec::new();
     for _ in 0..count {
         // ULIDs made within one millisecond do not sort by creation.
@@ -169,17 +149,10 @@ async fn create_endpoints(
 }
 
 /// Every endpoint of `workspace`, reading pages of `limit`; also returns each page's size.
-async fn list_all(
-    store: &dyn Store,
-    workspace: WorkspaceId,
-    limit: usize,
-) -> (Vec<WebhookEndpoint>, Vec<usize>) {
+async fn list_all(store: &dyn Store, workspace: WorkspaceId, limit: usize) -> (Vec<WebhookEndpoint>, Vec<usize>) {
     let (mut items, mut sizes, mut cursor) = (Vec::new(), Vec::new(), None);
     loop {
-        let page = store
-            .list_webhooks(workspace, PageRequest { limit, cursor })
-            .await
-            .unwrap();
+        let page = store.list_webhooks(workspace, PageRequest { limit, cursor }).await.unwrap();
         sizes.push(page.items.len());
         items.extend(page.items);
         match page.next_cursor {
@@ -196,26 +169,17 @@ fn ids(endpoints: &[WebhookEndpoint]) -> Vec<WebhookId> {
 async fn workspace_round_trips(store: &dyn Store) {
     let workspace = workspace();
     store.create_workspace(&workspace).await.unwrap();
-    assert_eq!(
-        store.get_workspace(workspace.id).await.unwrap(),
-        Some(workspace)
-    );
+    assert_eq!(store.get_workspace(workspace.id).await.unwrap(), Some(workspace));
     assert_eq!(store.get_workspace(WorkspaceId::new()).await.unwrap(), None);
 }
 
 async fn duplicate_workspace_conflicts(store: &dyn Store) {
     let workspace = workspace();
     store.create_workspace(&workspace).await.unwrap();
-    let again = Workspace {
-        name: "Other".into(),
-        ..workspace.clone()
-    };
+    let again = Workspace { name: "Other".into(), ..workspace.clone() };
     let result = store.create_workspace(&again).await;
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
-    assert_eq!(
-        store.get_workspace(workspace.id).await.unwrap(),
-        Some(workspace)
-    );
+    assert_eq!(store.get_workspace(workspace.id).await.unwrap(), Some(workspace));
 }
 
 async fn has_workspaces_once_one_exists(store: &dyn Store) {
@@ -236,11 +200,7 @@ async fn api_key_is_found_by_hash(store: &dyn Store) {
 async fn duplicate_api_key_hash_conflicts(store: &dyn Store) {
     let key = NewApiKey::generate(WorkspaceId::new(), now()).record;
     store.create_api_key(&key).await.unwrap();
-    let same_hash = ApiKey {
-        id: ApiKeyId::new(),
-        workspace_id: WorkspaceId::new(),
-        ..key.clone()
-    };
+    let same_hash = ApiKey { id: ApiKeyId::new(), workspace_id: WorkspaceId::new(), ..key.clone() };
     let result = store.create_api_key(&same_hash).await;
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
     assert_eq!(store.find_api_key(&key.hash).await.unwrap(), Some(key));
@@ -272,27 +232,17 @@ async fn webhook_update_replaces_the_record(store: &dyn Store) {
 async fn webhook_delete_removes_it(store: &dyn Store) {
     let endpoint = endpoint(WorkspaceId::new());
     store.create_webhook(&endpoint).await.unwrap();
-    store
-        .delete_webhook(endpoint.workspace_id, endpoint.id)
-        .await
-        .unwrap();
+    store.delete_webhook(endpoint.workspace_id, endpoint.id).await.unwrap();
     let stored = store.get_webhook(endpoint.workspace_id, endpoint.id).await;
     assert_eq!(stored.unwrap(), None);
-    let again = store
-        .delete_webhook(endpoint.workspace_id, endpoint.id)
-        .await;
-    assert!(
-        matches!(again, Err(Error::NotFound("webhook"))),
-        "{again:?}"
-    );
+    let again = store.delete_webhook(endpoint.workspace_id, endpoint.id).await;
+    assert!(matches!(again, Err(Error::NotFound("webhook"))), "{again:?}");
 }
 
 async fn duplicate_webhook_conflicts(store: &dyn Store) {
     let endpoint = endpoint(WorkspaceId::new());
     store.create_webhook(&endpoint).await.unwrap();
-    let result = store
-        .create_webhook(&full_endpoint_with_id(&endpoint))
-        .await;
+    let result = store.create_webhook(&full_endpoint_with_id(&endpoint)).await;
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
     let stored = store.get_webhook(endpoint.workspace_id, endpoint.id).await;
     assert_eq!(stored.unwrap(), Some(endpoint));
@@ -300,24 +250,15 @@ async fn duplicate_webhook_conflicts(store: &dyn Store) {
 
 /// A different record under the id and workspace of `endpoint`.
 fn full_endpoint_with_id(endpoint: &WebhookEndpoint) -> WebhookEndpoint {
-    WebhookEndpoint {
-        id: endpoint.id,
-        ..full_endpoint(endpoint.workspace_id)
-    }
+    WebhookEndpoint { id: endpoint.id, ..full_endpoint(endpoint.workspace_id) }
 }
 
 async fn missing_webhook_cannot_be_updated_or_deleted(store: &dyn Store) {
     let missing = endpoint(WorkspaceId::new());
     let update = store.update_webhook(&missing).await;
-    assert!(
-        matches!(update, Err(Error::NotFound("webhook"))),
-        "{update:?}"
-    );
+    assert!(matches!(update, Err(Error::NotFound("webhook"))), "{update:?}");
     let delete = store.delete_webhook(missing.workspace_id, missing.id).await;
-    assert!(
-        matches!(delete, Err(Error::NotFound("webhook"))),
-        "{delete:?}"
-    );
+    assert!(matches!(delete, Err(Error::NotFound("webhook"))), "{delete:?}");
     let stored = store.get_webhook(missing.workspace_id, missing.id).await;
     assert_eq!(stored.unwrap(), None, "an update must not create");
 }
@@ -327,31 +268,15 @@ async fn webhooks_are_invisible_to_other_workspaces(store: &dyn Store) {
     store.create_webhook(&endpoint).await.unwrap();
     let intruder = WorkspaceId::new();
 
-    assert_eq!(
-        store.get_webhook(intruder, endpoint.id).await.unwrap(),
-        None
-    );
-    let hijack = WebhookEndpoint {
-        workspace_id: intruder,
-        ..full_endpoint_with_id(&endpoint)
-    };
+    assert_eq!(store.get_webhook(intruder, endpoint.id).await.unwrap(), None);
+    let hijack = WebhookEndpoint { workspace_id: intruder, ..full_endpoint_with_id(&endpoint) };
     let update = store.update_webhook(&hijack).await;
-    assert!(
-        matches!(update, Err(Error::NotFound("webhook"))),
-        "{update:?}"
-    );
+    assert!(matches!(update, Err(Error::NotFound("webhook"))), "{update:?}");
     let delete = store.delete_webhook(intruder, endpoint.id).await;
-    assert!(
-        matches!(delete, Err(Error::NotFound("webhook"))),
-        "{delete:?}"
-    );
+    assert!(matches!(delete, Err(Error::NotFound("webhook"))), "{delete:?}");
 
     let stored = store.get_webhook(endpoint.workspace_id, endpoint.id).await;
-    assert_eq!(
-        stored.unwrap(),
-        Some(endpoint),
-        "the owner's copy is intact"
-    );
+    assert_eq!(stored.unwrap(), Some(endpoint), "the owner's copy is intact");
 }
 
 async fn list_pages_newest_first_without_gaps(store: &dyn Store) {
@@ -373,16 +298,7 @@ async fn list_of_exactly_limit_items_has_no_next_cursor(store: &dyn Store) {
     let workspace = WorkspaceId::new();
     let mut created = create_endpoints(store, workspace, 3).await;
     created.reverse();
-    let page = store
-        .list_webhooks(
-            workspace,
-            PageRequest {
-                limit: 3,
-                cursor: None,
-            },
-        )
-        .await
-        .unwrap();
+    let page = store.list_webhooks(workspace, PageRequest { limit: 3, cursor: None }).await.unwrap();
     assert_eq!(ids(&page.items), ids(&created));
     assert_eq!(page.next_cursor, None);
 }
@@ -397,53 +313,21 @@ async fn list_of_nothing_is_empty(store: &dyn Store) {
 async fn list_continues_after_a_deleted_cursor(store: &dyn Store) {
     let workspace = WorkspaceId::new();
     let created = create_endpoints(store, workspace, 5).await;
-    let first = store
-        .list_webhooks(
-            workspace,
-            PageRequest {
-                limit: 2,
-                cursor: None,
-            },
-        )
-        .await
-        .unwrap();
+    let first = store.list_webhooks(workspace, PageRequest { limit: 2, cursor: None }).await.unwrap();
     let cursor = first.next_cursor.expect("more pages follow");
     assert_eq!(cursor, created[3].id.to_string());
-    store
-        .delete_webhook(workspace, created[3].id)
-        .await
-        .unwrap();
+    store.delete_webhook(workspace, created[3].id).await.unwrap();
 
-    let rest = store
-        .list_webhooks(
-            workspace,
-            PageRequest {
-                limit: 10,
-                cursor: Some(cursor),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        ids(&rest.items),
-        [created[2].id, created[1].id, created[0].id]
-    );
+    let rest = store.list_webhooks(workspace, PageRequest { limit: 10, cursor: Some(cursor) }).await.unwrap();
+    assert_eq!(ids(&rest.items), [created[2].id, created[1].id, created[0].id]);
     assert_eq!(rest.next_cursor, None);
 }
 
 async fn invalid_cursor_is_a_bad_request(store: &dyn Store) {
     let workspace = WorkspaceId::new();
     create_endpoints(store, workspace, 1).await;
-    for cursor in [
-        "garbage",
-        "",
-        &WorkspaceId::new().to_string(),
-        "wh_not-a-ulid",
-    ] {
-        let page = PageRequest {
-            limit: 5,
-            cursor: Some(cursor.to_string()),
-        };
+    for cursor in ["garbage", "", &WorkspaceId::new().to_string(), "wh_not-a-ulid"] {
+        let page = PageRequest { limit: 5, cursor: Some(cursor.to_string()) };
         let result = store.list_webhooks(workspace, page).await;
         assert!(
             matches!(&result, Err(Error::BadRequest(message)) if message == "invalid cursor"),
@@ -468,10 +352,7 @@ async fn dynamodb_ensure_table_is_idempotent_even_when_racing() {
 async fn dynamodb_table_has_the_indexes_and_ttl() {
     let client = aws::dynamodb().await;
     let table = aws::unique_name("posthorn-store");
-    DynamoStore::new(client.clone(), &table)
-        .ensure_table()
-        .await
-        .unwrap();
+    DynamoStore::new(client.clone(), &table).ensure_table().await.unwrap();
 
     let description = client.describe_table().table_name(&table).send().await;
     let description = description.unwrap().table.expect("a table description");
@@ -479,36 +360,17 @@ async fn dynamodb_table_has_the_indexes_and_ttl() {
         .global_secondary_indexes()
         .iter()
         .map(|index| {
-            let keys: Vec<_> = index
-                .key_schema()
-                .iter()
-                .map(|k| k.attribute_name())
-                .collect();
+            let keys: Vec<_> = index.key_schema().iter().map(|k| k.attribute_name()).collect();
             (index.index_name().unwrap_or_default(), keys.join("/"))
         })
         .collect();
     indexes.sort();
-    assert_eq!(
-        indexes,
-        [
-            ("GSI1", "GSI1PK/GSI1SK".into()),
-            ("GSI2", "GSI2PK/GSI2SK".into())
-        ]
-    );
-    let billing = description
-        .billing_mode_summary()
-        .and_then(|b| b.billing_mode());
+    assert_eq!(indexes, [("GSI1", "GSI1PK/GSI1SK".into()), ("GSI2", "GSI2PK/GSI2SK".into())]);
+    let billing = description.billing_mode_summary().and_then(|b| b.billing_mode());
     assert_eq!(billing, Some(&BillingMode::PayPerRequest));
 
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&table)
-        .send()
-        .await;
-    let ttl = ttl
-        .unwrap()
-        .time_to_live_description
-        .expect("a TTL description");
+    let ttl = client.describe_time_to_live().table_name(&table).send().await;
+    let ttl = ttl.unwrap().time_to_live_description.expect("a TTL description");
     assert_eq!(ttl.attribute_name(), Some("expires_at"));
     assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
 }
@@ -551,14 +413,8 @@ async fn dynamodb_items_carry_their_keys() {
     let [webhook] = webhooks.items() else {
         panic!("expected one webhook item: {webhooks:?}");
     };
-    assert_eq!(
-        webhook.get("SK"),
-        Some(&AttributeValue::S(format!("WEBHOOK#{}", endpoint.id)))
-    );
-    assert!(
-        !webhook.contains_key("GSI1PK"),
-        "sparse index keys are left out"
-    );
+    assert_eq!(webhook.get("SK"), Some(&AttributeValue::S(format!("WEBHOOK#{}", endpoint.id))));
+    assert!(!webhook.contains_key("GSI1PK"), "sparse index keys are left out");
 }
 
 #[tokio::test]
@@ -580,14 +436,7 @@ async fn sqlite_file_keeps_records_across_reopening() {
     let dir = TempDir::new();
     let path = dir.0.join("store.db");
     let workspace = workspace();
-    SqliteStore::open(&path)
-        .unwrap()
-        .create_workspace(&workspace)
-        .await
-        .unwrap();
+    SqliteStore::open(&path).unwrap().create_workspace(&workspace).await.unwrap();
     let reopened = SqliteStore::open(&path).unwrap();
-    assert_eq!(
-        reopened.get_workspace(workspace.id).await.unwrap(),
-        Some(workspace)
-    );
+    assert_eq!(reopened.get_workspace(workspace.id).await.unwrap(), Some(workspace));
 }

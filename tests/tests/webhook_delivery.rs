@@ -29,7 +29,8 @@ async fn queue(kind: QueueKind) -> Option<Arc<dyn Queue>> {
     match kind {
         QueueKind::Sqlite => None,
         QueueKind::Sqs => {
-            let queue = SqsQueue::ensure(aws::sqs().await, &aws::unique_name("deliveries"), 5).await.expect("SQS queue");
+            let queue =
+                SqsQueue::ensure(aws::sqs().await, &aws::unique_name("deliveries"), 5).await.expect("SQS queue");
             Some(Arc::new(queue))
         }
     }
@@ -50,7 +51,8 @@ async fn app_with(kind: QueueKind, schedule: &str) -> TestApp {
 
 /// Registers `receiver` (answering its verification ping) and returns the endpoint's id and secret.
 async fn register(app: &TestApp, receiver: &Receiver, events: Value) -> (String, String) {
-    let reply = app.call(Method::POST, "/v1/webhooks", Some(json!({"url": receiver.url("/hooks"), "events": events}))).await;
+    let reply =
+        app.call(Method::POST, "/v1/webhooks", Some(json!({"url": receiver.url("/hooks"), "events": events}))).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let data = &reply.body["data"];
     (data["id"].as_str().unwrap().to_string(), data["secret"].as_str().unwrap().to_string())
@@ -316,7 +318,8 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
     // enqueue (the first outbox step without the second)
     let endpoint = app.store().get_webhook(app.workspace_id, webhook.parse().unwrap()).await.unwrap().unwrap();
     let now = app.state.clock.now();
-    let event = posthorn::webhooks::outbox::new_event(app.workspace_id, EventType::PostFailed, json!({"total": 1}), now);
+    let event =
+        posthorn::webhooks::outbox::new_event(app.workspace_id, EventType::PostFailed, json!({"total": 1}), now);
     let delivery = posthorn::webhooks::Delivery {
         id: posthorn::ids::DeliveryId::new(),
         workspace_id: app.workspace_id,
@@ -344,4 +347,93 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
     let settled = settled_delivery(&app, &webhook).await;
     assert_eq!(settled["status"], "delivered");
     assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
+}
+
+#[tokio::test]
+async fn a_failed_verification_ping_saves_nothing() {
+    let app = app_with(QueueKind::Sqlite, "0").await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::Status(503)]);
+    let reply =
+        app.call(Method::POST, "/v1/webhooks", Some(json!({"url": receiver.url("/hooks"), "events": ["*"]}))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.error().contains("verification ping failed (endpoint answered 503)"), "{}", reply.error());
+    assert_eq!(app.call(Method::GET, "/v1/webhooks", None).await.body["data"], json!([]));
+
+    receiver.stop();
+    let reply =
+        app.call(Method::POST, "/v1/webhooks", Some(json!({"url": receiver.url("/hooks"), "events": ["*"]}))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.error().contains("could not connect"), "{}", reply.error());
+}
+
+#[tokio::test]
+async fn a_host_that_turns_private_after_registration_gets_nothing() {
+    // GIVEN the SSRF guard on, and a host that resolves to a public address at registration
+    let options = TestOptions { retries: Some(RetrySchedule::parse("0").unwrap()), ..TestOptions::default() };
+    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    app.start_worker();
+    app.resolver.set("rebind.example.com", &["93.184.216.34".parse().unwrap()]);
+    let body = json!({"url": "https://rebind.example.com/hooks", "events": ["*"], "skip_verification": true});
+    let reply = app.call(Method::POST, "/v1/webhooks", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let webhook = reply.body["data"]["id"].as_str().unwrap().to_string();
+
+    // WHEN it resolves to loopback by the time an event is delivered
+    app.resolver.set("rebind.example.com", &["127.0.0.1".parse().unwrap()]);
+    publish(&app).await;
+
+    // THEN the attempt is refused by the guard, and the attempt log says why
+    let settled = settled_delivery(&app, &webhook).await;
+    assert_eq!(settled["status"], "failed");
+    let error = settled["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("refused by the SSRF guard"), "{error}");
+    assert!(error.contains("127.0.0.1"), "{error}");
+}
+
+#[tokio::test]
+async fn huge_response_bodies_are_read_only_in_part() {
+    let app = app_with(QueueKind::Sqlite, "0").await;
+    let receiver = Receiver::start().await;
+    let (webhook, _) = register(&app, &receiver, json!(["*"])).await;
+    receiver.script([Reply::HugeBody(20 * 1024 * 1024)]);
+    publish(&app).await;
+    let settled = settled_delivery(&app, &webhook).await;
+    assert_eq!(settled["status"], "delivered");
+    assert_eq!(settled["attempts"][0]["response_body"].as_str().unwrap().len(), 1024);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_twenty_deliveries_in_a_row_is_disabled() {
+    let app = app_with(QueueKind::Sqlite, "0").await;
+    let receiver = Receiver::start().await;
+    let (webhook, _) = register(&app, &receiver, json!(["*"])).await;
+    receiver.script(std::iter::repeat_n(Reply::Status(500), 20));
+    for _ in 0..20 {
+        publish(&app).await;
+    }
+    receiver.wait_for(21, WAIT).await;
+
+    let path = format!("/v1/webhooks/{webhook}");
+    let deadline = Instant::now() + WAIT;
+    let endpoint = loop {
+        let endpoint = app.call(Method::GET, &path, None).await.body["data"].clone();
+        if endpoint["active"] == false {
+            break endpoint;
+        }
+        assert!(Instant::now() < deadline, "not disabled: {endpoint}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(endpoint["disabled_reason"].as_str().unwrap().contains("20 consecutive failed deliveries"), "{endpoint}");
+    assert_eq!(endpoint["stats"]["last_24h"], json!({"delivered": 0, "failed": 20}));
+
+    publish(&app).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 21, "a disabled endpoint gets nothing");
+
+    let enabled = app.call(Method::PATCH, &path, Some(json!({"active": true}))).await;
+    assert_eq!(enabled.body["data"]["active"], true);
+    assert!(enabled.body["data"].get("disabled_reason").is_none());
+    publish(&app).await;
+    receiver.wait_for(22, WAIT).await;
 }

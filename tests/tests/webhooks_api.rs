@@ -11,8 +11,11 @@ async fn app() -> TestApp {
     TestApp::new(|| vec![posthorn::webhooks::routes()]).await
 }
 
+/// A valid registration. These tests have no receiver, so they skip the verification ping
+/// (`webhook_delivery.rs` covers it).
 fn new_endpoint() -> Value {
-    json!({"url": format!("https://{PUBLIC_HOST}/hooks/posthorn"), "events": ["post.published", "post.failed"], "name": "Production"})
+    json!({"url": format!("https://{PUBLIC_HOST}/hooks/posthorn"), "events": ["post.published", "post.failed"],
+        "name": "Production", "skip_verification": true})
 }
 
 async fn create(app: &TestApp) -> Value {
@@ -62,7 +65,9 @@ async fn a_custom_secret_is_accepted_when_well_formed() {
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.body["data"]["secret"], secret);
 
-    for bad in ["C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "whsec_!!!", "whsec_c2hvcnQ=", &format!("whsec_{}", "QUFB".repeat(30))] {
+    for bad in
+        ["C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "whsec_!!!", "whsec_c2hvcnQ=", &format!("whsec_{}", "QUFB".repeat(30))]
+    {
         let mut body = new_endpoint();
         body["secret"] = json!(bad);
         let reply = app.call(Method::POST, "/v1/webhooks", Some(body)).await;
@@ -196,8 +201,16 @@ async fn hostile_urls_are_rejected() {
         "https://half.example.com/",
         "https://v6-ula.example.com/",
         "https://does-not-resolve.example.com/",
+        "https://0/",
+        "https://192.168.1.1:443/",
+        "https://[::ffff:10.0.0.1]/",
+        "https://[2002:7f00:1::]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://[fec0::1]/",
+        "https://[::127.0.0.1]/",
         "not a url",
     ];
+    assert!(hostile.len() >= 40);
     for url in hostile {
         let mut body = new_endpoint();
         body["url"] = json!(url);
@@ -371,10 +384,24 @@ async fn the_catalog_lists_every_event_with_an_example() {
     let entries = reply.body["data"].as_array().unwrap();
     let names: Vec<&str> = entries.iter().map(|entry| entry["name"].as_str().unwrap()).collect();
     let expected = [
-        "post.scheduled", "post.published", "post.partial", "post.failed", "post.updated", "post.cancelled",
-        "post.deleted", "post.retried", "post.metrics.updated", "account.connected", "account.disconnected",
-        "token.expired", "channel.created", "channel.deleted", "automation.run.completed", "automation.run.failed",
-        "webhook.ping", "webhook.test",
+        "post.scheduled",
+        "post.published",
+        "post.partial",
+        "post.failed",
+        "post.updated",
+        "post.cancelled",
+        "post.deleted",
+        "post.retried",
+        "post.metrics.updated",
+        "account.connected",
+        "account.disconnected",
+        "token.expired",
+        "channel.created",
+        "channel.deleted",
+        "automation.run.completed",
+        "automation.run.failed",
+        "webhook.ping",
+        "webhook.test",
     ];
     assert_eq!(names, expected);
     for entry in entries {

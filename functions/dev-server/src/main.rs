@@ -11,6 +11,7 @@ use posthorn::config::Config;
 use posthorn::telemetry::{LogTarget, init_logging};
 
 const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(60);
+const WORKER_LOOPS: usize = 4;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), stopping.clone()));
+    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), WORKER_LOOPS, stopping.clone()));
     let schedule = tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping));
 
     let router = combined_router(posthorn::dev::http_functions(), state);

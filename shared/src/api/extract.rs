@@ -93,9 +93,10 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let axum::extract::Path((first, second)) = axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| Error::bad_request(rejection.body_text()))?;
+        let axum::extract::Path((first, second)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| Error::bad_request(rejection.body_text()))?;
         let invalid = |error: InvalidId| Error::bad_request(error.to_string());
         Ok(PathIds(first.parse().map_err(invalid)?, second.parse().map_err(invalid)?))
     }

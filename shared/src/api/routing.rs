@@ -45,11 +45,9 @@ pub fn openapi_document(functions: impl IntoIterator<Item = FunctionRoutes>) -> 
 }
 
 fn serve(functions: impl IntoIterator<Item = FunctionRoutes>) -> (Router<Arc<AppState>>, OpenApi) {
-    let router = functions
-        .into_iter()
-        .fold(OpenApiRouter::with_openapi(base_document()), |router, function| {
-            router.nest(function.prefix, function.routes)
-        });
+    let router = functions.into_iter().fold(OpenApiRouter::with_openapi(base_document()), |router, function| {
+        router.nest(function.prefix, function.routes)
+    });
     router.split_for_parts()
 }
 

@@ -77,14 +77,7 @@ impl OutboundClient {
     /// POSTs `body` to `url` and reads at most [`MAX_RESPONSE_READ`] of the answer.
     pub async fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Result<OutboundResponse, SendError> {
         let url = self.checked_literal(url).await?;
-        let response = self
-            .http
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(send_error)?;
+        let response = self.http.post(url).headers(headers).body(body).send().await.map_err(send_error)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -184,10 +184,13 @@ mod tests {
 
     #[test]
     fn public_addresses_pass_and_embedded_private_ones_do_not() {
-        for public in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"] {
+        for public in
+            ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
+        {
             assert!(is_public_ip(public.parse().unwrap()), "{public} should be public");
         }
-        for private in ["127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::127.0.0.1", "fd00::1"] {
+        for private in ["127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::127.0.0.1", "fd00::1"]
+        {
             assert!(!is_public_ip(private.parse().unwrap()), "{private} should be blocked");
         }
     }

@@ -29,10 +29,7 @@ pub struct StaticResolver(Arc<RwLock<HashMap<String, Vec<IpAddr>>>>);
 
 impl StaticResolver {
     pub fn set(&self, host: &str, addresses: &[IpAddr]) {
-        self.0
-            .write()
-            .expect("resolver table lock")
-            .insert(host.to_ascii_lowercase(), addresses.to_vec());
+        self.0.write().expect("resolver table lock").insert(host.to_ascii_lowercase(), addresses.to_vec());
     }
 }
 

@@ -40,20 +40,11 @@ pub trait Queue: Send + Sync {
     /// Up to `max` (≤ [`MAX_BATCH`]) visible messages, each hidden for `visibility` afterwards.
     /// Waits up to `wait` for one to arrive when none is visible. A message received more than
     /// the queue's `max_receives` times moves to the dead-letter queue instead.
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<QueueMessage>>;
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<QueueMessage>>;
     /// Hides a received message for `visibility` from now (at most [`MAX_VISIBILITY`]).
     async fn change_visibility(&self, receipt: &Receipt, visibility: Duration) -> Result<()>;
     /// Acknowledges a received message: it will not be delivered again.
     async fn delete(&self, receipt: &Receipt) -> Result<()>;
     /// Receives from the dead-letter queue (for operators and tests), with the same semantics.
-    async fn receive_dead_letters(
-        &self,
-        max: usize,
-        visibility: Duration,
-    ) -> Result<Vec<QueueMessage>>;
+    async fn receive_dead_letters(&self, max: usize, visibility: Duration) -> Result<Vec<QueueMessage>>;
 }

@@ -56,8 +56,7 @@ WHERE id IN (
 )
 RETURNING id, body, receive_count, receipt";
 
-const NEXT_VISIBLE: &str =
-    "SELECT min(visible_at) FROM queue_messages WHERE queue = ?1 AND dead_letter = ?2";
+const NEXT_VISIBLE: &str = "SELECT min(visible_at) FROM queue_messages WHERE queue = ?1 AND dead_letter = ?2";
 
 const CHANGE_VISIBILITY: &str =
     "UPDATE queue_messages SET visible_at = ?4 WHERE id = ?1 AND queue = ?2 AND receipt = ?3";
@@ -85,39 +84,24 @@ impl SqliteQueue {
     /// Opens (creating if needed) the queue `name` in the database file at `path`.
     pub fn open(path: &Path, name: &str, max_receives: u32) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::internal("creating the queue database directory", e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::internal("creating the queue database directory", e))?;
         }
-        let conn =
-            Connection::open(path).map_err(|e| Error::internal("opening the queue database", e))?;
+        let conn = Connection::open(path).map_err(|e| Error::internal("opening the queue database", e))?;
         configure_file(&conn).map_err(|e| Error::internal("configuring the queue database", e))?;
-        let file = std::fs::canonicalize(path)
-            .map_err(|e| Error::internal("resolving the queue database path", e))?;
+        let file = std::fs::canonicalize(path).map_err(|e| Error::internal("resolving the queue database path", e))?;
         let changed = shared_notify(format!("{}\0{name}", file.display()));
         Self::with_connection(conn, name, max_receives, changed)
     }
 
     /// A queue that lives as long as this value and its clones.
     pub fn in_memory(name: &str, max_receives: u32) -> Result<Self> {
-        let conn = Connection::open_in_memory()
-            .map_err(|e| Error::internal("opening the in-memory queue", e))?;
+        let conn = Connection::open_in_memory().map_err(|e| Error::internal("opening the in-memory queue", e))?;
         Self::with_connection(conn, name, max_receives, Arc::default())
     }
 
-    fn with_connection(
-        conn: Connection,
-        name: &str,
-        max_receives: u32,
-        changed: Arc<Notify>,
-    ) -> Result<Self> {
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| Error::internal("creating the queue tables", e))?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            name: name.into(),
-            max_receives,
-            changed,
-        })
+    fn with_connection(conn: Connection, name: &str, max_receives: u32, changed: Arc<Notify>) -> Result<Self> {
+        conn.execute_batch(SCHEMA).map_err(|e| Error::internal("creating the queue tables", e))?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), name: name.into(), max_receives, changed })
     }
 
     /// Runs `op` on the connection on the blocking thread pool.
@@ -145,24 +129,16 @@ impl SqliteQueue {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_millis();
             if !dead_letter {
-                tx.prepare_cached(DEAD_LETTER)?
-                    .execute(params![name, max_receives, now])?;
+                tx.prepare_cached(DEAD_LETTER)?.execute(params![name, max_receives, now])?;
             }
             let messages = tx
                 .prepare_cached(CLAIM)?
-                .query_map(
-                    params![name, dead_letter, now, now + visibility, max],
-                    read_message,
-                )?
+                .query_map(params![name, dead_letter, now, now + visibility, max], read_message)?
                 .collect::<rusqlite::Result<_>>()?;
-            let next_visible_at = tx
-                .prepare_cached(NEXT_VISIBLE)?
-                .query_row(params![name, dead_letter], |row| row.get(0))?;
+            let next_visible_at =
+                tx.prepare_cached(NEXT_VISIBLE)?.query_row(params![name, dead_letter], |row| row.get(0))?;
             tx.commit()?;
-            Ok(Claim {
-                messages,
-                next_visible_at,
-            })
+            Ok(Claim { messages, next_visible_at })
         })
         .await
     }
@@ -174,21 +150,14 @@ impl Queue for SqliteQueue {
         let body = body.to_owned();
         let delay = millis(delay.min(MAX_SEND_DELAY));
         self.run("sending to the sqlite queue", move |conn, name| {
-            conn.prepare_cached(SEND)?
-                .execute(params![name, body, now_millis() + delay])
-                .map(drop)
+            conn.prepare_cached(SEND)?.execute(params![name, body, now_millis() + delay]).map(drop)
         })
         .await?;
         self.changed.notify_waiters();
         Ok(())
     }
 
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<QueueMessage>> {
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<QueueMessage>> {
         let max = max.min(MAX_BATCH);
         if max == 0 {
             return Ok(Vec::new());
@@ -203,9 +172,7 @@ impl Queue for SqliteQueue {
             if !claim.messages.is_empty() || now >= deadline {
                 return Ok(claim.messages);
             }
-            let wake_at = claim
-                .next_visible_at
-                .map_or(deadline, |at| deadline.min(now + until(at)));
+            let wake_at = claim.next_visible_at.map_or(deadline, |at| deadline.min(now + until(at)));
             tokio::select! {
                 () = changed => {}
                 () = tokio::time::sleep_until(wake_at) => {}
@@ -216,14 +183,11 @@ impl Queue for SqliteQueue {
     async fn change_visibility(&self, receipt: &Receipt, visibility: Duration) -> Result<()> {
         let (id, token) = parse_receipt(receipt)?;
         let visibility = millis(visibility.min(MAX_VISIBILITY));
-        self.run(
-            "changing a sqlite queue message's visibility",
-            move |conn, name| {
-                conn.prepare_cached(CHANGE_VISIBILITY)?
-                    .execute(params![id, name, token, now_millis() + visibility])
-                    .map(drop)
-            },
-        )
+        self.run("changing a sqlite queue message's visibility", move |conn, name| {
+            conn.prepare_cached(CHANGE_VISIBILITY)?
+                .execute(params![id, name, token, now_millis() + visibility])
+                .map(drop)
+        })
         .await?;
         self.changed.notify_waiters();
         Ok(())
@@ -232,18 +196,12 @@ impl Queue for SqliteQueue {
     async fn delete(&self, receipt: &Receipt) -> Result<()> {
         let (id, token) = parse_receipt(receipt)?;
         self.run("deleting a sqlite queue message", move |conn, name| {
-            conn.prepare_cached(DELETE)?
-                .execute(params![id, name, token])
-                .map(drop)
+            conn.prepare_cached(DELETE)?.execute(params![id, name, token]).map(drop)
         })
         .await
     }
 
-    async fn receive_dead_letters(
-        &self,
-        max: usize,
-        visibility: Duration,
-    ) -> Result<Vec<QueueMessage>> {
+    async fn receive_dead_letters(&self, max: usize, visibility: Duration) -> Result<Vec<QueueMessage>> {
         let max = max.min(MAX_BATCH);
         if max == 0 {
             return Ok(Vec::new());
@@ -276,11 +234,7 @@ fn shared_notify(key: String) -> Arc<Notify> {
 fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueueMessage> {
     let id: i64 = row.get(0)?;
     let token: String = row.get(3)?;
-    Ok(QueueMessage {
-        body: row.get(1)?,
-        receipt: Receipt(format!("{id}:{token}")),
-        receive_count: row.get(2)?,
-    })
+    Ok(QueueMessage { body: row.get(1)?, receipt: Receipt(format!("{id}:{token}")), receive_count: row.get(2)? })
 }
 
 fn parse_receipt(receipt: &Receipt) -> Result<(i64, String)> {
@@ -301,9 +255,7 @@ fn until(at_millis: i64) -> Duration {
 }
 
 fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, millis)
 }
 
 #[cfg(test)]
@@ -348,32 +300,14 @@ mod tests {
         assert_ne!(stale, current);
 
         queue.delete(&stale).await.unwrap();
-        queue
-            .change_visibility(&stale, Duration::ZERO)
-            .await
-            .unwrap();
-        assert!(
-            queue
-                .receive(1, LONG, Duration::ZERO)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        queue.change_visibility(&stale, Duration::ZERO).await.unwrap();
+        assert!(queue.receive(1, LONG, Duration::ZERO).await.unwrap().is_empty());
 
-        queue
-            .change_visibility(&current, Duration::ZERO)
-            .await
-            .unwrap();
+        queue.change_visibility(&current, Duration::ZERO).await.unwrap();
         let again = receive_one(&queue, Duration::ZERO).await;
         assert_eq!(again.receive_count, 3);
         queue.delete(&again.receipt).await.unwrap();
-        assert!(
-            queue
-                .receive(1, LONG, Duration::ZERO)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(queue.receive(1, LONG, Duration::ZERO).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -392,11 +326,7 @@ mod tests {
         let (messages, ()) = tokio::join!(receiver.receive(10, LONG, LONG), send_later);
         let bodies: Vec<_> = messages.unwrap().into_iter().map(|m| m.body).collect();
         assert_eq!(bodies, ["m"]);
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -33,11 +33,7 @@ struct RedrivePolicy {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            queue_url: queue_url.into(),
-            dead_letter_url: OnceCell::new(),
-        }
+        Self { client, queue_url: queue_url.into(), dead_letter_url: OnceCell::new() }
     }
 
     /// Creates, if they do not exist, the queue `name` and its dead-letter queue `<name>-dlq`.
@@ -49,11 +45,7 @@ impl SqsQueue {
             "maxReceiveCount": max_receives,
         });
         let queue_url = create_queue(&client, name, Some(redrive.to_string())).await?;
-        Ok(Self {
-            client,
-            queue_url,
-            dead_letter_url: OnceCell::new_with(Some(dead_letter_url)),
-        })
+        Ok(Self { client, queue_url, dead_letter_url: OnceCell::new_with(Some(dead_letter_url)) })
     }
 
     async fn dead_letter_url(&self) -> Result<&str> {
@@ -103,14 +95,8 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<QueueMessage>> {
-        self.receive_from(&self.queue_url, max, visibility, wait)
-            .await
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<QueueMessage>> {
+        self.receive_from(&self.queue_url, max, visibility, wait).await
     }
 
     async fn change_visibility(&self, receipt: &Receipt, visibility: Duration) -> Result<()> {
@@ -136,28 +122,17 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn receive_dead_letters(
-        &self,
-        max: usize,
-        visibility: Duration,
-    ) -> Result<Vec<QueueMessage>> {
+    async fn receive_dead_letters(&self, max: usize, visibility: Duration) -> Result<Vec<QueueMessage>> {
         let dead_letter_url = self.dead_letter_url().await?;
-        self.receive_from(dead_letter_url, max, visibility, Duration::ZERO)
-            .await
+        self.receive_from(dead_letter_url, max, visibility, Duration::ZERO).await
     }
 }
 
-async fn create_queue(
-    client: &Client,
-    name: &str,
-    redrive_policy: Option<String>,
-) -> Result<String> {
+async fn create_queue(client: &Client, name: &str, redrive_policy: Option<String>) -> Result<String> {
     client
         .create_queue()
         .queue_name(name)
-        .set_attributes(
-            redrive_policy.map(|policy| [(QueueAttributeName::RedrivePolicy, policy)].into()),
-        )
+        .set_attributes(redrive_policy.map(|policy| [(QueueAttributeName::RedrivePolicy, policy)].into()))
         .send()
         .await
         .map_err(sdk_error("creating an sqs queue"))?
@@ -166,11 +141,7 @@ async fn create_queue(
 }
 
 /// One attribute of the queue at `queue_url`.
-async fn queue_attribute(
-    client: &Client,
-    queue_url: &str,
-    name: QueueAttributeName,
-) -> Result<String> {
+async fn queue_attribute(client: &Client, queue_url: &str, name: QueueAttributeName) -> Result<String> {
     client
         .get_queue_attributes()
         .queue_url(queue_url)
@@ -180,12 +151,7 @@ async fn queue_attribute(
         .map_err(sdk_error("reading sqs queue attributes"))?
         .attributes
         .and_then(|mut attributes| attributes.remove(&name))
-        .ok_or_else(|| {
-            Error::internal(
-                "reading sqs queue attributes",
-                format!("no {name} attribute"),
-            )
-        })
+        .ok_or_else(|| Error::internal("reading sqs queue attributes", format!("no {name} attribute")))
 }
 
 async fn queue_arn(client: &Client, queue_url: &str) -> Result<String> {
@@ -195,13 +161,9 @@ async fn queue_arn(client: &Client, queue_url: &str) -> Result<String> {
 /// The URL of the dead-letter queue named in the RedrivePolicy of the queue at `queue_url`.
 async fn find_dead_letter_queue(client: &Client, queue_url: &str) -> Result<String> {
     let policy = queue_attribute(client, queue_url, QueueAttributeName::RedrivePolicy).await?;
-    let policy: RedrivePolicy = serde_json::from_str(&policy)
-        .map_err(|e| Error::internal("reading the sqs redrive policy", e))?;
-    let name = policy
-        .dead_letter_target_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default();
+    let policy: RedrivePolicy =
+        serde_json::from_str(&policy).map_err(|e| Error::internal("reading the sqs redrive policy", e))?;
+    let name = policy.dead_letter_target_arn.rsplit(':').next().unwrap_or_default();
     client
         .get_queue_url()
         .queue_name(name)
@@ -209,12 +171,7 @@ async fn find_dead_letter_queue(client: &Client, queue_url: &str) -> Result<Stri
         .await
         .map_err(sdk_error("finding the sqs dead-letter queue"))?
         .queue_url
-        .ok_or_else(|| {
-            Error::internal(
-                "finding the sqs dead-letter queue",
-                "no queue url in the answer",
-            )
-        })
+        .ok_or_else(|| Error::internal("finding the sqs dead-letter queue", "no queue url in the answer"))
 }
 
 fn read_message(message: &Message) -> Result<QueueMessage> {
@@ -226,12 +183,7 @@ fn read_message(message: &Message) -> Result<QueueMessage> {
         .ok_or_else(|| missing("ApproximateReceiveCount"))?;
     Ok(QueueMessage {
         body: message.body().ok_or_else(|| missing("a body"))?.to_owned(),
-        receipt: Receipt(
-            message
-                .receipt_handle()
-                .ok_or_else(|| missing("a receipt handle"))?
-                .to_owned(),
-        ),
+        receipt: Receipt(message.receipt_handle().ok_or_else(|| missing("a receipt handle"))?.to_owned()),
         receive_count,
     })
 }

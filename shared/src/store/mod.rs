@@ -38,11 +38,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Cuts a newest-first batch of up to `limit + 1` items, read to learn whether any item
     /// follows, down to one page whose cursor is the id of its last item.
-    pub(crate) fn from_overfetch(
-        mut items: Vec<T>,
-        limit: usize,
-        id_of: impl Fn(&T) -> String,
-    ) -> Self {
+    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Self {
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = items.last().filter(|_| more).map(id_of);
@@ -52,12 +48,7 @@ impl<T> Page<T> {
 
 /// The cursor of a page request as the id it must be; anything else is a bad request.
 pub(crate) fn parse_cursor<I: FromStr>(cursor: Option<&str>) -> Result<Option<I>> {
-    cursor
-        .map(|text| {
-            text.parse()
-                .map_err(|_| Error::bad_request("invalid cursor"))
-        })
-        .transpose()
+    cursor.map(|text| text.parse().map_err(|_| Error::bad_request("invalid cursor"))).transpose()
 }
 
 /// Which of an endpoint's deliveries to list.
@@ -88,17 +79,9 @@ pub trait Store: Send + Sync {
 
     /// Fails with `Conflict` if the id exists.
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
-    async fn get_webhook(
-        &self,
-        workspace: WorkspaceId,
-        id: WebhookId,
-    ) -> Result<Option<WebhookEndpoint>>;
+    async fn get_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<WebhookEndpoint>>;
     /// Newest first.
-    async fn list_webhooks(
-        &self,
-        workspace: WorkspaceId,
-        page: PageRequest,
-    ) -> Result<Page<WebhookEndpoint>>;
+    async fn list_webhooks(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<WebhookEndpoint>>;
     /// Replaces the stored endpoint; `NotFound` if it is not in that workspace.
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
     /// `NotFound` if it is not in that workspace.
@@ -121,7 +104,12 @@ pub trait Store: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Delivery>>;
     /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
-    async fn count_deliveries(&self, workspace: WorkspaceId, webhook: WebhookId, since: OffsetDateTime) -> Result<DeliveryCounts>;
+    async fn count_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        since: OffsetDateTime,
+    ) -> Result<DeliveryCounts>;
     /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
     /// oldest due first: what the outbox sweep re-enqueues.
     async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>>;

@@ -4,19 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventType {
     #[serde(rename = "post.scheduled")]
     PostScheduled,
@@ -151,9 +139,7 @@ impl EventType {
             Self::TokenExpired => "A token refresh failed for good; the user must reconnect.",
             Self::ChannelCreated => "import-channels found a new channel.",
             Self::ChannelDeleted => "import-channels no longer found a channel.",
-            Self::AutomationRunCompleted => {
-                "A content-generation run finished and created its posts."
-            }
+            Self::AutomationRunCompleted => "A content-generation run finished and created its posts.",
             Self::AutomationRunFailed => "A content-generation run failed (`reason`).",
             Self::WebhookPing => "Sent once when an endpoint is registered, to verify it answers.",
             Self::WebhookTest => "Sent on demand by POST /v1/webhooks/{id}/test.",
@@ -173,7 +159,8 @@ impl EventType {
             "profile_url": "https://mastodon.social/@posthorn"});
         let channel = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC",
             "platform": "facebook", "platform_channel_id": "104857", "name": "Posthorn Page", "kind": "page"});
-        let run = json!({"run_id": "run_01JD8Z3QK5V7Y2W9X4T6R8P0MD", "automation_id": "aut_01JD8Z3QK5V7Y2W9X4T6R8P0ME"});
+        let run =
+            json!({"run_id": "run_01JD8Z3QK5V7Y2W9X4T6R8P0MD", "automation_id": "aut_01JD8Z3QK5V7Y2W9X4T6R8P0ME"});
         match self {
             Self::PostScheduled => {
                 json!({"post_id": post, "status": "scheduled", "scheduled_at": "2026-03-23T18:00:00Z",

@@ -7,12 +7,12 @@ mod delivery;
 mod endpoint;
 pub mod outbox;
 mod retry;
-mod send;
+pub mod send;
 pub mod signing;
 pub mod worker;
 
 pub use api::routes;
 pub use catalog::EventType;
 pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
-pub use retry::RetrySchedule;
 pub use endpoint::{EventFilter, RetiringSecret, WebhookEndpoint, WebhookSecret};
+pub use retry::RetrySchedule;

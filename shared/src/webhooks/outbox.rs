@@ -85,12 +85,17 @@ fn new_delivery(event: &Event, endpoint: &WebhookEndpoint, now: OffsetDateTime) 
     }
 }
 
-async fn subscribed_endpoints(state: &AppState, workspace_id: WorkspaceId, event_type: EventType) -> Result<Vec<WebhookEndpoint>> {
+async fn subscribed_endpoints(
+    state: &AppState,
+    workspace_id: WorkspaceId,
+    event_type: EventType,
+) -> Result<Vec<WebhookEndpoint>> {
     let mut endpoints = Vec::new();
     let mut cursor = None;
     loop {
         let page = state.store.list_webhooks(workspace_id, PageRequest { limit: 100, cursor }).await?;
-        endpoints.extend(page.items.into_iter().filter(|endpoint| endpoint.active && endpoint.events.accepts(event_type)));
+        endpoints
+            .extend(page.items.into_iter().filter(|endpoint| endpoint.active && endpoint.events.accepts(event_type)));
         cursor = page.next_cursor;
         if cursor.is_none() {
             break;

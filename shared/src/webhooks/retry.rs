@@ -25,7 +25,9 @@ impl RetrySchedule {
     pub fn parse(text: &str) -> Option<Self> {
         let delays = text
             .split(',')
-            .map(|part| part.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64))
+            .map(|part| {
+                part.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+            })
             .collect::<Option<Vec<_>>>()?;
         Self::new(delays)
     }

@@ -37,7 +37,11 @@ impl Sent {
 
 /// The secrets that sign for `endpoint` at `now`: its secret, and a retiring one for 24 h after
 /// a rotation.
-pub fn signing_secrets(secrets: &SecretBox, endpoint: &WebhookEndpoint, now: OffsetDateTime) -> Result<Vec<WebhookSecret>> {
+pub fn signing_secrets(
+    secrets: &SecretBox,
+    endpoint: &WebhookEndpoint,
+    now: OffsetDateTime,
+) -> Result<Vec<WebhookSecret>> {
     let mut sealed = vec![&endpoint.secret];
     if let Some(retiring) = endpoint.retiring_secret.as_ref().filter(|retiring| retiring.until > now) {
         sealed.push(&retiring.secret);
@@ -46,7 +50,8 @@ pub fn signing_secrets(secrets: &SecretBox, endpoint: &WebhookEndpoint, now: Off
         .into_iter()
         .map(|sealed| {
             let text = secrets.open(sealed)?;
-            WebhookSecret::parse(&text).map_err(|_| Error::Internal(format!("stored secret of {} is malformed", endpoint.id)))
+            WebhookSecret::parse(&text)
+                .map_err(|_| Error::Internal(format!("stored secret of {} is malformed", endpoint.id)))
         })
         .collect()
 }
@@ -104,7 +109,8 @@ pub async fn send(
             Sent { attempt, response: Some(response) }
         }
         Err(error) => {
-            let attempt = Attempt { at, status_code: None, duration_ms, error: Some(error.to_string()), response_body: None };
+            let attempt =
+                Attempt { at, status_code: None, duration_ms, error: Some(error.to_string()), response_body: None };
             Sent { attempt, response: None }
         }
     }

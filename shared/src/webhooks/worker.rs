@@ -51,17 +51,21 @@ pub async fn process(state: &AppState, message: DeliveryMessage) -> Result<Dispo
     }
 }
 
-async fn attempt(state: &AppState, delivery: Delivery, endpoint: &WebhookEndpoint, now: OffsetDateTime) -> Result<Disposition> {
+async fn attempt(
+    state: &AppState,
+    delivery: Delivery,
+    endpoint: &WebhookEndpoint,
+    now: OffsetDateTime,
+) -> Result<Disposition> {
     let Some(mut delivery) = claim(state, delivery, now).await? else {
         return Ok(Disposition::Done);
     };
-    let event = state
-        .store
-        .get_event(delivery.workspace_id, delivery.event_id)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id)))?;
+    let event = state.store.get_event(delivery.workspace_id, delivery.event_id).await?.ok_or_else(|| {
+        Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id))
+    })?;
     let secrets = signing_secrets(&state.secrets, endpoint, now)?;
-    let outgoing = Outgoing { event_id: event.id, event_type: event.event_type, delivery_id: delivery.id, body: &event.body };
+    let outgoing =
+        Outgoing { event_id: event.id, event_type: event.event_type, delivery_id: delivery.id, body: &event.body };
     let sent = send(&state.outbound, &endpoint.url, &outgoing, &secrets, now).await;
 
     let succeeded = sent.succeeded();
@@ -105,7 +109,13 @@ async fn claim(state: &AppState, mut delivery: Delivery, now: OffsetDateTime) ->
 }
 
 async fn give_up(state: &AppState, mut delivery: Delivery, reason: &str, now: OffsetDateTime) -> Result<Disposition> {
-    delivery.attempts.push(Attempt { at: now, status_code: None, duration_ms: 0, error: Some(reason.into()), response_body: None });
+    delivery.attempts.push(Attempt {
+        at: now,
+        status_code: None,
+        duration_ms: 0,
+        error: Some(reason.into()),
+        response_body: None,
+    });
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
     match save(state, &mut delivery, now).await {
@@ -124,10 +134,8 @@ async fn save(state: &AppState, delivery: &mut Delivery, now: OffsetDateTime) ->
 /// Disables an endpoint whose last [`DISABLE_AFTER_FAILURES`] deliveries all failed for good.
 async fn disable_if_failing(state: &AppState, endpoint: &WebhookEndpoint) -> Result<()> {
     let page = PageRequest { limit: DISABLE_AFTER_FAILURES, cursor: None };
-    let recent = state
-        .store
-        .list_deliveries(endpoint.workspace_id, endpoint.id, DeliveryFilter::default(), page)
-        .await?;
+    let recent =
+        state.store.list_deliveries(endpoint.workspace_id, endpoint.id, DeliveryFilter::default(), page).await?;
     let all_failed = recent.items.len() == DISABLE_AFTER_FAILURES
         && recent.items.iter().all(|delivery| delivery.status == DeliveryStatus::Failed);
     if !all_failed {
@@ -141,8 +149,9 @@ async fn disable_if_failing(state: &AppState, endpoint: &WebhookEndpoint) -> Res
     }
     let last_error = recent.items[0].attempts.last().and_then(|attempt| attempt.error.clone()).unwrap_or_default();
     current.active = false;
-    current.disabled_reason =
-        Some(format!("disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}"));
+    current.disabled_reason = Some(format!(
+        "disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}"
+    ));
     current.updated_at = state.clock.now();
     tracing::warn!(webhook_id = %current.id, "endpoint disabled after consecutive failures");
     state.store.update_webhook(&current).await
@@ -186,8 +195,17 @@ pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled 
     })
 }
 
-/// The dev server's worker: receives batches from the queue and settles them until `shutdown`.
-pub async fn run_local(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// The dev server's worker: `loops` concurrent receivers, each settling whole batches at once,
+/// until `shutdown`.
+pub async fn run_local(state: Arc<AppState>, loops: usize, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut receivers = tokio::task::JoinSet::new();
+    for _ in 0..loops.max(1) {
+        receivers.spawn(receive_loop(state.clone(), shutdown.clone()));
+    }
+    receivers.join_all().await;
+}
+
+async fn receive_loop(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         let batch = tokio::select! {
             batch = state.queue.receive(MAX_BATCH, ATTEMPT_LEASE + REQUEST_TIMEOUT, Duration::from_secs(1)) => batch,

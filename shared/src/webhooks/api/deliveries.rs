@@ -112,11 +112,9 @@ pub(super) async fn get_delivery(
     PathIds(webhook_id, delivery_id): PathIds<WebhookId, DeliveryId>,
 ) -> Result<axum::Json<Data<DeliveryView>>> {
     let delivery = find_delivery(&state, caller, webhook_id, delivery_id).await?;
-    let event = state
-        .store
-        .get_event(caller.workspace_id, delivery.event_id)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id)))?;
+    let event = state.store.get_event(caller.workspace_id, delivery.event_id).await?.ok_or_else(|| {
+        Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id))
+    })?;
     let mut view = DeliveryView::from(&delivery);
     view.payload = Some(serde_json::from_str(&event.body).map_err(|e| Error::internal("stored event body", e))?);
     view.attempts = Some(delivery.attempts);
@@ -139,7 +137,10 @@ pub(super) async fn retry_delivery(
     }
     let mut delivery = find_delivery(&state, caller, webhook_id, delivery_id).await?;
     if delivery.status != DeliveryStatus::Failed {
-        return Err(Error::Conflict(format!("only failed deliveries can be retried; this one is {}", delivery.status.as_str())));
+        return Err(Error::Conflict(format!(
+            "only failed deliveries can be retried; this one is {}",
+            delivery.status.as_str()
+        )));
     }
     let now = state.clock.now();
     let expected_version = delivery.version;

@@ -191,10 +191,7 @@ pub(super) async fn list_webhooks(
         cursor.parse::<WebhookId>().map_err(|_| Error::bad_request("cursor is not valid"))?;
     }
     let page = state.store.list_webhooks(caller.workspace_id, page).await?;
-    Ok(axum::Json(List {
-        data: page.items.iter().map(WebhookView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(axum::Json(List { data: page.items.iter().map(WebhookView::from).collect(), next_cursor: page.next_cursor }))
 }
 
 /// Read one webhook endpoint.
@@ -298,8 +295,11 @@ pub(super) async fn rotate_secret(
     endpoint.secret_hint = secret.hint();
     endpoint.updated_at = now;
     state.store.update_webhook(&endpoint).await?;
-    let rotated =
-        RotatedSecret { secret: secret.as_str().to_string(), secret_hint: secret.hint(), previous_secret_expires_at: until };
+    let rotated = RotatedSecret {
+        secret: secret.as_str().to_string(),
+        secret_hint: secret.hint(),
+        previous_secret_expires_at: until,
+    };
     Ok(axum::Json(Data { data: rotated }))
 }
 
@@ -328,14 +328,20 @@ async fn verify(state: &AppState, endpoint: &WebhookEndpoint, secret: &WebhookSe
     let now = state.clock.now();
     let data = json!({"webhook_id": endpoint.id, "message": "Posthorn verification ping"});
     let event = new_event(endpoint.workspace_id, EventType::WebhookPing, data, now);
-    let outgoing =
-        Outgoing { event_id: event.id, event_type: event.event_type, delivery_id: DeliveryId::new(), body: &event.body };
+    let outgoing = Outgoing {
+        event_id: event.id,
+        event_type: event.event_type,
+        delivery_id: DeliveryId::new(),
+        body: &event.body,
+    };
     let sent = send(&state.outbound, &endpoint.url, &outgoing, std::slice::from_ref(secret), now).await;
     if sent.succeeded() {
         return Ok(());
     }
     let reason = sent.attempt.error.unwrap_or_default();
-    Err(Error::bad_request(format!("the verification ping failed ({reason}); fix the endpoint or pass skip_verification")))
+    Err(Error::bad_request(format!(
+        "the verification ping failed ({reason}); fix the endpoint or pass skip_verification"
+    )))
 }
 
 async fn stats(state: &AppState, endpoint: &WebhookEndpoint) -> Result<DeliveryStats> {
@@ -349,11 +355,7 @@ async fn stats(state: &AppState, endpoint: &WebhookEndpoint) -> Result<DeliveryS
 }
 
 pub(super) async fn find_webhook(state: &AppState, caller: Caller, id: WebhookId) -> Result<WebhookEndpoint> {
-    state
-        .store
-        .get_webhook(caller.workspace_id, id)
-        .await?
-        .ok_or(Error::NotFound("webhook"))
+    state.store.get_webhook(caller.workspace_id, id).await?.ok_or(Error::NotFound("webhook"))
 }
 
 async fn checked_url(state: &AppState, raw: &str) -> Result<String> {

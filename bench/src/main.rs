@@ -1,0 +1,176 @@
+//! `./scripts/bench`: runs the dev server's delivery worker (SQLite store and queue in a
+//! temporary folder) against an HTTPS receiver on loopback, emits a burst of events, and prints
+//! throughput, emit-to-first-attempt latency, the CPU share of signing, and peak RSS.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use posthorn::app::AppState;
+use posthorn::clock::SystemClock;
+use posthorn::crypto::{EncryptionKey, SecretBox};
+use posthorn::ids::{DeliveryId, EventId, WebhookId};
+use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::queue::SqliteQueue;
+use posthorn::store::SqliteStore;
+use posthorn::webhooks::send::{Outgoing, signed_headers};
+use posthorn::webhooks::{EventFilter, EventType, RetrySchedule, WebhookEndpoint, WebhookSecret, outbox};
+use posthorn::workspaces::create_workspace_with_key;
+use posthorn_testkit::receiver::{Receiver, test_ca};
+use serde_json::json;
+
+const WORKER_LOOPS: usize = 4;
+const EMITTERS: usize = 8;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let events: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(10_000);
+    let data_dir = std::env::temp_dir().join(format!("posthorn-bench-{}", EventId::new()));
+    let state = Arc::new(bench_state(&data_dir)?);
+    let receiver = Receiver::start().await;
+    let workspace = create_workspace_with_key(state.store.as_ref(), "Bench", state.clock.now()).await?.0;
+    let secret = WebhookSecret::generate();
+    state.store.create_webhook(&endpoint(&state, workspace.id, &receiver, &secret)).await?;
+
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), WORKER_LOOPS, stopping));
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let emitted = emit_all(&state, workspace.id, events).await?;
+    let received = receiver.wait_for(events, Duration::from_secs(300)).await;
+    let cpu_used = process_cpu() - cpu_before;
+    stop.send(true)?;
+    worker.await?;
+
+    let last_arrival = received.iter().map(|request| request.at).max().unwrap_or(started);
+    let throughput = events as f64 / (last_arrival - started).as_secs_f64();
+    let mut latencies: Vec<Duration> = received
+        .iter()
+        .filter_map(|request| {
+            let id = request.headers.get("webhook-id")?.to_str().ok()?;
+            Some(request.at - *emitted.get(id)?)
+        })
+        .collect();
+    latencies.sort();
+    let signing_share = signing_cpu(&secret, events).as_secs_f64() / cpu_used.as_secs_f64();
+
+    println!(
+        "\nWebhook delivery: {events} events, dev-server worker ({WORKER_LOOPS} loops), SQLite store and queue, HTTPS receiver on loopback\n"
+    );
+    println!("| metric | value | target |");
+    println!("|---|---|---|");
+    println!("| deliveries/s | {throughput:.0} | ≥ 2,000 |");
+    println!("| emit → first attempt p50 | {:.1} ms | |", percentile(&latencies, 0.50));
+    println!("| emit → first attempt p99 | {:.1} ms | |", percentile(&latencies, 0.99));
+    println!("| CPU share of signing | {:.2} % | |", signing_share * 100.0);
+    println!("| process CPU time | {:.2} s | |", cpu_used.as_secs_f64());
+    println!("| peak RSS (worker + receiver) | {:.1} MiB | |", peak_rss_kib() as f64 / 1024.0);
+    std::fs::remove_dir_all(&data_dir)?;
+    Ok(())
+}
+
+fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
+    let database = data_dir.join("posthorn.db");
+    let guard = UrlGuard::new(Arc::new(StaticResolver::default()), true);
+    Ok(AppState {
+        store: Arc::new(SqliteStore::open(&database)?),
+        queue: Arc::new(SqliteQueue::open(&database, "deliveries", 10)?),
+        clock: Arc::new(SystemClock),
+        secrets: SecretBox::new(&EncryptionKey::generate()),
+        outbound: OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?,
+        retries: RetrySchedule::default(),
+    })
+}
+
+fn endpoint(
+    state: &AppState,
+    workspace_id: posthorn::ids::WorkspaceId,
+    receiver: &Receiver,
+    secret: &WebhookSecret,
+) -> WebhookEndpoint {
+    let now = state.clock.now();
+    WebhookEndpoint {
+        id: WebhookId::new(),
+        workspace_id,
+        name: Some("bench".into()),
+        url: receiver.url("/bench"),
+        events: EventFilter::All,
+        active: true,
+        disabled_reason: None,
+        secret: state.secrets.seal(secret.as_str()),
+        secret_hint: secret.hint(),
+        retiring_secret: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Emits `events` events from several tasks; returns each event's emit time by id.
+async fn emit_all(
+    state: &Arc<AppState>,
+    workspace_id: posthorn::ids::WorkspaceId,
+    events: usize,
+) -> Result<HashMap<String, Instant>, Box<dyn std::error::Error>> {
+    let mut emitters = tokio::task::JoinSet::new();
+    for emitter in 0..EMITTERS {
+        let state = state.clone();
+        let count = events / EMITTERS + usize::from(emitter < events % EMITTERS);
+        emitters.spawn(async move {
+            let mut emitted = Vec::with_capacity(count);
+            for _ in 0..count {
+                let at = Instant::now();
+                let data = json!({"post_id": "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN", "status": "published", "published": 1, "failed": 0, "total": 1});
+                let event = outbox::emit(&state, workspace_id, EventType::PostPublished, data).await?;
+                emitted.push((event.id.to_string(), at));
+            }
+            Ok::<_, posthorn::Error>(emitted)
+        });
+    }
+    let mut all = HashMap::with_capacity(events);
+    for emitted in emitters.join_all().await {
+        all.extend(emitted?);
+    }
+    Ok(all)
+}
+
+/// CPU time that signing `count` deliveries takes on its own (both signatures each).
+fn signing_cpu(secret: &WebhookSecret, count: usize) -> Duration {
+    let body = json!({"id": EventId::new(), "event": "post.published", "timestamp": "2026-03-23T18:00:00Z",
+        "data": {"post_id": "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN", "published": 1, "failed": 0, "total": 1}})
+    .to_string();
+    let outgoing = Outgoing {
+        event_id: EventId::new(),
+        event_type: EventType::PostPublished,
+        delivery_id: DeliveryId::new(),
+        body: &body,
+    };
+    let before = process_cpu();
+    for _ in 0..count {
+        std::hint::black_box(signed_headers(&outgoing, std::slice::from_ref(secret), 1_700_000_000));
+    }
+    process_cpu() - before
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
+    sorted.get(index).map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+}
+
+/// User plus system CPU time of this process, from /proc/self/stat.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+/// The high-water mark of resident memory, from /proc/self/status.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,116 @@
+//! The deliver-webhooks Lambda handler on real SQS batches (moto): delivered records are not
+//! reported, records to retry are reported as batch item failures and stay hidden for their
+//! delay, and a message the worker cannot read is reported so it ends in the dead-letter queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use axum::http::{Method, StatusCode};
+use posthorn::queue::SqsQueue;
+use posthorn::webhooks::outbox::emit;
+use posthorn::webhooks::{EventType, RetrySchedule};
+use posthorn_testkit::app::{TestApp, TestOptions};
+use posthorn_testkit::aws;
+use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
+use serde_json::json;
+
+struct Fixture {
+    app: TestApp,
+    queue_url: String,
+    receiver: Receiver,
+}
+
+async fn fixture() -> Fixture {
+    let name = aws::unique_name("deliveries");
+    let queue = SqsQueue::ensure(aws::sqs().await, &name, 3).await.unwrap();
+    let queue_url = aws::sqs().await.get_queue_url().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let options = TestOptions {
+        allow_private_urls: true,
+        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
+        retries: Some(RetrySchedule::parse("0,60").unwrap()),
+        queue: Some(Arc::new(queue)),
+        clock: None,
+    };
+    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    let receiver = Receiver::start().await;
+    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
+    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    Fixture { app, queue_url, receiver }
+}
+
+/// Receives what SQS would hand the function, as the Lambda event.
+async fn sqs_batch(queue_url: &str) -> SqsEvent {
+    let received = aws::sqs()
+        .await
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let mut event = SqsEvent::default();
+    for message in received.messages.unwrap_or_default() {
+        let mut record = SqsMessage::default();
+        record.message_id = message.message_id;
+        record.receipt_handle = message.receipt_handle;
+        record.body = message.body;
+        event.records.push(record);
+    }
+    event
+}
+
+#[tokio::test]
+async fn delivered_records_are_not_reported_as_failures() {
+    let fixture = fixture().await;
+    emit(&fixture.app.state, fixture.app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
+    let batch = sqs_batch(&fixture.queue_url).await;
+    assert_eq!(batch.records.len(), 1);
+
+    let response = posthorn::lambda::deliver_batch(fixture.app.state.clone(), batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(fixture.receiver.received().len(), 1);
+    assert!(sqs_batch(&fixture.queue_url).await.records.is_empty(), "the message was deleted");
+}
+
+#[tokio::test]
+async fn a_record_to_retry_is_reported_and_hidden_for_its_delay() {
+    let fixture = fixture().await;
+    fixture.receiver.script([Reply::Status(500)]);
+    emit(&fixture.app.state, fixture.app.workspace_id, EventType::PostFailed, json!({"total": 1})).await.unwrap();
+    let batch = sqs_batch(&fixture.queue_url).await;
+    let message_id = batch.records[0].message_id.clone().unwrap();
+
+    let response = posthorn::lambda::deliver_batch(fixture.app.state.clone(), batch).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, message_id);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(sqs_batch(&fixture.queue_url).await.records.is_empty(), "hidden until the ~60 s retry");
+}
+
+#[tokio::test]
+async fn an_unreadable_message_is_reported_and_dead_lettered() {
+    let fixture = fixture().await;
+    let sqs = aws::sqs().await;
+    sqs.send_message().queue_url(&fixture.queue_url).message_body("not a delivery").send().await.unwrap();
+    for _ in 0..3 {
+        let batch = sqs_batch(&fixture.queue_url).await;
+        assert_eq!(batch.records.len(), 1);
+        let receipt = batch.records[0].receipt_handle.clone().unwrap();
+        let response = posthorn::lambda::deliver_batch(fixture.app.state.clone(), batch).await;
+        assert_eq!(response.batch_item_failures.len(), 1);
+        // Lambda would wait out the visibility timeout; the test hurries it.
+        sqs.change_message_visibility()
+            .queue_url(&fixture.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(sqs_batch(&fixture.queue_url).await.records.is_empty(), "moved to the dead-letter queue");
+    let dead = fixture.app.state.queue.receive_dead_letters(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "not a delivery");
+}
