@@ -13,6 +13,7 @@ pub mod ids;
 pub mod jobs;
 pub mod lambda;
 pub mod outbound;
+pub mod platforms;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

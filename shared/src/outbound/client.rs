@@ -29,6 +29,25 @@ pub struct OutboundResponse {
     pub retry_after: Option<Duration>,
 }
 
+/// A response read whole (platform APIs, media downloads).
+#[derive(Debug, Clone)]
+pub struct FullResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl FullResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers.get(reqwest::header::RETRY_AFTER).and_then(|value| value.to_str().ok()).and_then(parse_retry_after)
+    }
+}
+
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -86,6 +105,28 @@ impl OutboundClient {
             .and_then(parse_retry_after);
         let body_excerpt = read_capped(response).await?;
         Ok(OutboundResponse { status, body_excerpt, retry_after })
+    }
+
+    /// A request to `url` (any method) through the guard; send it with [`execute`](Self::execute).
+    pub async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, SendError> {
+        let url = self.checked_literal(url).await?;
+        Ok(self.http.request(method, url))
+    }
+
+    /// Sends a request made by [`request`](Self::request) and reads the whole body, up to
+    /// `max_body` bytes (a longer body is an error).
+    pub async fn execute(&self, request: reqwest::RequestBuilder, max_body: usize) -> Result<FullResponse, SendError> {
+        let mut response = request.send().await.map_err(send_error)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(send_error)? {
+            if body.len() + chunk.len() > max_body {
+                return Err(SendError::Other(format!("the response body is larger than {max_body} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FullResponse { status, headers, body })
     }
 
     /// reqwest connects to IP literals without a lookup, so those are checked here; domains are

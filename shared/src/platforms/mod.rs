@@ -1,0 +1,153 @@
+//! Platforms (SPEC §7): the port every social network's adapter implements — publish text and
+//! images, delete, read metrics — each speaking the platform's documented HTTP API at a
+//! configurable base URL, with the platform's limits and its errors mapped to stable codes.
+
+mod limits;
+
+pub use limits::{Limits, TextUnit};
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Every platform Posthorn publishes to. `Sandbox` publishes nowhere (see `sandbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Mastodon,
+    Bluesky,
+    X,
+    Linkedin,
+    Facebook,
+    Instagram,
+    Threads,
+    Sandbox,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 8] = [
+        Self::Mastodon,
+        Self::Bluesky,
+        Self::X,
+        Self::Linkedin,
+        Self::Facebook,
+        Self::Instagram,
+        Self::Threads,
+        Self::Sandbox,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mastodon => "mastodon",
+            Self::Bluesky => "bluesky",
+            Self::X => "x",
+            Self::Linkedin => "linkedin",
+            Self::Facebook => "facebook",
+            Self::Instagram => "instagram",
+            Self::Threads => "threads",
+            Self::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|platform| platform.as_str() == name)
+    }
+}
+
+/// What an adapter needs to act for one channel: where the API is and whose token to use.
+#[derive(Clone)]
+pub struct ChannelAuth {
+    /// The API's base URL: the platform's own by default, a Mastodon instance, a Bluesky PDS, or
+    /// a local fake in tests.
+    pub base_url: String,
+    pub access_token: String,
+    /// The platform's id of the account or page posted as (Bluesky DID, LinkedIn person or
+    /// organization URN, Facebook page id, Instagram user id, Threads user id; unused elsewhere).
+    pub platform_channel_id: String,
+}
+
+impl std::fmt::Debug for ChannelAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelAuth")
+            .field("base_url", &self.base_url)
+            .field("platform_channel_id", &self.platform_channel_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An image to attach, fetched from a user-supplied URL through the SSRF guard (or handed to the
+/// platform to fetch, where its API takes a URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaItem {
+    pub url: String,
+    pub alt: Option<String>,
+}
+
+/// One post to publish on one channel.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub text: String,
+    pub media: Vec<MediaItem>,
+    /// The step a multi-step publish reached on an earlier try (e.g. an Instagram container id),
+    /// so a retry resumes instead of posting twice.
+    pub resume_from: Option<String>,
+}
+
+/// A published post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub platform_post_id: String,
+    /// The public URL of the post, where the platform's answer allows building one.
+    pub url: Option<String>,
+}
+
+/// Engagement figures; `None` where the platform does not offer the figure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Metrics {
+    pub views: Option<u64>,
+    pub likes: Option<u64>,
+    pub comments: Option<u64>,
+    pub shares: Option<u64>,
+}
+
+/// The stable codes platform failures map to (SPEC §4 `error.code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    RateLimited,
+    AuthExpired,
+    InvalidMedia,
+    ContentRejected,
+    ContentTooLong,
+    PlatformUnavailable,
+    PlatformError,
+}
+
+/// A platform call that failed: the stable code, the platform's own message for the user, and
+/// what the caller needs to continue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct PlatformError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// From the platform's `Retry-After` or rate-limit reset, when it said.
+    pub retry_after: Option<Duration>,
+    /// The step a multi-step publish reached before failing, to resume from.
+    pub progress: Option<String>,
+}
+
+impl PlatformError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None, progress: None }
+    }
+}
+
+/// One platform's adapter.
+#[async_trait]
+pub trait PlatformClient: Send + Sync {
+    fn platform(&self) -> Platform;
+    async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError>;
+    async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError>;
+    async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError>;
+}
