@@ -79,6 +79,8 @@ fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
         secrets: SecretBox::new(&EncryptionKey::generate()),
         outbound: OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?,
         retries: RetrySchedule::default(),
+        platforms: posthorn::platforms::PlatformRegistry::standard(),
+        wake_scheduler: Arc::default(),
     })
 }
 

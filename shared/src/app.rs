@@ -8,6 +8,7 @@ use crate::config::{Config, QueueConfig, StoreConfig};
 use crate::crypto::{EncryptionKey, SecretBox};
 use crate::error::{Error, Result};
 use crate::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use crate::platforms::PlatformRegistry;
 use crate::queue::{Queue, SqliteQueue, SqsQueue};
 use crate::store::{DynamoStore, SqliteStore, Store};
 use crate::webhooks::RetrySchedule;
@@ -24,6 +25,10 @@ pub struct AppState {
     /// The one client for user-supplied URLs, with the SSRF guard.
     pub outbound: OutboundClient,
     pub retries: RetrySchedule,
+    pub platforms: PlatformRegistry,
+    /// Poked when a post is due now; the dev server's scheduler wakes on it (on Lambda, the
+    /// next scheduled process-queue run picks the post up).
+    pub wake_scheduler: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -53,6 +58,8 @@ impl AppState {
             secrets: SecretBox::new(encryption_key),
             outbound: OutboundClient::new(guard, &[])?,
             retries: config.webhook_retry_schedule.clone(),
+            platforms: PlatformRegistry::standard(),
+            wake_scheduler: Arc::default(),
         })
     }
 

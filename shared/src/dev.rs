@@ -52,5 +52,5 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<String>> {
 
 /// Every HTTP function's routes, as the dev server mounts them on one port.
 pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
-    vec![crate::webhooks::routes()]
+    vec![crate::webhooks::routes(), crate::posts::routes()]
 }

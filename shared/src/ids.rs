@@ -96,6 +96,18 @@ typed_id!(
     ApiKeyId, "key", "API key"
 );
 typed_id!(
+    /// A connected social account (an OAuth connection).
+    ConnectionId, "acc", "connection"
+);
+typed_id!(
+    /// A channel of a connection: a profile, page, organization or account posted to.
+    ChannelId, "ch", "channel"
+);
+typed_id!(
+    /// A post, published to one or more channels.
+    PostId, "post", "post"
+);
+typed_id!(
     /// A webhook endpoint.
     WebhookId, "wh", "webhook"
 );

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod app;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -14,6 +15,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod outbound;
 pub mod platforms;
+pub mod posts;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

@@ -13,6 +13,7 @@ use posthorn::clock::{Clock, SystemClock};
 use posthorn::crypto::{EncryptionKey, SecretBox};
 use posthorn::ids::WorkspaceId;
 use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::platforms::PlatformRegistry;
 use posthorn::queue::{Queue, SqliteQueue};
 use posthorn::store::{SqliteStore, Store};
 use posthorn::webhooks::RetrySchedule;
@@ -50,6 +51,7 @@ pub struct TestOptions {
     /// The queue to use instead of an in-memory SQLite one.
     pub queue: Option<Arc<dyn Queue>>,
     pub clock: Option<Arc<dyn Clock>>,
+    pub platforms: Option<PlatformRegistry>,
 }
 
 impl TestApp {
@@ -72,6 +74,8 @@ impl TestApp {
             secrets: SecretBox::new(&EncryptionKey::generate()),
             outbound: OutboundClient::new(guard, &trusted).expect("outbound client"),
             retries: options.retries.unwrap_or_default(),
+            platforms: options.platforms.unwrap_or_else(PlatformRegistry::standard),
+            wake_scheduler: Arc::default(),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())
             .await

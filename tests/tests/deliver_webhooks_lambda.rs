@@ -31,6 +31,7 @@ async fn fixture() -> Fixture {
         retries: Some(RetrySchedule::parse("0,60").unwrap()),
         queue: Some(Arc::new(queue)),
         clock: None,
+        platforms: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     let receiver = Receiver::start().await;

@@ -17,7 +17,7 @@ use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, Debug)]
 enum QueueKind {
@@ -43,6 +43,7 @@ async fn app_with(kind: QueueKind, schedule: &str) -> TestApp {
         retries: Some(RetrySchedule::parse(schedule).unwrap()),
         queue: queue(kind).await,
         clock: None,
+        platforms: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     app.start_worker();
@@ -308,6 +309,7 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
         retries: Some(RetrySchedule::parse("0").unwrap()),
         queue: queue(kind).await,
         clock: Some(clock.clone()),
+        platforms: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     app.start_worker();

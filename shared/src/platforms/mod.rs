@@ -3,8 +3,12 @@
 //! configurable base URL, with the platform's limits and its errors mapped to stable codes.
 
 mod limits;
+mod registry;
+mod sandbox;
 
 pub use limits::{Limits, TextUnit};
+pub use registry::PlatformRegistry;
+pub use sandbox::Sandbox;
 
 use std::time::Duration;
 

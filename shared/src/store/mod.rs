@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::channels::{Channel, Connection};
+use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
 
@@ -113,4 +115,29 @@ pub trait Store: Send + Sync {
     /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
     /// oldest due first: what the outbox sweep re-enqueues.
     async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>>;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_connection(&self, connection: &Connection) -> Result<()>;
+    async fn get_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<Option<Connection>>;
+    /// Conditional on the stored `version`, like [`update_delivery`](Self::update_delivery).
+    async fn update_connection(&self, connection: &Connection, expected_version: u64) -> Result<()>;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_channel(&self, channel: &Channel) -> Result<()>;
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<Option<Channel>>;
+    /// Newest first.
+    async fn list_channels(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Channel>>;
+
+    /// Creates a post. With an idempotency record, atomically: if an unexpired record with the
+    /// same workspace and key exists, nothing is written and that record is returned instead.
+    async fn create_post(&self, post: &Post, idempotency: Option<&IdempotencyRecord>) -> Result<Option<IdempotencyRecord>>;
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> Result<Option<Post>>;
+    /// Newest first, optionally only posts with `status`.
+    async fn list_posts(&self, workspace: WorkspaceId, status: Option<PostStatus>, page: PageRequest) -> Result<Page<Post>>;
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_post(&self, post: &Post, expected_version: u64) -> Result<()>;
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()>;
+    /// Posts of any workspace whose `due_at <= now`, oldest due first.
+    async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>>;
 }
