@@ -6,11 +6,14 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
 use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
 
@@ -38,11 +41,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Cuts a newest-first batch of up to `limit + 1` items, read to learn whether any item
     /// follows, down to one page whose cursor is the id of its last item.
-    pub(crate) fn from_overfetch(
-        mut items: Vec<T>,
-        limit: usize,
-        id_of: impl Fn(&T) -> String,
-    ) -> Self {
+    pub(crate) fn from_overfetch(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Self {
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = items.last().filter(|_| more).map(id_of);
@@ -52,12 +51,38 @@ impl<T> Page<T> {
 
 /// The cursor of a page request as the id it must be; anything else is a bad request.
 pub(crate) fn parse_cursor<I: FromStr>(cursor: Option<&str>) -> Result<Option<I>> {
-    cursor
-        .map(|text| {
-            text.parse()
-                .map_err(|_| Error::bad_request("invalid cursor"))
-        })
-        .transpose()
+    cursor.map(|text| text.parse().map_err(|_| Error::bad_request("invalid cursor"))).transpose()
+}
+
+/// Checks what `create_event` is given, alike in every adapter: at most
+/// [`MAX_ENDPOINTS_PER_EVENT`] deliveries (one DynamoDB transaction), each of this event and its
+/// workspace.
+pub(crate) fn check_new_event(event: &Event, deliveries: &[Delivery]) -> Result<()> {
+    if deliveries.len() > MAX_ENDPOINTS_PER_EVENT {
+        return Err(Error::Internal(format!(
+            "event {} has {} deliveries; one event is written with at most {MAX_ENDPOINTS_PER_EVENT}",
+            event.id,
+            deliveries.len()
+        )));
+    }
+    match deliveries.iter().find(|d| d.event_id != event.id || d.workspace_id != event.workspace_id) {
+        Some(stray) => Err(Error::Internal(format!(
+            "delivery {} (event {}, workspace {}) is not a delivery of event {} in workspace {}",
+            stray.id, stray.event_id, stray.workspace_id, event.id, event.workspace_id
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `at` as UTC text of fixed width (RFC 3339 with nine fraction digits), so that comparing the
+/// text compares the times: what the adapters index and range-query timestamps by.
+pub(crate) fn sortable_time(at: OffsetDateTime) -> Result<String> {
+    const FORMAT: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+    at.checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(|| Error::Internal(format!("{at} cannot be expressed in UTC")))?
+        .format(FORMAT)
+        .map_err(|e| Error::internal("formatting a sortable time", e))
 }
 
 /// Which of an endpoint's deliveries to list.
@@ -88,17 +113,9 @@ pub trait Store: Send + Sync {
 
     /// Fails with `Conflict` if the id exists.
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
-    async fn get_webhook(
-        &self,
-        workspace: WorkspaceId,
-        id: WebhookId,
-    ) -> Result<Option<WebhookEndpoint>>;
+    async fn get_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<WebhookEndpoint>>;
     /// Newest first.
-    async fn list_webhooks(
-        &self,
-        workspace: WorkspaceId,
-        page: PageRequest,
-    ) -> Result<Page<WebhookEndpoint>>;
+    async fn list_webhooks(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<WebhookEndpoint>>;
     /// Replaces the stored endpoint; `NotFound` if it is not in that workspace.
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
     /// `NotFound` if it is not in that workspace.
@@ -121,7 +138,12 @@ pub trait Store: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Delivery>>;
     /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
-    async fn count_deliveries(&self, workspace: WorkspaceId, webhook: WebhookId, since: OffsetDateTime) -> Result<DeliveryCounts>;
+    async fn count_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        since: OffsetDateTime,
+    ) -> Result<DeliveryCounts>;
     /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
     /// oldest due first: what the outbox sweep re-enqueues.
     async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>>;
