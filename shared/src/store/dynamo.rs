@@ -1,14 +1,18 @@
 //! The production Store adapter: one DynamoDB table holding every record (single-table design),
 //! and the table's own creation (`ensure_table`).
 //!
-//! | record    | PK                  | SK              | GSI1PK / GSI1SK     |
-//! |-----------|---------------------|-----------------|---------------------|
-//! | workspace | `WS#<id>`           | `WORKSPACE`     | `WORKSPACES` / id   |
-//! | API key   | `APIKEY#<hash hex>` | `APIKEY`        |                     |
-//! | webhook   | `WS#<workspace>`    | `WEBHOOK#<id>`  |                     |
+//! | record    | PK                  | SK              | GSI1PK / GSI1SK                          |
+//! |-----------|---------------------|-----------------|------------------------------------------|
+//! | workspace | `WS#<id>`           | `WORKSPACE`     | `WORKSPACES` / id                        |
+//! | API key   | `APIKEY#<hash hex>` | `APIKEY`        |                                          |
+//! | webhook   | `WS#<workspace>`    | `WEBHOOK#<id>`  |                                          |
+//! | event     | `WS#<workspace>`    | `EVENT#<id>`    |                                          |
+//! | delivery  | `WS#<workspace>`    | `DELIVERY#<id>` | `WS#<workspace>#WEBHOOK#<webhook>` / id  |
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes. `GSI1` and
-//! `GSI2` are overloaded, sparse indexes; `expires_at` is the table's TTL attribute.
+//! `GSI2` are overloaded, sparse indexes; `expires_at` is the table's TTL attribute. A delivery
+//! has GSI2 keys, `PENDING_DELIVERY` / `<next_attempt_at as sortable_time>#<id>`, only while it
+//! is pending with an attempt due, so GSI2 holds exactly what the outbox sweep may re-enqueue.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,20 +20,26 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    TransactWriteItem,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use time::OffsetDateTime;
+use ulid::Ulid;
 
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::ids::{WebhookId, WorkspaceId};
-use crate::store::{Page, PageRequest, Store, parse_cursor};
-use crate::webhooks::WebhookEndpoint;
+use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::store::{
+    DeliveryCounts, DeliveryFilter, Page, PageRequest, Store, check_new_event, parse_cursor, sortable_time,
+};
+use crate::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
 
 type Item = HashMap<String, AttributeValue>;
@@ -39,9 +49,16 @@ const WORKSPACE_SK: &str = "WORKSPACE";
 const WORKSPACES_GSI1PK: &str = "WORKSPACES";
 const API_KEY_SK: &str = "APIKEY";
 const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
-/// Write conditions: no item has the key yet / an item has it.
+const EVENT_SK_PREFIX: &str = "EVENT#";
+const DELIVERY_SK_PREFIX: &str = "DELIVERY#";
+const PENDING_DELIVERY_GSI2PK: &str = "PENDING_DELIVERY";
+/// Write conditions: no item has the key yet / an item has it / it has the expected version.
 const NEW: &str = "attribute_not_exists(PK)";
 const EXISTING: &str = "attribute_exists(PK)";
+const SAME_VERSION: &str = "attribute_exists(PK) AND #version = :expected";
+/// How many items a filtered query evaluates per request at least, since the filter may drop
+/// most of them.
+const FILTERED_QUERY_BATCH: usize = 100;
 const TABLE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -59,36 +76,90 @@ struct Key {
 
 impl Key {
     fn workspace(id: WorkspaceId) -> Self {
-        Self {
-            pk: workspace_pk(id),
-            sk: WORKSPACE_SK.to_string(),
-        }
+        Self { pk: workspace_pk(id), sk: WORKSPACE_SK.to_string() }
     }
 
     fn api_key(hash: &KeyHash) -> Self {
-        Self {
-            pk: format!("APIKEY#{}", hash.to_hex()),
-            sk: API_KEY_SK.to_string(),
-        }
+        Self { pk: format!("APIKEY#{}", hash.to_hex()), sk: API_KEY_SK.to_string() }
     }
 
     fn webhook(workspace: WorkspaceId, id: WebhookId) -> Self {
-        Self {
-            pk: workspace_pk(workspace),
-            sk: format!("{WEBHOOK_SK_PREFIX}{id}"),
-        }
+        Self { pk: workspace_pk(workspace), sk: format!("{WEBHOOK_SK_PREFIX}{id}") }
+    }
+
+    fn event(workspace: WorkspaceId, id: EventId) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{EVENT_SK_PREFIX}{id}") }
+    }
+
+    fn delivery(workspace: WorkspaceId, id: DeliveryId) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{DELIVERY_SK_PREFIX}{id}") }
     }
 
     fn into_item(self) -> Item {
-        HashMap::from([
-            ("PK".to_string(), AttributeValue::S(self.pk)),
-            ("SK".to_string(), AttributeValue::S(self.sk)),
-        ])
+        HashMap::from([("PK".to_string(), AttributeValue::S(self.pk)), ("SK".to_string(), AttributeValue::S(self.sk))])
     }
 }
 
 fn workspace_pk(id: WorkspaceId) -> String {
     format!("WS#{id}")
+}
+
+/// The GSI1 partition of one endpoint's deliveries.
+fn endpoint_deliveries_pk(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}")
+}
+
+/// A delivery's item: listed by endpoint through GSI1 (sorted by id, so by creation) and, while
+/// pending with an attempt due, found by the outbox sweep through GSI2.
+fn delivery_item(delivery: &Delivery) -> Result<Item> {
+    let stored = Stored::new(Key::delivery(delivery.workspace_id, delivery.id), delivery)
+        .with_gsi1(endpoint_deliveries_pk(delivery.workspace_id, delivery.webhook_id), delivery.id.to_string());
+    match due_sort_key(delivery)? {
+        Some(due) => stored.with_gsi2(PENDING_DELIVERY_GSI2PK, due),
+        None => stored,
+    }
+    .into_item()
+}
+
+/// GSI2's sort key of a pending delivery with an attempt due: the due time, then the id.
+fn due_sort_key(delivery: &Delivery) -> Result<Option<String>> {
+    match (delivery.status, delivery.next_attempt_at) {
+        (DeliveryStatus::Pending, Some(due)) => Ok(Some(format!("{}#{}", sortable_time(due)?, delivery.id))),
+        _ => Ok(None),
+    }
+}
+
+/// The lowest id of a delivery created at or after `since`: a delivery id is a ULID minted when
+/// the delivery is created, and a ULID starts with its creation time in milliseconds.
+fn first_delivery_id_since(since: OffsetDateTime) -> String {
+    let millis = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    format!("{}_{}", DeliveryId::PREFIX, Ulid::from_parts(millis, 0))
+}
+
+/// Only the status of a delivery item, for counting.
+#[derive(Deserialize)]
+struct StatusOnly {
+    status: DeliveryStatus,
+}
+
+impl DeliveryCounts {
+    /// Counts one delivery's outcome; a pending one has none yet.
+    fn tally(&mut self, status: DeliveryStatus) {
+        match status {
+            DeliveryStatus::Delivered => self.delivered += 1,
+            DeliveryStatus::Failed => self.failed += 1,
+            DeliveryStatus::Pending => {}
+        }
+    }
+}
+
+/// Whether a transaction was cancelled because an item's condition (here: not existing yet) failed.
+fn any_condition_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    matches!(
+        error.as_service_error(),
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+            if cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+    )
 }
 
 /// What is written for a record: its key attributes, its sparse index keys, and its fields.
@@ -102,27 +173,25 @@ struct Stored<'a, T> {
     gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<String>,
+    #[serde(rename = "GSI2PK", skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
     #[serde(flatten)]
     record: &'a T,
 }
 
 impl<'a, T: Serialize> Stored<'a, T> {
     fn new(key: Key, record: &'a T) -> Self {
-        Self {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: None,
-            gsi1sk: None,
-            record,
-        }
+        Self { pk: key.pk, sk: key.sk, gsi1pk: None, gsi1sk: None, gsi2pk: None, gsi2sk: None, record }
     }
 
-    fn with_gsi1(self, pk: &str, sk: String) -> Self {
-        Self {
-            gsi1pk: Some(pk.to_string()),
-            gsi1sk: Some(sk),
-            ..self
-        }
+    fn with_gsi1(self, pk: impl Into<String>, sk: String) -> Self {
+        Self { gsi1pk: Some(pk.into()), gsi1sk: Some(sk), ..self }
+    }
+
+    fn with_gsi2(self, pk: impl Into<String>, sk: String) -> Self {
+        Self { gsi2pk: Some(pk.into()), gsi2sk: Some(sk), ..self }
     }
 
     fn into_item(self) -> Result<Item> {
@@ -136,10 +205,7 @@ fn decode<T: DeserializeOwned>(item: Item) -> Result<T> {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// Creates the table if it is missing, waits until it is ACTIVE and enables its TTL.
@@ -153,28 +219,14 @@ impl DynamoStore {
     }
 
     fn sdk_error<E: std::error::Error>(&self, operation: &str, error: E) -> Error {
-        Error::internal(
-            &format!("dynamodb {operation} on table {}", self.table),
-            DisplayErrorContext(error),
-        )
+        Error::internal(&format!("dynamodb {operation} on table {}", self.table), DisplayErrorContext(error))
     }
 
     /// The table's status, or `None` if it does not exist.
     async fn table_status(&self) -> Result<Option<TableStatus>> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
+        match self.client.describe_table().table_name(&self.table).send().await {
             Ok(output) => Ok(output.table.and_then(|table| table.table_status)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
             Err(e) => Err(self.sdk_error("DescribeTable", e)),
         }
     }
@@ -198,12 +250,7 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(()),
             // Another process created it between our describe and create.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
             Err(e) => Err(self.sdk_error("CreateTable", e)),
         }
     }
@@ -235,10 +282,7 @@ impl DynamoStore {
             .map_err(|e| self.sdk_error("DescribeTimeToLive", e))?
             .time_to_live_description
             .and_then(|description| description.time_to_live_status);
-        if matches!(
-            current,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) {
+        if matches!(current, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
             return Ok(());
         }
         let specification = TimeToLiveSpecification::builder()
@@ -283,12 +327,7 @@ impl DynamoStore {
     }
 
     /// The outcome of a conditional write: a failed condition becomes `on_failed`.
-    fn conditional<T, E>(
-        &self,
-        result: Result<T, SdkError<E>>,
-        operation: &str,
-        on_failed: Error,
-    ) -> Result<()>
+    fn conditional<T, E>(&self, result: Result<T, SdkError<E>>, operation: &str, on_failed: Error) -> Result<()>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -313,40 +352,131 @@ impl DynamoStore {
             .transpose()
     }
 
+    /// Whether an item has this key (read consistently).
+    async fn exists(&self, key: Key) -> Result<bool> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.into_item()))
+            .projection_expression("PK")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("GetItem", e))?;
+        Ok(output.item.is_some())
+    }
+
     /// Up to `want` items of partition `pk` whose sort key starts with `prefix`, newest (highest
-    /// sort key) first, after `start`. Follows DynamoDB's own pages until it has `want` items
-    /// or the partition ends.
-    async fn query_newest_first(
+    /// sort key) first, after `start`.
+    async fn query_newest_first(&self, pk: String, prefix: &str, start: Option<Key>, want: usize) -> Result<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        self.query_up_to(query, start.map(Key::into_item), want, 0).await
+    }
+
+    /// The first `want` items `query` returns from `start` on, following DynamoDB's own pages
+    /// until it has them or the query ends. Each request evaluates the items still wanted, but at
+    /// least `min_batch`: a filter may drop most of them.
+    async fn query_up_to(
         &self,
-        pk: String,
-        prefix: &str,
-        start: Option<Key>,
+        query: QueryFluentBuilder,
+        start: Option<Item>,
         want: usize,
+        min_batch: usize,
     ) -> Result<Vec<Item>> {
         let mut items = Vec::new();
-        let mut start = start.map(Key::into_item);
-        loop {
-            let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(remaining)
+        let mut start = start;
+        while items.len() < want {
+            let limit = i32::try_from((want - items.len()).max(min_batch)).unwrap_or(i32::MAX);
+            let output = query
+                .clone()
+                .limit(limit)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| self.sdk_error("Query", e))?;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
-            if items.len() >= want || start.is_none() {
-                return Ok(items);
+            if start.is_none() {
+                break;
             }
         }
+        items.truncate(want);
+        Ok(items)
+    }
+
+    /// Delivered and failed counts of every item `query` returns (each needs only `status`).
+    async fn count_by_status(&self, query: QueryFluentBuilder) -> Result<DeliveryCounts> {
+        let mut counts = DeliveryCounts::default();
+        let mut start = None;
+        loop {
+            let output =
+                query.clone().set_exclusive_start_key(start).send().await.map_err(|e| self.sdk_error("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                counts.tally(decode::<StatusOnly>(item)?.status);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(counts);
+            }
+        }
+    }
+
+    /// An endpoint's deliveries through GSI1, newest first, after `cursor`, matching `filter`.
+    fn endpoint_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        filter: DeliveryFilter,
+        cursor: Option<DeliveryId>,
+    ) -> QueryFluentBuilder {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .expression_attribute_values(":pk", AttributeValue::S(endpoint_deliveries_pk(workspace, webhook)))
+            .scan_index_forward(false);
+        let query = match cursor {
+            Some(cursor) => query
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK < :cursor")
+                .expression_attribute_values(":cursor", AttributeValue::S(cursor.to_string())),
+            None => query.key_condition_expression("GSI1PK = :pk"),
+        };
+        let conditions = [
+            ("status", filter.status.map(DeliveryStatus::as_str)),
+            ("event_type", filter.event_type.map(|t| t.as_str())),
+        ];
+        let mut clauses = Vec::new();
+        let mut query = query;
+        for (attribute, value) in conditions {
+            if let Some(value) = value {
+                clauses.push(format!("#{attribute} = :{attribute}"));
+                query = query
+                    .expression_attribute_names(format!("#{attribute}"), attribute)
+                    .expression_attribute_values(format!(":{attribute}"), AttributeValue::S(value.into()));
+            }
+        }
+        if clauses.is_empty() { query } else { query.filter_expression(clauses.join(" AND ")) }
+    }
+
+    /// One write of a transaction: `item`, if no item has its key yet.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(NEW)
+            .build()
+            .map_err(|e| Error::internal("dynamodb: building a transaction write", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 }
 
@@ -375,15 +505,8 @@ fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>> {
 fn index(name: &str) -> Result<GlobalSecondaryIndex> {
     GlobalSecondaryIndex::builder()
         .index_name(name)
-        .set_key_schema(Some(key_schema(
-            &format!("{name}PK"),
-            &format!("{name}SK"),
-        )?))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .set_key_schema(Some(key_schema(&format!("{name}PK"), &format!("{name}SK"))?))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(|e| Error::internal("dynamodb: building a secondary index", e))
 }
@@ -394,12 +517,7 @@ impl Store for DynamoStore {
         let item = Stored::new(Key::workspace(workspace.id), workspace)
             .with_gsi1(WORKSPACES_GSI1PK, workspace.id.to_string())
             .into_item()?;
-        self.put(
-            item,
-            NEW,
-            Error::Conflict("workspace already exists".into()),
-        )
-        .await
+        self.put(item, NEW, Error::Conflict("workspace already exists".into())).await
     }
 
     async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
@@ -425,8 +543,7 @@ impl Store for DynamoStore {
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
         let item = Stored::new(Key::api_key(&key.hash), key).into_item()?;
-        self.put(item, NEW, Error::Conflict("API key already exists".into()))
-            .await
+        self.put(item, NEW, Error::Conflict("API key already exists".into())).await
     }
 
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKey>> {
@@ -436,38 +553,22 @@ impl Store for DynamoStore {
     async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
         let key = Key::webhook(endpoint.workspace_id, endpoint.id);
         let item = Stored::new(key, endpoint).into_item()?;
-        self.put(item, NEW, Error::Conflict("webhook already exists".into()))
-            .await
+        self.put(item, NEW, Error::Conflict("webhook already exists".into())).await
     }
 
-    async fn get_webhook(
-        &self,
-        workspace: WorkspaceId,
-        id: WebhookId,
-    ) -> Result<Option<WebhookEndpoint>> {
+    async fn get_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<WebhookEndpoint>> {
         self.get(Key::webhook(workspace, id)).await
     }
 
-    async fn list_webhooks(
-        &self,
-        workspace: WorkspaceId,
-        page: PageRequest,
-    ) -> Result<Page<WebhookEndpoint>> {
+    async fn list_webhooks(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<WebhookEndpoint>> {
         let start = parse_cursor(page.cursor.as_deref())?.map(|id| Key::webhook(workspace, id));
         let items = self
-            .query_newest_first(
-                workspace_pk(workspace),
-                WEBHOOK_SK_PREFIX,
-                start,
-                page.limit.saturating_add(1),
-            )
+            .query_newest_first(workspace_pk(workspace), WEBHOOK_SK_PREFIX, start, page.limit.saturating_add(1))
             .await?
             .into_iter()
             .map(decode)
             .collect::<Result<Vec<WebhookEndpoint>>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |e| {
-            e.id.to_string()
-        }))
+        Ok(Page::from_overfetch(items, page.limit, |e| e.id.to_string()))
     }
 
     async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
@@ -478,5 +579,112 @@ impl Store for DynamoStore {
 
     async fn delete_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<()> {
         self.delete(Key::webhook(workspace, id), "webhook").await
+    }
+
+    /// One transaction (at most 100 items) with the event and every delivery, each written only if
+    /// its key is new.
+    async fn create_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<()> {
+        check_new_event(event, deliveries)?;
+        let event_item = Stored::new(Key::event(event.workspace_id, event.id), event).into_item()?;
+        let mut writes = vec![self.put_new(event_item)?];
+        for delivery in deliveries {
+            writes.push(self.put_new(delivery_item(delivery)?)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(writes)).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if any_condition_failed(&e) => {
+                Err(Error::Conflict(format!("event {} or one of its deliveries already exists", event.id)))
+            }
+            Err(e) => Err(self.sdk_error("TransactWriteItems", e)),
+        }
+    }
+
+    async fn get_event(&self, workspace: WorkspaceId, id: EventId) -> Result<Option<Event>> {
+        self.get(Key::event(workspace, id)).await
+    }
+
+    async fn get_delivery(&self, workspace: WorkspaceId, id: DeliveryId) -> Result<Option<Delivery>> {
+        self.get(Key::delivery(workspace, id)).await
+    }
+
+    /// A put conditional on the stored `version`; when the condition fails, a consistent read
+    /// tells a missing delivery from a newer one.
+    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(delivery)?))
+            .condition_expression(SAME_VERSION)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .send()
+            .await;
+        let stale = Error::Conflict(format!("delivery {} was changed since version {expected_version}", delivery.id));
+        match self.conditional(result, "PutItem", stale) {
+            Err(Error::Conflict(_)) if !self.exists(Key::delivery(delivery.workspace_id, delivery.id)).await? => {
+                Err(Error::NotFound("delivery"))
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Reads GSI1, which is eventually consistent: a delivery written a moment ago may show its
+    /// previous state.
+    async fn list_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        let cursor = parse_cursor(page.cursor.as_deref())?;
+        let query = self.endpoint_deliveries(workspace, webhook, filter, cursor);
+        let min_batch = if filter == DeliveryFilter::default() { 0 } else { FILTERED_QUERY_BATCH };
+        let items = self
+            .query_up_to(query, None, page.limit.saturating_add(1), min_batch)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<Delivery>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
+    }
+
+    /// Reads the GSI1 range of ids minted at or after `since`, projecting only `status`: a
+    /// delivery id is a ULID, which begins with the system time it was minted at, so this counts
+    /// by that time rather than by the `created_at` field (the same but for an injected clock).
+    async fn count_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        since: OffsetDateTime,
+    ) -> Result<DeliveryCounts> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK >= :first")
+            .expression_attribute_values(":pk", AttributeValue::S(endpoint_deliveries_pk(workspace, webhook)))
+            .expression_attribute_values(":first", AttributeValue::S(first_delivery_id_since(since)))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status");
+        self.count_by_status(query).await
+    }
+
+    /// Reads GSI2 (eventually consistent): a delivery updated a moment ago may still be listed,
+    /// and the sweep's conditional update then fails harmlessly.
+    async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :before")
+            .expression_attribute_values(":pk", AttributeValue::S(PENDING_DELIVERY_GSI2PK.into()))
+            .expression_attribute_values(":before", AttributeValue::S(sortable_time(before)?))
+            .scan_index_forward(true);
+        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
     }
 }

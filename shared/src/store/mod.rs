@@ -6,13 +6,16 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use crate::channels::{Channel, Connection};
 use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
 use crate::posts::{IdempotencyRecord, Post, PostStatus};
+use crate::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
 use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::workspaces::{ApiKey, Workspace};
 
@@ -51,6 +54,37 @@ impl<T> Page<T> {
 /// The cursor of a page request as the id it must be; anything else is a bad request.
 pub(crate) fn parse_cursor<I: FromStr>(cursor: Option<&str>) -> Result<Option<I>> {
     cursor.map(|text| text.parse().map_err(|_| Error::bad_request("invalid cursor"))).transpose()
+}
+
+/// Checks what `create_event` is given, alike in every adapter: at most
+/// [`MAX_ENDPOINTS_PER_EVENT`] deliveries (one DynamoDB transaction), each of this event and its
+/// workspace.
+pub(crate) fn check_new_event(event: &Event, deliveries: &[Delivery]) -> Result<()> {
+    if deliveries.len() > MAX_ENDPOINTS_PER_EVENT {
+        return Err(Error::Internal(format!(
+            "event {} has {} deliveries; one event is written with at most {MAX_ENDPOINTS_PER_EVENT}",
+            event.id,
+            deliveries.len()
+        )));
+    }
+    match deliveries.iter().find(|d| d.event_id != event.id || d.workspace_id != event.workspace_id) {
+        Some(stray) => Err(Error::Internal(format!(
+            "delivery {} (event {}, workspace {}) is not a delivery of event {} in workspace {}",
+            stray.id, stray.event_id, stray.workspace_id, event.id, event.workspace_id
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `at` as UTC text of fixed width (RFC 3339 with nine fraction digits), so that comparing the
+/// text compares the times: what the adapters index and range-query timestamps by.
+pub(crate) fn sortable_time(at: OffsetDateTime) -> Result<String> {
+    const FORMAT: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+    at.checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(|| Error::Internal(format!("{at} cannot be expressed in UTC")))?
+        .format(FORMAT)
+        .map_err(|e| Error::internal("formatting a sortable time", e))
 }
 
 /// Which of an endpoint's deliveries to list.
