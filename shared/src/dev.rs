@@ -1,10 +1,11 @@
 //! The dev server's start-up: its generated encryption key, kept under the data directory, and
-//! the first workspace and API key, created and printed once on first start.
+//! the first workspace, API key and sandbox channels, created and printed once on first start.
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::app::AppState;
+use crate::channels::{Channel, create_sandbox_channels};
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::error::{Error, Result};
@@ -41,13 +42,22 @@ fn write_new_key(path: &Path) -> Result<EncryptionKey> {
     Ok(key)
 }
 
-/// On the first start (no workspace yet), creates one with an API key and returns the key.
-pub async fn bootstrap(state: &AppState) -> Result<Option<String>> {
+/// What the first start created: the API key to show once, and the sandbox channels.
+pub struct Bootstrap {
+    pub api_key: String,
+    pub sandbox_channels: Vec<Channel>,
+}
+
+/// On the first start (no workspace yet), creates one with an API key and three sandbox
+/// channels.
+pub async fn bootstrap(state: &AppState) -> Result<Option<Bootstrap>> {
     if state.store.has_workspaces().await? {
         return Ok(None);
     }
-    let (_, key) = create_workspace_with_key(state.store.as_ref(), "Default workspace", state.clock.now()).await?;
-    Ok(Some(key))
+    let now = state.clock.now();
+    let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Default workspace", now).await?;
+    let sandbox_channels = create_sandbox_channels(state.store.as_ref(), &state.secrets, workspace.id, 3, now).await?;
+    Ok(Some(Bootstrap { api_key, sandbox_channels }))
 }
 
 /// Every HTTP function's routes, as the dev server mounts them on one port.

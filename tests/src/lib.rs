@@ -4,4 +4,5 @@
 
 pub mod app;
 pub mod aws;
+pub mod platform;
 pub mod receiver;

@@ -21,6 +21,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/webhooks/{id}/deliveries"),
     ("GET", "/v1/webhooks/{id}/deliveries/{delivery_id}"),
     ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
+    ("GET", "/v1/posts"),
+    ("POST", "/v1/posts"),
+    ("POST", "/v1/posts/validate"),
+    ("GET", "/v1/posts/{id}"),
+    ("PATCH", "/v1/posts/{id}"),
+    ("DELETE", "/v1/posts/{id}"),
+    ("POST", "/v1/posts/{id}/cancel"),
+    ("POST", "/v1/posts/{id}/retry"),
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {
@@ -44,9 +52,13 @@ fn the_document_lists_exactly_the_served_operations() {
 async fn every_documented_operation_is_routed() {
     let app = TestApp::new(http_functions).await;
     for (method, path) in documented_operations() {
-        let concrete = path
-            .replace("{id}", &posthorn::ids::WebhookId::new().to_string())
-            .replace("{delivery_id}", &posthorn::ids::DeliveryId::new().to_string());
+        let id = if path.starts_with("/v1/posts") {
+            posthorn::ids::PostId::new().to_string()
+        } else {
+            posthorn::ids::WebhookId::new().to_string()
+        };
+        let concrete =
+            path.replace("{id}", &id).replace("{delivery_id}", &posthorn::ids::DeliveryId::new().to_string());
         let method: Method = method.parse().unwrap();
         let reply = app.call(method.clone(), &concrete, Some(serde_json::json!({}))).await;
         assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

@@ -362,9 +362,10 @@ async fn a_failed_verification_ping_saves_nothing() {
     assert!(reply.error().contains("verification ping failed (endpoint answered 503)"), "{}", reply.error());
     assert_eq!(app.call(Method::GET, "/v1/webhooks", None).await.body["data"], json!([]));
 
-    receiver.stop();
-    let reply =
-        app.call(Method::POST, "/v1/webhooks", Some(json!({"url": receiver.url("/hooks"), "events": ["*"]}))).await;
+    let gone = Receiver::start().await;
+    gone.stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = app.call(Method::POST, "/v1/webhooks", Some(json!({"url": gone.url("/hooks"), "events": ["*"]}))).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.error().contains("could not connect"), "{}", reply.error());
 }

@@ -19,8 +19,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let key = posthorn::dev::encryption_key(&config)?;
     let state = Arc::new(AppState::from_config(&config, &key).await?);
-    if let Some(api_key) = posthorn::dev::bootstrap(&state).await? {
-        println!("\nCreated the first workspace. Its API key (shown only this once):\n\n    {api_key}\n");
+    if let Some(first) = posthorn::dev::bootstrap(&state).await? {
+        println!("\nCreated the first workspace. Its API key (shown only this once):\n\n    {}\n", first.api_key);
+        println!("Sandbox channels to post to (they publish nowhere; see the README):\n");
+        for channel in &first.sandbox_channels {
+            println!("    {}  {} ({})", channel.id, channel.name, channel.platform_channel_id);
+        }
+        println!();
     }
 
     let (stop, stopping) = tokio::sync::watch::channel(false);

@@ -64,3 +64,47 @@ pub struct Channel {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+/// Connects the built-in sandbox platform with `count` channels (`sandbox-1`, `sandbox-2`, …),
+/// so the whole flow can be tried with no account. Returns the channels.
+pub async fn create_sandbox_channels(
+    store: &dyn crate::store::Store,
+    secrets: &crate::crypto::SecretBox,
+    workspace_id: WorkspaceId,
+    count: usize,
+    now: OffsetDateTime,
+) -> crate::Result<Vec<Channel>> {
+    let connection = Connection {
+        id: ConnectionId::new(),
+        workspace_id,
+        platform: Platform::Sandbox,
+        base_url: "sandbox:".into(),
+        platform_user_id: "sandbox".into(),
+        username: "sandbox".into(),
+        access_token: secrets.seal("sandbox-token"),
+        refresh_token: None,
+        expires_at: None,
+        status: ConnectionStatus::Active,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_connection(&connection).await?;
+    let mut channels = Vec::with_capacity(count);
+    for number in 1..=count {
+        let channel = Channel {
+            id: ChannelId::new(),
+            workspace_id,
+            connection_id: connection.id,
+            platform: Platform::Sandbox,
+            platform_channel_id: format!("sandbox-{number}"),
+            name: format!("Sandbox {number}"),
+            kind: ChannelKind::Account,
+            channel_token: None,
+            created_at: now,
+        };
+        store.create_channel(&channel).await?;
+        channels.push(channel);
+    }
+    Ok(channels)
+}

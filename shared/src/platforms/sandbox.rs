@@ -51,7 +51,8 @@ impl PlatformClient for Sandbox {
     }
 
     async fn metrics(&self, _auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let seed = platform_post_id.bytes().fold(0u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(u64::from(byte)));
+        let seed =
+            platform_post_id.bytes().fold(0u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(u64::from(byte)));
         Ok(Metrics {
             views: Some(100 + seed % 900),
             likes: Some(seed % 50),

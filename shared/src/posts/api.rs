@@ -15,9 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::IdempotencyRecord;
 use super::model::{Post, PostStatus, Target, TargetError, TargetStatus};
 use super::validate::{TargetReport, check_target};
-use super::IdempotencyRecord;
 use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query};
 use crate::app::AppState;
 use crate::channels::{Channel, ConnectionStatus};
@@ -226,7 +226,8 @@ async fn after_create(state: &AppState, post: &Post) -> Result<()> {
     match (post.status, post.scheduled_at) {
         (PostStatus::Scheduled, Some(at)) => {
             let targets: Vec<ChannelId> = post.targets.iter().map(|target| target.channel_id).collect();
-            let data = json!({"post_id": post.id, "status": post.status, "scheduled_at": rfc3339(at), "targets": targets});
+            let data =
+                json!({"post_id": post.id, "status": post.status, "scheduled_at": rfc3339(at), "targets": targets});
             emit(state, post.workspace_id, EventType::PostScheduled, data).await?;
         }
         (PostStatus::Scheduled, None) => state.wake_scheduler.notify_one(),
@@ -274,7 +275,9 @@ async fn list_posts(
     let status = params
         .status
         .as_deref()
-        .map(|text| PostStatus::parse(text).ok_or_else(|| Error::bad_request(format!("status: unknown status `{text}`"))))
+        .map(|text| {
+            PostStatus::parse(text).ok_or_else(|| Error::bad_request(format!("status: unknown status `{text}`")))
+        })
         .transpose()?;
     let page = crate::api::PageParams { limit: params.limit, cursor: params.cursor }.page_request()?;
     if let Some(cursor) = &page.cursor {
@@ -365,7 +368,8 @@ async fn delete_post(
         return Err(Error::Conflict("the post is being published; try again when it is done".into()));
     }
     state.store.delete_post(caller.workspace_id, id).await?;
-    emit(&state, caller.workspace_id, EventType::PostDeleted, json!({"post_id": id, "was_status": post.status})).await?;
+    emit(&state, caller.workspace_id, EventType::PostDeleted, json!({"post_id": id, "was_status": post.status}))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -380,12 +384,16 @@ async fn cancel_post(
 ) -> Result<axum::Json<Data<PostView>>> {
     let mut post = find_post(&state, caller, id).await?;
     if post.status != PostStatus::Scheduled {
-        return Err(Error::Conflict(format!("only scheduled posts can be cancelled; this one is {}", post.status.as_str())));
+        return Err(Error::Conflict(format!(
+            "only scheduled posts can be cancelled; this one is {}",
+            post.status.as_str()
+        )));
     }
     post.status = PostStatus::Cancelled;
     post.due_at = None;
     save(&state, &mut post).await?;
-    emit(&state, post.workspace_id, EventType::PostCancelled, json!({"post_id": post.id, "status": post.status})).await?;
+    emit(&state, post.workspace_id, EventType::PostCancelled, json!({"post_id": post.id, "status": post.status}))
+        .await?;
     Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
@@ -400,7 +408,10 @@ async fn retry_post(
 ) -> Result<(StatusCode, axum::Json<Data<PostView>>)> {
     let mut post = find_post(&state, caller, id).await?;
     if !matches!(post.status, PostStatus::Failed | PostStatus::Partial) {
-        return Err(Error::Conflict(format!("only failed or partial posts can be retried; this one is {}", post.status.as_str())));
+        return Err(Error::Conflict(format!(
+            "only failed or partial posts can be retried; this one is {}",
+            post.status.as_str()
+        )));
     }
     for target in post.targets.iter_mut().filter(|target| target.status == TargetStatus::Failed) {
         target.status = TargetStatus::Pending;
@@ -426,7 +437,9 @@ async fn save(state: &AppState, post: &mut Post) -> Result<()> {
     post.version += 1;
     post.updated_at = state.clock.now();
     state.store.update_post(post, expected_version).await.map_err(|error| match error {
-        Error::Conflict(_) => Error::Conflict("the post changed meanwhile (it may be publishing); read it and try again".into()),
+        Error::Conflict(_) => {
+            Error::Conflict("the post changed meanwhile (it may be publishing); read it and try again".into())
+        }
         other => other,
     })
 }

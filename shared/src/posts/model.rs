@@ -19,15 +19,8 @@ pub enum PostStatus {
 }
 
 impl PostStatus {
-    pub const ALL: [PostStatus; 7] = [
-        Self::Draft,
-        Self::Scheduled,
-        Self::Publishing,
-        Self::Published,
-        Self::Partial,
-        Self::Failed,
-        Self::Cancelled,
-    ];
+    pub const ALL: [PostStatus; 7] =
+        [Self::Draft, Self::Scheduled, Self::Publishing, Self::Published, Self::Partial, Self::Failed, Self::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {

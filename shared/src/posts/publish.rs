@@ -92,7 +92,9 @@ fn record(target: &mut Target, outcome: Result<Published, PlatformError>, now: O
             target.error = Some(TargetError { code: error.code, message: error.message });
             target.progress = error.progress.or(target.progress.take());
             let retry_in = error.retry_after.filter(|delay| {
-                error.code == ErrorCode::RateLimited && *delay <= MAX_RATE_LIMIT_WAIT && target.attempts < MAX_TARGET_ATTEMPTS
+                error.code == ErrorCode::RateLimited
+                    && *delay <= MAX_RATE_LIMIT_WAIT
+                    && target.attempts < MAX_TARGET_ATTEMPTS
             });
             if retry_in.is_none() {
                 target.status = TargetStatus::Failed;
@@ -105,17 +107,27 @@ fn record(target: &mut Target, outcome: Result<Published, PlatformError>, now: O
 async fn publish_target(state: &AppState, post: &Post, target: &Target) -> Result<Published, PlatformError> {
     let auth = channel_auth(state, post, target).await?;
     let client = state.platforms.get(target.platform).ok_or_else(|| {
-        PlatformError::new(ErrorCode::PlatformError, format!("no adapter for {} is configured", target.platform.as_str()))
+        PlatformError::new(
+            ErrorCode::PlatformError,
+            format!("no adapter for {} is configured", target.platform.as_str()),
+        )
     })?;
-    let request = PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
+    let request =
+        PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
     client.publish(&auth, &request).await
 }
 
 /// The base URL, token and channel id to publish `target` with.
 async fn channel_auth(state: &AppState, post: &Post, target: &Target) -> Result<ChannelAuth, PlatformError> {
     let internal = |error: Error| PlatformError::new(ErrorCode::PlatformError, error.to_string());
-    let gone = |what: &str| PlatformError::new(ErrorCode::PlatformError, format!("the {what} of this target was deleted"));
-    let channel = state.store.get_channel(post.workspace_id, target.channel_id).await.map_err(internal)?.ok_or_else(|| gone("channel"))?;
+    let gone =
+        |what: &str| PlatformError::new(ErrorCode::PlatformError, format!("the {what} of this target was deleted"));
+    let channel = state
+        .store
+        .get_channel(post.workspace_id, target.channel_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| gone("channel"))?;
     let connection = state
         .store
         .get_connection(post.workspace_id, channel.connection_id)

@@ -29,7 +29,12 @@ pub struct TargetReport {
 }
 
 /// The problems of `text` and `media` on `channel`, whose connection has `connection_status`.
-pub fn check_target(text: &str, media: &[MediaItem], channel: &Channel, connection_status: ConnectionStatus) -> TargetReport {
+pub fn check_target(
+    text: &str,
+    media: &[MediaItem],
+    channel: &Channel,
+    connection_status: ConnectionStatus,
+) -> TargetReport {
     let platform = channel.platform;
     let limits = platform.limits();
     let name = platform.as_str();

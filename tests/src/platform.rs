@@ -1,0 +1,74 @@
+//! A platform adapter for pipeline tests: it records every publish and fails the channels a test
+//! names, so tests can count exactly what was posted where.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use posthorn::platforms::{
+    ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
+};
+
+/// One publish the adapter received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishCall {
+    pub channel: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct Script {
+    calls: Vec<PublishCall>,
+    failing: HashMap<String, ErrorCode>,
+}
+
+/// Stands in for `platform`; clones share their record.
+#[derive(Clone)]
+pub struct RecordingPlatform {
+    platform: Platform,
+    script: Arc<Mutex<Script>>,
+}
+
+impl RecordingPlatform {
+    pub fn new(platform: Platform) -> Self {
+        Self { platform, script: Arc::default() }
+    }
+
+    /// Publishing to the channel whose platform id is `channel` fails with `code` until healed.
+    pub fn fail(&self, channel: &str, code: ErrorCode) {
+        self.script.lock().expect("script lock").failing.insert(channel.to_string(), code);
+    }
+
+    pub fn heal(&self, channel: &str) {
+        self.script.lock().expect("script lock").failing.remove(channel);
+    }
+
+    pub fn calls(&self) -> Vec<PublishCall> {
+        self.script.lock().expect("script lock").calls.clone()
+    }
+}
+
+#[async_trait]
+impl PlatformClient for RecordingPlatform {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
+        let mut script = self.script.lock().expect("script lock");
+        script.calls.push(PublishCall { channel: auth.platform_channel_id.clone(), text: post.text.clone() });
+        if let Some(code) = script.failing.get(&auth.platform_channel_id) {
+            return Err(PlatformError::new(*code, format!("recorded failure on {}", auth.platform_channel_id)));
+        }
+        let id = script.calls.len();
+        Ok(Published { platform_post_id: format!("{}-{id}", auth.platform_channel_id), url: None })
+    }
+
+    async fn delete(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    async fn metrics(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<Metrics, PlatformError> {
+        Ok(Metrics::default())
+    }
+}
