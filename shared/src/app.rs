@@ -35,20 +35,17 @@ impl AppState {
     /// Builds the adapters `config` names. `encryption_key` is the configured key, or the dev
     /// server's generated one.
     pub async fn from_config(config: &Config, encryption_key: &EncryptionKey) -> Result<Self> {
-        let aws = aws_config_if_needed(config).await;
+        let aws = tokio::sync::OnceCell::new();
+        let sdk = || aws.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()));
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
             StoreConfig::DynamoDb { table } => {
-                let sdk = aws.as_ref().expect("loaded for DynamoDB");
-                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()))
+                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk().await), table.clone()))
             }
         };
         let queue: Arc<dyn Queue> = match &config.queue {
             QueueConfig::Sqlite { path } => Arc::new(SqliteQueue::open(path, DELIVERY_QUEUE, DELIVERY_MAX_RECEIVES)?),
-            QueueConfig::Sqs { queue_url } => {
-                let sdk = aws.as_ref().expect("loaded for SQS");
-                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url.clone()))
-            }
+            QueueConfig::Sqs { queue_url } => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk().await), queue_url.clone())),
         };
         let guard = UrlGuard::new(Arc::new(SystemResolver), config.unsafe_allow_private_urls);
         Ok(Self {
@@ -67,10 +64,4 @@ impl AppState {
     pub fn required_key(config: &Config) -> Result<EncryptionKey> {
         config.encryption_key.clone().ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
     }
-}
-
-async fn aws_config_if_needed(config: &Config) -> Option<aws_config::SdkConfig> {
-    let needs_aws =
-        matches!(config.store, StoreConfig::DynamoDb { .. }) || matches!(config.queue, QueueConfig::Sqs { .. });
-    if needs_aws { Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) } else { None }
 }
