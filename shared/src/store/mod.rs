@@ -10,9 +10,9 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::channels::{Channel, Connection};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::channels::{Channel, Connection};
 use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
 use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
@@ -164,10 +164,19 @@ pub trait Store: Send + Sync {
 
     /// Creates a post. With an idempotency record, atomically: if an unexpired record with the
     /// same workspace and key exists, nothing is written and that record is returned instead.
-    async fn create_post(&self, post: &Post, idempotency: Option<&IdempotencyRecord>) -> Result<Option<IdempotencyRecord>>;
+    async fn create_post(
+        &self,
+        post: &Post,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Option<IdempotencyRecord>>;
     async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> Result<Option<Post>>;
     /// Newest first, optionally only posts with `status`.
-    async fn list_posts(&self, workspace: WorkspaceId, status: Option<PostStatus>, page: PageRequest) -> Result<Page<Post>>;
+    async fn list_posts(
+        &self,
+        workspace: WorkspaceId,
+        status: Option<PostStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Post>>;
     /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
     async fn update_post(&self, post: &Post, expected_version: u64) -> Result<()>;
     /// `NotFound` if it is not in that workspace.
