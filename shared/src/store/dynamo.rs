@@ -1,20 +1,32 @@
 //! The production Store adapter: one DynamoDB table holding every record (single-table design),
 //! and the table's own creation (`ensure_table`).
 //!
-//! | record    | PK                  | SK              | GSI1PK / GSI1SK                          |
-//! |-----------|---------------------|-----------------|------------------------------------------|
-//! | workspace | `WS#<id>`           | `WORKSPACE`     | `WORKSPACES` / id                        |
-//! | API key   | `APIKEY#<hash hex>` | `APIKEY`        |                                          |
-//! | webhook   | `WS#<workspace>`    | `WEBHOOK#<id>`  |                                          |
-//! | event     | `WS#<workspace>`    | `EVENT#<id>`    |                                          |
-//! | delivery  | `WS#<workspace>`    | `DELIVERY#<id>` | `WS#<workspace>#WEBHOOK#<webhook>` / id  |
+//! | record             | PK                  | SK                  | GSI1PK / GSI1SK                         |
+//! |--------------------|---------------------|---------------------|-----------------------------------------|
+//! | workspace          | `WS#<id>`           | `WORKSPACE`         | `WORKSPACES` / id                       |
+//! | API key            | `APIKEY#<hash hex>` | `APIKEY`            |                                         |
+//! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         |
+//! | event              | `WS#<workspace>`    | `EVENT#<id>`        |                                         |
+//! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id |
+//! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         |
+//! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      |                                         |
+//! | post               | `WS#<workspace>`    | `POST#<id>`         |                                         |
+//! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         |
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes. `GSI1` and
-//! `GSI2` are overloaded, sparse indexes; `expires_at` is the table's TTL attribute. A delivery
-//! has GSI2 keys, `PENDING_DELIVERY` / `<next_attempt_at as sortable_time>#<id>`, only while it
-//! is pending with an attempt due, so GSI2 holds exactly what the outbox sweep may re-enqueue.
+//! `GSI2` are overloaded, sparse indexes. A delivery has GSI2 keys, `PENDING_DELIVERY` /
+//! `<next_attempt_at as sortable_time>#<id>`, only while it is pending with an attempt due, so
+//! GSI2 holds exactly what the outbox sweep may re-enqueue; a post has GSI2 keys `DUE_POST` /
+//! `<due_at as sortable_time>#<id>` only while it has a `due_at`, so GSI2 holds exactly what
+//! process-queue may take up.
+//!
+//! `expires_at` is the table's TTL attribute. Only idempotency records store it as a number
+//! (epoch seconds), so only they expire; a connection's `expires_at` is text, which TTL ignores.
+//! DynamoDB deletes expired items late (and moto never), so the write condition checks the exact
+//! expiry, kept beside it as `valid_until`.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,20 +34,24 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use ulid::Ulid;
 
+use crate::channels::{Channel, Connection};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::store::{
     DeliveryCounts, DeliveryFilter, Page, PageRequest, Store, check_new_event, parse_cursor, sortable_time,
 };
@@ -52,6 +68,16 @@ const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 const EVENT_SK_PREFIX: &str = "EVENT#";
 const DELIVERY_SK_PREFIX: &str = "DELIVERY#";
 const PENDING_DELIVERY_GSI2PK: &str = "PENDING_DELIVERY";
+const CONNECTION_SK_PREFIX: &str = "CONNECTION#";
+const CHANNEL_SK_PREFIX: &str = "CHANNEL#";
+const POST_SK_PREFIX: &str = "POST#";
+const IDEMPOTENCY_SK_PREFIX: &str = "IDEMPOTENCY#";
+const DUE_POST_GSI2PK: &str = "DUE_POST";
+/// Written over an idempotency record only if there is none, or it expired by `:now`.
+const NEW_OR_EXPIRED: &str = "attribute_not_exists(PK) OR valid_until <= :now";
+/// How often a transaction that collided with a concurrent one on the same items is tried.
+const TRANSACTION_ATTEMPTS: u32 = 5;
+const TRANSACTION_RETRY_DELAY: Duration = Duration::from_millis(20);
 /// Write conditions: no item has the key yet / an item has it / it has the expected version.
 const NEW: &str = "attribute_not_exists(PK)";
 const EXISTING: &str = "attribute_exists(PK)";
@@ -95,6 +121,22 @@ impl Key {
         Self { pk: workspace_pk(workspace), sk: format!("{DELIVERY_SK_PREFIX}{id}") }
     }
 
+    fn connection(workspace: WorkspaceId, id: ConnectionId) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{CONNECTION_SK_PREFIX}{id}") }
+    }
+
+    fn channel(workspace: WorkspaceId, id: ChannelId) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{CHANNEL_SK_PREFIX}{id}") }
+    }
+
+    fn post(workspace: WorkspaceId, id: PostId) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{POST_SK_PREFIX}{id}") }
+    }
+
+    fn idempotency(workspace: WorkspaceId, key: &str) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{IDEMPOTENCY_SK_PREFIX}{key}") }
+    }
+
     fn into_item(self) -> Item {
         HashMap::from([("PK".to_string(), AttributeValue::S(self.pk)), ("SK".to_string(), AttributeValue::S(self.sk))])
     }
@@ -126,6 +168,94 @@ fn due_sort_key(delivery: &Delivery) -> Result<Option<String>> {
     match (delivery.status, delivery.next_attempt_at) {
         (DeliveryStatus::Pending, Some(due)) => Ok(Some(format!("{}#{}", sortable_time(due)?, delivery.id))),
         _ => Ok(None),
+    }
+}
+
+/// A post's item: while it has a `due_at`, found by process-queue through GSI2.
+fn post_item(post: &Post) -> Result<Item> {
+    let stored = Stored::new(Key::post(post.workspace_id, post.id), post);
+    match post.due_at {
+        Some(due) => stored.with_gsi2(DUE_POST_GSI2PK, format!("{}#{}", sortable_time(due)?, post.id)),
+        None => stored,
+    }
+    .into_item()
+}
+
+/// The upper bound of GSI2 sort keys of posts due at or before `now`: `$` follows the `#` after
+/// the time, so every key of a post due exactly at `now` sorts below it.
+fn due_posts_bound(now: OffsetDateTime) -> Result<String> {
+    Ok(format!("{}$", sortable_time(now)?))
+}
+
+/// An idempotency record as stored: `expires_at` is the epoch second (rounded up) after which
+/// the table's TTL may delete it, `valid_until` the exact expiry as [`sortable_time`] text, which
+/// write conditions compare.
+#[derive(Serialize, Deserialize)]
+struct IdempotencyItem {
+    workspace_id: WorkspaceId,
+    key: String,
+    fingerprint: String,
+    post_id: PostId,
+    expires_at: i64,
+    valid_until: String,
+}
+
+impl IdempotencyItem {
+    fn of(record: &IdempotencyRecord) -> Result<Self> {
+        let at = record.expires_at;
+        let expires_at = at.unix_timestamp() + i64::from(at.nanosecond() > 0);
+        Ok(Self {
+            workspace_id: record.workspace_id,
+            key: record.key.clone(),
+            fingerprint: record.fingerprint.clone(),
+            post_id: record.post_id,
+            expires_at,
+            valid_until: sortable_time(at)?,
+        })
+    }
+
+    fn into_record(self) -> Result<IdempotencyRecord> {
+        let expires_at = OffsetDateTime::parse(&self.valid_until, &Rfc3339)
+            .map_err(|e| Error::internal("dynamodb: decoding an idempotency record's expiry", e))?;
+        Ok(IdempotencyRecord {
+            workspace_id: self.workspace_id,
+            key: self.key,
+            fingerprint: self.fingerprint,
+            post_id: self.post_id,
+            expires_at,
+        })
+    }
+}
+
+/// How a `create_post` transaction ended when DynamoDB cancelled it.
+enum PostRefused {
+    /// An unexpired idempotency record with the key exists.
+    KeyTaken,
+    /// A post with the id exists.
+    PostExists,
+    /// It collided with a concurrent transaction on the same items; trying again may succeed.
+    Collided,
+}
+
+impl PostRefused {
+    /// Why the transaction of `[idempotency record, post]` (or `[post]`) was cancelled, if it
+    /// was cancelled for a reason `create_post` handles.
+    fn of<R>(error: &SdkError<TransactWriteItemsError, R>, with_record: bool) -> Option<Self> {
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+            return None;
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed =
+            |index: usize| reasons.get(index).and_then(CancellationReason::code) == Some("ConditionalCheckFailed");
+        if with_record && failed(0) {
+            Some(Self::KeyTaken)
+        } else if failed(usize::from(with_record)) {
+            Some(Self::PostExists)
+        } else if reasons.iter().any(|reason| reason.code() == Some("TransactionConflict")) {
+            Some(Self::Collided)
+        } else {
+            None
+        }
     }
 }
 
@@ -338,6 +468,33 @@ impl DynamoStore {
         }
     }
 
+    /// Replaces the item under `key` (record `what` with `id`) with `item` if its stored `version`
+    /// is `expected_version`: `Conflict` if it has another, `NotFound(what)` if it is missing.
+    /// When the condition fails, a consistent read tells the two apart.
+    async fn put_versioned(
+        &self,
+        item: Item,
+        key: Key,
+        (what, id): (&'static str, &(dyn Display + Sync)),
+        expected_version: u64,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(SAME_VERSION)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .send()
+            .await;
+        let stale = Error::Conflict(format!("{what} {id} was changed since version {expected_version}"));
+        match self.conditional(result, "PutItem", stale) {
+            Err(Error::Conflict(_)) if !self.exists(key).await? => Err(Error::NotFound(what)),
+            outcome => outcome,
+        }
+    }
+
     async fn get<T: DeserializeOwned>(&self, key: Key) -> Result<Option<T>> {
         self.client
             .get_item()
@@ -367,19 +524,23 @@ impl DynamoStore {
         Ok(output.item.is_some())
     }
 
-    /// Up to `want` items of partition `pk` whose sort key starts with `prefix`, newest (highest
-    /// sort key) first, after `start`.
-    async fn query_newest_first(&self, pk: String, prefix: &str, start: Option<Key>, want: usize) -> Result<Vec<Item>> {
-        let query = self
-            .client
+    /// The items of partition `pk` whose sort key starts with `prefix`, newest (highest sort key)
+    /// first, read consistently.
+    fn newest_first(&self, pk: String, prefix: &str) -> QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", AttributeValue::S(pk))
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
             .scan_index_forward(false)
-            .consistent_read(true);
-        self.query_up_to(query, start.map(Key::into_item), want, 0).await
+            .consistent_read(true)
+    }
+
+    /// Up to `want` items of partition `pk` whose sort key starts with `prefix`, newest first,
+    /// after `start`.
+    async fn query_newest_first(&self, pk: String, prefix: &str, start: Option<Key>, want: usize) -> Result<Vec<Item>> {
+        self.query_up_to(self.newest_first(pk, prefix), start.map(Key::into_item), want, 0).await
     }
 
     /// The first `want` items `query` returns from `start` on, following DynamoDB's own pages
@@ -470,13 +631,66 @@ impl DynamoStore {
 
     /// One write of a transaction: `item`, if no item has its key yet.
     fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
-        let put = Put::builder()
+        self.transact_put(Put::builder().set_item(Some(item)).condition_expression(NEW))
+    }
+
+    /// One write of a transaction: an idempotency record, unless an unexpired one has its key.
+    fn put_new_or_expired(&self, record: &IdempotencyRecord, now: OffsetDateTime) -> Result<TransactWriteItem> {
+        let stored = IdempotencyItem::of(record)?;
+        let item = Stored::new(Key::idempotency(record.workspace_id, &record.key), &stored);
+        self.transact_put(
+            Put::builder()
+                .set_item(Some(item.into_item()?))
+                .condition_expression(NEW_OR_EXPIRED)
+                .expression_attribute_values(":now", AttributeValue::S(sortable_time(now)?)),
+        )
+    }
+
+    /// `put` on this table, as one write of a transaction.
+    fn transact_put(&self, put: PutBuilder) -> Result<TransactWriteItem> {
+        let put = put
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(NEW)
             .build()
             .map_err(|e| Error::internal("dynamodb: building a transaction write", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Writes a post and, if given, its idempotency record in one transaction, trying again
+    /// while it collides with a concurrent transaction on the same items.
+    async fn transact_post(&self, post: &Post, idempotency: Option<&IdempotencyRecord>) -> Result<Option<PostRefused>> {
+        let mut attempt = 1;
+        loop {
+            let mut writes = Vec::new();
+            if let Some(record) = idempotency {
+                writes.push(self.put_new_or_expired(record, OffsetDateTime::now_utc())?);
+            }
+            writes.push(self.put_new(post_item(post)?)?);
+            let result = self.client.transact_write_items().set_transact_items(Some(writes)).send().await;
+            let error = match result {
+                Ok(_) => return Ok(None),
+                Err(error) => error,
+            };
+            match PostRefused::of(&error, idempotency.is_some()) {
+                Some(PostRefused::Collided) if attempt < TRANSACTION_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(TRANSACTION_RETRY_DELAY * attempt).await;
+                }
+                Some(refused) => return Ok(Some(refused)),
+                None => return Err(self.sdk_error("TransactWriteItems", error)),
+            }
+        }
+    }
+
+    /// The unexpired idempotency record that refused a `create_post`, read consistently.
+    async fn taken_key(&self, record: &IdempotencyRecord) -> Result<IdempotencyRecord> {
+        let key = Key::idempotency(record.workspace_id, &record.key);
+        match self.get::<IdempotencyItem>(key).await? {
+            Some(existing) => existing.into_record(),
+            None => Err(Error::Conflict(format!(
+                "idempotency key {:?} was in use a moment ago and is gone now; try again",
+                record.key
+            ))),
+        }
     }
 }
 
@@ -608,26 +822,9 @@ impl Store for DynamoStore {
         self.get(Key::delivery(workspace, id)).await
     }
 
-    /// A put conditional on the stored `version`; when the condition fails, a consistent read
-    /// tells a missing delivery from a newer one.
     async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(delivery)?))
-            .condition_expression(SAME_VERSION)
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
-            .send()
-            .await;
-        let stale = Error::Conflict(format!("delivery {} was changed since version {expected_version}", delivery.id));
-        match self.conditional(result, "PutItem", stale) {
-            Err(Error::Conflict(_)) if !self.exists(Key::delivery(delivery.workspace_id, delivery.id)).await? => {
-                Err(Error::NotFound("delivery"))
-            }
-            outcome => outcome,
-        }
+        let key = Key::delivery(delivery.workspace_id, delivery.id);
+        self.put_versioned(delivery_item(delivery)?, key, ("delivery", &delivery.id), expected_version).await
     }
 
     /// Reads GSI1, which is eventually consistent: a delivery written a moment ago may show its
@@ -684,6 +881,117 @@ impl Store for DynamoStore {
             .key_condition_expression("GSI2PK = :pk AND GSI2SK < :before")
             .expression_attribute_values(":pk", AttributeValue::S(PENDING_DELIVERY_GSI2PK.into()))
             .expression_attribute_values(":before", AttributeValue::S(sortable_time(before)?))
+            .scan_index_forward(true);
+        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
+    }
+
+    async fn create_connection(&self, connection: &Connection) -> Result<()> {
+        let item = Stored::new(Key::connection(connection.workspace_id, connection.id), connection).into_item()?;
+        self.put(item, NEW, Error::Conflict("connection already exists".into())).await
+    }
+
+    async fn get_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<Option<Connection>> {
+        self.get(Key::connection(workspace, id)).await
+    }
+
+    async fn update_connection(&self, connection: &Connection, expected_version: u64) -> Result<()> {
+        let key = || Key::connection(connection.workspace_id, connection.id);
+        let item = Stored::new(key(), connection).into_item()?;
+        self.put_versioned(item, key(), ("connection", &connection.id), expected_version).await
+    }
+
+    async fn create_channel(&self, channel: &Channel) -> Result<()> {
+        let item = Stored::new(Key::channel(channel.workspace_id, channel.id), channel).into_item()?;
+        self.put(item, NEW, Error::Conflict("channel already exists".into())).await
+    }
+
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<Option<Channel>> {
+        self.get(Key::channel(workspace, id)).await
+    }
+
+    async fn list_channels(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Channel>> {
+        let start = parse_cursor(page.cursor.as_deref())?.map(|id| Key::channel(workspace, id));
+        let items = self
+            .query_newest_first(workspace_pk(workspace), CHANNEL_SK_PREFIX, start, page.limit.saturating_add(1))
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<Channel>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |c| c.id.to_string()))
+    }
+
+    /// One transaction: the idempotency record, written unless an unexpired one has its key
+    /// (compared with this machine's clock), and the post, written if its id is new.
+    async fn create_post(
+        &self,
+        post: &Post,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        match (self.transact_post(post, idempotency).await?, idempotency) {
+            (None, _) => Ok(None),
+            (Some(PostRefused::KeyTaken), Some(record)) => self.taken_key(record).await.map(Some),
+            (Some(PostRefused::Collided), _) => Err(Error::Conflict(format!(
+                "post {} collided with concurrent writes {TRANSACTION_ATTEMPTS} times",
+                post.id
+            ))),
+            (Some(_), _) => Err(Error::Conflict("post already exists".into())),
+        }
+    }
+
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> Result<Option<Post>> {
+        self.get(Key::post(workspace, id)).await
+    }
+
+    /// Queries the workspace's posts, newest first, with `status` as a filter: each request
+    /// evaluates at least [`FILTERED_QUERY_BATCH`] posts, and requests go on until the page is
+    /// full or the posts end.
+    async fn list_posts(
+        &self,
+        workspace: WorkspaceId,
+        status: Option<PostStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Post>> {
+        let start = parse_cursor(page.cursor.as_deref())?.map(|id| Key::post(workspace, id).into_item());
+        let query = self.newest_first(workspace_pk(workspace), POST_SK_PREFIX);
+        let (query, min_batch) = match status {
+            Some(status) => (
+                query
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", AttributeValue::S(status.as_str().into())),
+                FILTERED_QUERY_BATCH,
+            ),
+            None => (query, 0),
+        };
+        let items = self
+            .query_up_to(query, start, page.limit.saturating_add(1), min_batch)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<Post>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |p| p.id.to_string()))
+    }
+
+    async fn update_post(&self, post: &Post, expected_version: u64) -> Result<()> {
+        let key = Key::post(post.workspace_id, post.id);
+        self.put_versioned(post_item(post)?, key, ("post", &post.id), expected_version).await
+    }
+
+    async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()> {
+        self.delete(Key::post(workspace, id), "post").await
+    }
+
+    /// Reads GSI2 (eventually consistent): a post updated a moment ago may still be listed, and
+    /// process-queue's conditional claim then fails harmlessly.
+    async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :bound")
+            .expression_attribute_values(":pk", AttributeValue::S(DUE_POST_GSI2PK.into()))
+            .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
             .scan_index_forward(true);
         self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, named_params, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, ToSql, Transaction, TransactionBehavior, named_params, params,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -15,7 +17,9 @@ use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use time::OffsetDateTime;
 
-use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::channels::{Channel, Connection as AccountConnection};
+use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::store::{
     DeliveryCounts, DeliveryFilter, Page, PageRequest, Store, check_new_event, parse_cursor, sortable_time,
 };
@@ -61,6 +65,36 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (workspace_id, webhook_id, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_creation ON deliveries (workspace_id, webhook_id, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS connections (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    record       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS channels (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    record       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS channels_by_workspace ON channels (workspace_id, id);
+CREATE TABLE IF NOT EXISTS posts (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    due_at       TEXT,
+    record       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_by_workspace ON posts (workspace_id, id);
+CREATE INDEX IF NOT EXISTS posts_by_status ON posts (workspace_id, status, id);
+CREATE INDEX IF NOT EXISTS posts_due ON posts (due_at, id) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS idempotency_records (
+    workspace_id TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+);
 ";
 
 const INSERT_DELIVERY: &str = "
@@ -94,6 +128,41 @@ SELECT record FROM deliveries
 WHERE status = 'pending' AND next_attempt_at < ?1
 ORDER BY next_attempt_at, id
 LIMIT ?2";
+
+const UPDATE_CONNECTION: &str = "
+UPDATE connections SET version = :version, record = :record
+WHERE id = :id AND workspace_id = :workspace_id AND version = :expected_version";
+
+const INSERT_POST: &str = "
+INSERT INTO posts (id, workspace_id, status, version, due_at, record)
+VALUES (:id, :workspace_id, :status, :version, :due_at, :record)";
+
+const UPDATE_POST: &str = "
+UPDATE posts SET status = :status, version = :version, due_at = :due_at, record = :record
+WHERE id = :id AND workspace_id = :workspace_id AND version = :expected_version";
+
+const LIST_POSTS: &str = "
+SELECT record FROM posts
+WHERE workspace_id = :workspace_id
+  AND (:cursor IS NULL OR id < :cursor)
+  AND (:status IS NULL OR status = :status)
+ORDER BY id DESC
+LIMIT :limit";
+
+const DUE_POSTS: &str = "
+SELECT record FROM posts
+WHERE due_at <= ?1
+ORDER BY due_at, id
+LIMIT ?2";
+
+/// An unexpired idempotency record: one whose expiry is after `?3`.
+const LIVE_IDEMPOTENCY_RECORD: &str = "
+SELECT record FROM idempotency_records
+WHERE workspace_id = ?1 AND key = ?2 AND expires_at > ?3";
+
+/// Writes an idempotency record over an expired one with the same workspace and key.
+const PUT_IDEMPOTENCY_RECORD: &str = "
+INSERT OR REPLACE INTO idempotency_records (workspace_id, key, expires_at, record) VALUES (?1, ?2, ?3, ?4)";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -276,22 +345,199 @@ fn insert_event(conn: &Connection, event: &Event, record: &str, deliveries: &[De
 fn update_delivery_row(conn: &Connection, row: &DeliveryRow, expected_version: u64) -> Result<()> {
     let mut params = row.params().to_vec();
     params.push((":expected_version", &expected_version));
-    let changed = conn.execute(UPDATE_DELIVERY, &params[..]).map_err(sql_error("sqlite: updating a delivery"))?;
+    let target = RowKey { table: "deliveries", what: "delivery", id: &row.id, workspace_id: &row.workspace_id };
+    update_versioned(conn, UPDATE_DELIVERY, &params, &target, expected_version)
+}
+
+/// The row a keyed write is aimed at.
+struct RowKey<'a> {
+    table: &'static str,
+    /// The record's name in errors.
+    what: &'static str,
+    id: &'a str,
+    workspace_id: &'a str,
+}
+
+/// Runs `sql`, an `UPDATE` of `target` conditional on `:expected_version`; when it changes no
+/// row, tells a row missing from the workspace (`NotFound`) from one at another version
+/// (`Conflict`).
+fn update_versioned(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, &dyn ToSql)],
+    target: &RowKey<'_>,
+    expected_version: u64,
+) -> Result<()> {
+    let updating = || format!("sqlite: updating a {}", target.what);
+    let changed = conn.execute(sql, params).map_err(|e| Error::internal(&updating(), e))?;
     if changed > 0 {
         return Ok(());
     }
     let exists: bool = conn
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND workspace_id = ?2)",
-            [&row.id, &row.workspace_id],
+            &format!("SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1 AND workspace_id = ?2)", target.table),
+            [target.id, target.workspace_id],
             |r| r.get(0),
         )
-        .map_err(sql_error("sqlite: checking for a delivery"))?;
+        .map_err(|e| Error::internal(&updating(), e))?;
     if exists {
-        Err(Error::Conflict(format!("delivery {} was changed since version {expected_version}", row.id)))
+        Err(Error::Conflict(format!("{} {} was changed since version {expected_version}", target.what, target.id)))
     } else {
-        Err(Error::NotFound("delivery"))
+        Err(Error::NotFound(target.what))
     }
+}
+
+/// A connection as the columns of its row.
+struct ConnectionRow {
+    id: String,
+    workspace_id: String,
+    version: u64,
+    record: String,
+}
+
+impl ConnectionRow {
+    fn of(connection: &AccountConnection) -> Result<Self> {
+        Ok(Self {
+            id: connection.id.to_string(),
+            workspace_id: connection.workspace_id.to_string(),
+            version: connection.version,
+            record: to_json(connection)?,
+        })
+    }
+}
+
+/// Rewrites a connection's row if its stored version is `expected_version`.
+fn update_connection_row(conn: &Connection, row: &ConnectionRow, expected_version: u64) -> Result<()> {
+    let params = named_params! {
+        ":id": row.id,
+        ":workspace_id": row.workspace_id,
+        ":version": row.version,
+        ":record": row.record,
+        ":expected_version": expected_version,
+    };
+    let target = RowKey { table: "connections", what: "connection", id: &row.id, workspace_id: &row.workspace_id };
+    update_versioned(conn, UPDATE_CONNECTION, params, &target, expected_version)
+}
+
+fn select_channels(
+    conn: &Connection,
+    workspace: WorkspaceId,
+    cursor: Option<ChannelId>,
+    limit: usize,
+) -> Result<Vec<Channel>> {
+    query_records(
+        conn,
+        "SELECT record FROM channels
+         WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+        params![workspace.to_string(), cursor.map(|c| c.to_string()), overfetch(limit)],
+    )
+}
+
+/// A post as the columns of its row.
+struct PostRow {
+    id: String,
+    workspace_id: String,
+    status: &'static str,
+    version: u64,
+    due_at: Option<String>,
+    record: String,
+}
+
+impl PostRow {
+    fn of(post: &Post) -> Result<Self> {
+        Ok(Self {
+            id: post.id.to_string(),
+            workspace_id: post.workspace_id.to_string(),
+            status: post.status.as_str(),
+            version: post.version,
+            due_at: post.due_at.map(sortable_time).transpose()?,
+            record: to_json(post)?,
+        })
+    }
+
+    /// The named parameters of [`INSERT_POST`] and [`UPDATE_POST`].
+    fn params(&self) -> [(&'static str, &dyn ToSql); 6] {
+        [
+            (":id", &self.id),
+            (":workspace_id", &self.workspace_id),
+            (":status", &self.status),
+            (":version", &self.version),
+            (":due_at", &self.due_at),
+            (":record", &self.record),
+        ]
+    }
+}
+
+/// An idempotency record as the columns of its row.
+struct IdempotencyRow {
+    workspace_id: String,
+    key: String,
+    expires_at: String,
+    record: String,
+}
+
+impl IdempotencyRow {
+    fn of(record: &IdempotencyRecord) -> Result<Self> {
+        Ok(Self {
+            workspace_id: record.workspace_id.to_string(),
+            key: record.key.clone(),
+            expires_at: sortable_time(record.expires_at)?,
+            record: to_json(record)?,
+        })
+    }
+}
+
+/// Inserts a post and, if given, its idempotency record, in one transaction that takes the write
+/// lock at once. An unexpired record with the same workspace and key (expiring after `now`)
+/// wins: nothing is written and it is returned.
+fn insert_post(
+    conn: &Connection,
+    post: &PostRow,
+    idempotency: Option<&IdempotencyRow>,
+    now: &str,
+) -> Result<Option<IdempotencyRecord>> {
+    let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql_error("sqlite: starting a transaction"))?;
+    if let Some(row) = idempotency {
+        let live = params![row.workspace_id, row.key, now];
+        if let Some(existing) = query_record(&transaction, LIVE_IDEMPOTENCY_RECORD, live)? {
+            return Ok(Some(existing));
+        }
+        transaction
+            .execute(PUT_IDEMPOTENCY_RECORD, params![row.workspace_id, row.key, row.expires_at, row.record])
+            .map_err(sql_error("sqlite: writing an idempotency record"))?;
+    }
+    transaction.execute(INSERT_POST, &post.params()[..]).map_err(insert_error("post"))?;
+    transaction.commit().map_err(sql_error("sqlite: committing a post"))?;
+    Ok(None)
+}
+
+/// Rewrites a post's row if its stored version is `expected_version`.
+fn update_post_row(conn: &Connection, row: &PostRow, expected_version: u64) -> Result<()> {
+    let mut params = row.params().to_vec();
+    params.push((":expected_version", &expected_version));
+    let target = RowKey { table: "posts", what: "post", id: &row.id, workspace_id: &row.workspace_id };
+    update_versioned(conn, UPDATE_POST, &params, &target, expected_version)
+}
+
+fn select_posts(
+    conn: &Connection,
+    workspace: WorkspaceId,
+    status: Option<PostStatus>,
+    cursor: Option<PostId>,
+    limit: usize,
+) -> Result<Vec<Post>> {
+    query_records(
+        conn,
+        LIST_POSTS,
+        named_params! {
+            ":workspace_id": workspace.to_string(),
+            ":cursor": cursor.map(|c| c.to_string()),
+            ":status": status.map(PostStatus::as_str),
+            ":limit": overfetch(limit),
+        },
+    )
 }
 
 fn select_deliveries(
@@ -402,7 +648,7 @@ impl Store for SqliteStore {
                     params![workspace, id, record],
                 )
                 .map_err(sql_error("sqlite: updating a webhook"))?;
-            found(changed)
+            found(changed, "webhook")
         })
         .await
     }
@@ -415,7 +661,7 @@ impl Store for SqliteStore {
                     [workspace.to_string(), id.to_string()],
                 )
                 .map_err(sql_error("sqlite: deleting a webhook"))?;
-            found(changed)
+            found(changed, "webhook")
         })
         .await
     }
@@ -489,12 +735,132 @@ impl Store for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |conn| query_records(conn, OVERDUE_DELIVERIES, params![before, limit])).await
     }
+
+    async fn create_connection(&self, connection: &AccountConnection) -> Result<()> {
+        let row = ConnectionRow::of(connection)?;
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO connections (id, workspace_id, version, record) VALUES (?1, ?2, ?3, ?4)",
+                params![row.id, row.workspace_id, row.version, row.record],
+            )
+            .map_err(insert_error("connection"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<Option<AccountConnection>> {
+        self.run(move |conn| {
+            query_record(
+                conn,
+                "SELECT record FROM connections WHERE workspace_id = ?1 AND id = ?2",
+                [workspace.to_string(), id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn update_connection(&self, connection: &AccountConnection, expected_version: u64) -> Result<()> {
+        let row = ConnectionRow::of(connection)?;
+        self.run(move |conn| update_connection_row(conn, &row, expected_version)).await
+    }
+
+    async fn create_channel(&self, channel: &Channel) -> Result<()> {
+        let (id, workspace) = (channel.id.to_string(), channel.workspace_id.to_string());
+        let record = to_json(channel)?;
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO channels (id, workspace_id, record) VALUES (?1, ?2, ?3)",
+                params![id, workspace, record],
+            )
+            .map_err(insert_error("channel"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<Option<Channel>> {
+        self.run(move |conn| {
+            query_record(
+                conn,
+                "SELECT record FROM channels WHERE workspace_id = ?1 AND id = ?2",
+                [workspace.to_string(), id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn list_channels(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Channel>> {
+        let cursor = parse_cursor(page.cursor.as_deref())?;
+        let limit = page.limit;
+        let items = self.run(move |conn| select_channels(conn, workspace, cursor, limit)).await?;
+        Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
+    }
+
+    /// Compares expiry with this machine's clock.
+    async fn create_post(
+        &self,
+        post: &Post,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let row = PostRow::of(post)?;
+        let idempotency = idempotency.map(IdempotencyRow::of).transpose()?;
+        let now = sortable_time(OffsetDateTime::now_utc())?;
+        self.run(move |conn| insert_post(conn, &row, idempotency.as_ref(), &now)).await
+    }
+
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> Result<Option<Post>> {
+        self.run(move |conn| {
+            query_record(
+                conn,
+                "SELECT record FROM posts WHERE workspace_id = ?1 AND id = ?2",
+                [workspace.to_string(), id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn list_posts(
+        &self,
+        workspace: WorkspaceId,
+        status: Option<PostStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Post>> {
+        let cursor = parse_cursor(page.cursor.as_deref())?;
+        let limit = page.limit;
+        let items = self.run(move |conn| select_posts(conn, workspace, status, cursor, limit)).await?;
+        Ok(Page::from_overfetch(items, limit, |p| p.id.to_string()))
+    }
+
+    async fn update_post(&self, post: &Post, expected_version: u64) -> Result<()> {
+        let row = PostRow::of(post)?;
+        self.run(move |conn| update_post_row(conn, &row, expected_version)).await
+    }
+
+    async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()> {
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "DELETE FROM posts WHERE workspace_id = ?1 AND id = ?2",
+                    [workspace.to_string(), id.to_string()],
+                )
+                .map_err(sql_error("sqlite: deleting a post"))?;
+            found(changed, "post")
+        })
+        .await
+    }
+
+    async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        let now = sortable_time(now)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| query_records(conn, DUE_POSTS, params![now, limit])).await
+    }
 }
 
-/// A keyed webhook update or delete that touched no row was aimed at a webhook that is not there.
-fn found(changed_rows: usize) -> Result<()> {
+/// A keyed update or delete that touched no row was aimed at a record (`what`) that is not there.
+fn found(changed_rows: usize, what: &'static str) -> Result<()> {
     match changed_rows {
-        0 => Err(Error::NotFound("webhook")),
+        0 => Err(Error::NotFound(what)),
         _ => Ok(()),
     }
 }
