@@ -208,7 +208,7 @@ async fn every_target_is_checked_against_its_platform_before_saving() {
         (json!({"text": "no picture", "targets": [instagram.id]}), "instagram requires at least one image".to_string()),
         (json!({"text": "hi", "targets": [expired.id]}), "connection of this channel expired".to_string()),
         (
-            json!({"text": "hi", "targets": [x.id], "media": [{"url": "https://cdn.example/a.mp4"}]}),
+            json!({"text": "hi", "targets": [x.id], "media": [{"url": "https://hooks.example.com/a.mp4"}]}),
             "media[0] is not a jpg/jpeg/png/gif/webp image".to_string(),
         ),
         (json!({"text": "hi", "targets": [ChannelId::new()]}), "targets[0]: channel".to_string()),
