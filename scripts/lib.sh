@@ -1,15 +1,18 @@
-# Helpers shared by the scripts: one build directory, the Python tools, the moto server.
+# Helpers shared by the scripts: one build directory, the Python tools (moto, cfn-lint, and
+# mastodon_mock, which the Mastodon suite starts itself), the moto server.
 
 # One target directory outside the checkout, so fresh clones on this machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/posthorn/target}"
 VENV="${POSTHORN_VENV:-$PWD/.venv}"
 
 ensure_python_tools() {
-  if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
-    echo "installing moto and cfn-lint into $VENV" >&2
+  if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/mastodon_mock" ]; then
+    echo "installing moto, cfn-lint and mastodon-mock into $VENV" >&2
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<6' 'cfn-lint>=1,<2'
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.2,<6' 'cfn-lint>=1,<2' \
+      'mastodon-mock>=0.6.1,<0.7'
   fi
+  export POSTHORN_VENV="$VENV"
 }
 
 free_port() {

@@ -13,7 +13,7 @@ use posthorn::jobs::process_queue;
 use posthorn::platforms::{ErrorCode, Platform, PlatformRegistry, Sandbox};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{TestApp, TestOptions};
-use posthorn_testkit::platform::RecordingPlatform;
+use posthorn_testkit::recording::RecordingPlatform;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
 use serde_json::{Value, json};
 use time::OffsetDateTime;

@@ -6,7 +6,7 @@ mod guard;
 mod resolve;
 
 pub use client::{
-    KEPT_RESPONSE_BYTES, MAX_RESPONSE_READ, OutboundClient, OutboundResponse, REQUEST_TIMEOUT, SendError,
+    FullResponse, KEPT_RESPONSE_BYTES, MAX_RESPONSE_READ, OutboundClient, OutboundResponse, REQUEST_TIMEOUT, SendError,
 };
 pub use guard::{UrlGuard, UrlRejected, is_public_ip};
 pub use resolve::{HostResolver, StaticResolver, SystemResolver};

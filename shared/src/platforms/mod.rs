@@ -2,13 +2,23 @@
 //! images, delete, read metrics — each speaking the platform's documented HTTP API at a
 //! configurable base URL, with the platform's limits and its errors mapped to stable codes.
 
+pub mod bluesky;
+pub mod http;
 mod limits;
+pub mod linkedin;
+pub mod mastodon;
+pub mod media;
 mod registry;
 mod sandbox;
+pub mod x;
 
+pub use bluesky::Bluesky;
 pub use limits::{Limits, TextUnit};
+pub use linkedin::Linkedin;
+pub use mastodon::Mastodon;
 pub use registry::PlatformRegistry;
 pub use sandbox::Sandbox;
+pub use x::X;
 
 use std::time::Duration;
 

@@ -1,0 +1,83 @@
+//! What the platform adapter suites share: the outbound client with the unsafe loopback setting
+//! (fakes run on 127.0.0.1 over http), a channel pointing at a fake, images served from a fake's
+//! own route, and a fake that reads the multipart forms adapters upload.
+
+use std::sync::Arc;
+
+use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use posthorn::platforms::{ChannelAuth, MediaItem, PublishRequest};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// The token every fake expects.
+pub const TOKEN: &str = "token-abc";
+pub const BEARER: &str = "Bearer token-abc";
+
+/// A 1×1 transparent PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0b, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00, 0x01, 0x7a, 0x5e, 0xab, 0x3f, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The one outbound client, allowed to reach loopback fakes over http.
+pub fn outbound() -> OutboundClient {
+    OutboundClient::new(UrlGuard::new(Arc::new(SystemResolver), true), &[]).expect("outbound client")
+}
+
+/// A channel whose API is `server`.
+pub fn channel(server: &MockServer, platform_channel_id: &str) -> ChannelAuth {
+    channel_at(&server.uri(), platform_channel_id)
+}
+
+pub fn channel_at(base_url: &str, platform_channel_id: &str) -> ChannelAuth {
+    ChannelAuth {
+        base_url: base_url.to_string(),
+        access_token: TOKEN.to_string(),
+        platform_channel_id: platform_channel_id.to_string(),
+    }
+}
+
+/// A base URL nothing listens on.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local address").port();
+    format!("http://127.0.0.1:{port}")
+}
+
+pub fn text_post(text: &str) -> PublishRequest {
+    PublishRequest { text: text.to_string(), media: Vec::new(), resume_from: None }
+}
+
+pub fn post_with_media(text: &str, media: Vec<MediaItem>) -> PublishRequest {
+    PublishRequest { text: text.to_string(), media, resume_from: None }
+}
+
+/// Serves [`PNG`] at `route` of a media host and returns the item pointing at it.
+pub async fn image_at(host: &MockServer, route: &str, alt: Option<&str>) -> MediaItem {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "image/png").set_body_bytes(PNG))
+        .mount(host)
+        .await;
+    MediaItem { url: format!("{}{route}", host.uri()), alt: alt.map(str::to_string) }
+}
+
+/// Whether a multipart request has a field `name` whose value contains `value`.
+pub fn form_field(name: &'static str, value: &'static [u8]) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
+    move |request: &Request| {
+        let header = format!("name=\"{name}\"");
+        let body = &request.body;
+        find(body, header.as_bytes()).is_some_and(|at| find(&body[at..], value).is_some())
+    }
+}
+
+/// Whether a multipart request carries the bytes of [`PNG`].
+pub fn carries_png(request: &Request) -> bool {
+    find(&request.body, PNG).is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
