@@ -2,9 +2,17 @@
 //! images, delete, read metrics — each speaking the platform's documented HTTP API at a
 //! configurable base URL, with the platform's limits and its errors mapped to stable codes.
 
+mod facebook;
+mod graph;
+mod instagram;
 mod limits;
+mod threads;
 
+pub use facebook::{DEFAULT_BASE_URL as FACEBOOK_DEFAULT_BASE_URL, Facebook};
+pub use graph::Polling;
+pub use instagram::{DEFAULT_BASE_URL as INSTAGRAM_DEFAULT_BASE_URL, Instagram};
 pub use limits::{Limits, TextUnit};
+pub use threads::{DEFAULT_BASE_URL as THREADS_DEFAULT_BASE_URL, Threads};
 
 use std::time::Duration;
 
