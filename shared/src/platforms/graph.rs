@@ -180,7 +180,10 @@ fn transport_error(error: SendError) -> PlatformError {
 /// An error answer, mapped to a stable code, with Meta's own message and when to retry.
 fn graph_error(status: u16, headers: &HeaderMap, body: &[u8], retry_after: Option<Duration>) -> PlatformError {
     let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|envelope| envelope.error);
-    let code = parsed.as_ref().and_then(classify).unwrap_or_else(|| classify_status(status));
+    let code = match status {
+        429 => ErrorCode::RateLimited,
+        _ => parsed.as_ref().and_then(classify).unwrap_or_else(|| classify_status(status)),
+    };
     let message = match parsed {
         Some(error) if !error.message.is_empty() => error.message,
         _ => format!("HTTP {status}: {}", String::from_utf8_lossy(body).chars().take(500).collect::<String>()),
@@ -194,8 +197,9 @@ fn graph_error(status: u16, headers: &HeaderMap, body: &[u8], retry_after: Optio
 
 /// The stable code for Meta's `code` / `error_subcode` / `type`, where they say enough.
 fn classify(error: &GraphError) -> Option<ErrorCode> {
-    let by_subcode = error.error_subcode.and_then(classify_subcode);
-    by_subcode
+    error
+        .error_subcode
+        .and_then(classify_subcode)
         .or_else(|| error.code.and_then(classify_code))
         .or_else(|| error.is_transient.filter(|transient| *transient).map(|_| ErrorCode::PlatformUnavailable))
         .or_else(|| is_length_message(&error.message).then_some(ErrorCode::ContentTooLong))
@@ -214,6 +218,8 @@ fn classify_subcode(subcode: i64) -> Option<ErrorCode> {
     }
 }
 
+/// Codes from Meta's error-handling guide and Instagram's error codes. A missing permission
+/// (10, 200–299) counts as an expired connection: reconnecting is what grants it.
 fn classify_code(code: i64) -> Option<ErrorCode> {
     match code {
         102 | 190 | 463 | 467 | 10 | 200..=299 => Some(ErrorCode::AuthExpired),
@@ -231,6 +237,7 @@ fn is_expired_session(error: &GraphError) -> bool {
     error.kind.as_deref() == Some("OAuthException") && error.error_subcode.is_none() && error.code != Some(100)
 }
 
+/// Meta has no code of its own for a text over the limit; its message says so.
 fn is_length_message(message: &str) -> bool {
     let message = message.to_lowercase();
     let about_text = ["text", "caption", "message", "character"].iter().any(|word| message.contains(word));
@@ -240,7 +247,6 @@ fn is_length_message(message: &str) -> bool {
 
 fn classify_status(status: u16) -> ErrorCode {
     match status {
-        429 => ErrorCode::RateLimited,
         401 => ErrorCode::AuthExpired,
         500..=599 => ErrorCode::PlatformUnavailable,
         _ => ErrorCode::PlatformError,
