@@ -1,10 +1,11 @@
 //! What the cross-function tests share: an in-process API over the embedded adapters, real
-//! HTTPS webhook receivers, fakes and an independent server for the platform adapters, and the
+//! HTTPS webhook receivers, fakes and independent servers for the platform adapters, and the
 //! local AWS emulator's clients with uniquely named tables and queues, so suites never see each
 //! other's data.
 
 pub mod app;
 pub mod aws;
+pub mod graph_fake;
 pub mod mastodon_mock;
 pub mod platforms;
 pub mod recording;

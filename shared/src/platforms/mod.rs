@@ -3,21 +3,29 @@
 //! configurable base URL, with the platform's limits and its errors mapped to stable codes.
 
 pub mod bluesky;
+pub mod facebook;
+mod graph;
 pub mod http;
+pub mod instagram;
 mod limits;
 pub mod linkedin;
 pub mod mastodon;
 pub mod media;
 mod registry;
 mod sandbox;
+pub mod threads;
 pub mod x;
 
 pub use bluesky::Bluesky;
+pub use facebook::Facebook;
+pub use graph::Polling;
+pub use instagram::Instagram;
 pub use limits::{Limits, TextUnit};
 pub use linkedin::Linkedin;
 pub use mastodon::Mastodon;
 pub use registry::PlatformRegistry;
 pub use sandbox::Sandbox;
+pub use threads::Threads;
 pub use x::X;
 
 use std::time::Duration;

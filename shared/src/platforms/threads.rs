@@ -1,0 +1,104 @@
+//! Threads over its Graph-style API: a TEXT, IMAGE or CAROUSEL media container (carousel items
+//! made first), its status checked until FINISHED, then published, with the permalink read back;
+//! delete; and views, likes, replies, reposts and quotes from insights. A failure after the
+//! container exists carries its id, so a retry publishes that container instead of posting
+//! twice (SPEC §7).
+
+use async_trait::async_trait;
+
+use super::graph::{self, ContainerFlow, Created, Graph, Polling};
+use super::{ChannelAuth, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use crate::outbound::OutboundClient;
+
+pub const DEFAULT_BASE_URL: &str = "https://graph.threads.net/v1.0";
+
+const METRICS: &str = "views,likes,replies,reposts,quotes";
+
+pub struct Threads {
+    http: OutboundClient,
+    polling: Polling,
+}
+
+/// `status` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `error_message` says why.
+const FLOW: ContainerFlow =
+    ContainerFlow { status_field: "status", detail_field: "error_message", publish_edge: "threads_publish" };
+
+impl Threads {
+    pub fn new(http: OutboundClient) -> Self {
+        Self { http, polling: Polling::default() }
+    }
+
+    /// How the container's processing is waited for (tests wait less).
+    pub fn with_polling(mut self, polling: Polling) -> Self {
+        self.polling = polling;
+        self
+    }
+
+    async fn create_container(graph: &Graph<'_>, post: &PublishRequest) -> Result<String, PlatformError> {
+        let text = post.text.as_str();
+        match post.media.as_slice() {
+            [] => Self::create(graph, &[("media_type", "TEXT"), ("text", text)]).await,
+            [image] => Self::create_image(graph, image, &[("text", text)]).await,
+            images => Self::create_carousel(graph, text, images).await,
+        }
+    }
+
+    async fn create_carousel(graph: &Graph<'_>, text: &str, images: &[MediaItem]) -> Result<String, PlatformError> {
+        let mut children = Vec::with_capacity(images.len());
+        for image in images {
+            children.push(Self::create_image(graph, image, &[("is_carousel_item", "true")]).await?);
+        }
+        let children = children.join(",");
+        Self::create(graph, &[("media_type", "CAROUSEL"), ("children", children.as_str()), ("text", text)]).await
+    }
+
+    async fn create_image(
+        graph: &Graph<'_>,
+        image: &MediaItem,
+        extra: &[(&str, &str)],
+    ) -> Result<String, PlatformError> {
+        let mut form = vec![("media_type", "IMAGE"), ("image_url", image.url.as_str())];
+        form.extend(image.alt.as_deref().map(|alt| ("alt_text", alt)));
+        form.extend_from_slice(extra);
+        Self::create(graph, &form).await
+    }
+
+    async fn create(graph: &Graph<'_>, form: &[(&str, &str)]) -> Result<String, PlatformError> {
+        let created: Created = graph.post(&[graph.channel(), "threads"], form).await?;
+        Ok(created.id)
+    }
+}
+
+#[async_trait]
+impl PlatformClient for Threads {
+    fn platform(&self) -> Platform {
+        Platform::Threads
+    }
+
+    async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
+        let graph = Graph::new(&self.http, auth);
+        let container = match &post.resume_from {
+            Some(container) => container.clone(),
+            None => {
+                graph::check_limits(Platform::Threads, post)?;
+                Self::create_container(&graph, post).await?
+            }
+        };
+        FLOW.publish(&graph, self.polling, &container).await.map_err(graph::resumable(&container))
+    }
+
+    async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
+        Graph::new(&self.http, auth).delete(&[platform_post_id]).await
+    }
+
+    /// Reposts and quotes both count as shares.
+    async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
+        let insights = Graph::new(&self.http, auth).insights(platform_post_id, METRICS).await?;
+        let metric = |name: &str| insights.get(name).copied();
+        let shares = match (metric("reposts"), metric("quotes")) {
+            (None, None) => None,
+            (reposts, quotes) => Some(reposts.unwrap_or(0) + quotes.unwrap_or(0)),
+        };
+        Ok(Metrics { views: metric("views"), likes: metric("likes"), comments: metric("replies"), shares })
+    }
+}

@@ -1,0 +1,85 @@
+//! The pieces every fake of Meta's Graph-style APIs shares: a wiremock server on loopback, the
+//! channel pointed at it, matchers for the form fields Meta reads, its documented error body,
+//! and the outbound client built with the unsafe allow-private setting (fakes speak http on
+//! 127.0.0.1).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use posthorn::platforms::{ChannelAuth, MediaItem, Polling, PublishRequest};
+use serde_json::{Value, json};
+use wiremock::{Match, MockServer, Request};
+
+/// The token every fake expects, as `access_token`.
+pub const TOKEN: &str = "EAAG-page-token";
+
+/// The outbound client, allowed to reach the fake on loopback over http.
+pub fn client() -> OutboundClient {
+    OutboundClient::new(UrlGuard::new(Arc::new(SystemResolver), true), &[]).expect("outbound client")
+}
+
+/// The channel `channel_id`, its API at `version` on the fake.
+pub fn auth(server: &MockServer, version: &str, channel_id: &str) -> ChannelAuth {
+    ChannelAuth {
+        base_url: format!("{}/{version}", server.uri()),
+        access_token: TOKEN.to_owned(),
+        platform_channel_id: channel_id.to_owned(),
+    }
+}
+
+/// Container checks a few milliseconds apart, so polling tests run fast.
+pub fn fast_polling() -> Polling {
+    Polling { interval: Duration::from_millis(10), attempts: 3 }
+}
+
+pub fn post(text: &str, image_urls: &[&str]) -> PublishRequest {
+    let media = image_urls.iter().map(|url| MediaItem { url: (*url).to_owned(), alt: None }).collect();
+    PublishRequest { text: text.to_owned(), media, resume_from: None }
+}
+
+/// Meta's documented error body.
+pub fn error_body(message: &str, kind: &str, code: i64, subcode: Option<i64>) -> Value {
+    let mut error = json!({ "message": message, "type": kind, "code": code, "fbtrace_id": "AbCdEfGh123" });
+    if let Some(subcode) = subcode {
+        error["error_subcode"] = json!(subcode);
+    }
+    json!({ "error": error })
+}
+
+/// Matches a request whose `application/x-www-form-urlencoded` body has `key` = `value`.
+pub struct FormField {
+    key: String,
+    value: String,
+}
+
+pub fn form(key: &str, value: &str) -> FormField {
+    FormField { key: key.to_owned(), value: value.to_owned() }
+}
+
+impl Match for FormField {
+    fn matches(&self, request: &Request) -> bool {
+        url::form_urlencoded::parse(&request.body).any(|(key, value)| key == self.key && value == self.value)
+    }
+}
+
+/// Matches a form body without `key`.
+pub struct NoFormField(String);
+
+pub fn no_form(key: &str) -> NoFormField {
+    NoFormField(key.to_owned())
+}
+
+impl Match for NoFormField {
+    fn matches(&self, request: &Request) -> bool {
+        url::form_urlencoded::parse(&request.body).all(|(key, _)| key != self.0)
+    }
+}
+
+/// A loopback URL where nothing listens, for connection failures.
+pub async fn closed_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+    let address = listener.local_addr().expect("local address");
+    drop(listener);
+    format!("http://{address}/v21.0")
+}
