@@ -72,14 +72,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
     let database = data_dir.join("posthorn.db");
     let guard = UrlGuard::new(Arc::new(StaticResolver::default()), true);
+    let outbound = OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?;
     Ok(AppState {
         store: Arc::new(SqliteStore::open(&database)?),
         queue: Arc::new(SqliteQueue::open(&database, "deliveries", 10)?),
         clock: Arc::new(SystemClock),
         secrets: SecretBox::new(&EncryptionKey::generate()),
-        outbound: OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?,
+        platforms: posthorn::platforms::PlatformRegistry::standard(&outbound),
+        outbound,
         retries: RetrySchedule::default(),
-        platforms: posthorn::platforms::PlatformRegistry::standard(),
         wake_scheduler: Arc::default(),
     })
 }

@@ -45,17 +45,20 @@ impl AppState {
         };
         let queue: Arc<dyn Queue> = match &config.queue {
             QueueConfig::Sqlite { path } => Arc::new(SqliteQueue::open(path, DELIVERY_QUEUE, DELIVERY_MAX_RECEIVES)?),
-            QueueConfig::Sqs { queue_url } => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk().await), queue_url.clone())),
+            QueueConfig::Sqs { queue_url } => {
+                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk().await), queue_url.clone()))
+            }
         };
         let guard = UrlGuard::new(Arc::new(SystemResolver), config.unsafe_allow_private_urls);
+        let outbound = OutboundClient::new(guard, &[])?;
         Ok(Self {
             store,
             queue,
             clock: Arc::new(SystemClock),
             secrets: SecretBox::new(encryption_key),
-            outbound: OutboundClient::new(guard, &[])?,
+            platforms: PlatformRegistry::standard(&outbound),
+            outbound,
             retries: config.webhook_retry_schedule.clone(),
-            platforms: PlatformRegistry::standard(),
             wake_scheduler: Arc::default(),
         })
     }

@@ -65,6 +65,7 @@ impl TestApp {
         resolver.set(PUBLIC_HOST, &["93.184.216.34".parse::<IpAddr>().unwrap()]);
         let guard = UrlGuard::new(Arc::new(resolver.clone()), options.allow_private_urls);
         let trusted: Vec<Vec<u8>> = options.trusted_ca.into_iter().collect();
+        let outbound = OutboundClient::new(guard, &trusted).expect("outbound client");
         let state = Arc::new(AppState {
             store: Arc::new(SqliteStore::in_memory().expect("in-memory store")),
             queue: options
@@ -72,9 +73,9 @@ impl TestApp {
                 .unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             secrets: SecretBox::new(&EncryptionKey::generate()),
-            outbound: OutboundClient::new(guard, &trusted).expect("outbound client"),
+            platforms: options.platforms.unwrap_or_else(|| PlatformRegistry::standard(&outbound)),
+            outbound,
             retries: options.retries.unwrap_or_default(),
-            platforms: options.platforms.unwrap_or_else(PlatformRegistry::standard),
             wake_scheduler: Arc::default(),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())

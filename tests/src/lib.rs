@@ -8,5 +8,5 @@ pub mod aws;
 pub mod graph_fake;
 pub mod mastodon_mock;
 pub mod platforms;
-pub mod recording;
 pub mod receiver;
+pub mod recording;

@@ -13,8 +13,8 @@ use posthorn::jobs::process_queue;
 use posthorn::platforms::{ErrorCode, Platform, PlatformRegistry, Sandbox};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{TestApp, TestOptions};
-use posthorn_testkit::recording::RecordingPlatform;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
+use posthorn_testkit::recording::RecordingPlatform;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
