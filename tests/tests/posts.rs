@@ -214,10 +214,6 @@ async fn every_target_is_checked_against_its_platform_before_saving() {
         (json!({"text": "hi", "targets": [ChannelId::new()]}), "targets[0]: channel".to_string()),
         (json!({"text": "hi", "targets": [x.id, x.id]}), "listed twice".to_string()),
         (json!({"text": "hi", "targets": []}), "targets must list 1 to 20".to_string()),
-        (
-            json!({"text": "hi", "targets": [x.id], "media": [{"url": "https://10.0.0.1/a.png"}]}),
-            "media[0].url".to_string(),
-        ),
         (json!({"text": "hi", "targets": [x.id], "colour": "red"}), "colour".to_string()),
         (json!({"text": 5, "targets": [x.id]}), "text".to_string()),
     ];
@@ -435,4 +431,19 @@ async fn posts_are_listed_by_status_and_isolated_by_workspace() {
     let body = Some(json!({"text": "x", "targets": ids(&channels)}).to_string().into_bytes());
     let foreign = fixture.app.send(Method::POST, "/v1/posts", Some(&other), body).await;
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "another workspace's channel is not found");
+}
+
+#[tokio::test]
+async fn media_urls_pass_the_ssrf_guard() {
+    let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+    let now = app.state.clock.now();
+    let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
+    for url in ["https://10.0.0.1/a.png", "http://hooks.example.com/a.png", "https://[::1]/a.png"] {
+        let body = json!({"text": "hi", "targets": ids(&channels), "media": [{"url": url}]});
+        let reply = app.call(Method::POST, "/v1/posts", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{url}");
+        assert!(reply.error().starts_with("media[0].url "), "{}", reply.error());
+    }
+    let body = json!({"text": "hi", "targets": ids(&channels), "media": [{"url": "https://hooks.example.com/a.png"}], "draft": true});
+    assert_eq!(app.call(Method::POST, "/v1/posts", Some(body)).await.status, StatusCode::CREATED);
 }
