@@ -10,7 +10,8 @@ use posthorn::app::AppState;
 use posthorn::config::Config;
 use posthorn::telemetry::{LogTarget, init_logging};
 
-const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(60);
+/// Lambda runs process-queue every minute; locally a shorter period makes schedules feel exact.
+const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(5);
 const WORKER_LOOPS: usize = 4;
 
 #[tokio::main]
