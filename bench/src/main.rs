@@ -1,6 +1,7 @@
 //! `./scripts/bench`: runs the dev server's delivery worker (SQLite store and queue in a
-//! temporary folder) against an HTTPS receiver on loopback, emits a burst of events, and prints
-//! throughput, emit-to-first-attempt latency, the CPU share of signing, and peak RSS.
+//! temporary folder) against an HTTPS receiver on loopback. It drains a backlog of events to
+//! measure throughput and CPU, then emits at a steady pace to measure emit-to-first-attempt
+//! latency, and prints a table with the CPU share of signing and peak RSS.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,8 +20,10 @@ use posthorn::workspaces::create_workspace_with_key;
 use posthorn_testkit::receiver::{Receiver, test_ca};
 use serde_json::json;
 
-const WORKER_LOOPS: usize = 4;
+const DELIVERIES_IN_FLIGHT: usize = 64;
 const EMITTERS: usize = 8;
+/// Events per second in the latency run.
+const PACE: u64 = 200;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,19 +35,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = WebhookSecret::generate();
     state.store.create_webhook(&endpoint(&state, workspace.id, &receiver, &secret)).await?;
 
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), WORKER_LOOPS, stopping));
+    // Throughput: a backlog of `events` emitted first, then drained by the worker.
+    let emit_started = Instant::now();
+    emit_all(&state, workspace.id, events).await?;
+    let emit_rate = events as f64 / emit_started.elapsed().as_secs_f64();
     let cpu_before = process_cpu();
-    let started = Instant::now();
-    let emitted = emit_all(&state, workspace.id, events).await?;
+    let drain_started = Instant::now();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping));
     let received = receiver.wait_for(events, Duration::from_secs(300)).await;
+    let drain_time = received.iter().map(|request| request.at).max().unwrap_or(drain_started) - drain_started;
     let cpu_used = process_cpu() - cpu_before;
-    stop.send(true)?;
-    worker.await?;
+    let throughput = events as f64 / drain_time.as_secs_f64();
 
-    let last_arrival = received.iter().map(|request| request.at).max().unwrap_or(started);
-    let throughput = events as f64 / (last_arrival - started).as_secs_f64();
-    let mut latencies: Vec<Duration> = received
+    // Latency: events emitted at a steady pace while the worker runs.
+    let paced = (events / 10).max(100);
+    let emitted = emit_paced(&state, workspace.id, paced, PACE).await?;
+    let all = receiver.wait_for(events + paced, Duration::from_secs(120)).await;
+    let mut latencies: Vec<Duration> = all[events..]
         .iter()
         .filter_map(|request| {
             let id = request.headers.get("webhook-id")?.to_str().ok()?;
@@ -52,18 +60,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     latencies.sort();
+    stop.send(true)?;
+    worker.await?;
     let signing_share = signing_cpu(&secret, events).as_secs_f64() / cpu_used.as_secs_f64();
 
     println!(
-        "\nWebhook delivery: {events} events, dev-server worker ({WORKER_LOOPS} loops), SQLite store and queue, HTTPS receiver on loopback\n"
+        "\nWebhook delivery through the dev-server worker ({DELIVERIES_IN_FLIGHT} in flight), SQLite store and queue, HTTPS receiver on loopback (same process)\n"
     );
     println!("| metric | value | target |");
     println!("|---|---|---|");
-    println!("| deliveries/s | {throughput:.0} | ≥ 2,000 |");
-    println!("| emit → first attempt p50 | {:.1} ms | |", percentile(&latencies, 0.50));
-    println!("| emit → first attempt p99 | {:.1} ms | |", percentile(&latencies, 0.99));
+    println!("| deliveries/s (draining {events} queued events) | {throughput:.0} | ≥ 2,000 |");
+    println!("| CPU per delivery (worker + receiver) | {:.0} µs | |", cpu_used.as_secs_f64() * 1e6 / events as f64);
     println!("| CPU share of signing | {:.2} % | |", signing_share * 100.0);
-    println!("| process CPU time | {:.2} s | |", cpu_used.as_secs_f64());
+    println!("| emit → first attempt p50 ({paced} events at {PACE}/s) | {:.1} ms | |", percentile(&latencies, 0.50));
+    println!("| emit → first attempt p99 | {:.1} ms | |", percentile(&latencies, 0.99));
+    println!("| emits/s (outbox write + enqueue) | {emit_rate:.0} | |");
     println!("| peak RSS (worker + receiver) | {:.1} MiB | |", peak_rss_kib() as f64 / 1024.0);
     std::fs::remove_dir_all(&data_dir)?;
     Ok(())
@@ -108,32 +119,49 @@ fn endpoint(
     }
 }
 
-/// Emits `events` events from several tasks; returns each event's emit time by id.
+fn bench_data() -> serde_json::Value {
+    json!({"post_id": "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN", "status": "published", "published": 1, "failed": 0, "total": 1})
+}
+
+/// Emits `events` events at `per_second`; returns each event's emit time by id.
+async fn emit_paced(
+    state: &Arc<AppState>,
+    workspace_id: posthorn::ids::WorkspaceId,
+    events: usize,
+    per_second: u64,
+) -> posthorn::Result<HashMap<String, Instant>> {
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+    let mut emitted = HashMap::with_capacity(events);
+    for _ in 0..events {
+        ticks.tick().await;
+        let at = Instant::now();
+        let event = outbox::emit(state, workspace_id, EventType::PostPublished, bench_data()).await?;
+        emitted.insert(event.id.to_string(), at);
+    }
+    Ok(emitted)
+}
+
+/// Emits `events` events from several tasks as fast as the store takes them.
 async fn emit_all(
     state: &Arc<AppState>,
     workspace_id: posthorn::ids::WorkspaceId,
     events: usize,
-) -> Result<HashMap<String, Instant>, Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut emitters = tokio::task::JoinSet::new();
     for emitter in 0..EMITTERS {
         let state = state.clone();
         let count = events / EMITTERS + usize::from(emitter < events % EMITTERS);
         emitters.spawn(async move {
-            let mut emitted = Vec::with_capacity(count);
             for _ in 0..count {
-                let at = Instant::now();
-                let data = json!({"post_id": "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN", "status": "published", "published": 1, "failed": 0, "total": 1});
-                let event = outbox::emit(&state, workspace_id, EventType::PostPublished, data).await?;
-                emitted.push((event.id.to_string(), at));
+                outbox::emit(&state, workspace_id, EventType::PostPublished, bench_data()).await?;
             }
-            Ok::<_, posthorn::Error>(emitted)
+            Ok::<_, posthorn::Error>(())
         });
     }
-    let mut all = HashMap::with_capacity(events);
     for emitted in emitters.join_all().await {
-        all.extend(emitted?);
+        emitted?;
     }
-    Ok(all)
+    Ok(())
 }
 
 /// CPU time that signing `count` deliveries takes on its own (both signatures each).

@@ -88,7 +88,7 @@ impl TestApp {
 
     /// Runs the dev server's delivery worker until the app is dropped.
     pub fn start_worker(&self) {
-        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), 2, self.stop_worker.subscribe()));
+        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), 20, self.stop_worker.subscribe()));
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -12,7 +12,8 @@ use posthorn::telemetry::{LogTarget, init_logging};
 
 /// Lambda runs process-queue every minute; locally a shorter period makes schedules feel exact.
 const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(5);
-const WORKER_LOOPS: usize = 4;
+/// How many deliveries the worker attempts at once.
+const DELIVERIES_IN_FLIGHT: usize = 64;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,7 +31,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), WORKER_LOOPS, stopping.clone()));
+    let worker =
+        tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping.clone()));
     let schedule = tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping));
 
     let router = combined_router(posthorn::dev::http_functions(), state);

@@ -104,20 +104,15 @@ impl SqliteQueue {
         Ok(Self { conn: Arc::new(Mutex::new(conn)), name: name.into(), max_receives, changed })
     }
 
-    /// Runs `op` on the connection on the blocking thread pool.
+    /// Runs `op` on the connection. Queue statements take microseconds, so they run in place:
+    /// handing each to a blocking thread cost more in thread switches than the statement.
     async fn run<T, F>(&self, context: &'static str, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &str) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        let name = Arc::clone(&self.name);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            op(&mut conn, &name).map_err(|e| Error::internal(context, e))
-        })
-        .await
-        .map_err(|e| Error::internal(context, e))?
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        op(&mut conn, &self.name).map_err(|e| Error::internal(context, e))
     }
 
     /// Claims up to `max` visible messages of the main (`dead_letter == false`) or dead-letter

@@ -192,21 +192,17 @@ impl SqliteStore {
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Runs `op` on the connection on a blocking thread.
+    /// Runs `op` on the connection. Queries on the embedded store take microseconds, so they run
+    /// in place: handing each to a blocking thread cost more in thread switches than the query.
     async fn run<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave SQLite half-written (an open
-            // transaction rolls back), so a poisoned lock is still safe to use.
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            op(&conn)
-        })
-        .await
-        .map_err(|e| Error::internal("sqlite: blocking task failed", e))?
+        // A panic while holding the lock cannot leave SQLite half-written (an open transaction
+        // rolls back), so a poisoned lock is still safe to use.
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        op(&conn)
     }
 }
 

@@ -195,35 +195,30 @@ pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled 
     })
 }
 
-/// The dev server's worker: `loops` concurrent receivers, each settling whole batches at once,
-/// until `shutdown`.
-pub async fn run_local(state: Arc<AppState>, loops: usize, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut receivers = tokio::task::JoinSet::new();
-    for _ in 0..loops.max(1) {
-        receivers.spawn(receive_loop(state.clone(), shutdown.clone()));
-    }
-    receivers.join_all().await;
-}
-
-async fn receive_loop(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+/// The dev server's worker: receives batches and settles each message in its own task, with at
+/// most `in_flight` messages being settled at once, until `shutdown`; then lets those finish.
+pub async fn run_local(state: Arc<AppState>, in_flight: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(MAX_BATCH)));
+    let mut running = tokio::task::JoinSet::new();
     while !*shutdown.borrow() {
+        let Ok(mut permits) = slots.clone().acquire_many_owned(MAX_BATCH as u32).await else { break };
         let batch = tokio::select! {
             batch = state.queue.receive(MAX_BATCH, ATTEMPT_LEASE + REQUEST_TIMEOUT, Duration::from_secs(1)) => batch,
             _ = shutdown.changed() => break,
         };
-        let messages = match batch {
-            Ok(messages) => messages,
-            Err(error) => {
-                tracing::error!(error = %error, "receiving deliveries failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let mut running = tokio::task::JoinSet::new();
+        let messages = batch.unwrap_or_else(|error| {
+            tracing::error!(error = %error, "receiving deliveries failed");
+            Vec::new()
+        });
         for message in messages {
+            let permit = permits.split(1);
             let state = state.clone();
-            running.spawn(async move { settle(&state, &message.body, &message.receipt).await });
+            running.spawn(async move {
+                settle(&state, &message.body, &message.receipt).await;
+                drop(permit);
+            });
         }
-        running.join_all().await;
+        while running.try_join_next().is_some() {}
     }
+    running.join_all().await;
 }
