@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use posthorn::app::AppState;
 use posthorn::clock::SystemClock;
 use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::{DeliveryId, EventId, WebhookId};
+use posthorn::ids::{DeliveryId, EventId, WorkspaceId};
 use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
 use posthorn::queue::SqliteQueue;
 use posthorn::store::SqliteStore;
 use posthorn::webhooks::send::{Outgoing, signed_headers};
-use posthorn::webhooks::{EventFilter, EventType, RetrySchedule, WebhookEndpoint, WebhookSecret, outbox};
+use posthorn::webhooks::{EventFilter, EventType, NewEndpoint, RetrySchedule, WebhookEndpoint, WebhookSecret, outbox};
 use posthorn::workspaces::create_workspace_with_key;
 use posthorn_testkit::receiver::{Receiver, test_ca};
 use serde_json::json;
@@ -98,25 +98,18 @@ fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
 
 fn endpoint(
     state: &AppState,
-    workspace_id: posthorn::ids::WorkspaceId,
+    workspace_id: WorkspaceId,
     receiver: &Receiver,
     secret: &WebhookSecret,
 ) -> WebhookEndpoint {
-    let now = state.clock.now();
-    WebhookEndpoint {
-        id: WebhookId::new(),
+    let new = NewEndpoint {
         workspace_id,
         name: Some("bench".into()),
         url: receiver.url("/bench"),
         events: EventFilter::All,
-        active: true,
-        disabled_reason: None,
-        secret: state.secrets.seal(secret.as_str()),
-        secret_hint: secret.hint(),
-        retiring_secret: None,
-        created_at: now,
-        updated_at: now,
-    }
+        secret,
+    };
+    WebhookEndpoint::new(new, &state.secrets, state.clock.now())
 }
 
 fn bench_data() -> serde_json::Value {
@@ -126,7 +119,7 @@ fn bench_data() -> serde_json::Value {
 /// Emits `events` events at `per_second`; returns each event's emit time by id.
 async fn emit_paced(
     state: &Arc<AppState>,
-    workspace_id: posthorn::ids::WorkspaceId,
+    workspace_id: WorkspaceId,
     events: usize,
     per_second: u64,
 ) -> posthorn::Result<HashMap<String, Instant>> {
@@ -144,7 +137,7 @@ async fn emit_paced(
 /// Emits `events` events from several tasks as fast as the store takes them.
 async fn emit_all(
     state: &Arc<AppState>,
-    workspace_id: posthorn::ids::WorkspaceId,
+    workspace_id: WorkspaceId,
     events: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut emitters = tokio::task::JoinSet::new();

@@ -322,20 +322,7 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
     let now = app.state.clock.now();
     let event =
         posthorn::webhooks::outbox::new_event(app.workspace_id, EventType::PostFailed, json!({"total": 1}), now);
-    let delivery = posthorn::webhooks::Delivery {
-        id: posthorn::ids::DeliveryId::new(),
-        workspace_id: app.workspace_id,
-        webhook_id: endpoint.id,
-        event_id: event.id,
-        event_type: event.event_type,
-        status: posthorn::webhooks::DeliveryStatus::Pending,
-        version: 0,
-        attempts: Vec::new(),
-        schedule_start: 0,
-        next_attempt_at: Some(now),
-        created_at: now,
-        updated_at: now,
-    };
+    let delivery = posthorn::webhooks::outbox::new_delivery(&event, &endpoint, now);
     app.store().create_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
 
     // WHEN process-queue runs before the grace period, nothing is re-sent; after it, the sweep re-enqueues

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::crypto::{Sealed, random_bytes};
+use crate::crypto::{Sealed, SecretBox, random_bytes};
 use crate::error::{Error, Result};
 use crate::ids::{WebhookId, WorkspaceId};
 use crate::webhooks::catalog::EventType;
@@ -61,6 +61,35 @@ pub struct WebhookEndpoint {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// What a new endpoint is made of; everything else starts at its default.
+pub struct NewEndpoint<'a> {
+    pub workspace_id: WorkspaceId,
+    pub name: Option<String>,
+    pub url: String,
+    pub events: EventFilter,
+    pub secret: &'a WebhookSecret,
+}
+
+impl WebhookEndpoint {
+    /// An active endpoint whose secret is sealed with `secrets`.
+    pub fn new(new: NewEndpoint<'_>, secrets: &SecretBox, now: OffsetDateTime) -> Self {
+        Self {
+            id: WebhookId::new(),
+            workspace_id: new.workspace_id,
+            name: new.name,
+            url: new.url,
+            events: new.events,
+            active: true,
+            disabled_reason: None,
+            secret: secrets.seal(new.secret.as_str()),
+            secret_hint: new.secret.hint(),
+            retiring_secret: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 const MAX_NAME_CHARS: usize = 100;

@@ -14,5 +14,5 @@ pub mod worker;
 pub use api::routes;
 pub use catalog::EventType;
 pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
-pub use endpoint::{EventFilter, RetiringSecret, WebhookEndpoint, WebhookSecret};
+pub use endpoint::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret};
 pub use retry::RetrySchedule;

@@ -68,7 +68,8 @@ pub fn new_event(workspace_id: WorkspaceId, event_type: EventType, data: Value, 
     Event { id, workspace_id, event_type, body: body.to_string(), created_at: now }
 }
 
-fn new_delivery(event: &Event, endpoint: &WebhookEndpoint, now: OffsetDateTime) -> Delivery {
+/// A pending delivery of `event` to `endpoint`, due at once.
+pub fn new_delivery(event: &Event, endpoint: &WebhookEndpoint, now: OffsetDateTime) -> Delivery {
     Delivery {
         id: DeliveryId::new(),
         workspace_id: event.workspace_id,

@@ -15,7 +15,9 @@ use crate::app::AppState;
 use crate::error::{Error, ErrorBody, Result};
 use crate::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::webhooks::catalog::{EventCategory, EventType};
-use crate::webhooks::endpoint::{EventFilter, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
+use crate::webhooks::endpoint::{
+    EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name,
+};
 use crate::webhooks::outbox::{emit_to, new_event};
 use crate::webhooks::send::{Outgoing, send};
 
@@ -154,20 +156,8 @@ pub(super) async fn create_webhook(
         None => WebhookSecret::generate(),
     };
     let now = state.clock.now();
-    let endpoint = WebhookEndpoint {
-        id: WebhookId::new(),
-        workspace_id: caller.workspace_id,
-        name: request.name,
-        url,
-        events,
-        active: true,
-        disabled_reason: None,
-        secret: state.secrets.seal(secret.as_str()),
-        secret_hint: secret.hint(),
-        retiring_secret: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let new = NewEndpoint { workspace_id: caller.workspace_id, name: request.name, url, events, secret: &secret };
+    let endpoint = WebhookEndpoint::new(new, &state.secrets, now);
     if !request.skip_verification.unwrap_or(false) {
         verify(&state, &endpoint, &secret).await?;
     }
