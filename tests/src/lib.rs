@@ -4,6 +4,7 @@
 //! other's data.
 
 pub mod app;
+pub mod atproto_pds;
 pub mod aws;
 pub mod graph_fake;
 pub mod mastodon_mock;

@@ -1,6 +1,6 @@
 //! The Bluesky adapter against a fake PDS that reproduces the documented XRPC calls (uploadBlob,
 //! createRecord with facets and an images embed, deleteRecord, getPosts) and error bodies.
-//! The independent PDS (`@atproto/dev-env`) is not run here yet.
+//! The independent PDS (`@atproto/dev-env`) is in platform_bluesky_pds.rs.
 
 use std::time::Duration;
 
