@@ -4,7 +4,7 @@
 
 # One target directory outside the checkout, so fresh clones on this machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/posthorn/target}"
-VENV="${POSTHORN_VENV:-$PWD/.venv}"
+VENV="${POSTHORN_VENV:-$HOME/.cache/posthorn/venv}"
 
 ensure_python_tools() {
   if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/mastodon_mock" ]; then

@@ -1,5 +1,5 @@
 //! An independent Mastodon server for the Mastodon adapter: `mastodon_mock` (PyPI), which
-//! `scripts/test` installs into `.venv`. Each suite starts its own in-memory instance on a free
+//! `scripts/test` installs into `~/.cache/posthorn/venv`. Each suite starts its own in-memory instance on a free
 //! loopback port and stops it when dropped. Like the AWS suites, these never skip: without the
 //! server they fail and say how to install it.
 
@@ -26,7 +26,7 @@ impl MastodonMock {
         let binary = binary();
         assert!(
             binary.exists(),
-            "{} is missing: run ./scripts/test, which installs mastodon-mock into .venv, or \
+            "{} is missing: run ./scripts/test, which installs mastodon-mock into ~/.cache/posthorn/venv, or \
              `pip install mastodon-mock` into a virtual environment named by {VENV_VAR}",
             binary.display()
         );
@@ -73,7 +73,8 @@ impl Drop for MastodonMock {
 fn binary() -> PathBuf {
     let venv = std::env::var_os(VENV_VAR)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/posthorn/venv")))
+        .unwrap_or_else(|| PathBuf::from(".venv"));
     venv.join("bin/mastodon_mock")
 }
 
