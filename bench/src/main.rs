@@ -81,12 +81,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
-    let database = data_dir.join("posthorn.db");
+    let store = data_dir.join("posthorn.db");
+    let queue = data_dir.join("queue.db");
     let guard = UrlGuard::new(Arc::new(StaticResolver::default()), true);
     let outbound = OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?;
     Ok(AppState {
-        store: Arc::new(SqliteStore::open(&database)?),
-        queue: Arc::new(SqliteQueue::open(&database, "deliveries", 10)?),
+        store: Arc::new(SqliteStore::open(&store)?),
+        queue: Arc::new(SqliteQueue::open(&queue, "deliveries", 10)?),
         clock: Arc::new(SystemClock),
         secrets: SecretBox::new(&EncryptionKey::generate()),
         platforms: posthorn::platforms::PlatformRegistry::standard(&outbound),

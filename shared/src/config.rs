@@ -56,10 +56,12 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let data_dir = PathBuf::from(var("POSTHORN_DATA_DIR").unwrap_or_else(|| ".posthorn".into()));
-        let sqlite_path = data_dir.join("posthorn.db");
+        // Two files, so the store's and the queue's writers never wait on each other's lock.
+        let store_path = data_dir.join("posthorn.db");
+        let queue_path = data_dir.join("queue.db");
 
         let store = match var("POSTHORN_STORE").as_deref() {
-            None | Some("sqlite") => StoreConfig::Sqlite { path: sqlite_path.clone() },
+            None | Some("sqlite") => StoreConfig::Sqlite { path: store_path },
             Some("dynamodb") => {
                 StoreConfig::DynamoDb { table: var("POSTHORN_TABLE").unwrap_or_else(|| "posthorn".into()) }
             }
@@ -68,7 +70,7 @@ impl Config {
             }
         };
         let queue = match var("POSTHORN_QUEUE").as_deref() {
-            None | Some("sqlite") => QueueConfig::Sqlite { path: sqlite_path },
+            None | Some("sqlite") => QueueConfig::Sqlite { path: queue_path },
             Some("sqs") => QueueConfig::Sqs {
                 queue_url: var("POSTHORN_DELIVERY_QUEUE_URL").ok_or_else(|| {
                     invalid("POSTHORN_DELIVERY_QUEUE_URL", "must be set when POSTHORN_QUEUE=sqs".into())
@@ -130,7 +132,7 @@ mod tests {
     fn defaults_to_the_embedded_store_and_queue_with_the_guard_on() {
         let config = config(&[]).unwrap();
         assert_eq!(config.store, StoreConfig::Sqlite { path: ".posthorn/posthorn.db".into() });
-        assert_eq!(config.queue, QueueConfig::Sqlite { path: ".posthorn/posthorn.db".into() });
+        assert_eq!(config.queue, QueueConfig::Sqlite { path: ".posthorn/queue.db".into() });
         assert!(!config.unsafe_allow_private_urls);
         assert!(config.encryption_key.is_none());
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");

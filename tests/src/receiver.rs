@@ -115,6 +115,11 @@ impl Receiver {
         self.shared.script.lock().expect("script lock").extend(replies);
     }
 
+    /// How many requests have arrived.
+    pub fn count(&self) -> usize {
+        self.shared.received.lock().expect("received lock").len()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().expect("received lock").clone()
     }
@@ -124,9 +129,8 @@ impl Receiver {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let arrived = self.shared.arrived.notified();
-            let received = self.received();
-            if received.len() >= count {
-                return received;
+            if self.count() >= count {
+                return self.received();
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 panic!("expected {count} requests within {timeout:?}, got {}", self.received().len());
