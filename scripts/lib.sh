@@ -1,10 +1,12 @@
 # Helpers shared by the scripts: one build directory, the Python tools (moto, cfn-lint, and
 # mastodon_mock, which the Mastodon suite starts itself), the local atproto network's npm packages
-# (which the Bluesky suite starts itself), the moto server.
+# (which the Bluesky suite starts itself), the moto server (through scripts/moto_server.py, which
+# makes its DynamoDB conditional writes atomic).
 
 # One target directory outside the checkout, so fresh clones on this machine reuse the build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/posthorn/target}"
 VENV="${POSTHORN_VENV:-$HOME/.cache/posthorn/venv}"
+SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 ensure_python_tools() {
   if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/mastodon_mock" ]; then
@@ -42,7 +44,8 @@ free_port() {
 start_moto() {
   local port
   port=$(free_port)
-  MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR=false "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" \
+  MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR=false \
+    "$VENV/bin/python" "$SCRIPTS_DIR/moto_server.py" -H 127.0.0.1 -p "$port" \
     > "${TMPDIR:-/tmp}/posthorn-moto-$port.log" 2>&1 &
   MOTO_PID=$!
   export POSTHORN_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"

@@ -1,5 +1,6 @@
-//! A whole Posthorn API in-process for HTTP tests: the embedded store and queue in memory, a
-//! resolver the test controls, and a workspace with its API key.
+//! A whole Posthorn API in-process for HTTP tests: the embedded store and queue in memory (or
+//! whichever adapters the test passes instead), a resolver the test controls, and a workspace
+//! with its API key.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct TestOptions {
     /// A CA (PEM) the outbound client trusts, for the test's HTTPS receivers.
     pub trusted_ca: Option<Vec<u8>>,
     pub retries: Option<RetrySchedule>,
+    /// The store to use instead of an in-memory SQLite one.
+    pub store: Option<Arc<dyn Store>>,
     /// The queue to use instead of an in-memory SQLite one.
     pub queue: Option<Arc<dyn Queue>>,
     pub clock: Option<Arc<dyn Clock>>,
@@ -67,7 +70,7 @@ impl TestApp {
         let trusted: Vec<Vec<u8>> = options.trusted_ca.into_iter().collect();
         let outbound = OutboundClient::new(guard, &trusted).expect("outbound client");
         let state = Arc::new(AppState {
-            store: Arc::new(SqliteStore::in_memory().expect("in-memory store")),
+            store: options.store.unwrap_or_else(|| Arc::new(SqliteStore::in_memory().expect("in-memory store"))),
             queue: options
                 .queue
                 .unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),

@@ -1,6 +1,7 @@
 //! Clients for the local AWS emulator (moto server) that `scripts/test` starts and announces in
-//! `POSTHORN_TEST_AWS_ENDPOINT`. The AWS suites never skip: without the emulator they fail and
-//! say how to start it.
+//! `POSTHORN_TEST_AWS_ENDPOINT`, through `scripts/moto_server.py`, which handles each DynamoDB
+//! request atomically as DynamoDB does (plain moto lets two conditional writes to one item both
+//! succeed). The AWS suites never skip: without the emulator they fail and say how to start it.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -15,7 +16,8 @@ pub fn endpoint() -> String {
     std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
         panic!(
             "{ENDPOINT_VAR} is not set: run the AWS suites through ./scripts/test, which installs and starts the \
-             moto server, or start `moto_server -p PORT` yourself and set {ENDPOINT_VAR}=http://127.0.0.1:PORT"
+             moto server, or start `~/.cache/posthorn/venv/bin/python scripts/moto_server.py -p PORT` yourself (moto with atomic \
+             DynamoDB writes) and set {ENDPOINT_VAR}=http://127.0.0.1:PORT"
         )
     })
 }

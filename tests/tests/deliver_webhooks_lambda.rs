@@ -29,6 +29,7 @@ async fn fixture() -> Fixture {
         allow_private_urls: true,
         trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
         retries: Some(RetrySchedule::parse("0,60").unwrap()),
+        store: None,
         queue: Some(Arc::new(queue)),
         clock: None,
         platforms: None,

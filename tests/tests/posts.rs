@@ -1,6 +1,7 @@
 //! The publishing API and pipeline: validation per target, drafts, schedules, idempotency,
 //! edits, cancel, delete, retry, and process-queue publishing each target exactly once — also
 //! under concurrent runs and after a crash — with the post events delivered to a real receiver.
+//! Each scenario runs on the SQLite store and on DynamoDB (moto), each in a table of its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,10 @@ use posthorn::clock::ManualClock;
 use posthorn::ids::{ChannelId, ConnectionId};
 use posthorn::jobs::process_queue;
 use posthorn::platforms::{ErrorCode, Platform, PlatformRegistry, Sandbox};
+use posthorn::store::{DynamoStore, Store};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{TestApp, TestOptions};
+use posthorn_testkit::aws;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
 use posthorn_testkit::recording::RecordingPlatform;
 use serde_json::{Value, json};
@@ -27,15 +30,34 @@ struct Fixture {
     receiver: Receiver,
 }
 
-/// An app with the posts and webhooks APIs, a manual clock, the sandbox and a recording
-/// "mastodon" adapter, and a receiver subscribed to every event.
-async fn fixture() -> Fixture {
+#[derive(Clone, Copy, Debug)]
+enum StoreKind {
+    Sqlite,
+    DynamoDb,
+}
+
+/// The store of `kind`: `None` for the app's in-memory SQLite one, or a fresh DynamoDB table.
+async fn store(kind: StoreKind) -> Option<Arc<dyn Store>> {
+    match kind {
+        StoreKind::Sqlite => None,
+        StoreKind::DynamoDb => {
+            let store = DynamoStore::new(aws::dynamodb().await, aws::unique_name("posthorn-posts"));
+            store.ensure_table().await.expect("DynamoDB table");
+            Some(Arc::new(store))
+        }
+    }
+}
+
+/// An app on the store of `kind` with the posts and webhooks APIs, a manual clock, the sandbox
+/// and a recording "mastodon" adapter, and a receiver subscribed to every event.
+async fn fixture(kind: StoreKind) -> Fixture {
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let recording = RecordingPlatform::new(Platform::Mastodon);
     let options = TestOptions {
         allow_private_urls: true,
         trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
         retries: Some(RetrySchedule::parse("0").unwrap()),
+        store: store(kind).await,
         queue: None,
         clock: Some(clock.clone()),
         platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox), Arc::new(recording.clone())])),
@@ -135,9 +157,37 @@ fn in_seconds(clock: &ManualClock, seconds: i64) -> String {
     (clock.now() + time::Duration::seconds(seconds)).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
-#[tokio::test]
-async fn a_scheduled_post_to_three_channels_ends_partial_with_each_targets_result() {
-    let fixture = fixture().await;
+/// Runs each scenario as `sqlite::<name>` and `dynamodb::<name>`, on a runtime with worker
+/// threads, so that concurrent process-queue runs really run in parallel.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::StoreKind::Sqlite).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(super::StoreKind::DynamoDb).await })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_scheduled_post_to_three_channels_ends_partial_with_each_targets_result,
+    an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count,
+    every_target_is_checked_against_its_platform_before_saving,
+    validate_reports_every_rule_per_target_and_saves_nothing,
+    an_idempotency_key_returns_the_same_post_and_refuses_another_body,
+    edits_cancel_and_delete_fire_their_events,
+    retry_publishes_only_the_failed_targets,
+    a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one,
+    ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once,
+    posts_are_listed_by_status_and_isolated_by_workspace,
+    media_urls_pass_the_ssrf_guard,
+);
+
+async fn a_scheduled_post_to_three_channels_ends_partial_with_each_targets_result(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let channels = fixture.sandbox(3).await;
     let scheduled_at = in_seconds(&fixture.clock, 5);
     let post = fixture
@@ -174,9 +224,8 @@ async fn a_scheduled_post_to_three_channels_ends_partial_with_each_targets_resul
     assert_eq!(results[0]["status"], "published");
 }
 
-#[tokio::test]
-async fn an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count() {
-    let fixture = fixture().await;
+async fn an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let channels = fixture.sandbox(2).await;
     let post = fixture.create(json!({"text": "Oops #fail:content_rejected", "targets": ids(&channels)})).await;
     assert_eq!(post["status"], "scheduled");
@@ -188,9 +237,8 @@ async fn an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_pub
     assert!(fixture.events("post.scheduled", 0).await.is_empty(), "an immediate post is not announced as scheduled");
 }
 
-#[tokio::test]
-async fn every_target_is_checked_against_its_platform_before_saving() {
-    let fixture = fixture().await;
+async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let x = fixture.channel(Platform::X, "x-1", ConnectionStatus::Active).await;
     let bluesky = fixture.channel(Platform::Bluesky, "did:plc:abc", ConnectionStatus::Active).await;
     let instagram = fixture.channel(Platform::Instagram, "ig-1", ConnectionStatus::Active).await;
@@ -235,9 +283,8 @@ async fn every_target_is_checked_against_its_platform_before_saving() {
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "only the draft was saved");
 }
 
-#[tokio::test]
-async fn validate_reports_every_rule_per_target_and_saves_nothing() {
-    let fixture = fixture().await;
+async fn validate_reports_every_rule_per_target_and_saves_nothing(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let x = fixture.channel(Platform::X, "x-1", ConnectionStatus::Active).await;
     let instagram = fixture.channel(Platform::Instagram, "ig-1", ConnectionStatus::Expired).await;
     let body = json!({"text": "c".repeat(300), "targets": [x.id, instagram.id]});
@@ -253,9 +300,8 @@ async fn validate_reports_every_rule_per_target_and_saves_nothing() {
     assert_eq!(fixture.app.call(Method::GET, "/v1/posts", None).await.body["data"], json!([]));
 }
 
-#[tokio::test]
-async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body() {
-    let fixture = fixture().await;
+async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let channels = fixture.sandbox(1).await;
     let body = json!({"text": "once", "targets": ids(&channels), "draft": true});
     let send = |body: Value| {
@@ -284,9 +330,8 @@ async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body() {
     assert!(error["error"].as_str().unwrap().contains("Idempotency-Key"));
 }
 
-#[tokio::test]
-async fn edits_cancel_and_delete_fire_their_events() {
-    let fixture = fixture().await;
+async fn edits_cancel_and_delete_fire_their_events(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let channels = fixture.sandbox(2).await;
     let post = fixture
         .create(json!({"text": "draft", "targets": ids(&channels), "scheduled_at": in_seconds(&fixture.clock, 3600)}))
@@ -321,9 +366,8 @@ async fn edits_cancel_and_delete_fire_their_events() {
     assert_eq!(fixture.app.call(Method::GET, &path, None).await.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn retry_publishes_only_the_failed_targets() {
-    let fixture = fixture().await;
+async fn retry_publishes_only_the_failed_targets(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let healthy = fixture.channel(Platform::Mastodon, "m-ok", ConnectionStatus::Active).await;
     let flaky = fixture.channel(Platform::Mastodon, "m-flaky", ConnectionStatus::Active).await;
     fixture.recording.fail("m-flaky", ErrorCode::PlatformUnavailable);
@@ -347,9 +391,8 @@ async fn retry_publishes_only_the_failed_targets() {
     );
 }
 
-#[tokio::test]
-async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one() {
-    let fixture = fixture().await;
+async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let first = fixture.channel(Platform::Mastodon, "m-1", ConnectionStatus::Active).await;
     let second = fixture.channel(Platform::Mastodon, "m-2", ConnectionStatus::Active).await;
     let post = fixture.create(json!({"text": "crash", "targets": [first.id, second.id]})).await;
@@ -380,9 +423,10 @@ async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one()
     assert_eq!(read["targets"][0]["platform_post_id"], "m-1-before-crash");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once() {
-    let fixture = fixture().await;
+/// On DynamoDB this holds only because each claim is a conditional write, which the emulator must
+/// apply atomically (see `scripts/moto_server.py`).
+async fn ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let a = fixture.channel(Platform::Mastodon, "m-a", ConnectionStatus::Active).await;
     let b = fixture.channel(Platform::Mastodon, "m-b", ConnectionStatus::Active).await;
     for number in 0..50 {
@@ -405,9 +449,8 @@ async fn ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once() {
     assert_eq!(published.body["data"].as_array().unwrap().len(), 50);
 }
 
-#[tokio::test]
-async fn posts_are_listed_by_status_and_isolated_by_workspace() {
-    let fixture = fixture().await;
+async fn posts_are_listed_by_status_and_isolated_by_workspace(kind: StoreKind) {
+    let fixture = fixture(kind).await;
     let channels = fixture.sandbox(1).await;
     for number in 0..3 {
         fixture.create(json!({"text": format!("draft {number}"), "targets": ids(&channels), "draft": true})).await;
@@ -433,9 +476,9 @@ async fn posts_are_listed_by_status_and_isolated_by_workspace() {
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "another workspace's channel is not found");
 }
 
-#[tokio::test]
-async fn media_urls_pass_the_ssrf_guard() {
-    let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+async fn media_urls_pass_the_ssrf_guard(kind: StoreKind) {
+    let options = TestOptions { store: store(kind).await, ..TestOptions::default() };
+    let app = TestApp::with_options(|| vec![posthorn::posts::routes()], options).await;
     let now = app.state.clock.now();
     let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
     for url in ["https://10.0.0.1/a.png", "http://hooks.example.com/a.png", "https://[::1]/a.png"] {
