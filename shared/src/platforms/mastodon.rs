@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -32,12 +32,9 @@ impl Mastodon {
     }
 
     async fn upload(&self, auth: &ChannelAuth, image: Image) -> Result<String, PlatformError> {
-        let file = Part::bytes(image.bytes)
-            .file_name(image.media_type.file_name())
-            .mime_str(image.media_type.as_str())
-            .map_err(|e| PlatformError::new(ErrorCode::InvalidMedia, e.to_string()))?;
+        let (file, alt) = image.into_file_part()?;
         let mut form = Form::new().part("file", file);
-        if let Some(alt) = image.alt {
+        if let Some(alt) = alt {
             form = form.text("description", alt);
         }
         let url = http::endpoint(&auth.base_url, "/api/v2/media");

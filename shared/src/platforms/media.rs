@@ -44,6 +44,17 @@ pub struct Image {
     pub alt: Option<String>,
 }
 
+impl Image {
+    /// The image's bytes as a multipart file part; the alt text is returned beside it.
+    pub fn into_file_part(self) -> Result<(reqwest::multipart::Part, Option<String>), PlatformError> {
+        let part = reqwest::multipart::Part::bytes(self.bytes)
+            .file_name(self.media_type.file_name())
+            .mime_str(self.media_type.as_str())
+            .map_err(|e| PlatformError::new(ErrorCode::InvalidMedia, e.to_string()))?;
+        Ok((part, self.alt))
+    }
+}
+
 /// Downloads every image of a post, in order.
 pub async fn fetch_images(http: &OutboundClient, items: &[MediaItem]) -> Result<Vec<Image>, PlatformError> {
     let mut images = Vec::with_capacity(items.len());

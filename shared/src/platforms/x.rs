@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -28,16 +28,13 @@ impl X {
     }
 
     async fn upload(&self, auth: &ChannelAuth, image: Image) -> Result<String, PlatformError> {
-        let file = Part::bytes(image.bytes)
-            .file_name(image.media_type.file_name())
-            .mime_str(image.media_type.as_str())
-            .map_err(|e| PlatformError::new(ErrorCode::InvalidMedia, e.to_string()))?;
+        let (file, alt) = image.into_file_part()?;
         let form = Form::new().part("media", file).text("media_category", IMAGE_CATEGORY);
         let url = http::endpoint(&auth.base_url, "/2/media/upload");
         let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token).await?.multipart(form);
         let response = http::send::<Dialect>(&self.http, request).await.map_err(http::as_media_error)?;
         let uploaded: Data<UploadedMedia> = http::parse_json(&response)?;
-        if let Some(alt) = image.alt {
+        if let Some(alt) = alt {
             self.describe(auth, &uploaded.data.id, &alt).await?;
         }
         Ok(uploaded.data.id)

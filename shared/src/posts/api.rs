@@ -433,10 +433,7 @@ async fn find_post(state: &AppState, caller: Caller, id: PostId) -> Result<Post>
 }
 
 async fn save(state: &AppState, post: &mut Post) -> Result<()> {
-    let expected_version = post.version;
-    post.version += 1;
-    post.updated_at = state.clock.now();
-    state.store.update_post(post, expected_version).await.map_err(|error| match error {
+    super::publish::save(state, post).await.map_err(|error| match error {
         Error::Conflict(_) => {
             Error::Conflict("the post changed meanwhile (it may be publishing); read it and try again".into())
         }

@@ -190,7 +190,8 @@ fn target_result(target: &Target) -> Value {
     }
 }
 
-async fn save(state: &AppState, post: &mut Post) -> Result<()> {
+/// Writes `post` as its next version: `Conflict` if someone else wrote it since it was read.
+pub(super) async fn save(state: &AppState, post: &mut Post) -> Result<()> {
     let expected_version = post.version;
     post.version += 1;
     post.updated_at = state.clock.now();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::endpoints::find_webhook;
+use super::endpoints::{find_active_webhook, find_webhook};
 use crate::api::{Caller, Data, List, PageParams, PathId, PathIds, Query};
 use crate::app::AppState;
 use crate::error::{Error, ErrorBody, Result};
@@ -131,10 +131,7 @@ pub(super) async fn retry_delivery(
     caller: Caller,
     PathIds(webhook_id, delivery_id): PathIds<WebhookId, DeliveryId>,
 ) -> Result<(StatusCode, axum::Json<Data<DeliveryView>>)> {
-    let endpoint = find_webhook(&state, caller, webhook_id).await?;
-    if !endpoint.active {
-        return Err(Error::Conflict("the endpoint is disabled; PATCH {\"active\": true} first".into()));
-    }
+    find_active_webhook(&state, caller, webhook_id).await?;
     let mut delivery = find_delivery(&state, caller, webhook_id, delivery_id).await?;
     if delivery.status != DeliveryStatus::Failed {
         return Err(Error::Conflict(format!(

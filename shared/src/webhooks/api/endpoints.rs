@@ -302,10 +302,7 @@ pub(super) async fn send_test(
     caller: Caller,
     PathId(id): PathId<WebhookId>,
 ) -> Result<(StatusCode, axum::Json<Data<TestSend>>)> {
-    let endpoint = find_webhook(&state, caller, id).await?;
-    if !endpoint.active {
-        return Err(Error::Conflict("the endpoint is disabled; PATCH {\"active\": true} first".into()));
-    }
+    let endpoint = find_active_webhook(&state, caller, id).await?;
     let data = json!({"webhook_id": endpoint.id, "message": "Posthorn test event"});
     let (event, deliveries) =
         emit_to(&state, caller.workspace_id, EventType::WebhookTest, data, std::slice::from_ref(&endpoint)).await?;
@@ -346,6 +343,15 @@ async fn stats(state: &AppState, endpoint: &WebhookEndpoint) -> Result<DeliveryS
 
 pub(super) async fn find_webhook(state: &AppState, caller: Caller, id: WebhookId) -> Result<WebhookEndpoint> {
     state.store.get_webhook(caller.workspace_id, id).await?.ok_or(Error::NotFound("webhook"))
+}
+
+/// An endpoint that can be sent to now: a disabled one is a 409 until it is re-enabled.
+pub(super) async fn find_active_webhook(state: &AppState, caller: Caller, id: WebhookId) -> Result<WebhookEndpoint> {
+    let endpoint = find_webhook(state, caller, id).await?;
+    if !endpoint.active {
+        return Err(Error::Conflict("the endpoint is disabled; PATCH {\"active\": true} first".into()));
+    }
+    Ok(endpoint)
 }
 
 async fn checked_url(state: &AppState, raw: &str) -> Result<String> {
