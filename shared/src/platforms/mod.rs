@@ -1,8 +1,10 @@
-//! Platforms (SPEC §7): the port every social network's adapter implements — publish text and
-//! images, delete, read metrics — each speaking the platform's documented HTTP API at a
-//! configurable base URL, with the platform's limits and its errors mapped to stable codes.
+//! Platforms (SPEC §7): the ports every social network's adapter implements — publish text and
+//! images, delete, read metrics (`PlatformClient`), and connect accounts (`Connector`) — each
+//! speaking the platform's documented HTTP API at a configurable base URL, with the platform's
+//! limits and its errors mapped to stable codes.
 
 pub mod bluesky;
+mod connect;
 pub mod facebook;
 mod graph;
 pub mod http;
@@ -17,6 +19,9 @@ pub mod threads;
 pub mod x;
 
 pub use bluesky::Bluesky;
+pub use connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 pub use facebook::Facebook;
 pub use graph::Polling;
 pub use instagram::Instagram;
