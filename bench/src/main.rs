@@ -91,6 +91,7 @@ fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
         clock: Arc::new(SystemClock),
         secrets: SecretBox::new(&EncryptionKey::generate()),
         platforms: posthorn::platforms::PlatformRegistry::standard(&outbound),
+        ai: Arc::new(posthorn::ai::OfflineProvider),
         outbound,
         retries: RetrySchedule::default(),
         wake_scheduler: Arc::default(),

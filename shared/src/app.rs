@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::ai::AiProvider;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, QueueConfig, StoreConfig};
 use crate::crypto::{EncryptionKey, SecretBox};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub outbound: OutboundClient,
     pub retries: RetrySchedule,
     pub platforms: PlatformRegistry,
+    /// Generates text and images (text-assist, media-assist, generate-content).
+    pub ai: Arc<dyn AiProvider>,
     /// Poked when a post is due now; the dev server's scheduler wakes on it (on Lambda, the
     /// next scheduled process-queue run picks the post up).
     pub wake_scheduler: Arc<tokio::sync::Notify>,
@@ -57,6 +60,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             secrets: SecretBox::new(encryption_key),
             platforms: PlatformRegistry::standard(&outbound),
+            ai: crate::ai::provider(&config.ai)?,
             outbound,
             retries: config.webhook_retry_schedule.clone(),
             wake_scheduler: Arc::default(),

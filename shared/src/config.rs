@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::crypto::EncryptionKey;
 use crate::webhooks::RetrySchedule;
@@ -21,6 +22,45 @@ pub enum QueueConfig {
     Sqs { queue_url: String },
 }
 
+/// Which AI provider text-assist, media-assist and generate-content use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AiConfig {
+    /// The built-in provider: deterministic, needs no network, and says it is offline in every
+    /// output.
+    Offline,
+    /// Any server speaking the OpenAI chat-completions and images API: OpenAI, Azure OpenAI
+    /// (its `/openai/v1` endpoint), vLLM, Ollama, LM Studio.
+    OpenAi(OpenAiConfig),
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpenAiConfig {
+    /// Ends before `/chat/completions`, like `https://api.openai.com/v1` or
+    /// `http://localhost:11434/v1`.
+    pub base_url: String,
+    /// Sent as a bearer token (and as `api-key` to Azure); local servers need none.
+    pub api_key: Option<String>,
+    pub text_model: String,
+    pub image_model: String,
+    /// How long one request may take before it is abandoned.
+    pub timeout: Duration,
+    /// How often a 429 or 5xx answer is retried (with backoff).
+    pub max_retries: u32,
+}
+
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("text_model", &self.text_model)
+            .field("image_model", &self.image_model)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: StoreConfig,
@@ -35,6 +75,7 @@ pub struct Config {
     pub webhook_retry_schedule: RetrySchedule,
     /// Where the dev server listens.
     pub listen: SocketAddr,
+    pub ai: AiConfig,
     /// The dev server's data directory (SQLite file, generated key).
     pub data_dir: PathBuf,
 }
@@ -109,8 +150,43 @@ impl Config {
             .parse()
             .map_err(|_| invalid("POSTHORN_LISTEN", "must be an address like 127.0.0.1:3000".into()))?;
 
-        Ok(Self { store, queue, encryption_key, unsafe_allow_private_urls, webhook_retry_schedule, listen, data_dir })
+        let ai = ai_config(&var)?;
+
+        Ok(Self {
+            store,
+            queue,
+            encryption_key,
+            unsafe_allow_private_urls,
+            webhook_retry_schedule,
+            listen,
+            data_dir,
+            ai,
+        })
     }
+}
+
+fn ai_config(var: &impl Fn(&str) -> Option<String>) -> Result<AiConfig, ConfigError> {
+    match var("POSTHORN_AI_PROVIDER").as_deref() {
+        None | Some("offline") => Ok(AiConfig::Offline),
+        Some("openai") => Ok(AiConfig::OpenAi(OpenAiConfig {
+            base_url: var("POSTHORN_AI_BASE_URL")
+                .unwrap_or_else(|| "https://api.openai.com/v1".into())
+                .trim_end_matches('/')
+                .to_string(),
+            api_key: var("POSTHORN_AI_API_KEY"),
+            text_model: var("POSTHORN_AI_TEXT_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+            image_model: var("POSTHORN_AI_IMAGE_MODEL").unwrap_or_else(|| "dall-e-3".into()),
+            timeout: Duration::from_secs(number(var, "POSTHORN_AI_TIMEOUT_SECONDS", 60)?.max(1)),
+            max_retries: u32::try_from(number(var, "POSTHORN_AI_MAX_RETRIES", 2)?.min(10)).unwrap_or(10),
+        })),
+        Some(other) => Err(invalid("POSTHORN_AI_PROVIDER", format!("must be offline or openai, not `{other}`"))),
+    }
+}
+
+fn number(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    var(name).map_or(Ok(default), |text| {
+        text.trim().parse().map_err(|_| invalid(name, format!("must be a whole number, not `{text}`")))
+    })
 }
 
 fn invalid(name: &'static str, problem: String) -> ConfigError {
@@ -137,6 +213,27 @@ mod tests {
         assert!(config.encryption_key.is_none());
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(config.webhook_retry_schedule, RetrySchedule::default());
+        assert_eq!(config.ai, AiConfig::Offline);
+    }
+
+    #[test]
+    fn reads_an_openai_compatible_provider() {
+        let config = config(&[
+            ("POSTHORN_AI_PROVIDER", "openai"),
+            ("POSTHORN_AI_BASE_URL", "http://localhost:11434/v1/"),
+            ("POSTHORN_AI_TEXT_MODEL", "llama3.2"),
+            ("POSTHORN_AI_TIMEOUT_SECONDS", "5"),
+            ("POSTHORN_AI_API_KEY", "sk-secret"),
+        ])
+        .unwrap();
+        let AiConfig::OpenAi(ai) = config.ai else { panic!("expected the openai provider") };
+        assert_eq!(ai.base_url, "http://localhost:11434/v1");
+        assert_eq!(ai.api_key.as_deref(), Some("sk-secret"));
+        assert_eq!(ai.text_model, "llama3.2");
+        assert_eq!(ai.image_model, "dall-e-3");
+        assert_eq!(ai.timeout, Duration::from_secs(5));
+        assert_eq!(ai.max_retries, 2);
+        assert!(!format!("{ai:?}").contains("sk-secret"));
     }
 
     #[test]
@@ -165,6 +262,11 @@ mod tests {
         assert_eq!(
             config(&[("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "soon")]).unwrap_err().name,
             "POSTHORN_WEBHOOK_RETRY_SCHEDULE"
+        );
+        assert_eq!(config(&[("POSTHORN_AI_PROVIDER", "gpt")]).unwrap_err().name, "POSTHORN_AI_PROVIDER");
+        assert_eq!(
+            config(&[("POSTHORN_AI_PROVIDER", "openai"), ("POSTHORN_AI_TIMEOUT_SECONDS", "soon")]).unwrap_err().name,
+            "POSTHORN_AI_TIMEOUT_SECONDS"
         );
     }
 }

@@ -28,6 +28,13 @@ pub enum Error {
     /// Well-formed but impossible.
     #[error("{0}")]
     Unprocessable(String),
+    /// A service Posthorn relies on (the AI provider) answered with an error or an unreadable
+    /// response. The message is shown: it must name the service and carry no secrets.
+    #[error("{0}")]
+    BadGateway(String),
+    /// A service Posthorn relies on is down, timed out or stays overloaded after retries.
+    #[error("{0}")]
+    Unavailable(String),
     /// A dependency outside the process failed; the message is logged, never returned.
     #[error("internal error")]
     Internal(String),
@@ -52,6 +59,8 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

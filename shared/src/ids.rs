@@ -120,6 +120,18 @@ typed_id!(
     PostId, "post", "post"
 );
 typed_id!(
+    /// An automation: instructions, sources and channels that generate posts.
+    AutomationId, "aut", "automation"
+);
+typed_id!(
+    /// An RSS, Atom or JSON feed an automation draws entries from.
+    SourceId, "src", "source"
+);
+typed_id!(
+    /// One content-generation run of an automation.
+    RunId, "run", "run"
+);
+typed_id!(
     /// A webhook endpoint.
     WebhookId, "wh", "webhook"
 );

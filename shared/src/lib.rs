@@ -2,8 +2,10 @@
 //! their adapters. The binaries in `functions/` only read configuration, build adapters and
 //! hand a router or handler to the Lambda runtime.
 
+pub mod ai;
 pub mod api;
 pub mod app;
+pub mod automations;
 pub mod channels;
 pub mod clock;
 pub mod config;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use posthorn::ai::{AiProvider, OfflineProvider};
 use posthorn::api::{FunctionRoutes, combined_router};
 use posthorn::app::AppState;
 use posthorn::clock::{Clock, SystemClock};
@@ -55,6 +56,8 @@ pub struct TestOptions {
     pub queue: Option<Arc<dyn Queue>>,
     pub clock: Option<Arc<dyn Clock>>,
     pub platforms: Option<PlatformRegistry>,
+    /// The AI provider to use instead of the offline one.
+    pub ai: Option<Arc<dyn AiProvider>>,
 }
 
 impl TestApp {
@@ -77,6 +80,7 @@ impl TestApp {
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             secrets: SecretBox::new(&EncryptionKey::generate()),
             platforms: options.platforms.unwrap_or_else(|| PlatformRegistry::standard(&outbound)),
+            ai: options.ai.unwrap_or_else(|| Arc::new(OfflineProvider)),
             outbound,
             retries: options.retries.unwrap_or_default(),
             wake_scheduler: Arc::default(),

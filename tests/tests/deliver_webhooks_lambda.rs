@@ -33,6 +33,7 @@ async fn fixture() -> Fixture {
         queue: Some(Arc::new(queue)),
         clock: None,
         platforms: None,
+        ai: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     let receiver = Receiver::start().await;

@@ -61,6 +61,7 @@ async fn fixture(kind: StoreKind) -> Fixture {
         queue: None,
         clock: Some(clock.clone()),
         platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox), Arc::new(recording.clone())])),
+        ai: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes(), posthorn::posts::routes()], options).await;
     app.start_worker();

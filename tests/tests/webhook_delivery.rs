@@ -45,6 +45,7 @@ async fn app_with(kind: QueueKind, schedule: &str) -> TestApp {
         queue: queue(kind).await,
         clock: None,
         platforms: None,
+        ai: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     app.start_worker();
@@ -312,6 +313,7 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
         queue: queue(kind).await,
         clock: Some(clock.clone()),
         platforms: None,
+        ai: None,
     };
     let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
     app.start_worker();

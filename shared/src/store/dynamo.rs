@@ -12,13 +12,20 @@
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      |                                         |
 //! | post               | `WS#<workspace>`    | `POST#<id>`         |                                         |
 //! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         |
+//! | source             | `WS#<workspace>`    | `SOURCE#<id>`       |                                         |
+//! | feed entry         | `WS#<workspace>`    | `ENTRY#<source>#<sha256 of key>` | `WS#<ws>#SOURCE#<source>#UNUSED` / `<sort time>#<sha256 of key>`, while unused |
+//! | automation         | `WS#<workspace>`    | `AUTOMATION#<id>`   |                                         |
+//! | run                | `WS#<workspace>`    | `RUN#<id>`          |                                         |
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes. `GSI1` and
 //! `GSI2` are overloaded, sparse indexes. A delivery has GSI2 keys, `PENDING_DELIVERY` /
 //! `<next_attempt_at as sortable_time>#<id>`, only while it is pending with an attempt due, so
 //! GSI2 holds exactly what the outbox sweep may re-enqueue; a post has GSI2 keys `DUE_POST` /
 //! `<due_at as sortable_time>#<id>` only while it has a `due_at`, so GSI2 holds exactly what
-//! process-queue may take up.
+//! process-queue may take up. Sources and automations do the same with `DUE_SOURCE` /
+//! `<next_fetch_at>#<id>` and `DUE_AUTOMATION` / `<next_run_at>#<id>`. A feed entry has GSI1
+//! keys only while unused, so GSI1 lists a source's unused entries newest first, and a claim is
+//! a write conditional on those keys still being there.
 //!
 //! `expires_at` is the table's TTL attribute. Only idempotency records store it as a number
 //! (epoch seconds), so only they expire; a connection's `expires_at` is text, which TTL ignores.
@@ -47,10 +54,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ulid::Ulid;
 
+use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::ids::{
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+};
 use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::store::{
     DeliveryCounts, DeliveryFilter, Page, PageRequest, Store, check_new_event, parse_cursor, sortable_time,
@@ -994,5 +1004,224 @@ impl Store for DynamoStore {
             .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
             .scan_index_forward(true);
         self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
+    }
+
+    async fn create_source(&self, source: &Source) -> Result<()> {
+        self.put(source_item(source)?, NEW, Error::Conflict("source already exists".into())).await
+    }
+
+    async fn get_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<Option<Source>> {
+        self.get(keyed(workspace, SOURCE_SK_PREFIX, &id)).await
+    }
+
+    async fn list_sources(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Source>> {
+        self.list_page::<SourceId, Source>(workspace, SOURCE_SK_PREFIX, page, |s| s.id.to_string()).await
+    }
+
+    async fn update_source(&self, source: &Source, expected_version: u64) -> Result<()> {
+        let key = keyed(source.workspace_id, SOURCE_SK_PREFIX, &source.id);
+        self.put_versioned(source_item(source)?, key, ("source", &source.id), expected_version).await
+    }
+
+    async fn delete_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<()> {
+        self.delete(keyed(workspace, SOURCE_SK_PREFIX, &id), "source").await
+    }
+
+    /// Reads GSI2 (eventually consistent), like `due_posts`.
+    async fn sources_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Source>> {
+        self.due(DUE_SOURCE_GSI2PK, now, limit).await
+    }
+
+    /// One conditional put per entry (only if its key is new), so a re-fetch changes nothing.
+    async fn upsert_feed_entries(&self, entries: &[FeedEntry]) -> Result<usize> {
+        let mut new = 0;
+        for entry in entries {
+            match self.put(entry_item(entry)?, NEW, Error::Conflict("feed entry already exists".into())).await {
+                Ok(()) => new += 1,
+                Err(Error::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(new)
+    }
+
+    /// Reads GSI1 (eventually consistent): an entry claimed a moment ago may still be listed,
+    /// and claiming it then returns `false`.
+    async fn unused_feed_entries(
+        &self,
+        workspace: WorkspaceId,
+        source: SourceId,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(unused_entries_pk(workspace, source)))
+            .scan_index_forward(false);
+        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
+    }
+
+    async fn claim_feed_entry(&self, entry: &FeedEntry) -> Result<bool> {
+        let taken = Error::Conflict("feed entry already used".into());
+        match self.put(entry_item(entry)?, STILL_UNUSED, taken).await {
+            Ok(()) => Ok(true),
+            Err(Error::Conflict(_)) if self.exists(entry_key(entry)).await? => Ok(false),
+            Err(Error::Conflict(_)) => Err(Error::NotFound("feed entry")),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_automation(&self, automation: &Automation) -> Result<()> {
+        self.put(automation_item(automation)?, NEW, Error::Conflict("automation already exists".into())).await
+    }
+
+    async fn get_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<Option<Automation>> {
+        self.get(keyed(workspace, AUTOMATION_SK_PREFIX, &id)).await
+    }
+
+    async fn list_automations(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Automation>> {
+        self.list_page::<AutomationId, Automation>(workspace, AUTOMATION_SK_PREFIX, page, |a| a.id.to_string()).await
+    }
+
+    async fn update_automation(&self, automation: &Automation, expected_version: u64) -> Result<()> {
+        let key = keyed(automation.workspace_id, AUTOMATION_SK_PREFIX, &automation.id);
+        self.put_versioned(automation_item(automation)?, key, ("automation", &automation.id), expected_version).await
+    }
+
+    async fn delete_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<()> {
+        self.delete(keyed(workspace, AUTOMATION_SK_PREFIX, &id), "automation").await
+    }
+
+    /// Reads GSI2 (eventually consistent): a slot claimed a moment ago may still be listed, and
+    /// the conditional claim then fails harmlessly.
+    async fn automations_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Automation>> {
+        self.due(DUE_AUTOMATION_GSI2PK, now, limit).await
+    }
+
+    async fn create_run(&self, run: &Run) -> Result<()> {
+        let item = Stored::new(keyed(run.workspace_id, RUN_SK_PREFIX, &run.id), run).into_item()?;
+        self.put(item, NEW, Error::Conflict("run already exists".into())).await
+    }
+
+    async fn get_run(&self, workspace: WorkspaceId, id: RunId) -> Result<Option<Run>> {
+        self.get(keyed(workspace, RUN_SK_PREFIX, &id)).await
+    }
+
+    async fn update_run(&self, run: &Run, expected_version: u64) -> Result<()> {
+        let key = || keyed(run.workspace_id, RUN_SK_PREFIX, &run.id);
+        let item = Stored::new(key(), run).into_item()?;
+        self.put_versioned(item, key(), ("run", &run.id), expected_version).await
+    }
+}
+
+const SOURCE_SK_PREFIX: &str = "SOURCE#";
+const ENTRY_SK_PREFIX: &str = "ENTRY#";
+const AUTOMATION_SK_PREFIX: &str = "AUTOMATION#";
+const RUN_SK_PREFIX: &str = "RUN#";
+const DUE_SOURCE_GSI2PK: &str = "DUE_SOURCE";
+const DUE_AUTOMATION_GSI2PK: &str = "DUE_AUTOMATION";
+/// Only an unused feed entry has GSI1 keys.
+const STILL_UNUSED: &str = "attribute_exists(GSI1PK)";
+
+/// The key of a record kept in its workspace's partition under `<prefix><id>`.
+fn keyed(workspace: WorkspaceId, prefix: &str, id: &dyn Display) -> Key {
+    Key { pk: workspace_pk(workspace), sk: format!("{prefix}{id}") }
+}
+
+/// An item that, while `due` is set, is found through GSI2 under `gsi2pk`.
+fn due_item<T: Serialize>(
+    key: Key,
+    record: &T,
+    gsi2pk: &str,
+    due: Option<OffsetDateTime>,
+    id: &dyn Display,
+) -> Result<Item> {
+    let stored = Stored::new(key, record);
+    match due {
+        Some(due) => stored.with_gsi2(gsi2pk, format!("{}#{id}", sortable_time(due)?)),
+        None => stored,
+    }
+    .into_item()
+}
+
+fn source_item(source: &Source) -> Result<Item> {
+    let key = keyed(source.workspace_id, SOURCE_SK_PREFIX, &source.id);
+    due_item(key, source, DUE_SOURCE_GSI2PK, source.next_fetch_at, &source.id)
+}
+
+fn automation_item(automation: &Automation) -> Result<Item> {
+    let key = keyed(automation.workspace_id, AUTOMATION_SK_PREFIX, &automation.id);
+    due_item(key, automation, DUE_AUTOMATION_GSI2PK, automation.next_run_at, &automation.id)
+}
+
+/// A feed entry's key: its dedup key is hashed, since a link may be longer than a sort key
+/// should be.
+fn entry_key(entry: &FeedEntry) -> Key {
+    let sk = format!("{ENTRY_SK_PREFIX}{}#{}", entry.source_id, entry_hash(entry));
+    Key { pk: workspace_pk(entry.workspace_id), sk }
+}
+
+fn entry_hash(entry: &FeedEntry) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(entry.key.as_bytes()))
+}
+
+/// The GSI1 partition of a source's unused entries.
+fn unused_entries_pk(workspace: WorkspaceId, source: SourceId) -> String {
+    format!("WS#{workspace}#SOURCE#{source}#UNUSED")
+}
+
+/// A feed entry's item: while unused, listed newest first through GSI1.
+fn entry_item(entry: &FeedEntry) -> Result<Item> {
+    let stored = Stored::new(entry_key(entry), entry);
+    match entry.used_by_run {
+        None => stored.with_gsi1(
+            unused_entries_pk(entry.workspace_id, entry.source_id),
+            format!("{}#{}", sortable_time(entry.sort_time())?, entry_hash(entry)),
+        ),
+        Some(_) => stored,
+    }
+    .into_item()
+}
+
+impl DynamoStore {
+    /// Records of any workspace under GSI2 partition `gsi2pk` due at or before `now`, oldest
+    /// due first.
+    async fn due<T: DeserializeOwned>(&self, gsi2pk: &str, now: OffsetDateTime, limit: usize) -> Result<Vec<T>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :bound")
+            .expression_attribute_values(":pk", AttributeValue::S(gsi2pk.into()))
+            .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
+            .scan_index_forward(true);
+        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
+    }
+
+    /// A page of the records under `prefix` in a workspace's partition, newest first.
+    async fn list_page<I, T>(
+        &self,
+        workspace: WorkspaceId,
+        prefix: &str,
+        page: PageRequest,
+        id_of: impl Fn(&T) -> String,
+    ) -> Result<Page<T>>
+    where
+        I: std::str::FromStr + Display,
+        T: DeserializeOwned,
+    {
+        let start = parse_cursor::<I>(page.cursor.as_deref())?.map(|id| keyed(workspace, prefix, &id));
+        let items = self
+            .query_newest_first(workspace_pk(workspace), prefix, start, page.limit.saturating_add(1))
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<T>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, id_of))
     }
 }

@@ -10,10 +10,13 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
-use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::ids::{
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+};
 use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
 use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
@@ -183,4 +186,51 @@ pub trait Store: Send + Sync {
     async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()>;
     /// Posts of any workspace whose `due_at <= now`, oldest due first.
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>>;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_source(&self, source: &Source) -> Result<()>;
+    async fn get_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<Option<Source>>;
+    /// Newest first.
+    async fn list_sources(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Source>>;
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    /// The feed fetcher records each fetch (validators, error, next fetch) through it.
+    async fn update_source(&self, source: &Source, expected_version: u64) -> Result<()>;
+    /// `NotFound` if it is not in that workspace. Its entries stay but are no longer read.
+    async fn delete_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<()>;
+    /// Sources of any workspace whose `next_fetch_at <= now`, oldest due first: what the feed
+    /// fetcher takes up.
+    async fn sources_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Source>>;
+
+    /// Stores the entries whose (workspace, source, key) is not stored yet and leaves the others
+    /// untouched (a used entry stays used); returns how many were new. Idempotent.
+    async fn upsert_feed_entries(&self, entries: &[FeedEntry]) -> Result<usize>;
+    /// Up to `limit` unused entries of a source, newest ([`FeedEntry::sort_time`]) first.
+    async fn unused_feed_entries(
+        &self,
+        workspace: WorkspaceId,
+        source: SourceId,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>>;
+    /// Writes `entry`, which has `used_by_run` set, only if the stored one is still unused;
+    /// `false` if another run used it first. `NotFound` if it is not stored.
+    async fn claim_feed_entry(&self, entry: &FeedEntry) -> Result<bool>;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_automation(&self, automation: &Automation) -> Result<()>;
+    async fn get_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<Option<Automation>>;
+    /// Newest first.
+    async fn list_automations(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Automation>>;
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    /// Claiming a schedule slot is such a write, so one process-queue run alone gets each slot.
+    async fn update_automation(&self, automation: &Automation, expected_version: u64) -> Result<()>;
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<()>;
+    /// Automations of any workspace whose `next_run_at <= now`, oldest due first.
+    async fn automations_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Automation>>;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_run(&self, run: &Run) -> Result<()>;
+    async fn get_run(&self, workspace: WorkspaceId, id: RunId) -> Result<Option<Run>>;
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_run(&self, run: &Run, expected_version: u64) -> Result<()>;
 }

@@ -17,8 +17,11 @@ use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use time::OffsetDateTime;
 
+use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection as AccountConnection};
-use crate::ids::{ChannelId, ConnectionId, DeliveryId, EventId, PostId, WebhookId, WorkspaceId};
+use crate::ids::{
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+};
 use crate::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::store::{
     DeliveryCounts, DeliveryFilter, Page, PageRequest, Store, check_new_event, parse_cursor, sortable_time,
@@ -94,6 +97,41 @@ CREATE TABLE IF NOT EXISTS idempotency_records (
     expires_at   TEXT NOT NULL,
     record       TEXT NOT NULL,
     PRIMARY KEY (workspace_id, key)
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    due_at       TEXT,
+    record       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_by_workspace ON sources (workspace_id, id);
+CREATE INDEX IF NOT EXISTS sources_due ON sources (due_at, id) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS feed_entries (
+    workspace_id TEXT NOT NULL,
+    source_id    TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    sort_time    TEXT NOT NULL,
+    used         INTEGER NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, source_id, key)
+);
+CREATE INDEX IF NOT EXISTS feed_entries_unused ON feed_entries (workspace_id, source_id, used, sort_time);
+CREATE TABLE IF NOT EXISTS automations (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    due_at       TEXT,
+    record       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS automations_by_workspace ON automations (workspace_id, id);
+CREATE INDEX IF NOT EXISTS automations_due ON automations (due_at, id) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS runs (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    due_at       TEXT,
+    record       TEXT NOT NULL
 );
 ";
 
@@ -851,6 +889,105 @@ impl Store for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |conn| query_records(conn, DUE_POSTS, params![now, limit])).await
     }
+
+    async fn create_source(&self, source: &Source) -> Result<()> {
+        let row =
+            VersionedRow::of(SOURCES, &source.id, source.workspace_id, source.version, source.next_fetch_at, source)?;
+        self.run(move |conn| row.insert(conn)).await
+    }
+
+    async fn get_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<Option<Source>> {
+        self.run(move |conn| SOURCES.get(conn, workspace, &id)).await
+    }
+
+    async fn list_sources(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Source>> {
+        let cursor = parse_cursor::<SourceId>(page.cursor.as_deref())?.map(|c| c.to_string());
+        let limit = page.limit;
+        let items = self.run(move |conn| SOURCES.page(conn, workspace, cursor, limit)).await?;
+        Ok(Page::from_overfetch(items, limit, |s: &Source| s.id.to_string()))
+    }
+
+    async fn update_source(&self, source: &Source, expected_version: u64) -> Result<()> {
+        let row =
+            VersionedRow::of(SOURCES, &source.id, source.workspace_id, source.version, source.next_fetch_at, source)?;
+        self.run(move |conn| row.update(conn, expected_version)).await
+    }
+
+    async fn delete_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<()> {
+        self.run(move |conn| SOURCES.delete(conn, workspace, &id)).await
+    }
+
+    async fn sources_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Source>> {
+        let now = sortable_time(now)?;
+        self.run(move |conn| SOURCES.due(conn, &now, limit)).await
+    }
+
+    async fn upsert_feed_entries(&self, entries: &[FeedEntry]) -> Result<usize> {
+        let rows = entries.iter().map(EntryRow::of).collect::<Result<Vec<_>>>()?;
+        self.run(move |conn| insert_entries(conn, &rows)).await
+    }
+
+    async fn unused_feed_entries(
+        &self,
+        workspace: WorkspaceId,
+        source: SourceId,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            query_records(conn, UNUSED_ENTRIES, params![workspace.to_string(), source.to_string(), limit])
+        })
+        .await
+    }
+
+    async fn claim_feed_entry(&self, entry: &FeedEntry) -> Result<bool> {
+        let row = EntryRow::of(entry)?;
+        self.run(move |conn| claim_entry(conn, &row)).await
+    }
+
+    async fn create_automation(&self, automation: &Automation) -> Result<()> {
+        let row = automation_row(automation)?;
+        self.run(move |conn| row.insert(conn)).await
+    }
+
+    async fn get_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<Option<Automation>> {
+        self.run(move |conn| AUTOMATIONS.get(conn, workspace, &id)).await
+    }
+
+    async fn list_automations(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Automation>> {
+        let cursor = parse_cursor::<AutomationId>(page.cursor.as_deref())?.map(|c| c.to_string());
+        let limit = page.limit;
+        let items = self.run(move |conn| AUTOMATIONS.page(conn, workspace, cursor, limit)).await?;
+        Ok(Page::from_overfetch(items, limit, |a: &Automation| a.id.to_string()))
+    }
+
+    async fn update_automation(&self, automation: &Automation, expected_version: u64) -> Result<()> {
+        let row = automation_row(automation)?;
+        self.run(move |conn| row.update(conn, expected_version)).await
+    }
+
+    async fn delete_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<()> {
+        self.run(move |conn| AUTOMATIONS.delete(conn, workspace, &id)).await
+    }
+
+    async fn automations_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Automation>> {
+        let now = sortable_time(now)?;
+        self.run(move |conn| AUTOMATIONS.due(conn, &now, limit)).await
+    }
+
+    async fn create_run(&self, run: &Run) -> Result<()> {
+        let row = VersionedRow::of(RUNS, &run.id, run.workspace_id, run.version, None, run)?;
+        self.run(move |conn| row.insert(conn)).await
+    }
+
+    async fn get_run(&self, workspace: WorkspaceId, id: RunId) -> Result<Option<Run>> {
+        self.run(move |conn| RUNS.get(conn, workspace, &id)).await
+    }
+
+    async fn update_run(&self, run: &Run, expected_version: u64) -> Result<()> {
+        let row = VersionedRow::of(RUNS, &run.id, run.workspace_id, run.version, None, run)?;
+        self.run(move |conn| row.update(conn, expected_version)).await
+    }
 }
 
 /// A keyed update or delete that touched no row was aimed at a record (`what`) that is not there.
@@ -859,4 +996,196 @@ fn found(changed_rows: usize, what: &'static str) -> Result<()> {
         0 => Err(Error::NotFound(what)),
         _ => Ok(()),
     }
+}
+
+/// A table of versioned records with the columns `id`, `workspace_id`, `version`, `due_at`
+/// (when process-queue should take the record up, if ever) and `record`.
+#[derive(Clone, Copy)]
+struct VersionedTable {
+    name: &'static str,
+    /// The record's name in errors.
+    what: &'static str,
+}
+
+const SOURCES: VersionedTable = VersionedTable { name: "sources", what: "source" };
+const AUTOMATIONS: VersionedTable = VersionedTable { name: "automations", what: "automation" };
+const RUNS: VersionedTable = VersionedTable { name: "runs", what: "run" };
+
+impl VersionedTable {
+    fn get<T: DeserializeOwned>(
+        self,
+        conn: &Connection,
+        workspace: WorkspaceId,
+        id: &dyn ToString,
+    ) -> Result<Option<T>> {
+        let sql = format!("SELECT record FROM {} WHERE workspace_id = ?1 AND id = ?2", self.name);
+        query_record(conn, &sql, [workspace.to_string(), id.to_string()])
+    }
+
+    /// Newest first, after `cursor`, one more than `limit`.
+    fn page<T: DeserializeOwned>(
+        self,
+        conn: &Connection,
+        workspace: WorkspaceId,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT record FROM {} WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+            self.name
+        );
+        query_records(conn, &sql, params![workspace.to_string(), cursor, overfetch(limit)])
+    }
+
+    fn delete(self, conn: &Connection, workspace: WorkspaceId, id: &dyn ToString) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE workspace_id = ?1 AND id = ?2", self.name);
+        let changed = conn
+            .execute(&sql, [workspace.to_string(), id.to_string()])
+            .map_err(|e| Error::internal(&format!("sqlite: deleting a {}", self.what), e))?;
+        found(changed, self.what)
+    }
+
+    /// Records of any workspace due at or before `now`, oldest due first.
+    fn due<T: DeserializeOwned>(self, conn: &Connection, now: &str, limit: usize) -> Result<Vec<T>> {
+        let sql = format!("SELECT record FROM {} WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2", self.name);
+        query_records(conn, &sql, params![now, i64::try_from(limit).unwrap_or(i64::MAX)])
+    }
+}
+
+/// A versioned record as the columns of its row.
+struct VersionedRow {
+    table: VersionedTable,
+    id: String,
+    workspace_id: String,
+    version: u64,
+    due_at: Option<String>,
+    record: String,
+}
+
+impl VersionedRow {
+    fn of<T: Serialize>(
+        table: VersionedTable,
+        id: &dyn ToString,
+        workspace: WorkspaceId,
+        version: u64,
+        due_at: Option<OffsetDateTime>,
+        record: &T,
+    ) -> Result<Self> {
+        Ok(Self {
+            table,
+            id: id.to_string(),
+            workspace_id: workspace.to_string(),
+            version,
+            due_at: due_at.map(sortable_time).transpose()?,
+            record: to_json(record)?,
+        })
+    }
+
+    fn insert(&self, conn: &Connection) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (id, workspace_id, version, due_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+            self.table.name
+        );
+        conn.execute(&sql, params![self.id, self.workspace_id, self.version, self.due_at, self.record])
+            .map_err(insert_error(self.table.what))?;
+        Ok(())
+    }
+
+    fn update(&self, conn: &Connection, expected_version: u64) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET version = :version, due_at = :due_at, record = :record
+             WHERE id = :id AND workspace_id = :workspace_id AND version = :expected_version",
+            self.table.name
+        );
+        let params: [(&str, &dyn ToSql); 6] = [
+            (":version", &self.version),
+            (":due_at", &self.due_at),
+            (":record", &self.record),
+            (":id", &self.id),
+            (":workspace_id", &self.workspace_id),
+            (":expected_version", &expected_version),
+        ];
+        let target =
+            RowKey { table: self.table.name, what: self.table.what, id: &self.id, workspace_id: &self.workspace_id };
+        update_versioned(conn, &sql, &params, &target, expected_version)
+    }
+}
+
+fn automation_row(automation: &Automation) -> Result<VersionedRow> {
+    VersionedRow::of(
+        AUTOMATIONS,
+        &automation.id,
+        automation.workspace_id,
+        automation.version,
+        automation.next_run_at,
+        automation,
+    )
+}
+
+const UNUSED_ENTRIES: &str = "
+SELECT record FROM feed_entries
+WHERE workspace_id = ?1 AND source_id = ?2 AND used = 0
+ORDER BY sort_time DESC, key DESC
+LIMIT ?3";
+
+/// A feed entry as the columns of its row.
+struct EntryRow {
+    workspace_id: String,
+    source_id: String,
+    key: String,
+    sort_time: String,
+    used: bool,
+    record: String,
+}
+
+impl EntryRow {
+    fn of(entry: &FeedEntry) -> Result<Self> {
+        Ok(Self {
+            workspace_id: entry.workspace_id.to_string(),
+            source_id: entry.source_id.to_string(),
+            key: entry.key.clone(),
+            sort_time: sortable_time(entry.sort_time())?,
+            used: entry.used_by_run.is_some(),
+            record: to_json(entry)?,
+        })
+    }
+}
+
+/// Inserts the entries not stored yet, in one transaction; returns how many were new.
+fn insert_entries(conn: &Connection, rows: &[EntryRow]) -> Result<usize> {
+    let transaction = conn.unchecked_transaction().map_err(sql_error("sqlite: starting a transaction"))?;
+    let mut new = 0;
+    for row in rows {
+        new += transaction
+            .execute(
+                "INSERT OR IGNORE INTO feed_entries (workspace_id, source_id, key, sort_time, used, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![row.workspace_id, row.source_id, row.key, row.sort_time, row.used, row.record],
+            )
+            .map_err(sql_error("sqlite: inserting a feed entry"))?;
+    }
+    transaction.commit().map_err(sql_error("sqlite: committing feed entries"))?;
+    Ok(new)
+}
+
+/// Rewrites an entry as used if it is still unused.
+fn claim_entry(conn: &Connection, row: &EntryRow) -> Result<bool> {
+    let changed = conn
+        .execute(
+            "UPDATE feed_entries SET used = 1, record = ?4
+             WHERE workspace_id = ?1 AND source_id = ?2 AND key = ?3 AND used = 0",
+            params![row.workspace_id, row.source_id, row.key, row.record],
+        )
+        .map_err(sql_error("sqlite: claiming a feed entry"))?;
+    if changed > 0 {
+        return Ok(true);
+    }
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM feed_entries WHERE workspace_id = ?1 AND source_id = ?2 AND key = ?3)",
+            params![row.workspace_id, row.source_id, row.key],
+            |r| r.get(0),
+        )
+        .map_err(sql_error("sqlite: claiming a feed entry"))?;
+    if exists { Ok(false) } else { Err(Error::NotFound("feed entry")) }
 }
