@@ -62,5 +62,12 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<Bootstrap>> {
 
 /// Every HTTP function's routes, as the dev server mounts them on one port.
 pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
-    vec![crate::webhooks::routes(), crate::posts::routes()]
+    vec![
+        crate::webhooks::routes(),
+        crate::posts::routes(),
+        crate::ai::text_assist_routes(),
+        crate::ai::media_assist_routes(),
+        crate::automations::routes(),
+        crate::automations::generate_content_routes(),
+    ]
 }

@@ -29,6 +29,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/posts/{id}"),
     ("POST", "/v1/posts/{id}/cancel"),
     ("POST", "/v1/posts/{id}/retry"),
+    ("POST", "/functions/v1/text-assist"),
+    ("POST", "/functions/v1/media-assist"),
+    ("POST", "/functions/v1/generate-content"),
+    ("GET", "/v1/automations"),
+    ("POST", "/v1/automations"),
+    ("GET", "/v1/automations/{id}"),
+    ("PATCH", "/v1/automations/{id}"),
+    ("DELETE", "/v1/automations/{id}"),
+    ("GET", "/v1/sources"),
+    ("POST", "/v1/sources"),
+    ("GET", "/v1/sources/{id}"),
+    ("PATCH", "/v1/sources/{id}"),
+    ("DELETE", "/v1/sources/{id}"),
+    ("GET", "/v1/runs/{id}"),
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {

@@ -3,9 +3,13 @@
 //! time zone. This module owns the records (sources, feed entries, automations, runs), the
 //! schedule, the automations/sources/runs API and the generate-content run.
 
+mod api;
+mod generate;
 mod model;
 mod schedule;
 
+pub use api::routes;
+pub use generate::{ENTRIES_PER_RUN, Finished, generate_content_routes, run_automation};
 pub use model::{Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger, Source};
 pub use schedule::Schedule;
 

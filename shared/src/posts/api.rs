@@ -171,10 +171,7 @@ async fn create_post(
 ) -> Result<(StatusCode, axum::Json<Data<PostView>>)> {
     let key = idempotency_key(&headers)?;
     let now = state.clock.now();
-    let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;
-    let channels = target_channels(&state, caller, &request.targets).await?;
-    reject_problems(&checks(&state, &request.text, &media, &channels).await?)?;
-    let post = new_post(caller, &request, media, &channels, now)?;
+    let post = checked_post(&state, caller, &request).await?;
 
     let record = key.map(|key| IdempotencyRecord {
         workspace_id: caller.workspace_id,
@@ -188,6 +185,32 @@ async fn create_post(
     }
     after_create(&state, &post).await?;
     Ok((StatusCode::CREATED, axum::Json(Data { data: PostView::from(&post) })))
+}
+
+/// Creates a post as `POST /v1/posts` does without an `Idempotency-Key`: every target checked
+/// against its platform, then saved, then scheduled or handed to the publisher. For callers
+/// inside Posthorn, like generate-content.
+pub async fn create(
+    state: &AppState,
+    caller: Caller,
+    text: String,
+    targets: Vec<ChannelId>,
+    scheduled_at: Option<OffsetDateTime>,
+    draft: bool,
+) -> Result<Post> {
+    let request = CreatePost { text, media: None, targets, scheduled_at, draft: Some(draft) };
+    let post = checked_post(state, caller, &request).await?;
+    state.store.create_post(&post, None).await?;
+    after_create(state, &post).await?;
+    Ok(post)
+}
+
+/// The post a create request describes, once every target accepts it.
+async fn checked_post(state: &AppState, caller: Caller, request: &CreatePost) -> Result<Post> {
+    let media = media_items(state, request.media.as_deref().unwrap_or_default()).await?;
+    let channels = target_channels(state, caller, &request.targets).await?;
+    reject_problems(&checks(state, &request.text, &media, &channels).await?)?;
+    new_post(caller, request, media, &channels, state.clock.now())
 }
 
 fn new_post(

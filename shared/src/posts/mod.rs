@@ -6,7 +6,7 @@ mod model;
 pub mod publish;
 pub mod validate;
 
-pub use api::routes;
+pub use api::{PostView, create, routes};
 pub use model::{Post, PostStatus, Target, TargetError, TargetStatus};
 
 use serde::{Deserialize, Serialize};

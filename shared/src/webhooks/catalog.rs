@@ -201,12 +201,18 @@ impl EventType {
             Self::ChannelCreated | Self::ChannelDeleted => channel,
             Self::AutomationRunCompleted => {
                 let mut data = run;
+                data["status"] = json!("completed");
+                data["trigger"] = json!("manual");
                 data["post_ids"] = json!([post]);
+                data["entries"] = json!(3);
                 data
             }
             Self::AutomationRunFailed => {
                 let mut data = run;
-                data["reason"] = json!("the AI provider answered 503");
+                data["status"] = json!("failed");
+                data["trigger"] = json!("schedule");
+                data["reason"] = json!("the AI provider is failing (HTTP 503): The server is overloaded");
+                data["post_ids"] = json!([]);
                 data
             }
             Self::WebhookPing => {

@@ -1,0 +1,6 @@
+//! The automations function: automations, feed sources and runs, behind API Gateway and its own function URL.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    posthorn::lambda::serve_http(posthorn::automations::routes()).await
+}

@@ -1,0 +1,6 @@
+//! The generate-content function: one run of an automation, behind API Gateway and its own function URL.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    posthorn::lambda::serve_http(posthorn::automations::generate_content_routes()).await
+}
