@@ -1,13 +1,14 @@
 //! What the cross-function tests share: an in-process API over the embedded adapters, real
-//! HTTPS webhook receivers, fakes and independent servers for the platform adapters, and the
-//! local AWS emulator's clients with uniquely named tables and queues, so suites never see each
-//! other's data.
+//! HTTPS webhook receivers, fakes and independent servers for the platform adapters, a fake
+//! OpenAI-compatible AI provider, and the local AWS emulator's clients with uniquely named tables
+//! and queues, so suites never see each other's data.
 
 pub mod app;
 pub mod atproto_pds;
 pub mod aws;
 pub mod graph_fake;
 pub mod mastodon_mock;
+pub mod openai_fake;
 pub mod platforms;
 pub mod receiver;
 pub mod recording;

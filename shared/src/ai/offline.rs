@@ -19,10 +19,11 @@ impl AiProvider for OfflineProvider {
         "offline"
     }
 
-    /// `[offline]` and the first paragraph of the material, on one line.
+    /// `[offline]` and the first paragraph of the material, on one line (marked once, also
+    /// when the material is an earlier offline answer).
     async fn chat(&self, request: &ChatRequest) -> Result<String> {
         let first = request.user.split("\n\n").map(str::trim).find(|paragraph| !paragraph.is_empty()).unwrap_or("");
-        let words: Vec<&str> = first.split_whitespace().collect();
+        let words: Vec<&str> = first.split_whitespace().skip_while(|word| *word == OFFLINE_MARK).collect();
         Ok(format!("{OFFLINE_MARK} {}", words.join(" ")).trim_end().to_string())
     }
 
@@ -64,6 +65,8 @@ mod tests {
         let first = OfflineProvider.chat(&request).await.unwrap();
         assert_eq!(first, "[offline] Hello world again");
         assert_eq!(OfflineProvider.chat(&request).await.unwrap(), first);
+        let again = ChatRequest { system: "Shorten".into(), user: first.clone() };
+        assert_eq!(OfflineProvider.chat(&again).await.unwrap(), first);
     }
 
     #[tokio::test]
