@@ -138,6 +138,25 @@ impl Receiver {
         }
     }
 
+    /// The bodies of the deliveries of `event` (by `X-Posthorn-Event`), waiting until there are
+    /// `count`, or panicking after `timeout`.
+    pub async fn events(&self, event: &str, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let bodies: Vec<serde_json::Value> = self
+                .received()
+                .iter()
+                .filter(|request| request.header("x-posthorn-event") == event)
+                .map(|request| serde_json::from_slice(&request.body).expect("a JSON delivery"))
+                .collect();
+            if bodies.len() >= count {
+                return bodies;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "expected {count} {event}, got {}", bodies.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops accepting connections: later deliveries are refused.
     pub fn stop(&self) {
         self.handle.shutdown();

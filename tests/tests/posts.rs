@@ -16,7 +16,7 @@ use posthorn::store::{DynamoStore, Store};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
-use posthorn_testkit::receiver::{Received, Receiver, test_ca};
+use posthorn_testkit::receiver::{Receiver, test_ca};
 use posthorn_testkit::recording::RecordingPlatform;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -131,21 +131,7 @@ impl Fixture {
 
     /// The deliveries of `event` the receiver got, waiting until there are `count`.
     async fn events(&self, event: &str, count: usize) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let bodies: Vec<Value> = self
-                .receiver
-                .received()
-                .iter()
-                .filter(|request| request.header("x-posthorn-event") == event)
-                .map(|request: &Received| serde_json::from_slice(&request.body).unwrap())
-                .collect();
-            if bodies.len() >= count {
-                return bodies;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "expected {count} {event}, got {}", bodies.len());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.receiver.events(event, count, WAIT).await
     }
 }
 
