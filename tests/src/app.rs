@@ -11,11 +11,12 @@ use axum::http::{Method, Request, StatusCode};
 use posthorn::ai::{AiProvider, OfflineProvider};
 use posthorn::api::{FunctionRoutes, combined_router};
 use posthorn::app::AppState;
+use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus};
 use posthorn::clock::{Clock, SystemClock};
 use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::WorkspaceId;
+use posthorn::ids::{ChannelId, ConnectionId, WorkspaceId};
 use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
-use posthorn::platforms::PlatformRegistry;
+use posthorn::platforms::{Platform, PlatformRegistry};
 use posthorn::queue::{Queue, SqliteQueue};
 use posthorn::store::{SqliteStore, Store};
 use posthorn::webhooks::RetrySchedule;
@@ -105,6 +106,41 @@ impl TestApp {
     /// Another workspace with its own key, to check isolation.
     pub async fn other_workspace_key(&self) -> String {
         create_workspace_with_key(self.store(), "Other workspace", self.state.clock.now()).await.expect("workspace").1
+    }
+
+    /// A channel on `platform` in this app's workspace, with a connection of `status` to
+    /// `https://social.example`, written to the store as import-channels would.
+    pub async fn channel_on(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
+        let now = self.state.clock.now();
+        let connection = Connection {
+            id: ConnectionId::new(),
+            workspace_id: self.workspace_id,
+            platform,
+            base_url: "https://social.example".into(),
+            platform_user_id: "1".into(),
+            username: "posthorn".into(),
+            access_token: self.state.secrets.seal("token"),
+            refresh_token: None,
+            expires_at: None,
+            status,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store().create_connection(&connection).await.expect("connection");
+        let channel = Channel {
+            id: ChannelId::new(),
+            workspace_id: self.workspace_id,
+            connection_id: connection.id,
+            platform,
+            platform_channel_id: platform_channel_id.into(),
+            name: platform_channel_id.into(),
+            kind: ChannelKind::Profile,
+            channel_token: None,
+            created_at: now,
+        };
+        self.store().create_channel(&channel).await.expect("channel");
+        channel
     }
 
     /// A JSON request with this app's API key.

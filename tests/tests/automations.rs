@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use posthorn::automations::FeedEntry;
-use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus, create_sandbox_channels};
-use posthorn::ids::{ChannelId, ConnectionId, SourceId};
+use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
+use posthorn::ids::{ChannelId, SourceId};
 use posthorn::platforms::{Platform, PlatformRegistry, Sandbox};
 use posthorn::store::{DynamoStore, Store};
 use posthorn::webhooks::RetrySchedule;
@@ -64,42 +64,8 @@ async fn fixture(kind: StoreKind) -> Fixture {
     assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
     let now = app.state.clock.now();
     let sandbox = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
-    let bluesky = bluesky_channel(&app).await;
+    let bluesky = app.channel_on(Platform::Bluesky, "did:plc:posthorn", ConnectionStatus::Active).await;
     Fixture { app, fake, receiver, sandbox: sandbox[0].clone(), bluesky }
-}
-
-/// A Bluesky channel, written to the store as import-channels would.
-async fn bluesky_channel(app: &TestApp) -> Channel {
-    let now = app.state.clock.now();
-    let connection = Connection {
-        id: ConnectionId::new(),
-        workspace_id: app.workspace_id,
-        platform: Platform::Bluesky,
-        base_url: "https://bsky.social".into(),
-        platform_user_id: "did:plc:posthorn".into(),
-        username: "posthorn.bsky.social".into(),
-        access_token: app.state.secrets.seal("token"),
-        refresh_token: None,
-        expires_at: None,
-        status: ConnectionStatus::Active,
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    };
-    app.store().create_connection(&connection).await.unwrap();
-    let channel = Channel {
-        id: ChannelId::new(),
-        workspace_id: app.workspace_id,
-        connection_id: connection.id,
-        platform: Platform::Bluesky,
-        platform_channel_id: "did:plc:posthorn".into(),
-        name: "posthorn.bsky.social".into(),
-        kind: ChannelKind::Profile,
-        channel_token: None,
-        created_at: now,
-    };
-    app.store().create_channel(&channel).await.unwrap();
-    channel
 }
 
 impl Fixture {
@@ -320,7 +286,7 @@ async fn the_offline_provider_writes_labelled_posts_that_fit_each_platform() {
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
     let now = app.state.clock.now();
     let sandbox = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
-    let bluesky = bluesky_channel(&app).await;
+    let bluesky = app.channel_on(Platform::Bluesky, "did:plc:posthorn", ConnectionStatus::Active).await;
     let body = json!({"name": "Offline", "instructions": "Tell everyone about our long and detailed roadmap. ".repeat(20),
         "targets": [sandbox[0].id, bluesky.id]});
     let reply = app.call(Method::POST, "/v1/automations", Some(body)).await;

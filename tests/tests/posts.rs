@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus, create_sandbox_channels};
+use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
 use posthorn::clock::ManualClock;
-use posthorn::ids::{ChannelId, ConnectionId};
+use posthorn::ids::ChannelId;
 use posthorn::jobs::process_queue;
 use posthorn::platforms::{ErrorCode, Platform, PlatformRegistry, Sandbox};
 use posthorn::store::{DynamoStore, Store};
@@ -81,36 +81,7 @@ impl Fixture {
 
     /// A channel on `platform` (served by the recording adapter when it is Mastodon).
     async fn channel(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
-        let now = self.app.state.clock.now();
-        let connection = Connection {
-            id: ConnectionId::new(),
-            workspace_id: self.app.workspace_id,
-            platform,
-            base_url: "https://social.example".into(),
-            platform_user_id: "1".into(),
-            username: "posthorn".into(),
-            access_token: self.app.state.secrets.seal("token"),
-            refresh_token: None,
-            expires_at: None,
-            status,
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        self.app.store().create_connection(&connection).await.unwrap();
-        let channel = Channel {
-            id: ChannelId::new(),
-            workspace_id: self.app.workspace_id,
-            connection_id: connection.id,
-            platform,
-            platform_channel_id: platform_channel_id.into(),
-            name: platform_channel_id.into(),
-            kind: ChannelKind::Profile,
-            channel_token: None,
-            created_at: now,
-        };
-        self.app.store().create_channel(&channel).await.unwrap();
-        channel
+        self.app.channel_on(platform, platform_channel_id, status).await
     }
 
     async fn create(&self, body: Value) -> Value {

@@ -1846,7 +1846,7 @@ async fn automations_due_are_oldest_due_first_and_a_slot_is_claimed_once(store: 
     for automation in [&later, &manual, &due] {
         store.create_automation(automation).await.unwrap();
     }
-    assert_eq!(store.automations_due(now, 10).await.unwrap(), [due.clone()]);
+    assert_eq!(store.automations_due(now, 10).await.unwrap(), std::slice::from_ref(&due));
 
     let (a, b) = tokio::join!(claim_slot(store, due.clone(), now), claim_slot(store, due.clone(), now));
     let claims: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();

@@ -80,15 +80,18 @@ pub fn truncate(text: &str, limits: Limits) -> String {
     let budget = limits.max_text.saturating_sub(limits.length(ELLIPSIS));
     let mut kept = String::new();
     let mut length = 0;
+    let mut cut_before_space = false;
     for grapheme in text.graphemes(true) {
         let grapheme_length = limits.length(grapheme);
         if length + grapheme_length > budget {
+            cut_before_space = grapheme.chars().all(char::is_whitespace);
             break;
         }
         kept.push_str(grapheme);
         length += grapheme_length;
     }
     let at_word = match kept.rfind(char::is_whitespace) {
+        _ if cut_before_space => kept.as_str(),
         Some(space) if space >= kept.len() / 2 => &kept[..space],
         _ => kept.as_str(),
     };
@@ -107,6 +110,7 @@ mod tests {
         assert_eq!(cut, "The quick brown fox…");
         assert!(limits.length(&cut) <= 20);
         assert_eq!(truncate("Short enough", limits), "Short enough");
+        assert_eq!(truncate("The quick brown foxes jump", limits), "The quick brown…");
     }
 
     #[test]
