@@ -994,16 +994,7 @@ impl Store for DynamoStore {
     /// Reads GSI2 (eventually consistent): a post updated a moment ago may still be listed, and
     /// process-queue's conditional claim then fails harmlessly.
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :bound")
-            .expression_attribute_values(":pk", AttributeValue::S(DUE_POST_GSI2PK.into()))
-            .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
-            .scan_index_forward(true);
-        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
+        self.due(DUE_POST_GSI2PK, now, limit).await
     }
 
     async fn create_source(&self, source: &Source) -> Result<()> {
