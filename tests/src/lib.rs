@@ -6,8 +6,11 @@
 pub mod app;
 pub mod atproto_pds;
 pub mod aws;
+pub mod feed_server;
 pub mod graph_fake;
 pub mod mastodon_mock;
 pub mod platforms;
+pub mod publishing;
 pub mod receiver;
 pub mod recording;
+pub mod stores;

@@ -138,6 +138,27 @@ impl Receiver {
         }
     }
 
+    /// The JSON bodies of the deliveries of `event` (by `X-Posthorn-Event`), waiting until at
+    /// least `count` arrived, or panicking after `timeout`.
+    pub async fn events(&self, event: &str, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            let bodies: Vec<serde_json::Value> = self
+                .received()
+                .iter()
+                .filter(|request| request.header("x-posthorn-event") == event)
+                .map(|request| serde_json::from_slice(&request.body).expect("a JSON delivery"))
+                .collect();
+            if bodies.len() >= count {
+                return bodies;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected {count} {event} within {timeout:?}, got {}", bodies.len());
+            }
+        }
+    }
+
     /// Stops accepting connections: later deliveries are refused.
     pub fn stop(&self) {
         self.handle.shutdown();
