@@ -107,7 +107,7 @@ pub struct TargetView {
     metrics: Option<TargetMetricsView>,
 }
 
-/// A target's latest engagement figures (absent where the platform does not offer one), when
+/// A target's latest engagement figures (`null` where the platform does not offer one), when
 /// they were read, and every change of them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TargetMetricsView {
@@ -135,7 +135,7 @@ pub struct PostView {
     scheduled_at: Option<OffsetDateTime>,
     targets: Vec<TargetView>,
     /// The latest figures summed over the targets that have them: what the post reached on every
-    /// platform together. A figure no target offers is absent.
+    /// platform together. A figure no target offers is `null`; the whole is `null` until a sync.
     metrics: Option<Metrics>,
     retried_count: u32,
     #[serde(with = "time::serde::rfc3339")]
