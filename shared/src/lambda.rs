@@ -98,3 +98,18 @@ pub fn run_deadline(deadline: std::time::SystemTime) -> std::time::Instant {
     let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
     std::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn a_run_stops_taking_up_work_a_margin_before_its_deadline() {
+        let stop = run_deadline(SystemTime::now() + Duration::from_secs(60));
+        let left = stop.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_secs(40) && left > Duration::from_secs(38), "{left:?}");
+        assert!(run_deadline(SystemTime::now() - Duration::from_secs(1)) <= Instant::now(), "already past");
+    }
+}
