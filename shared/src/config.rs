@@ -61,6 +61,22 @@ impl std::fmt::Debug for OpenAiConfig {
     }
 }
 
+/// Which published posts sync-post-metrics reads, and how often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// How long after publishing a target's figures are still read.
+    pub max_age: time::Duration,
+    /// The least time between two readings of one target; also the dev server's period for
+    /// sync-post-metrics (EventBridge runs it every 15 minutes).
+    pub interval: time::Duration,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { max_age: time::Duration::days(7), interval: time::Duration::minutes(15) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: StoreConfig,
@@ -73,6 +89,7 @@ pub struct Config {
     pub unsafe_allow_private_urls: bool,
     /// Delays before each webhook delivery attempt.
     pub webhook_retry_schedule: RetrySchedule,
+    pub metrics: MetricsSettings,
     /// Where the dev server listens.
     pub listen: SocketAddr,
     pub ai: AiConfig,
@@ -145,6 +162,17 @@ impl Config {
                 )
             })?,
         };
+        let defaults = MetricsSettings::default();
+        let span = |name: &'static str, default: time::Duration| match var(name) {
+            None => Ok(default),
+            Some(text) => parse_span(&text).ok_or_else(|| {
+                invalid(name, format!("must be a positive number with a unit s, m, h or d (like 15m), not `{text}`"))
+            }),
+        };
+        let metrics = MetricsSettings {
+            max_age: span("POSTHORN_METRICS_MAX_AGE", defaults.max_age)?,
+            interval: span("POSTHORN_METRICS_INTERVAL", defaults.interval)?,
+        };
         let listen = var("POSTHORN_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -158,6 +186,7 @@ impl Config {
             encryption_key,
             unsafe_allow_private_urls,
             webhook_retry_schedule,
+            metrics,
             listen,
             data_dir,
             ai,
@@ -189,6 +218,22 @@ fn number(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: u6
     })
 }
 
+/// A positive span of time written as a whole number and a unit: `90s`, `15m`, `12h`, `7d`.
+fn parse_span(text: &str) -> Option<time::Duration> {
+    let text = text.trim();
+    let split = text.len().checked_sub(1)?;
+    let (number, unit) = (text.get(..split)?, text.get(split..)?);
+    let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(time::Duration::seconds(number.checked_mul(seconds)?))
+}
+
 fn invalid(name: &'static str, problem: String) -> ConfigError {
     ConfigError { name, problem }
 }
@@ -214,6 +259,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(config.webhook_retry_schedule, RetrySchedule::default());
         assert_eq!(config.ai, AiConfig::Offline);
+        assert_eq!(config.metrics, MetricsSettings::default());
     }
 
     #[test]
@@ -234,6 +280,17 @@ mod tests {
         assert_eq!(ai.timeout, Duration::from_secs(5));
         assert_eq!(ai.max_retries, 2);
         assert!(!format!("{ai:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn reads_metrics_spans_with_units() {
+        let config = config(&[("POSTHORN_METRICS_MAX_AGE", "3d"), ("POSTHORN_METRICS_INTERVAL", "90s")]).unwrap();
+        assert_eq!(config.metrics.max_age, time::Duration::days(3));
+        assert_eq!(config.metrics.interval, time::Duration::seconds(90));
+        assert_eq!(parse_span("12h"), Some(time::Duration::hours(12)));
+        for wrong in ["15", "0m", "-1h", "m", "1w", "1.5h", ""] {
+            assert_eq!(parse_span(wrong), None, "{wrong}");
+        }
     }
 
     #[test]
@@ -268,5 +325,7 @@ mod tests {
             config(&[("POSTHORN_AI_PROVIDER", "openai"), ("POSTHORN_AI_TIMEOUT_SECONDS", "soon")]).unwrap_err().name,
             "POSTHORN_AI_TIMEOUT_SECONDS"
         );
+        assert_eq!(config(&[("POSTHORN_METRICS_MAX_AGE", "a week")]).unwrap_err().name, "POSTHORN_METRICS_MAX_AGE");
+        assert_eq!(config(&[("POSTHORN_METRICS_INTERVAL", "0s")]).unwrap_err().name, "POSTHORN_METRICS_INTERVAL");
     }
 }

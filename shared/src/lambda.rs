@@ -12,11 +12,16 @@ use crate::api::FunctionRoutes;
 use crate::app::AppState;
 use crate::config::Config;
 use crate::jobs::{ProcessQueueReport, process_queue};
+use crate::posts::metrics::{MetricsReport, sync_post_metrics};
 use crate::queue::Receipt;
 use crate::telemetry::{LogTarget, init_logging};
 use crate::webhooks::worker::{Settled, settle};
 
 type BoxError = lambda_runtime::Error;
+
+/// How long before the invocation's deadline a scheduled run stops taking up work, so that it
+/// finishes what it started (a platform call takes at most its 10 s timeout) and reports.
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn state() -> Result<Arc<AppState>, BoxError> {
     init_logging(LogTarget::CloudWatch);
@@ -71,4 +76,40 @@ pub async fn serve_process_queue() -> Result<(), BoxError> {
         async move { Ok::<ProcessQueueReport, BoxError>(process_queue(&state).await?) }
     }))
     .await
+}
+
+/// Runs sync-post-metrics on its EventBridge schedule, each run stopping before its Lambda
+/// deadline.
+pub async fn serve_sync_post_metrics() -> Result<(), BoxError> {
+    let settings = Config::from_env()?.metrics;
+    let state = state().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent>| {
+        let state = state.clone();
+        async move {
+            let deadline = run_deadline(event.context.deadline());
+            Ok::<MetricsReport, BoxError>(sync_post_metrics(&state, &settings, deadline).await?)
+        }
+    }))
+    .await
+}
+
+/// When a run that must end by `deadline` (wall-clock) stops taking up work.
+pub fn run_deadline(deadline: std::time::SystemTime) -> std::time::Instant {
+    let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    std::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn a_run_stops_taking_up_work_a_margin_before_its_deadline() {
+        let stop = run_deadline(SystemTime::now() + Duration::from_secs(60));
+        let left = stop.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_secs(40) && left > Duration::from_secs(38), "{left:?}");
+        assert!(run_deadline(SystemTime::now() - Duration::from_secs(1)) <= Instant::now(), "already past");
+    }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod dev;
 pub mod error;
+pub mod feeds;
 pub mod ids;
 pub mod jobs;
 pub mod lambda;

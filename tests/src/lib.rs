@@ -6,9 +6,12 @@
 pub mod app;
 pub mod atproto_pds;
 pub mod aws;
+pub mod feed_server;
 pub mod graph_fake;
 pub mod mastodon_mock;
 pub mod openai_fake;
 pub mod platforms;
+pub mod publishing;
 pub mod receiver;
 pub mod recording;
+pub mod stores;

@@ -138,11 +138,12 @@ impl Receiver {
         }
     }
 
-    /// The bodies of the deliveries of `event` (by `X-Posthorn-Event`), waiting until there are
-    /// `count`, or panicking after `timeout`.
+    /// The JSON bodies of the deliveries of `event` (by `X-Posthorn-Event`), waiting until at
+    /// least `count` arrived, or panicking after `timeout`.
     pub async fn events(&self, event: &str, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            let arrived = self.shared.arrived.notified();
             let bodies: Vec<serde_json::Value> = self
                 .received()
                 .iter()
@@ -152,8 +153,9 @@ impl Receiver {
             if bodies.len() >= count {
                 return bodies;
             }
-            assert!(tokio::time::Instant::now() < deadline, "expected {count} {event}, got {}", bodies.len());
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("expected {count} {event} within {timeout:?}, got {}", bodies.len());
+            }
         }
     }
 

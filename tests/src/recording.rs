@@ -1,5 +1,6 @@
-//! A platform adapter for pipeline tests: it records every publish and fails the channels a test
-//! names, so tests can count exactly what was posted where.
+//! A platform adapter for pipeline tests: it records every publish and metrics read, fails the
+//! channels a test names, and answers the figures a test scripts, so tests can count exactly what
+//! was posted and read where.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,10 @@ pub struct PublishCall {
 struct Script {
     calls: Vec<PublishCall>,
     failing: HashMap<String, ErrorCode>,
+    /// What a metrics read of a post on a channel answers (default: no figures).
+    metrics: HashMap<String, Result<Metrics, PlatformError>>,
+    /// Metrics reads per channel.
+    metrics_reads: HashMap<String, usize>,
 }
 
 /// Stands in for `platform`; clones share their record.
@@ -46,6 +51,16 @@ impl RecordingPlatform {
     pub fn calls(&self) -> Vec<PublishCall> {
         self.script.lock().expect("script lock").calls.clone()
     }
+
+    /// Metrics reads on the channel whose platform id is `channel` answer `answer` from now on.
+    pub fn answer_metrics(&self, channel: &str, answer: Result<Metrics, PlatformError>) {
+        self.script.lock().expect("script lock").metrics.insert(channel.to_string(), answer);
+    }
+
+    /// How many times the metrics of posts on `channel` were read.
+    pub fn metrics_reads(&self, channel: &str) -> usize {
+        self.script.lock().expect("script lock").metrics_reads.get(channel).copied().unwrap_or(0)
+    }
 }
 
 #[async_trait]
@@ -68,7 +83,9 @@ impl PlatformClient for RecordingPlatform {
         Ok(())
     }
 
-    async fn metrics(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        Ok(Metrics::default())
+    async fn metrics(&self, auth: &ChannelAuth, _platform_post_id: &str) -> Result<Metrics, PlatformError> {
+        let mut script = self.script.lock().expect("script lock");
+        *script.metrics_reads.entry(auth.platform_channel_id.clone()).or_default() += 1;
+        script.metrics.get(&auth.platform_channel_id).cloned().unwrap_or(Ok(Metrics::default()))
     }
 }

@@ -3,131 +3,22 @@
 //! under concurrent runs and after a crash — with the post events delivered to a real receiver.
 //! Each scenario runs on the SQLite store and on DynamoDB (moto), each in a table of its own.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::http::{Method, StatusCode};
-use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
+use posthorn::channels::{ConnectionStatus, create_sandbox_channels};
 use posthorn::clock::ManualClock;
 use posthorn::ids::ChannelId;
 use posthorn::jobs::process_queue;
-use posthorn::platforms::{ErrorCode, Platform, PlatformRegistry, Sandbox};
-use posthorn::store::{DynamoStore, Store};
-use posthorn::webhooks::RetrySchedule;
+use posthorn::platforms::{ErrorCode, Platform};
 use posthorn_testkit::app::{TestApp, TestOptions};
-use posthorn_testkit::aws;
-use posthorn_testkit::receiver::{Receiver, test_ca};
-use posthorn_testkit::recording::RecordingPlatform;
+use posthorn_testkit::on_both_stores;
+use posthorn_testkit::publishing::{PostsFixture as Fixture, ids};
+use posthorn_testkit::stores::{StoreKind, store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-struct Fixture {
-    app: TestApp,
-    clock: Arc<ManualClock>,
-    recording: RecordingPlatform,
-    receiver: Receiver,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum StoreKind {
-    Sqlite,
-    DynamoDb,
-}
-
-/// The store of `kind`: `None` for the app's in-memory SQLite one, or a fresh DynamoDB table.
-async fn store(kind: StoreKind) -> Option<Arc<dyn Store>> {
-    match kind {
-        StoreKind::Sqlite => None,
-        StoreKind::DynamoDb => {
-            let store = DynamoStore::new(aws::dynamodb().await, aws::unique_name("posthorn-posts"));
-            store.ensure_table().await.expect("DynamoDB table");
-            Some(Arc::new(store))
-        }
-    }
-}
-
-/// An app on the store of `kind` with the posts and webhooks APIs, a manual clock, the sandbox
-/// and a recording "mastodon" adapter, and a receiver subscribed to every event.
-async fn fixture(kind: StoreKind) -> Fixture {
-    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let recording = RecordingPlatform::new(Platform::Mastodon);
-    let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
-        store: store(kind).await,
-        queue: None,
-        clock: Some(clock.clone()),
-        platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox), Arc::new(recording.clone())])),
-        ai: None,
-    };
-    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes(), posthorn::posts::routes()], options).await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
-    Fixture { app, clock, recording, receiver }
-}
-
-impl Fixture {
-    async fn sandbox(&self, count: usize) -> Vec<Channel> {
-        let now = self.app.state.clock.now();
-        create_sandbox_channels(self.app.store(), &self.app.state.secrets, self.app.workspace_id, count, now)
-            .await
-            .unwrap()
-    }
-
-    /// A channel on `platform` (served by the recording adapter when it is Mastodon).
-    async fn channel(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
-        self.app.channel_on(platform, platform_channel_id, status).await
-    }
-
-    async fn create(&self, body: Value) -> Value {
-        let reply = self.app.call(Method::POST, "/v1/posts", Some(body)).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-        reply.body["data"].clone()
-    }
-
-    async fn get(&self, id: &str) -> Value {
-        let reply = self.app.call(Method::GET, &format!("/v1/posts/{id}"), None).await;
-        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-        reply.body["data"].clone()
-    }
-
-    async fn run_process_queue(&self) {
-        process_queue(&self.app.state).await.unwrap();
-    }
-
-    /// The deliveries of `event` the receiver got, waiting until there are `count`.
-    async fn events(&self, event: &str, count: usize) -> Vec<Value> {
-        self.receiver.events(event, count, WAIT).await
-    }
-}
-
-fn ids(channels: &[Channel]) -> Vec<String> {
-    channels.iter().map(|channel| channel.id.to_string()).collect()
-}
 
 fn in_seconds(clock: &ManualClock, seconds: i64) -> String {
     use posthorn::clock::Clock;
     (clock.now() + time::Duration::seconds(seconds)).format(&time::format_description::well_known::Rfc3339).unwrap()
-}
-
-/// Runs each scenario as `sqlite::<name>` and `dynamodb::<name>`, on a runtime with worker
-/// threads, so that concurrent process-queue runs really run in parallel.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::Sqlite).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::DynamoDb).await })*
-        }
-    };
 }
 
 on_both_stores!(
@@ -145,7 +36,7 @@ on_both_stores!(
 );
 
 async fn a_scheduled_post_to_three_channels_ends_partial_with_each_targets_result(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let channels = fixture.sandbox(3).await;
     let scheduled_at = in_seconds(&fixture.clock, 5);
     let post = fixture
@@ -183,7 +74,7 @@ async fn a_scheduled_post_to_three_channels_ends_partial_with_each_targets_resul
 }
 
 async fn an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let channels = fixture.sandbox(2).await;
     let post = fixture.create(json!({"text": "Oops #fail:content_rejected", "targets": ids(&channels)})).await;
     assert_eq!(post["status"], "scheduled");
@@ -196,7 +87,7 @@ async fn an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_pub
 }
 
 async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let x = fixture.channel(Platform::X, "x-1", ConnectionStatus::Active).await;
     let bluesky = fixture.channel(Platform::Bluesky, "did:plc:abc", ConnectionStatus::Active).await;
     let instagram = fixture.channel(Platform::Instagram, "ig-1", ConnectionStatus::Active).await;
@@ -242,7 +133,7 @@ async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreK
 }
 
 async fn validate_reports_every_rule_per_target_and_saves_nothing(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let x = fixture.channel(Platform::X, "x-1", ConnectionStatus::Active).await;
     let instagram = fixture.channel(Platform::Instagram, "ig-1", ConnectionStatus::Expired).await;
     let body = json!({"text": "c".repeat(300), "targets": [x.id, instagram.id]});
@@ -259,7 +150,7 @@ async fn validate_reports_every_rule_per_target_and_saves_nothing(kind: StoreKin
 }
 
 async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let channels = fixture.sandbox(1).await;
     let body = json!({"text": "once", "targets": ids(&channels), "draft": true});
     let send = |body: Value| {
@@ -289,7 +180,7 @@ async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body(kind:
 }
 
 async fn edits_cancel_and_delete_fire_their_events(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let channels = fixture.sandbox(2).await;
     let post = fixture
         .create(json!({"text": "draft", "targets": ids(&channels), "scheduled_at": in_seconds(&fixture.clock, 3600)}))
@@ -325,7 +216,7 @@ async fn edits_cancel_and_delete_fire_their_events(kind: StoreKind) {
 }
 
 async fn retry_publishes_only_the_failed_targets(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let healthy = fixture.channel(Platform::Mastodon, "m-ok", ConnectionStatus::Active).await;
     let flaky = fixture.channel(Platform::Mastodon, "m-flaky", ConnectionStatus::Active).await;
     fixture.recording.fail("m-flaky", ErrorCode::PlatformUnavailable);
@@ -350,7 +241,7 @@ async fn retry_publishes_only_the_failed_targets(kind: StoreKind) {
 }
 
 async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let first = fixture.channel(Platform::Mastodon, "m-1", ConnectionStatus::Active).await;
     let second = fixture.channel(Platform::Mastodon, "m-2", ConnectionStatus::Active).await;
     let post = fixture.create(json!({"text": "crash", "targets": [first.id, second.id]})).await;
@@ -384,7 +275,7 @@ async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one(k
 /// On DynamoDB this holds only because each claim is a conditional write, which the emulator must
 /// apply atomically (see `scripts/moto_server.py`).
 async fn ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let a = fixture.channel(Platform::Mastodon, "m-a", ConnectionStatus::Active).await;
     let b = fixture.channel(Platform::Mastodon, "m-b", ConnectionStatus::Active).await;
     for number in 0..50 {
@@ -408,7 +299,7 @@ async fn ten_concurrent_runs_over_fifty_due_posts_publish_each_target_once(kind:
 }
 
 async fn posts_are_listed_by_status_and_isolated_by_workspace(kind: StoreKind) {
-    let fixture = fixture(kind).await;
+    let fixture = Fixture::start(kind).await;
     let channels = fixture.sandbox(1).await;
     for number in 0..3 {
         fixture.create(json!({"text": format!("draft {number}"), "targets": ids(&channels), "draft": true})).await;
@@ -435,7 +326,7 @@ async fn posts_are_listed_by_status_and_isolated_by_workspace(kind: StoreKind) {
 }
 
 async fn media_urls_pass_the_ssrf_guard(kind: StoreKind) {
-    let options = TestOptions { store: store(kind).await, ..TestOptions::default() };
+    let options = TestOptions { store: store(kind, "posthorn-posts").await, ..TestOptions::default() };
     let app = TestApp::with_options(|| vec![posthorn::posts::routes()], options).await;
     let now = app.state.clock.now();
     let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();

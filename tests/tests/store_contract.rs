@@ -14,7 +14,9 @@ use posthorn::ids::{
     WorkspaceId,
 };
 use posthorn::platforms::{ErrorCode, MediaItem, Metrics, Platform};
-use posthorn::posts::{IdempotencyRecord, Post, PostStatus, Target, TargetError, TargetStatus};
+use posthorn::posts::{
+    IdempotencyRecord, MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus,
+};
 use posthorn::store::{DeliveryCounts, DeliveryFilter, DynamoStore, Page, PageRequest, SqliteStore, Store};
 use posthorn::webhooks::{
     Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, RetiringSecret, WebhookEndpoint,
@@ -134,6 +136,8 @@ contract! {
         post_list_rejects_an_invalid_cursor,
         due_posts_are_oldest_due_first_up_to_now,
         post_leaves_the_due_posts_once_undue_or_later,
+        metrics_due_posts_are_oldest_due_first_up_to_now,
+        post_leaves_the_metrics_due_posts_once_synced_or_too_old,
         idempotency_key_returns_the_first_record_and_writes_no_second_post,
         idempotency_keys_are_per_workspace,
         expired_idempotency_record_is_replaced,
@@ -1033,6 +1037,7 @@ fn post_at(workspace: WorkspaceId, at: OffsetDateTime) -> Post {
         targets: vec![Target::pending(ChannelId::new(), Platform::Mastodon)],
         due_at: None,
         retried_count: 0,
+        metrics_due_at: None,
         version: 0,
         created_at: at,
         updated_at: at,
@@ -1053,7 +1058,20 @@ fn full_post(workspace: WorkspaceId) -> Post {
         url: Some("https://bsky.app/profile/acme/post/3kq2x".into()),
         published_at: Some(at + Duration::seconds(3)),
         attempts: 1,
-        metrics: Some(Metrics { views: Some(1200), likes: Some(31), comments: None, shares: Some(0) }),
+        metrics: Some(TargetMetrics {
+            latest: Metrics { views: Some(1200), likes: Some(31), comments: None, shares: Some(0) },
+            synced_at: at + Duration::minutes(30),
+            history: vec![
+                MetricsSample {
+                    at: at + Duration::minutes(15),
+                    figures: Metrics { views: Some(3), ..Metrics::default() },
+                },
+                MetricsSample {
+                    at: at + Duration::minutes(30),
+                    figures: Metrics { views: Some(1200), likes: Some(31), comments: None, shares: Some(0) },
+                },
+            ],
+        }),
         ..Target::pending(ChannelId::new(), Platform::Bluesky)
     };
     let failed = Target {
@@ -1074,6 +1092,7 @@ fn full_post(workspace: WorkspaceId) -> Post {
         targets: vec![Target::pending(ChannelId::new(), Platform::Mastodon), published, failed],
         due_at: Some(at + Duration::hours(1)),
         retried_count: 2,
+        metrics_due_at: Some(at + Duration::minutes(45)),
         version: 9,
         updated_at: at + Duration::minutes(5),
         ..post_at(workspace, at)
@@ -1338,6 +1357,66 @@ async fn post_leaves_the_due_posts_once_undue_or_later(store: &dyn Store) {
     assert_eq!(store.due_posts(now, 10).await.unwrap(), [], "a deleted post is not due");
 }
 
+/// Published posts in two workspaces with metrics due an hour and ten minutes ago and exactly at
+/// `now`, then two due later (by a nanosecond, by 15 minutes) and one never.
+fn metrics_due_around(now: OffsetDateTime) -> (Vec<Post>, Vec<Post>) {
+    let (first, second) = (WorkspaceId::new(), WorkspaceId::new());
+    let published = |workspace, offset: Duration| Post {
+        status: PostStatus::Published,
+        metrics_due_at: Some(now + offset),
+        ..post_at(workspace, now - Duration::days(1) + offset)
+    };
+    let due = vec![
+        published(first, -Duration::hours(1)),
+        published(second, -Duration::minutes(10)),
+        published(first, Duration::ZERO),
+    ];
+    let not_due = vec![
+        published(second, Duration::nanoseconds(1)),
+        published(first, Duration::minutes(15)),
+        Post { metrics_due_at: None, ..published(first, Duration::minutes(20)) },
+    ];
+    (due, not_due)
+}
+
+async fn metrics_due_posts_are_oldest_due_first_up_to_now(store: &dyn Store) {
+    let now = now();
+    let (due, not_due) = metrics_due_around(now);
+    store_posts(store, &not_due).await;
+    store_posts(store, &due[1..]).await;
+    store_posts(store, &due[..1]).await;
+
+    assert_eq!(store.metrics_due_posts(now, 10).await.unwrap(), due, "oldest due first, whole records, any workspace");
+    assert_eq!(post_ids(&store.metrics_due_posts(now, 2).await.unwrap()), post_ids(&due[..2]));
+    assert_eq!(store.metrics_due_posts(now, 0).await.unwrap(), []);
+    assert_eq!(post_ids(&store.metrics_due_posts(now - Duration::minutes(30), 10).await.unwrap()), [due[0].id]);
+    let later = store.metrics_due_posts(now + Duration::hours(1), 10).await.unwrap();
+    assert_eq!(post_ids(&later), [due[0].id, due[1].id, due[2].id, not_due[0].id, not_due[1].id]);
+    assert_eq!(store.due_posts(now + Duration::hours(1), 10).await.unwrap(), [], "not due for publishing");
+}
+
+async fn post_leaves_the_metrics_due_posts_once_synced_or_too_old(store: &dyn Store) {
+    let now = now();
+    let (due, _) = metrics_due_around(now);
+    store_posts(store, &due).await;
+
+    let synced = next_post(&due[0], |p| p.metrics_due_at = Some(now + Duration::minutes(15)));
+    let too_old = next_post(&due[1], |p| p.metrics_due_at = None);
+    let retried = next_post(&due[2], |p| {
+        p.status = PostStatus::Publishing;
+        p.due_at = Some(now - Duration::seconds(1));
+    });
+    for (update, before) in [(&synced, &due[0]), (&too_old, &due[1]), (&retried, &due[2])] {
+        store.update_post(update, before.version).await.unwrap();
+    }
+    assert_eq!(store.metrics_due_posts(now, 10).await.unwrap(), std::slice::from_ref(&retried));
+    assert_eq!(store.due_posts(now, 10).await.unwrap(), std::slice::from_ref(&retried), "due in both indexes");
+    let next_run = store.metrics_due_posts(now + Duration::minutes(15), 10).await.unwrap();
+    assert_eq!(post_ids(&next_run), [retried.id, synced.id]);
+    store.delete_post(retried.workspace_id, retried.id).await.unwrap();
+    assert_eq!(store.metrics_due_posts(now, 10).await.unwrap(), [], "a deleted post is not due");
+}
+
 /// An idempotency record of `key` in `workspace` for `post`, expiring in a day.
 fn idempotency(workspace: WorkspaceId, key: &str, post: PostId) -> IdempotencyRecord {
     IdempotencyRecord {
@@ -1572,15 +1651,19 @@ async fn dynamodb_post_has_the_due_index_keys_only_while_due() {
     assert_eq!(text("GSI2PK").as_deref(), Some("DUE_POST"));
     let due = text("GSI2SK").expect("a due key");
     assert!(due.ends_with(&format!("Z#{}", post.id)) && due.len() == "2025-01-01T00:00:00.000000000Z#".len() + 31);
-    assert!(!item.contains_key("GSI1PK"));
+    assert_eq!(text("GSI1PK").as_deref(), Some("METRICS_DUE"));
+    let metrics_due = text("GSI1SK").expect("a metrics due key");
+    assert!(metrics_due.ends_with(&format!("Z#{}", post.id)) && metrics_due < due, "{metrics_due} {due}");
 
     let published = next_post(&post, |p| {
         p.status = PostStatus::Published;
         p.due_at = None;
+        p.metrics_due_at = None;
     });
     store.update_post(&published, post.version).await.unwrap();
     let item = read().await;
-    assert!(!item.contains_key("GSI2PK") && !item.contains_key("GSI2SK"), "due keys are left out: {item:?}");
+    let keys = ["GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"];
+    assert!(keys.iter().all(|key| !item.contains_key(*key)), "due keys are left out: {item:?}");
 }
 
 #[tokio::test]
@@ -1635,6 +1718,37 @@ async fn sqlite_file_keeps_records_across_reopening() {
     SqliteStore::open(&path).unwrap().create_workspace(&workspace).await.unwrap();
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.get_workspace(workspace.id).await.unwrap(), Some(workspace));
+}
+
+/// A database made before posts had `metrics_due_at` opens, keeps its posts, and gains the
+/// column and its index.
+#[tokio::test]
+async fn sqlite_file_from_before_metrics_gains_the_metrics_column() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.join("store.db");
+    let old = Post { status: PostStatus::Published, ..post(WorkspaceId::new()) };
+    let mut record = serde_json::to_value(&old).unwrap();
+    record.as_object_mut().unwrap().remove("metrics_due_at");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE posts (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, status TEXT NOT NULL,
+             version INTEGER NOT NULL, due_at TEXT, record TEXT NOT NULL);",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO posts (id, workspace_id, status, version, record) VALUES (?1, ?2, 'published', 0, ?3)",
+        [old.id.to_string(), old.workspace_id.to_string(), record.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.get_post(old.workspace_id, old.id).await.unwrap(), Some(old.clone()));
+    let due = next_post(&old, |p| p.metrics_due_at = Some(now()));
+    store.update_post(&due, old.version).await.unwrap();
+    assert_eq!(store.metrics_due_posts(now(), 10).await.unwrap(), [due]);
+    assert!(SqliteStore::open(&path).is_ok(), "opening again adds nothing twice");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The local server: every function's routes on one port, the delivery worker and the
-//! process-queue schedule in-process, with the embedded store and queue under `./.posthorn/`.
+//! process-queue and sync-post-metrics schedules in-process, with the embedded store and queue under `./.posthorn/`.
 //! On first start it creates a workspace and prints its API key once.
 
 use std::sync::Arc;
@@ -33,7 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let worker =
         tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping.clone()));
-    let schedule = tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping));
+    let schedule =
+        tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping.clone()));
+    let metrics = tokio::spawn(posthorn::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping));
 
     let router = combined_router(posthorn::dev::http_functions(), state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -43,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stop.send(true)?;
     worker.await?;
     schedule.await?;
+    metrics.await?;
     Ok(())
 }
 

@@ -57,6 +57,8 @@ pub enum SendError {
     Timeout,
     #[error("could not connect: {0}")]
     Connect(String),
+    #[error("the response body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("request failed: {0}")]
     Other(String),
 }
@@ -122,7 +124,7 @@ impl OutboundClient {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(send_error)? {
             if body.len() + chunk.len() > max_body {
-                return Err(SendError::Other(format!("the response body is larger than {max_body} bytes")));
+                return Err(SendError::TooLarge(max_body));
             }
             body.extend_from_slice(&chunk);
         }

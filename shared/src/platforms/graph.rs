@@ -172,7 +172,9 @@ fn endpoint(base_url: &str, path: &[&str]) -> Result<Url, PlatformError> {
 fn transport_error(error: SendError) -> PlatformError {
     let code = match error {
         SendError::Refused(_) => ErrorCode::PlatformError,
-        SendError::Timeout | SendError::Connect(_) | SendError::Other(_) => ErrorCode::PlatformUnavailable,
+        SendError::Timeout | SendError::Connect(_) | SendError::TooLarge(_) | SendError::Other(_) => {
+            ErrorCode::PlatformUnavailable
+        }
     };
     PlatformError::new(code, error.to_string())
 }

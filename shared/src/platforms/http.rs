@@ -113,7 +113,9 @@ pub fn parse_json<T: DeserializeOwned>(response: &FullResponse) -> Result<T, Pla
 /// No answer: timeouts and connection failures are the platform being unavailable.
 pub fn transport_error(error: SendError) -> PlatformError {
     let code = match error {
-        SendError::Timeout | SendError::Connect(_) | SendError::Other(_) => ErrorCode::PlatformUnavailable,
+        SendError::Timeout | SendError::Connect(_) | SendError::TooLarge(_) | SendError::Other(_) => {
+            ErrorCode::PlatformUnavailable
+        }
         SendError::Refused(_) => ErrorCode::PlatformError,
     };
     PlatformError::new(code, error.to_string())

@@ -16,7 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::IdempotencyRecord;
-use super::model::{Post, PostStatus, Target, TargetError, TargetStatus};
+use super::metrics::total_metrics;
+use super::model::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
 use super::validate::{TargetReport, check_target};
 use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query};
 use crate::app::AppState;
@@ -103,7 +104,25 @@ pub struct TargetView {
     #[serde(with = "time::serde::rfc3339::option")]
     published_at: Option<OffsetDateTime>,
     /// The latest engagement figures, once synced.
-    metrics: Option<Metrics>,
+    metrics: Option<TargetMetricsView>,
+}
+
+/// A target's latest engagement figures (`null` where the platform does not offer one), when
+/// they were read, and every change of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetMetricsView {
+    #[serde(flatten)]
+    figures: Metrics,
+    #[serde(with = "time::serde::rfc3339")]
+    synced_at: OffsetDateTime,
+    /// The readings that changed the figures, oldest first (the newest 48).
+    history: Vec<MetricsSample>,
+}
+
+impl From<&TargetMetrics> for TargetMetricsView {
+    fn from(metrics: &TargetMetrics) -> Self {
+        Self { figures: metrics.latest, synced_at: metrics.synced_at, history: metrics.history.clone() }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,6 +134,9 @@ pub struct PostView {
     #[serde(with = "time::serde::rfc3339::option")]
     scheduled_at: Option<OffsetDateTime>,
     targets: Vec<TargetView>,
+    /// The latest figures summed over the targets that have them: what the post reached on every
+    /// platform together. A figure no target offers is `null`; the whole is `null` until a sync.
+    metrics: Option<Metrics>,
     retried_count: u32,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -141,9 +163,10 @@ impl From<&Post> for PostView {
                     url: target.url.clone(),
                     error: target.error.clone(),
                     published_at: target.published_at,
-                    metrics: target.metrics,
+                    metrics: target.metrics.as_ref().map(TargetMetricsView::from),
                 })
                 .collect(),
+            metrics: total_metrics(post),
             retried_count: post.retried_count,
             created_at: post.created_at,
             updated_at: post.updated_at,
@@ -238,6 +261,7 @@ fn new_post(
         targets: channels.iter().map(|channel| Target::pending(channel.id, channel.platform)).collect(),
         due_at,
         retried_count: 0,
+        metrics_due_at: None,
         version: 0,
         created_at: now,
         updated_at: now,

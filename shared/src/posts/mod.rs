@@ -1,13 +1,17 @@
 //! Posts (SPEC §5): the record, its validation against each target platform's limits, the API,
-//! and the pipeline that publishes due posts to every target exactly once.
+//! the pipeline that publishes due posts to every target exactly once, and the sync of their
+//! engagement metrics.
 
 mod api;
+pub mod metrics;
 mod model;
 pub mod publish;
 pub mod validate;
 
 pub use api::{PostView, create, routes};
-pub use model::{Post, PostStatus, Target, TargetError, TargetStatus};
+pub use model::{
+    METRICS_HISTORY_LEN, MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus,
+};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -69,7 +69,8 @@ pub struct Target {
     pub progress: Option<String>,
     /// Publish tries so far (a rate-limited target is tried again after the platform's delay).
     pub attempts: u32,
-    pub metrics: Option<Metrics>,
+    /// Engagement figures, once sync-post-metrics has read them.
+    pub metrics: Option<TargetMetrics>,
 }
 
 impl Target {
@@ -89,6 +90,54 @@ impl Target {
     }
 }
 
+/// How many readings of a target's figures are kept (each a change; see [`TargetMetrics`]).
+pub const METRICS_HISTORY_LEN: usize = 48;
+
+/// A target's engagement figures: the latest reading, when it was taken, and the readings that
+/// changed them, oldest first. A sample is added only when the figures change, so each one
+/// holds from its `at` until the next; at most [`METRICS_HISTORY_LEN`] are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetMetrics {
+    pub latest: Metrics,
+    #[serde(with = "time::serde::rfc3339")]
+    pub synced_at: OffsetDateTime,
+    pub history: Vec<MetricsSample>,
+}
+
+impl TargetMetrics {
+    /// Records a reading taken `at`; returns whether the figures changed (a first reading does).
+    pub fn record(metrics: &mut Option<Self>, reading: Metrics, at: OffsetDateTime) -> bool {
+        let sample = MetricsSample { at, figures: reading };
+        match metrics {
+            Some(known) if known.latest == reading => {
+                known.synced_at = at;
+                false
+            }
+            Some(known) => {
+                known.latest = reading;
+                known.synced_at = at;
+                known.history.push(sample);
+                let excess = known.history.len().saturating_sub(METRICS_HISTORY_LEN);
+                known.history.drain(..excess);
+                true
+            }
+            None => {
+                *metrics = Some(Self { latest: reading, synced_at: at, history: vec![sample] });
+                true
+            }
+        }
+    }
+}
+
+/// The figures of one reading and when it was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MetricsSample {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(flatten)]
+    pub figures: Metrics,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Post {
     pub id: PostId,
@@ -106,6 +155,10 @@ pub struct Post {
     #[serde(with = "time::serde::rfc3339::option")]
     pub due_at: Option<OffsetDateTime>,
     pub retried_count: u32,
+    /// When sync-post-metrics should next read the figures of its published targets: set when a
+    /// target is published, moved on by every sync, `None` once every target is too old to sync.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub metrics_due_at: Option<OffsetDateTime>,
     /// Bumped by every write; writes are conditional on it, which is how a due post is claimed
     /// by exactly one process-queue run.
     pub version: u64,

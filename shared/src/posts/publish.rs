@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::model::{Post, PostStatus, Target, TargetError, TargetStatus};
 use crate::app::AppState;
-use crate::channels::ConnectionStatus;
+use crate::channels::{Channel, Connection, ConnectionStatus};
 use crate::error::{Error, Result};
 use crate::platforms::{ChannelAuth, ErrorCode, PlatformError, PublishRequest, Published};
 use crate::webhooks::EventType;
@@ -119,7 +119,19 @@ async fn publish_target(state: &AppState, post: &Post, target: &Target) -> Resul
 
 /// The base URL, token and channel id to publish `target` with.
 async fn channel_auth(state: &AppState, post: &Post, target: &Target) -> Result<ChannelAuth, PlatformError> {
-    let internal = |error: Error| PlatformError::new(ErrorCode::PlatformError, error.to_string());
+    let (channel, connection) = target_account(state, post, target).await?;
+    if connection.status == ConnectionStatus::Expired {
+        return Err(PlatformError::new(ErrorCode::AuthExpired, "the connection expired; reconnect the account"));
+    }
+    account_auth(state, channel, connection)
+}
+
+/// The channel `target` goes to and the connection it belongs to.
+pub(super) async fn target_account(
+    state: &AppState,
+    post: &Post,
+    target: &Target,
+) -> Result<(Channel, Connection), PlatformError> {
     let gone =
         |what: &str| PlatformError::new(ErrorCode::PlatformError, format!("the {what} of this target was deleted"));
     let channel = state
@@ -134,9 +146,15 @@ async fn channel_auth(state: &AppState, post: &Post, target: &Target) -> Result<
         .await
         .map_err(internal)?
         .ok_or_else(|| gone("connection"))?;
-    if connection.status == ConnectionStatus::Expired {
-        return Err(PlatformError::new(ErrorCode::AuthExpired, "the connection expired; reconnect the account"));
-    }
+    Ok((channel, connection))
+}
+
+/// The base URL, token and channel id to act as `channel` with.
+pub(super) fn account_auth(
+    state: &AppState,
+    channel: Channel,
+    connection: Connection,
+) -> Result<ChannelAuth, PlatformError> {
     let sealed = channel.channel_token.as_ref().unwrap_or(&connection.access_token);
     Ok(ChannelAuth {
         base_url: connection.base_url,
@@ -145,7 +163,13 @@ async fn channel_auth(state: &AppState, post: &Post, target: &Target) -> Result<
     })
 }
 
-/// Sets the final status, clears the lease, and fires post.published / partial / failed.
+/// A store or decryption failure, as the target's error.
+fn internal(error: Error) -> PlatformError {
+    PlatformError::new(ErrorCode::PlatformError, error.to_string())
+}
+
+/// Sets the final status, clears the lease, makes a post with a published target due for its
+/// first metrics sync, and fires post.published / partial / failed.
 async fn settle(state: &AppState, mut post: Post) -> Result<()> {
     let published = post.targets.iter().filter(|target| target.status == TargetStatus::Published).count();
     let (status, event) = match published {
@@ -155,6 +179,9 @@ async fn settle(state: &AppState, mut post: Post) -> Result<()> {
     };
     post.status = status;
     post.due_at = None;
+    if published > 0 {
+        post.metrics_due_at = Some(state.clock.now());
+    }
     save(state, &mut post).await?;
     emit(state, post.workspace_id, event, outcome_data(&post)).await?;
     Ok(())

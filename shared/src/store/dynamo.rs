@@ -10,7 +10,7 @@
 //! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id |
 //! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         |
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      |                                         |
-//! | post               | `WS#<workspace>`    | `POST#<id>`         |                                         |
+//! | post               | `WS#<workspace>`    | `POST#<id>`         | `METRICS_DUE` / due time and id         |
 //! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         |
 //! | source             | `WS#<workspace>`    | `SOURCE#<id>`       |                                         |
 //! | feed entry         | `WS#<workspace>`    | `ENTRY#<source>#<sha256 of key>` | `WS#<ws>#SOURCE#<source>#UNUSED` / `<sort time>#<sha256 of key>`, while unused |
@@ -25,7 +25,9 @@
 //! process-queue may take up. Sources and automations do the same with `DUE_SOURCE` /
 //! `<next_fetch_at>#<id>` and `DUE_AUTOMATION` / `<next_run_at>#<id>`. A feed entry has GSI1
 //! keys only while unused, so GSI1 lists a source's unused entries newest first, and a claim is
-//! a write conditional on those keys still being there.
+//! a write conditional on those keys still being there. Likewise a post has GSI1 keys `METRICS_DUE` /
+//! `<metrics_due_at as sortable_time>#<id>` only while it has a `metrics_due_at` (a published
+//! post younger than the metrics age limit), so GSI1 holds exactly what sync-post-metrics reads.
 //!
 //! `expires_at` is the table's TTL attribute. Only idempotency records store it as a number
 //! (epoch seconds), so only they expire; a connection's `expires_at` is text, which TTL ignores.
@@ -83,6 +85,7 @@ const CHANNEL_SK_PREFIX: &str = "CHANNEL#";
 const POST_SK_PREFIX: &str = "POST#";
 const IDEMPOTENCY_SK_PREFIX: &str = "IDEMPOTENCY#";
 const DUE_POST_GSI2PK: &str = "DUE_POST";
+const METRICS_DUE_GSI1PK: &str = "METRICS_DUE";
 /// Written over an idempotency record only if there is none, or it expired by `:now`.
 const NEW_OR_EXPIRED: &str = "attribute_not_exists(PK) OR valid_until <= :now";
 /// How often a transaction that collided with a concurrent one on the same items is tried.
@@ -181,18 +184,26 @@ fn due_sort_key(delivery: &Delivery) -> Result<Option<String>> {
     }
 }
 
-/// A post's item: while it has a `due_at`, found by process-queue through GSI2.
+/// A post's item: while it has a `due_at`, found by process-queue through GSI2; while it has a
+/// `metrics_due_at`, found by sync-post-metrics through GSI1.
 fn post_item(post: &Post) -> Result<Item> {
-    let stored = Stored::new(Key::post(post.workspace_id, post.id), post);
-    match post.due_at {
-        Some(due) => stored.with_gsi2(DUE_POST_GSI2PK, format!("{}#{}", sortable_time(due)?, post.id)),
-        None => stored,
+    let mut stored = Stored::new(Key::post(post.workspace_id, post.id), post);
+    if let Some(due) = post.due_at {
+        stored = stored.with_gsi2(DUE_POST_GSI2PK, due_sort_key_of(due, post.id)?);
     }
-    .into_item()
+    if let Some(due) = post.metrics_due_at {
+        stored = stored.with_gsi1(METRICS_DUE_GSI1PK, due_sort_key_of(due, post.id)?);
+    }
+    stored.into_item()
 }
 
-/// The upper bound of GSI2 sort keys of posts due at or before `now`: `$` follows the `#` after
-/// the time, so every key of a post due exactly at `now` sorts below it.
+/// The sort key of a post in a due index: the due time, then the id.
+fn due_sort_key_of(due: OffsetDateTime, id: PostId) -> Result<String> {
+    Ok(format!("{}#{id}", sortable_time(due)?))
+}
+
+/// The upper bound of due-index sort keys of posts due at or before `now`: `$` follows the `#`
+/// after the time, so every key of a post due exactly at `now` sorts below it.
 fn due_posts_bound(now: OffsetDateTime) -> Result<String> {
     Ok(format!("{}$", sortable_time(now)?))
 }
@@ -582,6 +593,27 @@ impl DynamoStore {
         }
         items.truncate(want);
         Ok(items)
+    }
+
+    /// Up to `limit` records of any workspace in partition `pk` of due index `index` (GSI1 or
+    /// GSI2) due at or before `now`, oldest due first.
+    async fn due_in<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        pk: &str,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("{index}PK = :pk AND {index}SK < :bound"))
+            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+            .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
+            .scan_index_forward(true);
+        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
     }
 
     /// Delivered and failed counts of every item `query` returns (each needs only `status`).
@@ -994,7 +1026,13 @@ impl Store for DynamoStore {
     /// Reads GSI2 (eventually consistent): a post updated a moment ago may still be listed, and
     /// process-queue's conditional claim then fails harmlessly.
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
-        self.due(DUE_POST_GSI2PK, now, limit).await
+        self.due_in("GSI2", DUE_POST_GSI2PK, now, limit).await
+    }
+
+    /// Reads GSI1 (eventually consistent): a post synced a moment ago may still be listed; its
+    /// targets' `synced_at` then keeps it from being read twice, and writes are conditional.
+    async fn metrics_due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        self.due_in("GSI1", METRICS_DUE_GSI1PK, now, limit).await
     }
 
     async fn create_source(&self, source: &Source) -> Result<()> {
@@ -1020,7 +1058,7 @@ impl Store for DynamoStore {
 
     /// Reads GSI2 (eventually consistent), like `due_posts`.
     async fn sources_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Source>> {
-        self.due(DUE_SOURCE_GSI2PK, now, limit).await
+        self.due_in("GSI2", DUE_SOURCE_GSI2PK, now, limit).await
     }
 
     /// One conditional put per entry (only if its key is new), so a re-fetch changes nothing.
@@ -1089,7 +1127,7 @@ impl Store for DynamoStore {
     /// Reads GSI2 (eventually consistent): a slot claimed a moment ago may still be listed, and
     /// the conditional claim then fails harmlessly.
     async fn automations_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Automation>> {
-        self.due(DUE_AUTOMATION_GSI2PK, now, limit).await
+        self.due_in("GSI2", DUE_AUTOMATION_GSI2PK, now, limit).await
     }
 
     async fn create_run(&self, run: &Run) -> Result<()> {
@@ -1179,21 +1217,6 @@ fn entry_item(entry: &FeedEntry) -> Result<Item> {
 }
 
 impl DynamoStore {
-    /// Records of any workspace under GSI2 partition `gsi2pk` due at or before `now`, oldest
-    /// due first.
-    async fn due<T: DeserializeOwned>(&self, gsi2pk: &str, now: OffsetDateTime, limit: usize) -> Result<Vec<T>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :bound")
-            .expression_attribute_values(":pk", AttributeValue::S(gsi2pk.into()))
-            .expression_attribute_values(":bound", AttributeValue::S(due_posts_bound(now)?))
-            .scan_index_forward(true);
-        self.query_up_to(query, None, limit, 0).await?.into_iter().map(decode).collect()
-    }
-
     /// A page of the records under `prefix` in a workspace's partition, newest first.
     async fn list_page<I, T>(
         &self,

@@ -186,6 +186,9 @@ pub trait Store: Send + Sync {
     async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()>;
     /// Posts of any workspace whose `due_at <= now`, oldest due first.
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>>;
+    /// Posts of any workspace whose `metrics_due_at <= now`, oldest due first: what
+    /// sync-post-metrics reads figures for.
+    async fn metrics_due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>>;
 
     /// Fails with `Conflict` if the id exists.
     async fn create_source(&self, source: &Source) -> Result<()>;

@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS posts (
     status       TEXT NOT NULL,
     version      INTEGER NOT NULL,
     due_at       TEXT,
+    metrics_due_at TEXT,
     record       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_by_workspace ON posts (workspace_id, id);
@@ -135,6 +136,16 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
+/// Columns added to a table after its first release: `(table, column, definition, index)`. A
+/// database made before one lacks it; opening adds it (and its index), so old dev data still
+/// opens.
+const ADDED_COLUMNS: &[(&str, &str, &str, &str)] = &[(
+    "posts",
+    "metrics_due_at",
+    "TEXT",
+    "CREATE INDEX IF NOT EXISTS posts_metrics_due ON posts (metrics_due_at, id) WHERE metrics_due_at IS NOT NULL",
+)];
+
 const INSERT_DELIVERY: &str = "
 INSERT INTO deliveries
     (id, workspace_id, webhook_id, status, event_type, version, next_attempt_at, created_at, record)
@@ -172,11 +183,12 @@ UPDATE connections SET version = :version, record = :record
 WHERE id = :id AND workspace_id = :workspace_id AND version = :expected_version";
 
 const INSERT_POST: &str = "
-INSERT INTO posts (id, workspace_id, status, version, due_at, record)
-VALUES (:id, :workspace_id, :status, :version, :due_at, :record)";
+INSERT INTO posts (id, workspace_id, status, version, due_at, metrics_due_at, record)
+VALUES (:id, :workspace_id, :status, :version, :due_at, :metrics_due_at, :record)";
 
 const UPDATE_POST: &str = "
-UPDATE posts SET status = :status, version = :version, due_at = :due_at, record = :record
+UPDATE posts SET status = :status, version = :version, due_at = :due_at, metrics_due_at = :metrics_due_at,
+    record = :record
 WHERE id = :id AND workspace_id = :workspace_id AND version = :expected_version";
 
 const LIST_POSTS: &str = "
@@ -191,6 +203,12 @@ const DUE_POSTS: &str = "
 SELECT record FROM posts
 WHERE due_at <= ?1
 ORDER BY due_at, id
+LIMIT ?2";
+
+const METRICS_DUE_POSTS: &str = "
+SELECT record FROM posts
+WHERE metrics_due_at <= ?1
+ORDER BY metrics_due_at, id
 LIMIT ?2";
 
 /// An unexpired idempotency record: one whose expiry is after `?3`.
@@ -227,7 +245,15 @@ impl SqliteStore {
 
     fn with_schema(conn: Connection) -> Result<Self> {
         conn.execute_batch(SCHEMA).map_err(sql_error("sqlite: creating tables"))?;
+        add_missing_columns(&conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Posts whose due time in `query`'s column is at most `now`, oldest due first.
+    async fn posts_due_by(&self, query: &'static str, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        let now = sortable_time(now)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| query_records(conn, query, params![now, limit])).await
     }
 
     /// Runs `op` on the connection. Queries on the embedded store take microseconds, so they run
@@ -242,6 +268,23 @@ impl SqliteStore {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         op(&conn)
     }
+}
+
+/// Adds each of [`ADDED_COLUMNS`] that the database lacks, then its index.
+fn add_missing_columns(conn: &Connection) -> Result<()> {
+    for (table, column, definition, index) in ADDED_COLUMNS {
+        let present: bool = conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)", [table, column], |row| {
+                row.get(0)
+            })
+            .map_err(sql_error("sqlite: reading a table's columns"))?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+                .map_err(sql_error("sqlite: adding a column"))?;
+        }
+        conn.execute_batch(index).map_err(sql_error("sqlite: creating an index"))?;
+    }
+    Ok(())
 }
 
 /// WAL lets readers and a writer work at once; NORMAL sync is durable enough with WAL.
@@ -475,6 +518,7 @@ struct PostRow {
     status: &'static str,
     version: u64,
     due_at: Option<String>,
+    metrics_due_at: Option<String>,
     record: String,
 }
 
@@ -486,18 +530,20 @@ impl PostRow {
             status: post.status.as_str(),
             version: post.version,
             due_at: post.due_at.map(sortable_time).transpose()?,
+            metrics_due_at: post.metrics_due_at.map(sortable_time).transpose()?,
             record: to_json(post)?,
         })
     }
 
     /// The named parameters of [`INSERT_POST`] and [`UPDATE_POST`].
-    fn params(&self) -> [(&'static str, &dyn ToSql); 6] {
+    fn params(&self) -> [(&'static str, &dyn ToSql); 7] {
         [
             (":id", &self.id),
             (":workspace_id", &self.workspace_id),
             (":status", &self.status),
             (":version", &self.version),
             (":due_at", &self.due_at),
+            (":metrics_due_at", &self.metrics_due_at),
             (":record", &self.record),
         ]
     }
@@ -885,9 +931,11 @@ impl Store for SqliteStore {
     }
 
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
-        let now = sortable_time(now)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| query_records(conn, DUE_POSTS, params![now, limit])).await
+        self.posts_due_by(DUE_POSTS, now, limit).await
+    }
+
+    async fn metrics_due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        self.posts_due_by(METRICS_DUE_POSTS, now, limit).await
     }
 
     async fn create_source(&self, source: &Source) -> Result<()> {

@@ -186,8 +186,10 @@ impl EventType {
                 json!({"post_id": post, "status": "publishing", "retried_count": 1})
             }
             Self::PostMetricsUpdated => {
-                json!({"post_id": post, "channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA",
-                "metrics": {"views": 1200, "likes": 48, "comments": 5, "shares": 9}})
+                json!({"post_id": post, "metrics": {"views": 1200, "likes": 48, "comments": 5, "shares": 9},
+                "targets": [{"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "platform": "x",
+                    "platform_post_id": "1871234567890", "metrics": {"views": 1200, "likes": 48, "comments": 5, "shares": 9},
+                    "changed": true, "synced_at": "2026-03-23T18:15:00Z"}]})
             }
             Self::AccountConnected => account,
             Self::AccountDisconnected => {

@@ -1,0 +1,102 @@
+//! An app for publishing scenarios: the posts and webhooks APIs on the store of a given kind, a
+//! manual clock, the sandbox and a recording "mastodon" adapter (plus any the scenario adds), and
+//! an HTTPS receiver subscribed to every event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
+use posthorn::clock::ManualClock;
+use posthorn::jobs::process_queue;
+use posthorn::platforms::{Platform, PlatformClient, PlatformRegistry, Sandbox};
+use posthorn::webhooks::RetrySchedule;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::app::{TestApp, TestOptions};
+use crate::receiver::{Receiver, test_ca};
+use crate::recording::RecordingPlatform;
+use crate::stores::{StoreKind, store};
+
+/// How long a scenario waits for a webhook delivery.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct PostsFixture {
+    pub app: TestApp,
+    pub clock: Arc<ManualClock>,
+    pub recording: RecordingPlatform,
+    pub receiver: Receiver,
+}
+
+impl PostsFixture {
+    pub async fn start(kind: StoreKind) -> Self {
+        Self::with_platforms(kind, Vec::new()).await
+    }
+
+    /// Also serves `extra` adapters (for platforms other than sandbox and Mastodon).
+    pub async fn with_platforms(kind: StoreKind, extra: Vec<Arc<dyn PlatformClient>>) -> Self {
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let recording = RecordingPlatform::new(Platform::Mastodon);
+        let mut platforms: Vec<Arc<dyn PlatformClient>> = vec![Arc::new(Sandbox), Arc::new(recording.clone())];
+        platforms.extend(extra);
+        let options = TestOptions {
+            allow_private_urls: true,
+            trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
+            retries: Some(RetrySchedule::parse("0").unwrap()),
+            store: store(kind, "posthorn-posts").await,
+            queue: None,
+            clock: Some(clock.clone()),
+            platforms: Some(PlatformRegistry::new(platforms)),
+            ai: None,
+        };
+        let app =
+            TestApp::with_options(|| vec![posthorn::webhooks::routes(), posthorn::posts::routes()], options).await;
+        app.start_worker();
+        let receiver = Receiver::start().await;
+        let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
+        assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+        Self { app, clock, recording, receiver }
+    }
+
+    pub async fn sandbox(&self, count: usize) -> Vec<Channel> {
+        let now = self.app.state.clock.now();
+        create_sandbox_channels(self.app.store(), &self.app.state.secrets, self.app.workspace_id, count, now)
+            .await
+            .unwrap()
+    }
+
+    /// A channel on `platform` (served by the recording adapter when it is Mastodon), with a
+    /// connection of its own.
+    pub async fn channel(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
+        self.app.channel_on(platform, platform_channel_id, status).await
+    }
+
+    /// `POST /v1/posts`, which must answer 201; the post.
+    pub async fn create(&self, body: Value) -> Value {
+        let reply = self.app.call(Method::POST, "/v1/posts", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body["data"].clone()
+    }
+
+    /// `GET /v1/posts/{id}`, which must answer 200; the post.
+    pub async fn get(&self, id: &str) -> Value {
+        let reply = self.app.call(Method::GET, &format!("/v1/posts/{id}"), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body["data"].clone()
+    }
+
+    pub async fn run_process_queue(&self) {
+        process_queue(&self.app.state).await.unwrap();
+    }
+
+    /// The deliveries of `event` the receiver got, waiting until there are `count`.
+    pub async fn events(&self, event: &str, count: usize) -> Vec<Value> {
+        self.receiver.events(event, count, WAIT).await
+    }
+}
+
+/// The ids of `channels`, as a post's `targets`.
+pub fn ids(channels: &[Channel]) -> Vec<String> {
+    channels.iter().map(|channel| channel.id.to_string()).collect()
+}
