@@ -13,6 +13,7 @@ mod limits;
 pub mod linkedin;
 pub mod mastodon;
 pub mod media;
+mod meta_login;
 mod oauth;
 mod registry;
 mod sandbox;
