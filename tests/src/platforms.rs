@@ -1,13 +1,15 @@
 //! What the platform adapter suites share: the outbound client with the unsafe loopback setting
 //! (fakes run on 127.0.0.1 over http), a channel pointing at a fake, images served from a fake's
-//! own route, and a fake that reads the multipart forms adapters upload.
+//! own route, a fake that reads the multipart forms adapters upload, and for connecting accounts:
+//! OAuth apps, matchers of form-encoded bodies, and the query of a consent URL.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use posthorn::platforms::{ChannelAuth, MediaItem, PublishRequest};
+use posthorn::platforms::{ChannelAuth, MediaItem, OAuthApp, PublishRequest};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 /// The token every fake expects.
 pub const TOKEN: &str = "token-abc";
@@ -80,4 +82,36 @@ pub fn carries_png(request: &Request) -> bool {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+/// Posthorn's client on a platform: confidential with `secret`, public (PKCE only) without.
+pub fn oauth_app(client_id: &str, secret: Option<&str>) -> OAuthApp {
+    OAuthApp { client_id: client_id.to_string(), client_secret: secret.map(str::to_string) }
+}
+
+/// The query of `url` as a map, and the URL without it.
+pub fn split_query(url: &str) -> (String, HashMap<String, String>) {
+    let parsed = url::Url::parse(url).expect("an absolute URL");
+    let query = parsed.query_pairs().into_owned().collect();
+    let mut page = parsed;
+    page.set_query(None);
+    (page.to_string(), query)
+}
+
+/// Matches a request whose `application/x-www-form-urlencoded` body is exactly `fields`, in any
+/// order.
+pub struct FormIs(Vec<(String, String)>);
+
+pub fn form_is(fields: &[(&str, &str)]) -> FormIs {
+    let mut fields: Vec<_> = fields.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+    fields.sort();
+    FormIs(fields)
+}
+
+impl Match for FormIs {
+    fn matches(&self, request: &Request) -> bool {
+        let mut sent: Vec<(String, String)> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        sent.sort();
+        sent == self.0
+    }
 }
