@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use posthorn::platforms::{ChannelAuth, MediaItem, OAuthApp, PublishRequest};
+use posthorn::platforms::{
+    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, MediaItem, OAuthApp, PlatformError, PublishRequest,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -89,13 +91,40 @@ pub fn oauth_app(client_id: &str, secret: Option<&str>) -> OAuthApp {
     OAuthApp { client_id: client_id.to_string(), client_secret: secret.map(str::to_string) }
 }
 
-/// The query of `url` as a map, and the URL without it.
-pub fn split_query(url: &str) -> (String, HashMap<String, String>) {
-    let parsed = url::Url::parse(url).expect("an absolute URL");
+/// Where every test's user comes back to, with [`STATE`] and, from the platform, [`CODE`].
+pub const REDIRECT: &str = "https://app.example.com/callback";
+pub const STATE: &str = "state-789";
+pub const CODE: &str = "code-123";
+
+/// The consent page `connector` sends the user of `app` to (back to [`REDIRECT`] with
+/// [`STATE`]), and its query.
+pub fn consent(
+    connector: &dyn Connector,
+    app: &OAuthApp,
+    pkce_challenge: Option<&str>,
+) -> Result<(String, HashMap<String, String>), PlatformError> {
+    let request = AuthorizeRequest {
+        app,
+        base_url: connector.default_base_url(),
+        redirect_uri: REDIRECT,
+        state: STATE,
+        pkce_challenge,
+    };
+    let parsed = url::Url::parse(&connector.authorization_url(&request)?).expect("an absolute URL");
     let query = parsed.query_pairs().into_owned().collect();
     let mut page = parsed;
     page.set_query(None);
-    (page.to_string(), query)
+    Ok((page.to_string(), query))
+}
+
+/// `pairs` as the map [`consent`] returns.
+pub fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+}
+
+/// The platform's redirect back with [`CODE`], to exchange at the API at `base_url`.
+pub fn callback<'a>(app: &'a OAuthApp, base_url: &'a str) -> CodeExchange<'a> {
+    CodeExchange { app, base_url, redirect_uri: REDIRECT, code: CODE, identifier: None, pkce_verifier: None }
 }
 
 /// Matches a request whose `application/x-www-form-urlencoded` body is exactly `fields`, in any

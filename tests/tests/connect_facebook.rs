@@ -6,16 +6,13 @@
 use std::time::Duration;
 
 use posthorn::channels::ChannelKind;
-use posthorn::platforms::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, ErrorCode, Facebook, OAuthApp, Profile,
-};
+use posthorn::platforms::{ConnectMethod, Connector, ErrorCode, Facebook, OAuthApp, Profile};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body};
-use posthorn_testkit::platforms::{oauth_app, split_query};
+use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, oauth_app, query};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const REDIRECT: &str = "https://app.example.com/callback";
 const USER: &str = "10158000000000001";
 
 fn app() -> OAuthApp {
@@ -58,27 +55,21 @@ async fn long_lived_exchange(server: &MockServer, short: &str, long: &str) {
 #[tokio::test]
 async fn the_login_dialog_is_at_the_graph_version_and_asks_for_pages() {
     let server = MockServer::start().await;
-    let app = app();
     let connector = facebook(&server);
-    let request = AuthorizeRequest {
-        app: &app,
-        base_url: connector.default_base_url(),
-        redirect_uri: REDIRECT,
-        state: "state-789",
-        pkce_challenge: None,
-    };
 
-    let (page, query) = split_query(&connector.authorization_url(&request).unwrap());
+    let (page, asked) = consent(&connector, &app(), None).unwrap();
 
     assert_eq!(page, format!("{}/v21.0/dialog/oauth", server.uri()));
-    let expected = [
-        ("client_id", "fb-app"),
-        ("redirect_uri", REDIRECT),
-        ("state", "state-789"),
-        ("response_type", "code"),
-        ("scope", "pages_show_list,pages_read_engagement,pages_manage_posts,business_management"),
-    ];
-    assert_eq!(query, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    assert_eq!(
+        asked,
+        query(&[
+            ("client_id", "fb-app"),
+            ("redirect_uri", REDIRECT),
+            ("state", STATE),
+            ("response_type", "code"),
+            ("scope", "pages_show_list,pages_read_engagement,pages_manage_posts,business_management"),
+        ])
+    );
     assert_eq!(connector.method(), ConnectMethod::OAuth { pkce: false });
     assert_eq!(connector.default_base_url(), "https://graph.facebook.com/v21.0");
 }
@@ -91,7 +82,7 @@ async fn the_code_becomes_a_long_lived_user_token() {
         .and(query_param("client_id", "fb-app"))
         .and(query_param("redirect_uri", REDIRECT))
         .and(query_param("client_secret", "fb-secret"))
-        .and(query_param("code", "code-123"))
+        .and(query_param("code", CODE))
         .respond_with(token("EAAG-short", 5400))
         .expect(1)
         .mount(&server)
@@ -99,14 +90,7 @@ async fn the_code_becomes_a_long_lived_user_token() {
     long_lived_exchange(&server, "EAAG-short", "EAAG-long").await;
     let app = app();
     let base = format!("{}/v21.0", server.uri());
-    let exchange = CodeExchange {
-        app: &app,
-        base_url: &base,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    };
+    let exchange = callback(&app, &base);
 
     let grant = facebook(&server).exchange_code(&exchange).await.unwrap();
 
@@ -125,14 +109,7 @@ async fn a_used_code_says_why() {
         .await;
     let app = app();
     let base = format!("{}/v21.0", server.uri());
-    let exchange = CodeExchange {
-        app: &app,
-        base_url: &base,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    };
+    let exchange = callback(&app, &base);
 
     let error = facebook(&server).exchange_code(&exchange).await.unwrap_err();
 

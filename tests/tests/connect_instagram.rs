@@ -7,14 +7,12 @@
 use std::time::Duration;
 
 use posthorn::channels::ChannelKind;
-use posthorn::platforms::{AuthorizeRequest, CodeExchange, Connector, ErrorCode, Instagram, OAuthApp};
+use posthorn::platforms::{Connector, ErrorCode, Instagram, OAuthApp};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body};
-use posthorn_testkit::platforms::{form_is, oauth_app, split_query};
+use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, form_is, oauth_app, query};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const REDIRECT: &str = "https://app.example.com/callback";
 
 fn app() -> OAuthApp {
     oauth_app("ig-app", Some("ig-secret"))
@@ -31,26 +29,19 @@ async fn fakes() -> (MockServer, MockServer, Instagram) {
 #[tokio::test]
 async fn the_authorization_window_asks_for_business_publishing() {
     let (oauth, _api, instagram) = fakes().await;
-    let app = app();
-    let request = AuthorizeRequest {
-        app: &app,
-        base_url: instagram.default_base_url(),
-        redirect_uri: REDIRECT,
-        state: "state-789",
-        pkce_challenge: None,
-    };
-
-    let (page, query) = split_query(&instagram.authorization_url(&request).unwrap());
+    let (page, asked) = consent(&instagram, &app(), None).unwrap();
 
     assert_eq!(page, format!("{}/oauth/authorize", oauth.uri()));
-    let expected = [
-        ("client_id", "ig-app"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights"),
-        ("state", "state-789"),
-    ];
-    assert_eq!(query, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    assert_eq!(
+        asked,
+        query(&[
+            ("client_id", "ig-app"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights"),
+            ("state", STATE),
+        ])
+    );
     assert_eq!(instagram.default_base_url(), "https://graph.instagram.com/v21.0");
 }
 
@@ -64,7 +55,7 @@ async fn the_code_becomes_a_long_lived_token_with_the_granted_permissions() {
             ("client_secret", "ig-secret"),
             ("grant_type", "authorization_code"),
             ("redirect_uri", REDIRECT),
-            ("code", "code-123"),
+            ("code", CODE),
         ]))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [{
             "access_token": "IGQ-short", "user_id": "17841400000000001",
@@ -86,14 +77,7 @@ async fn the_code_becomes_a_long_lived_token_with_the_granted_permissions() {
         .await;
     let app = app();
     let base = format!("{}/v21.0", api.uri());
-    let exchange = CodeExchange {
-        app: &app,
-        base_url: &base,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    };
+    let exchange = callback(&app, &base);
 
     let grant = instagram.exchange_code(&exchange).await.unwrap();
 

@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use posthorn::channels::ChannelKind;
-use posthorn::platforms::{AuthorizeRequest, CodeExchange, Connector, ErrorCode, Linkedin, OAuthApp, Profile};
-use posthorn_testkit::platforms::{BEARER, TOKEN, channel, form_is, oauth_app, outbound, split_query};
+use posthorn::platforms::{Connector, ErrorCode, Linkedin, OAuthApp, Profile};
+use posthorn_testkit::platforms::{
+    BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, form_is, oauth_app, outbound, query,
+};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const REDIRECT: &str = "https://app.example.com/callback";
 
 fn app() -> OAuthApp {
     oauth_app("li-client", Some("li-secret"))
@@ -32,41 +32,24 @@ fn member() -> Profile {
     }
 }
 
-fn exchange<'a>(app: &'a OAuthApp) -> CodeExchange<'a> {
-    CodeExchange {
-        app,
-        base_url: "https://api.linkedin.com",
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    }
-}
-
 #[tokio::test]
 async fn the_consent_url_names_the_client_redirect_state_and_scopes() {
     let server = MockServer::start().await;
-    let app = app();
     let connector = linkedin(&server).with_scopes("openid profile w_member_social w_organization_social");
-    let request = AuthorizeRequest {
-        app: &app,
-        base_url: connector.default_base_url(),
-        redirect_uri: REDIRECT,
-        state: "state-789",
-        pkce_challenge: None,
-    };
 
-    let (page, query) = split_query(&connector.authorization_url(&request).unwrap());
+    let (page, asked) = consent(&connector, &app(), Some("ignored-challenge")).unwrap();
 
     assert_eq!(page, format!("{}/oauth/v2/authorization", server.uri()));
-    let expected = [
-        ("response_type", "code"),
-        ("client_id", "li-client"),
-        ("redirect_uri", REDIRECT),
-        ("state", "state-789"),
-        ("scope", "openid profile w_member_social w_organization_social"),
-    ];
-    assert_eq!(query, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    assert_eq!(
+        asked,
+        query(&[
+            ("response_type", "code"),
+            ("client_id", "li-client"),
+            ("redirect_uri", REDIRECT),
+            ("state", STATE),
+            ("scope", "openid profile w_member_social w_organization_social"),
+        ])
+    );
 }
 
 #[tokio::test]
@@ -76,7 +59,7 @@ async fn the_code_is_exchanged_with_the_client_credentials_in_the_form() {
         .and(path("/oauth/v2/accessToken"))
         .and(form_is(&[
             ("grant_type", "authorization_code"),
-            ("code", "code-123"),
+            ("code", CODE),
             ("redirect_uri", REDIRECT),
             ("client_id", "li-client"),
             ("client_secret", "li-secret"),
@@ -90,7 +73,7 @@ async fn the_code_is_exchanged_with_the_client_credentials_in_the_form() {
         .await;
     let app = app();
 
-    let grant = linkedin(&server).exchange_code(&exchange(&app)).await.unwrap();
+    let grant = linkedin(&server).exchange_code(&callback(&app, "https://api.linkedin.com")).await.unwrap();
 
     assert_eq!(grant.access_token, "AQX-access");
     assert_eq!(grant.refresh_token, None);
@@ -111,7 +94,7 @@ async fn an_expired_code_says_why() {
         .await;
     let app = app();
 
-    let error = linkedin(&server).exchange_code(&exchange(&app)).await.unwrap_err();
+    let error = linkedin(&server).exchange_code(&callback(&app, "https://api.linkedin.com")).await.unwrap_err();
 
     assert_eq!(
         error.message,

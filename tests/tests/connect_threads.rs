@@ -6,14 +6,13 @@
 use std::time::Duration;
 
 use posthorn::channels::ChannelKind;
-use posthorn::platforms::{AuthorizeRequest, CodeExchange, Connector, ErrorCode, OAuthApp, Profile, Threads};
+use posthorn::platforms::{Connector, ErrorCode, OAuthApp, Profile, Threads};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, form};
-use posthorn_testkit::platforms::{form_is, oauth_app, split_query};
+use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, form_is, oauth_app, query};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const REDIRECT: &str = "https://app.example.com/callback";
 const USER: &str = "25025320";
 
 fn app() -> OAuthApp {
@@ -32,27 +31,21 @@ fn long_lived(access: &str) -> ResponseTemplate {
 #[tokio::test]
 async fn the_authorization_window_asks_for_publishing_and_insights() {
     let server = MockServer::start().await;
-    let app = app();
     let connector = threads(&server);
-    let request = AuthorizeRequest {
-        app: &app,
-        base_url: connector.default_base_url(),
-        redirect_uri: REDIRECT,
-        state: "state-789",
-        pkce_challenge: None,
-    };
 
-    let (page, query) = split_query(&connector.authorization_url(&request).unwrap());
+    let (page, asked) = consent(&connector, &app(), None).unwrap();
 
     assert_eq!(page, format!("{}/oauth/authorize", server.uri()));
-    let expected = [
-        ("client_id", "th-app"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "threads_basic,threads_content_publish,threads_manage_insights"),
-        ("response_type", "code"),
-        ("state", "state-789"),
-    ];
-    assert_eq!(query, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    assert_eq!(
+        asked,
+        query(&[
+            ("client_id", "th-app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "threads_basic,threads_content_publish,threads_manage_insights"),
+            ("response_type", "code"),
+            ("state", STATE),
+        ])
+    );
     assert_eq!(connector.default_base_url(), "https://graph.threads.net/v1.0");
 }
 
@@ -66,7 +59,7 @@ async fn the_code_becomes_a_long_lived_token() {
             ("client_secret", "th-secret"),
             ("grant_type", "authorization_code"),
             ("redirect_uri", REDIRECT),
-            ("code", "code-123"),
+            ("code", CODE),
         ]))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({ "access_token": "THQ-short", "user_id": 25025320 })),
@@ -85,14 +78,7 @@ async fn the_code_becomes_a_long_lived_token() {
         .await;
     let app = app();
     let base = format!("{}/v1.0", server.uri());
-    let exchange = CodeExchange {
-        app: &app,
-        base_url: &base,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    };
+    let exchange = callback(&app, &base);
 
     let grant = threads(&server).exchange_code(&exchange).await.unwrap();
 
@@ -105,7 +91,7 @@ async fn an_invalid_code_says_why() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/access_token"))
-        .and(form("code", "code-123"))
+        .and(form("code", CODE))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({
             "error_type": "OAuthException", "code": 400, "error_message": "Invalid verification code format"
         })))
@@ -113,14 +99,7 @@ async fn an_invalid_code_says_why() {
         .await;
     let app = app();
     let base = format!("{}/v1.0", server.uri());
-    let exchange = CodeExchange {
-        app: &app,
-        base_url: &base,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: None,
-    };
+    let exchange = callback(&app, &base);
 
     let error = threads(&server).exchange_code(&exchange).await.unwrap_err();
 

@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use posthorn::channels::ChannelKind;
-use posthorn::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, OAuthApp, Profile, X,
+use posthorn::platforms::{CodeExchange, ConnectMethod, Connector, ErrorCode, OAuthApp, Profile, X};
+use posthorn_testkit::platforms::{
+    BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, form_is, oauth_app, outbound, query,
 };
-use posthorn_testkit::platforms::{BEARER, TOKEN, channel, form_is, oauth_app, outbound, split_query};
 use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::matchers::{header, header_exists, method, path, query_param};
@@ -17,7 +17,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Basic `x-client:x-secret`.
 const BASIC: &str = "Basic eC1jbGllbnQ6eC1zZWNyZXQ=";
-const REDIRECT: &str = "https://app.example.com/callback";
 
 fn confidential() -> OAuthApp {
     oauth_app("x-client", Some("x-secret"))
@@ -38,54 +37,38 @@ fn oauth_error(error: &str, description: &str) -> ResponseTemplate {
     ResponseTemplate::new(400).set_body_json(json!({ "error": error, "error_description": description }))
 }
 
+/// The callback with the verifier of the challenge sent to consent.
 fn exchange<'a>(server: &'a str, app: &'a OAuthApp) -> CodeExchange<'a> {
-    CodeExchange {
-        app,
-        base_url: server,
-        redirect_uri: REDIRECT,
-        code: "code-123",
-        identifier: None,
-        pkce_verifier: Some("verifier-456"),
-    }
+    CodeExchange { pkce_verifier: Some("verifier-456"), ..callback(app, server) }
 }
 
 #[tokio::test]
 async fn the_consent_url_asks_for_posting_scopes_with_an_s256_challenge() {
     let server = MockServer::start().await;
-    let app = confidential();
     let connector = x(&server);
-    let request = AuthorizeRequest {
-        app: &app,
-        base_url: connector.default_base_url(),
-        redirect_uri: REDIRECT,
-        state: "state-789",
-        pkce_challenge: Some("challenge-abc"),
-    };
 
-    let (page, query) = split_query(&connector.authorization_url(&request).unwrap());
+    let (page, asked) = consent(&connector, &confidential(), Some("challenge-abc")).unwrap();
 
     assert_eq!(page, format!("{}/i/oauth2/authorize", server.uri()));
-    let expected = [
-        ("response_type", "code"),
-        ("client_id", "x-client"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "tweet.read tweet.write users.read offline.access media.write"),
-        ("state", "state-789"),
-        ("code_challenge", "challenge-abc"),
-        ("code_challenge_method", "S256"),
-    ];
-    assert_eq!(query, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    assert_eq!(
+        asked,
+        query(&[
+            ("response_type", "code"),
+            ("client_id", "x-client"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "tweet.read tweet.write users.read offline.access media.write"),
+            ("state", STATE),
+            ("code_challenge", "challenge-abc"),
+            ("code_challenge_method", "S256"),
+        ])
+    );
     assert_eq!(connector.method(), ConnectMethod::OAuth { pkce: true });
     assert_eq!(connector.default_base_url(), "https://api.x.com");
 }
 
 #[tokio::test]
 async fn consent_without_a_challenge_is_refused() {
-    let app = confidential();
-    let request =
-        AuthorizeRequest { app: &app, base_url: "", redirect_uri: REDIRECT, state: "s", pkce_challenge: None };
-
-    let error = X::new(outbound()).authorization_url(&request).unwrap_err();
+    let error = consent(&X::new(outbound()), &confidential(), None).unwrap_err();
 
     assert!(error.message.contains("PKCE"), "{error:?}");
 }
@@ -99,7 +82,7 @@ async fn a_confidential_client_exchanges_the_code_and_verifier_with_basic_auth()
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(form_is(&[
             ("grant_type", "authorization_code"),
-            ("code", "code-123"),
+            ("code", CODE),
             ("redirect_uri", REDIRECT),
             ("code_verifier", "verifier-456"),
         ]))
@@ -132,7 +115,7 @@ async fn a_public_client_names_itself_in_the_form_without_basic_auth() {
         .and(path("/2/oauth2/token"))
         .and(form_is(&[
             ("grant_type", "authorization_code"),
-            ("code", "code-123"),
+            ("code", CODE),
             ("redirect_uri", REDIRECT),
             ("code_verifier", "verifier-456"),
             ("client_id", "x-public"),
@@ -161,7 +144,7 @@ async fn a_rejected_code_says_why() {
     let error = x(&server).exchange_code(&exchange(&server.uri(), &app)).await.unwrap_err();
 
     assert_eq!(error.message, "invalid_request: Value passed for the authorization code was invalid.");
-    assert!(!error.message.contains("code-123") && !error.message.contains("verifier-456"));
+    assert!(!error.message.contains(CODE) && !error.message.contains("verifier-456"));
 }
 
 #[tokio::test]
@@ -290,7 +273,5 @@ async fn revoking_sends_the_access_token_with_its_type() {
         .expect(1)
         .mount(&server)
         .await;
-    let auth: ChannelAuth = channel(&server, "");
-
-    x(&server).revoke(&confidential(), &auth).await.unwrap();
+    x(&server).revoke(&confidential(), &channel(&server, "")).await.unwrap();
 }

@@ -35,7 +35,8 @@ pub const DEFAULT_OAUTH_BASE: &str = "https://api.instagram.com";
 pub const SCOPES: &str =
     "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights";
 
-const LOGIN: LongLivedLogin = LongLivedLogin { exchange_grant: "ig_exchange_token", refresh_grant: "ig_refresh_token" };
+const LOGIN: LongLivedLogin =
+    LongLivedLogin { scopes: SCOPES, exchange_grant: "ig_exchange_token", refresh_grant: "ig_refresh_token" };
 
 pub struct Instagram {
     http: OutboundClient,
@@ -165,17 +166,7 @@ impl Connector for Instagram {
     }
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
-        let page = format!("{}/oauth/authorize", self.oauth_base.trim_end_matches('/'));
-        oauth::consent_url(
-            &page,
-            &[
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("response_type", "code"),
-                ("scope", SCOPES),
-                ("state", request.state),
-            ],
-        )
+        LOGIN.authorization_url(&self.oauth_base, request)
     }
 
     async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {

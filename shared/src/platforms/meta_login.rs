@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::connect::{CodeExchange, OAuthApp, TokenGrant};
+use super::connect::{AuthorizeRequest, CodeExchange, OAuthApp, TokenGrant};
 use super::graph;
-use super::oauth::split_scopes;
+use super::oauth::{self, split_scopes};
 use super::{ErrorCode, PlatformError};
 use crate::outbound::OutboundClient;
 
@@ -102,8 +102,11 @@ impl ShortLived {
     }
 }
 
-/// The login of Threads and of Instagram API with Instagram Login: one pair of grant types.
+/// The login of Threads and of Instagram API with Instagram Login: the permissions asked for
+/// and one pair of grant types.
 pub(crate) struct LongLivedLogin {
+    /// Comma-separated.
+    pub scopes: &'static str,
     /// `th_exchange_token` or `ig_exchange_token`.
     pub exchange_grant: &'static str,
     /// `th_refresh_token` or `ig_refresh_token`.
@@ -111,6 +114,25 @@ pub(crate) struct LongLivedLogin {
 }
 
 impl LongLivedLogin {
+    /// The authorization window at `{oauth_base}/oauth/authorize`.
+    pub(crate) fn authorization_url(
+        &self,
+        oauth_base: &str,
+        request: &AuthorizeRequest<'_>,
+    ) -> Result<String, PlatformError> {
+        let page = format!("{}/oauth/authorize", oauth_base.trim_end_matches('/'));
+        oauth::consent_url(
+            &page,
+            &[
+                ("client_id", &request.app.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("response_type", "code"),
+                ("scope", self.scopes),
+                ("state", request.state),
+            ],
+        )
+    }
+
     /// POSTs the code to `{token_base}/oauth/access_token`, then exchanges the short-lived token
     /// at the API of `exchange.base_url` for a long-lived one.
     pub(crate) async fn exchange_code(

@@ -27,7 +27,8 @@ pub const DEFAULT_OAUTH_BASE: &str = "https://threads.net";
 /// Reading the profile, publishing, and the insights metrics come from.
 pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights";
 
-const LOGIN: LongLivedLogin = LongLivedLogin { exchange_grant: "th_exchange_token", refresh_grant: "th_refresh_token" };
+const LOGIN: LongLivedLogin =
+    LongLivedLogin { scopes: SCOPES, exchange_grant: "th_exchange_token", refresh_grant: "th_refresh_token" };
 
 const METRICS: &str = "views,likes,replies,reposts,quotes";
 
@@ -151,17 +152,7 @@ impl Connector for Threads {
     }
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
-        let page = format!("{}/oauth/authorize", self.oauth_base.trim_end_matches('/'));
-        oauth::consent_url(
-            &page,
-            &[
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("scope", SCOPES),
-                ("response_type", "code"),
-                ("state", request.state),
-            ],
-        )
+        LOGIN.authorization_url(&self.oauth_base, request)
     }
 
     /// The code is exchanged at the API's own host (`graph.threads.net/oauth/access_token`).
