@@ -80,35 +80,40 @@ impl Linkedin {
         TokenEndpoint { http: &self.http, url, app, client_auth: ClientAuth::Form }
     }
 
-    /// The organizations the member administers, as URNs. Without an organization scope
-    /// LinkedIn answers 403: the member then has none to post as.
+    /// The organizations the member administers, as URNs.
     async fn administered(&self, auth: &ChannelAuth) -> Result<Vec<String>, PlatformError> {
         let mut organizations = Vec::new();
         for page in 0..MAX_ACL_PAGES {
-            let start = (page * ACL_PAGE_SIZE).to_string();
-            let count = ACL_PAGE_SIZE.to_string();
-            let request = self.rest(auth, Method::GET, "/rest/organizationAcls").await?.query(&[
-                ("q", "roleAssignee"),
-                ("role", "ADMINISTRATOR"),
-                ("state", "APPROVED"),
-                ("start", &start),
-                ("count", &count),
-            ]);
-            let response = self.http.execute(request, http::MAX_API_BODY).await.map_err(http::transport_error)?;
-            if response.status == 403 {
-                break;
-            }
-            if !response.is_success() {
-                return Err(http::error_from::<Dialect>(&response));
-            }
-            let acls: Elements<Acl> = http::parse_json(&response)?;
-            let read = acls.elements.len();
-            organizations.extend(acls.elements.into_iter().map(|acl| acl.organization));
-            if read < ACL_PAGE_SIZE {
+            let Some(found) = self.administered_page(auth, page * ACL_PAGE_SIZE).await? else { break };
+            let last = found.len() < ACL_PAGE_SIZE;
+            organizations.extend(found);
+            if last {
                 break;
             }
         }
         Ok(organizations)
+    }
+
+    /// One page of the member's approved administrator roles, from `start`. Without an
+    /// organization scope LinkedIn answers 403: `None`, the member has none to post as.
+    async fn administered_page(&self, auth: &ChannelAuth, start: usize) -> Result<Option<Vec<String>>, PlatformError> {
+        let (start, count) = (start.to_string(), ACL_PAGE_SIZE.to_string());
+        let request = self.rest(auth, Method::GET, "/rest/organizationAcls").await?.query(&[
+            ("q", "roleAssignee"),
+            ("role", "ADMINISTRATOR"),
+            ("state", "APPROVED"),
+            ("start", &start),
+            ("count", &count),
+        ]);
+        let response = self.http.execute(request, http::MAX_API_BODY).await.map_err(http::transport_error)?;
+        match response.status {
+            403 => Ok(None),
+            _ if !response.is_success() => Err(http::error_from::<Dialect>(&response)),
+            _ => {
+                let acls: Elements<Acl> = http::parse_json(&response)?;
+                Ok(Some(acls.elements.into_iter().map(|acl| acl.organization).collect()))
+            }
+        }
     }
 
     /// A `/rest` request with the token and the version headers.
