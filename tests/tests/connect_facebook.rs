@@ -75,7 +75,7 @@ async fn the_login_dialog_is_at_the_graph_version_and_asks_for_pages() {
 }
 
 #[tokio::test]
-async fn the_code_becomes_a_long_lived_user_token() {
+async fn the_code_becomes_a_long_lived_user_token_with_its_granted_permissions() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v21.0/oauth/access_token"))
@@ -88,6 +88,17 @@ async fn the_code_becomes_a_long_lived_user_token() {
         .mount(&server)
         .await;
     long_lived_exchange(&server, "EAAG-short", "EAAG-long").await;
+    Mock::given(method("GET"))
+        .and(path("/v21.0/me/permissions"))
+        .and(query_param("access_token", "EAAG-long"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [
+            { "permission": "pages_show_list", "status": "granted" },
+            { "permission": "pages_manage_posts", "status": "granted" },
+            { "permission": "business_management", "status": "declined" }
+        ] })))
+        .expect(1)
+        .mount(&server)
+        .await;
     let app = app();
     let base = format!("{}/v21.0", server.uri());
     let exchange = callback(&app, &base);
@@ -96,6 +107,7 @@ async fn the_code_becomes_a_long_lived_user_token() {
 
     assert_eq!(grant.access_token, "EAAG-long");
     assert_eq!((grant.refresh_token, grant.expires_in), (None, Some(Duration::from_secs(5183944))));
+    assert_eq!(grant.scopes, ["pages_show_list", "pages_manage_posts"]);
 }
 
 #[tokio::test]

@@ -41,6 +41,18 @@ impl AccessToken {
     }
 }
 
+/// `{"data": [{"permission": "pages_show_list", "status": "granted"}, …]}`.
+#[derive(Deserialize)]
+struct Permissions {
+    data: Vec<Permission>,
+}
+
+#[derive(Deserialize)]
+struct Permission {
+    permission: String,
+    status: String,
+}
+
 /// Facebook Login's token exchanges, at the versioned Graph API `base_url`.
 pub(crate) struct FacebookLogin<'a> {
     pub http: &'a OutboundClient,
@@ -49,7 +61,8 @@ pub(crate) struct FacebookLogin<'a> {
 }
 
 impl FacebookLogin<'_> {
-    /// The code for a short-lived user token, and that for a long-lived one.
+    /// The code for a short-lived user token, that for a long-lived one, and the permissions the
+    /// user granted (Facebook's token answers do not list them).
     pub(crate) async fn exchange_code(&self, redirect_uri: &str, code: &str) -> Result<TokenGrant, PlatformError> {
         let query = [
             ("client_id", self.app.client_id.as_str()),
@@ -59,7 +72,22 @@ impl FacebookLogin<'_> {
         ];
         let short: AccessToken =
             graph::get_public(self.http, self.base_url, &["oauth", "access_token"], &query).await?;
-        self.extend(&short.access_token).await
+        let mut grant = self.extend(&short.access_token).await?;
+        grant.scopes = self.granted(&grant.access_token).await?;
+        Ok(grant)
+    }
+
+    /// `GET /me/permissions`: the permissions whose status is `granted`.
+    async fn granted(&self, token: &str) -> Result<Vec<String>, PlatformError> {
+        let query = [("access_token", token)];
+        let permissions: Permissions =
+            graph::get_public(self.http, self.base_url, &["me", "permissions"], &query).await?;
+        Ok(permissions
+            .data
+            .into_iter()
+            .filter(|permission| permission.status == "granted")
+            .map(|permission| permission.permission)
+            .collect())
     }
 
     /// A long-lived user token for `token` (short- or long-lived, still valid).
