@@ -1,13 +1,17 @@
 //! What the platform adapter suites share: the outbound client with the unsafe loopback setting
 //! (fakes run on 127.0.0.1 over http), a channel pointing at a fake, images served from a fake's
-//! own route, and a fake that reads the multipart forms adapters upload.
+//! own route, a fake that reads the multipart forms adapters upload, and for connecting accounts:
+//! OAuth apps, matchers of form-encoded bodies, and the query of a consent URL.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use posthorn::platforms::{ChannelAuth, MediaItem, PublishRequest};
+use posthorn::platforms::{
+    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, MediaItem, OAuthApp, PlatformError, PublishRequest,
+};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 /// The token every fake expects.
 pub const TOKEN: &str = "token-abc";
@@ -80,4 +84,63 @@ pub fn carries_png(request: &Request) -> bool {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+/// Posthorn's client on a platform: confidential with `secret`, public (PKCE only) without.
+pub fn oauth_app(client_id: &str, secret: Option<&str>) -> OAuthApp {
+    OAuthApp { client_id: client_id.to_string(), client_secret: secret.map(str::to_string) }
+}
+
+/// Where every test's user comes back to, with [`STATE`] and, from the platform, [`CODE`].
+pub const REDIRECT: &str = "https://app.example.com/callback";
+pub const STATE: &str = "state-789";
+pub const CODE: &str = "code-123";
+
+/// The consent page `connector` sends the user of `app` to (back to [`REDIRECT`] with
+/// [`STATE`]), and its query.
+pub fn consent(
+    connector: &dyn Connector,
+    app: &OAuthApp,
+    pkce_challenge: Option<&str>,
+) -> Result<(String, HashMap<String, String>), PlatformError> {
+    let request = AuthorizeRequest {
+        app,
+        base_url: connector.default_base_url(),
+        redirect_uri: REDIRECT,
+        state: STATE,
+        pkce_challenge,
+    };
+    let parsed = url::Url::parse(&connector.authorization_url(&request)?).expect("an absolute URL");
+    let query = parsed.query_pairs().into_owned().collect();
+    let mut page = parsed;
+    page.set_query(None);
+    Ok((page.to_string(), query))
+}
+
+/// `pairs` as the map [`consent`] returns.
+pub fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+}
+
+/// The platform's redirect back with [`CODE`], to exchange at the API at `base_url`.
+pub fn callback<'a>(app: &'a OAuthApp, base_url: &'a str) -> CodeExchange<'a> {
+    CodeExchange { app, base_url, redirect_uri: REDIRECT, code: CODE, identifier: None, pkce_verifier: None }
+}
+
+/// Matches a request whose `application/x-www-form-urlencoded` body is exactly `fields`, in any
+/// order.
+pub struct FormIs(Vec<(String, String)>);
+
+pub fn form_is(fields: &[(&str, &str)]) -> FormIs {
+    let mut fields: Vec<_> = fields.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+    fields.sort();
+    FormIs(fields)
+}
+
+impl Match for FormIs {
+    fn matches(&self, request: &Request) -> bool {
+        let mut sent: Vec<(String, String)> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        sent.sort();
+        sent == self.0
+    }
 }

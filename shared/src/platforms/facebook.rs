@@ -1,20 +1,94 @@
 //! Facebook Pages over the Graph API: text posts on the page feed, one photo as a photo post,
 //! several photos uploaded unpublished and attached to one feed post; delete; and reactions,
 //! comments and shares as metrics. The channel's token is the page access token.
+//!
+//! Accounts connect through Facebook Login (`meta_login`): the dialog at
+//! `www.facebook.com/{version}/dialog/oauth`, a long-lived user token, the user from `GET /me`,
+//! their pages with each page's own token from `GET /me/accounts` (a page token obtained with a
+//! long-lived user token does not expire), and revocation through `DELETE /me/permissions`.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 use super::graph::{self, Graph};
+use super::meta_login::FacebookLogin;
+use super::oauth;
 use super::{ChannelAuth, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com/v21.0";
+/// Where the login dialog is, at the Graph API's version, unless
+/// [`Facebook::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://www.facebook.com/v21.0";
+/// Listing the user's pages, posting on them and reading their engagement; pages owned through a
+/// business portfolio are listed only with `business_management`.
+pub const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts,business_management";
+/// Pages read per `/me/accounts` page, and pages of them read at most.
+const ACCOUNTS_PAGE_SIZE: &str = "100";
+const MAX_ACCOUNTS_PAGES: usize = 20;
 
 const METRIC_FIELDS: &str = "reactions.summary(total_count),comments.summary(total_count),shares";
 
 pub struct Facebook {
     http: OutboundClient,
+    oauth_base: String,
+}
+
+/// `GET /me?fields=id,name,picture`.
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    name: String,
+    picture: Option<Picture>,
+}
+
+#[derive(Deserialize)]
+struct Picture {
+    data: PictureData,
+}
+
+#[derive(Deserialize)]
+struct PictureData {
+    url: Option<String>,
+}
+
+/// One page of `GET /me/accounts`: the pages with their tokens, and where the next page starts.
+#[derive(Deserialize)]
+struct Accounts {
+    data: Vec<Page>,
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    id: String,
+    name: String,
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    cursors: Option<Cursors>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Cursors {
+    after: Option<String>,
+}
+
+impl Accounts {
+    /// The `after` cursor, when Meta says a next page exists. The cursor is read rather than
+    /// the `next` URL, so the user's token only ever goes to the configured API.
+    fn after(&self) -> Option<String> {
+        let paging = self.paging.as_ref()?;
+        paging.next.as_ref()?;
+        paging.cursors.as_ref()?.after.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,7 +127,17 @@ struct Engagement {
 
 impl Facebook {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http }
+        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+    }
+
+    /// Where the login dialog (`/dialog/oauth`) is: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
+    }
+
+    fn login<'a>(&'a self, base_url: &'a str, app: &'a OAuthApp) -> FacebookLogin<'a> {
+        FacebookLogin { http: &self.http, base_url, app }
     }
 
     async fn post_text(graph: &Graph<'_>, message: &str) -> Result<String, PlatformError> {
@@ -118,5 +202,81 @@ impl PlatformClient for Facebook {
             comments: engagement.comments.map(|comments| comments.summary.total_count),
             shares: Some(engagement.shares.map_or(0, |shares| shares.count)),
         })
+    }
+}
+
+#[async_trait]
+impl Connector for Facebook {
+    fn platform(&self) -> Platform {
+        Platform::Facebook
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: false }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let page = format!("{}/dialog/oauth", self.oauth_base.trim_end_matches('/'));
+        oauth::consent_url(
+            &page,
+            &[
+                ("client_id", &request.app.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("state", request.state),
+                ("response_type", "code"),
+                ("scope", SCOPES),
+            ],
+        )
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        self.login(exchange.base_url, exchange.app).exchange_code(exchange.redirect_uri, exchange.code).await
+    }
+
+    async fn refresh(&self, app: &OAuthApp, auth: &ChannelAuth, _: Option<&str>) -> Result<TokenGrant, PlatformError> {
+        self.login(&auth.base_url, app).extend(&auth.access_token).await
+    }
+
+    /// Facebook has no handles: the name stands for one.
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let me: Me = Graph::new(&self.http, auth).get(&["me"], &[("fields", "id,name,picture")]).await?;
+        Ok(Profile {
+            platform_user_id: me.id,
+            username: me.name.clone(),
+            display_name: Some(me.name),
+            avatar_url: me.picture.and_then(|picture| picture.data.url),
+            profile_url: None,
+        })
+    }
+
+    /// Every page the user can post on, each with its own page token.
+    async fn list_channels(&self, auth: &ChannelAuth, _: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        let graph = Graph::new(&self.http, auth);
+        let mut channels = Vec::new();
+        let mut after = None;
+        for _ in 0..MAX_ACCOUNTS_PAGES {
+            let mut query = vec![("fields", "id,name,access_token"), ("limit", ACCOUNTS_PAGE_SIZE)];
+            query.extend(after.as_deref().map(|cursor| ("after", cursor)));
+            let accounts: Accounts = graph.get(&["me", "accounts"], &query).await?;
+            after = accounts.after();
+            channels.extend(accounts.data.into_iter().map(|page| RemoteChannel {
+                platform_channel_id: page.id,
+                name: page.name,
+                kind: ChannelKind::Page,
+                channel_token: page.access_token,
+            }));
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok(channels)
+    }
+
+    async fn revoke(&self, _: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+        Graph::new(&self.http, auth).delete(&["me", "permissions"]).await
     }
 }

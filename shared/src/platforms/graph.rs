@@ -53,6 +53,21 @@ struct GraphError {
     is_transient: Option<bool>,
 }
 
+/// The flat error body of Instagram's and Threads' code exchange:
+/// `{"error_type": "OAuthException", "code": 400, "error_message": "…"}`.
+#[derive(Deserialize)]
+struct FlatError {
+    error_type: Option<String>,
+    code: Option<i64>,
+    error_message: String,
+}
+
+impl From<FlatError> for GraphError {
+    fn from(flat: FlatError) -> Self {
+        Self { message: flat.error_message, kind: flat.error_type, code: flat.code, ..Self::default() }
+    }
+}
+
 #[derive(Deserialize)]
 struct Deleted {
     #[serde(default)]
@@ -141,19 +156,74 @@ impl<'a> Graph<'a> {
     }
 
     async fn request(&self, method: Method, path: &[&str]) -> Result<reqwest::RequestBuilder, PlatformError> {
-        let url = endpoint(&self.auth.base_url, path)?;
-        self.http.request(method, url.as_str()).await.map_err(transport_error)
+        request(self.http, method, &self.auth.base_url, path).await
     }
 
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, PlatformError> {
-        let response = self.http.execute(request, MAX_BODY).await.map_err(transport_error)?;
-        if !response.is_success() {
-            return Err(graph_error(response.status, &response.headers, &response.body, response.retry_after()));
-        }
-        serde_json::from_slice(&response.body).map_err(|e| {
-            PlatformError::new(ErrorCode::PlatformError, format!("Meta's answer was not what its API documents: {e}"))
-        })
+        send(self.http, request).await
     }
+}
+
+/// GETs the node at `path` of `base_url` with `query` alone: the OAuth endpoints take the app's
+/// secret and the token to exchange there, not a channel's token.
+pub(crate) async fn get_public<T: DeserializeOwned>(
+    http: &OutboundClient,
+    base_url: &str,
+    path: &[&str],
+    query: &[(&str, &str)],
+) -> Result<T, PlatformError> {
+    send(http, request(http, Method::GET, base_url, path).await?.query(query)).await
+}
+
+/// POSTs `form` alone to the node at `path` of `base_url`.
+pub(crate) async fn post_public<T: DeserializeOwned>(
+    http: &OutboundClient,
+    base_url: &str,
+    path: &[&str],
+    form: &[(&str, &str)],
+) -> Result<T, PlatformError> {
+    send(http, request(http, Method::POST, base_url, path).await?.form(form)).await
+}
+
+/// `base_url` without its trailing version segment (`https://graph.threads.net/v1.0` →
+/// `https://graph.threads.net`), where Meta serves its unversioned token endpoints.
+pub(crate) fn unversioned(base_url: &str) -> &str {
+    let base = base_url.trim_end_matches('/');
+    match base.rsplit_once('/') {
+        Some((root, last)) if is_version(last) => root,
+        _ => base,
+    }
+}
+
+fn is_version(segment: &str) -> bool {
+    segment
+        .strip_prefix('v')
+        .is_some_and(|number| !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+async fn request(
+    http: &OutboundClient,
+    method: Method,
+    base_url: &str,
+    path: &[&str],
+) -> Result<reqwest::RequestBuilder, PlatformError> {
+    let url = endpoint(base_url, path)?;
+    http.request(method, url.as_str()).await.map_err(transport_error)
+}
+
+/// Sends `request` and reads the JSON answer. Serde's message names the mismatch, never a whole
+/// body, so an answer holding tokens is not echoed.
+async fn send<T: DeserializeOwned>(
+    http: &OutboundClient,
+    request: reqwest::RequestBuilder,
+) -> Result<T, PlatformError> {
+    let response = http.execute(request, MAX_BODY).await.map_err(transport_error)?;
+    if !response.is_success() {
+        return Err(graph_error(response.status, &response.headers, &response.body, response.retry_after()));
+    }
+    serde_json::from_slice(&response.body).map_err(|e| {
+        PlatformError::new(ErrorCode::PlatformError, format!("Meta's answer was not what its API documents: {e}"))
+    })
 }
 
 /// `base_url` with the percent-encoded `path` segments appended, so an id can never climb out
@@ -181,7 +251,10 @@ fn transport_error(error: SendError) -> PlatformError {
 
 /// An error answer, mapped to a stable code, with Meta's own message and when to retry.
 fn graph_error(status: u16, headers: &HeaderMap, body: &[u8], retry_after: Option<Duration>) -> PlatformError {
-    let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|envelope| envelope.error);
+    let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
+        .map(|envelope| envelope.error)
+        .or_else(|_| serde_json::from_slice::<FlatError>(body).map(GraphError::from))
+        .ok();
     let code = match status {
         429 => ErrorCode::RateLimited,
         _ => parsed.as_ref().and_then(classify).unwrap_or_else(|| classify_status(status)),
@@ -448,6 +521,14 @@ mod tests {
     fn length_is_read_from_the_message() {
         let long = error(Some(100), None, "OAuthException", "The caption is too long");
         assert_eq!(classify(&long), Some(ErrorCode::ContentTooLong));
+    }
+
+    #[test]
+    fn token_endpoints_are_served_without_the_version() {
+        assert_eq!(unversioned("https://graph.threads.net/v1.0"), "https://graph.threads.net");
+        assert_eq!(unversioned("https://graph.instagram.com/v21.0/"), "https://graph.instagram.com");
+        assert_eq!(unversioned("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(unversioned("https://example.com/video"), "https://example.com/video");
     }
 
     #[test]

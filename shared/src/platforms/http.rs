@@ -64,6 +64,12 @@ pub trait ErrorDialect {
     /// The code for an error status that is not decided by the status alone (401, 429 and 5xx
     /// are); `message` is what the platform said.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode;
+
+    /// The code for an answer the platform's own error name decides, whatever its status (an
+    /// OAuth `invalid_client` is the app's configuration, not an expired connection).
+    fn decide(_message: &PlatformMessage) -> Option<ErrorCode> {
+        None
+    }
 }
 
 /// A request to `url` with the channel's bearer token.
@@ -127,12 +133,12 @@ pub fn error_from<D: ErrorDialect>(response: &FullResponse) -> PlatformError {
         .ok()
         .and_then(|body| D::message(&body))
         .unwrap_or_else(|| PlatformMessage::new(None, fallback_text(response)));
-    let code = match response.status {
+    let code = D::decide(&message).unwrap_or_else(|| match response.status {
         401 => ErrorCode::AuthExpired,
         429 => ErrorCode::RateLimited,
         500.. => ErrorCode::PlatformUnavailable,
         status => D::classify(status, &message),
-    };
+    });
     let retry_after = match code {
         ErrorCode::RateLimited => response.retry_after().or_else(|| reset_delay(&response.headers, D::RESET)),
         _ => None,

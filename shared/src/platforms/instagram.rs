@@ -3,23 +3,56 @@
 //! the permalink read back; likes and comments as metrics, views and shares from insights.
 //! A failure after the container exists carries its id, so a retry publishes that container
 //! instead of posting twice (SPEC §7). Instagram's API cannot delete published media.
+//!
+//! Accounts connect through Business Login for Instagram, matching the API at
+//! [`DEFAULT_BASE_URL`]: the authorization window and the code exchange on api.instagram.com,
+//! Meta's long-lived tokens (`meta_login`, grants `ig_exchange_token` / `ig_refresh_token`),
+//! and the professional account from `GET /me` as the one channel. Instagram Login documents
+//! no revocation endpoint.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 use super::graph::{self, ContainerFlow, Created, Graph, Polling};
+use super::meta_login::LongLivedLogin;
+use super::oauth;
 use super::{
     ChannelAuth, ErrorCode, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
 };
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 /// Instagram API with Instagram Login (`instagram_business_*` permissions); accounts connected
 /// through Facebook Login use `https://graph.facebook.com/v21.0` instead.
 pub const DEFAULT_BASE_URL: &str = "https://graph.instagram.com/v21.0";
+/// Where the authorization window (`/oauth/authorize`) and the code exchange
+/// (`/oauth/access_token`) are, unless [`Instagram::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://api.instagram.com";
+/// Reading the profile, publishing, and the insights metrics come from.
+pub const SCOPES: &str =
+    "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights";
+
+const LOGIN: LongLivedLogin =
+    LongLivedLogin { scopes: SCOPES, exchange_grant: "ig_exchange_token", refresh_grant: "ig_refresh_token" };
 
 pub struct Instagram {
     http: OutboundClient,
     polling: Polling,
+    oauth_base: String,
+}
+
+/// `GET /me?fields=user_id,username,name,profile_picture_url`: `user_id` is the professional
+/// account's id that publishing takes, `id` the app-scoped one.
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    user_id: Option<String>,
+    username: String,
+    name: Option<String>,
+    profile_picture_url: Option<String>,
 }
 
 /// `status_code` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `status` says why.
@@ -34,7 +67,13 @@ struct Counts {
 
 impl Instagram {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, polling: Polling::default() }
+        Self { http, polling: Polling::default(), oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+    }
+
+    /// Where the authorization window and the code exchange are: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
     }
 
     /// How the container's processing is waited for (tests wait less).
@@ -109,5 +148,52 @@ impl PlatformClient for Instagram {
             comments: counts.comments_count,
             shares: insights.get("shares").copied(),
         })
+    }
+}
+
+#[async_trait]
+impl Connector for Instagram {
+    fn platform(&self) -> Platform {
+        Platform::Instagram
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: false }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        LOGIN.authorization_url(&self.oauth_base, request)
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        LOGIN.exchange_code(&self.http, &self.oauth_base, exchange).await
+    }
+
+    async fn refresh(&self, _: &OAuthApp, auth: &ChannelAuth, _: Option<&str>) -> Result<TokenGrant, PlatformError> {
+        LOGIN.refresh(&self.http, &auth.base_url, &auth.access_token).await
+    }
+
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let fields = [("fields", "user_id,username,name,profile_picture_url")];
+        let me: Me = Graph::new(&self.http, auth).get(&["me"], &fields).await?;
+        Ok(Profile {
+            profile_url: Some(format!("https://www.instagram.com/{}", me.username)),
+            platform_user_id: me.user_id.unwrap_or(me.id),
+            username: me.username,
+            display_name: me.name,
+            avatar_url: me.profile_picture_url,
+        })
+    }
+
+    async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        Ok(vec![oauth::own_channel(profile, ChannelKind::Account)])
+    }
+
+    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth) -> Result<(), PlatformError> {
+        Ok(())
     }
 }

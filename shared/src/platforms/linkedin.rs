@@ -2,7 +2,11 @@
 //! person or organization URN: images through `POST /rest/images?action=initializeUpload` and a
 //! `PUT` of the bytes to the returned upload URL, the post through `POST /rest/posts` (its URN
 //! comes back in `x-restli-id`), deletion through `DELETE /rest/posts/{urn}`, and likes and
-//! comments through `GET /rest/socialActions/{urn}`.
+//! comments through `GET /rest/socialActions/{urn}`. Members connect through 3-legged OAuth
+//! with OpenID Connect: consent and tokens on www.linkedin.com (`/oauth/v2/authorization`,
+//! `/oauth/v2/accessToken`, `/oauth/v2/revoke`; refresh tokens only for apps LinkedIn approved
+//! for them), the member from `GET /v2/userinfo`, and the organizations they administer from
+//! `GET /rest/organizationAcls` and `GET /rest/organizations/{id}`.
 
 use async_trait::async_trait;
 use reqwest::header::CONTENT_TYPE;
@@ -10,31 +14,106 @@ use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::media::{self, Image};
+use super::oauth::{self, ClientAuth, TokenEndpoint};
 use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.linkedin.com";
+/// Where consent, tokens and revocation are, unless [`Linkedin::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://www.linkedin.com";
+/// Sign In with OpenID Connect and Share on LinkedIn. Posting as organizations also takes
+/// `w_organization_social rw_organization_admin` (Community Management API): see
+/// [`Linkedin::with_scopes`].
+pub const DEFAULT_SCOPES: &str = "openid profile w_member_social";
+/// Organizations read per `organizationAcls` page, and pages read at most.
+const ACL_PAGE_SIZE: usize = 100;
+const MAX_ACL_PAGES: usize = 10;
 /// The `LinkedIn-Version` (YYYYMM) sent unless [`Linkedin::with_version`] says otherwise; LinkedIn
 /// serves each version for about a year.
 pub const DEFAULT_VERSION: &str = "202510";
 const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
 const POST_ID_HEADER: &str = "x-restli-id";
+const ORGANIZATION_URN: &str = "urn:li:organization:";
 
 pub struct Linkedin {
     http: OutboundClient,
     version: String,
+    oauth_base: String,
+    scopes: String,
 }
 
 impl Linkedin {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, version: DEFAULT_VERSION.to_string() }
+        Self {
+            http,
+            version: DEFAULT_VERSION.to_string(),
+            oauth_base: DEFAULT_OAUTH_BASE.to_string(),
+            scopes: DEFAULT_SCOPES.to_string(),
+        }
     }
 
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
         self
+    }
+
+    /// Where `/oauth/v2/…` (consent, tokens, revocation) is: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
+    }
+
+    /// The space-separated scopes asked for, as the app's LinkedIn products allow.
+    pub fn with_scopes(mut self, scopes: impl Into<String>) -> Self {
+        self.scopes = scopes.into();
+        self
+    }
+
+    fn oauth_endpoint<'a>(&'a self, path: &str, app: &'a OAuthApp) -> TokenEndpoint<'a> {
+        let url = http::endpoint(&self.oauth_base, path);
+        TokenEndpoint { http: &self.http, url, app, client_auth: ClientAuth::Form }
+    }
+
+    /// The organizations the member administers, as URNs.
+    async fn administered(&self, auth: &ChannelAuth) -> Result<Vec<String>, PlatformError> {
+        let mut organizations = Vec::new();
+        for page in 0..MAX_ACL_PAGES {
+            let Some(found) = self.administered_page(auth, page * ACL_PAGE_SIZE).await? else { break };
+            let last = found.len() < ACL_PAGE_SIZE;
+            organizations.extend(found);
+            if last {
+                break;
+            }
+        }
+        Ok(organizations)
+    }
+
+    /// One page of the member's approved administrator roles, from `start`. Without an
+    /// organization scope LinkedIn answers 403: `None`, the member has none to post as.
+    async fn administered_page(&self, auth: &ChannelAuth, start: usize) -> Result<Option<Vec<String>>, PlatformError> {
+        let (start, count) = (start.to_string(), ACL_PAGE_SIZE.to_string());
+        let request = self.rest(auth, Method::GET, "/rest/organizationAcls").await?.query(&[
+            ("q", "roleAssignee"),
+            ("role", "ADMINISTRATOR"),
+            ("state", "APPROVED"),
+            ("start", &start),
+            ("count", &count),
+        ]);
+        let response = self.http.execute(request, http::MAX_API_BODY).await.map_err(http::transport_error)?;
+        match response.status {
+            403 => Ok(None),
+            _ if !response.is_success() => Err(http::error_from::<Dialect>(&response)),
+            _ => {
+                let acls: Elements<Acl> = http::parse_json(&response)?;
+                Ok(Some(acls.elements.into_iter().map(|acl| acl.organization).collect()))
+            }
+        }
     }
 
     /// A `/rest` request with the token and the version headers.
@@ -57,6 +136,22 @@ impl Linkedin {
             .body(image.bytes);
         http::send::<Dialect>(&self.http, put).await.map_err(http::as_media_error)?;
         Ok(PostImage { id: upload.value.image, alt_text: image.alt })
+    }
+
+    /// The organization's name, from `GET /rest/organizations/{id}`.
+    async fn organization(&self, auth: &ChannelAuth, urn: &str) -> Result<RemoteChannel, PlatformError> {
+        let id = urn.strip_prefix(ORGANIZATION_URN).ok_or_else(|| {
+            PlatformError::new(ErrorCode::PlatformError, format!("LinkedIn listed `{urn}`, not an organization URN"))
+        })?;
+        let path = format!("/rest/organizations/{}", encode_urn(id));
+        let request = self.rest(auth, Method::GET, &path).await?;
+        let organization: Organization = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(RemoteChannel {
+            platform_channel_id: urn.to_string(),
+            name: organization.localized_name,
+            kind: ChannelKind::Organization,
+            channel_token: None,
+        })
     }
 
     async fn content(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Content>, PlatformError> {
@@ -119,6 +214,81 @@ impl PlatformClient for Linkedin {
     }
 }
 
+#[async_trait]
+impl Connector for Linkedin {
+    fn platform(&self) -> Platform {
+        Platform::Linkedin
+    }
+
+    /// LinkedIn documents PKCE for native clients only, not for the web flow used here.
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: false }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let page = http::endpoint(&self.oauth_base, "/oauth/v2/authorization");
+        oauth::consent_url(
+            &page,
+            &[
+                ("response_type", "code"),
+                ("client_id", &request.app.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("state", request.state),
+                ("scope", &self.scopes),
+            ],
+        )
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        let form =
+            [("grant_type", "authorization_code"), ("code", exchange.code), ("redirect_uri", exchange.redirect_uri)];
+        self.oauth_endpoint("/oauth/v2/accessToken", exchange.app).grant(&form).await
+    }
+
+    async fn refresh(
+        &self,
+        app: &OAuthApp,
+        _auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenGrant, PlatformError> {
+        let form = [("grant_type", "refresh_token"), ("refresh_token", oauth::stored_refresh_token(refresh_token)?)];
+        self.oauth_endpoint("/oauth/v2/accessToken", app).grant(&form).await
+    }
+
+    /// The OpenID Connect userinfo: LinkedIn has no handle to give, so the name stands for one.
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/v2/userinfo");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token).await?;
+        let member: UserInfo = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Profile {
+            platform_user_id: member.sub.clone(),
+            username: member.name.clone().unwrap_or(member.sub),
+            display_name: member.name,
+            avatar_url: member.picture,
+            profile_url: None,
+        })
+    }
+
+    /// The member (`urn:li:person:{sub}`), then each organization they administer.
+    async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        let mut person = oauth::own_channel(profile, ChannelKind::Profile);
+        person.platform_channel_id = format!("urn:li:person:{}", profile.platform_user_id);
+        let mut channels = vec![person];
+        for urn in self.administered(auth).await? {
+            channels.push(self.organization(auth, &urn).await?);
+        }
+        Ok(channels)
+    }
+
+    async fn revoke(&self, app: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+        self.oauth_endpoint("/oauth/v2/revoke", app).post(&[("token", &auth.access_token)]).await.map(drop)
+    }
+}
+
 /// The public page of a post.
 pub fn post_url(urn: &str) -> String {
     format!("https://www.linkedin.com/feed/update/{urn}")
@@ -163,6 +333,30 @@ struct PostImage {
     id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     alt_text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    name: Option<String>,
+    picture: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Elements<T> {
+    elements: Vec<T>,
+}
+
+/// One role of the member: `{"organization": "urn:li:organization:123", "role", "state", …}`.
+#[derive(Deserialize)]
+struct Acl {
+    organization: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Organization {
+    localized_name: String,
 }
 
 #[derive(Deserialize)]

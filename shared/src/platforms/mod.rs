@@ -13,6 +13,8 @@ mod limits;
 pub mod linkedin;
 pub mod mastodon;
 pub mod media;
+mod meta_login;
+mod oauth;
 mod registry;
 mod sandbox;
 pub mod threads;

@@ -3,20 +3,48 @@
 //! delete; and views, likes, replies, reposts and quotes from insights. A failure after the
 //! container exists carries its id, so a retry publishes that container instead of posting
 //! twice (SPEC §7).
+//!
+//! Accounts connect through the Threads authorization window on threads.net and Meta's
+//! long-lived tokens (`meta_login`, grants `th_exchange_token` / `th_refresh_token`); the
+//! profile from `GET /me` is the one channel. Threads documents no revocation endpoint.
 
 use async_trait::async_trait;
+use serde::Deserialize;
 
+use super::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 use super::graph::{self, ContainerFlow, Created, Graph, Polling};
+use super::meta_login::LongLivedLogin;
+use super::oauth;
 use super::{ChannelAuth, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://graph.threads.net/v1.0";
+/// Where the authorization window is, unless [`Threads::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://threads.net";
+/// Reading the profile, publishing, and the insights metrics come from.
+pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights";
+
+const LOGIN: LongLivedLogin =
+    LongLivedLogin { scopes: SCOPES, exchange_grant: "th_exchange_token", refresh_grant: "th_refresh_token" };
 
 const METRICS: &str = "views,likes,replies,reposts,quotes";
 
 pub struct Threads {
     http: OutboundClient,
     polling: Polling,
+    oauth_base: String,
+}
+
+/// `GET /me?fields=id,username,name,threads_profile_picture_url`.
+#[derive(Deserialize)]
+struct Me {
+    id: String,
+    username: String,
+    name: Option<String>,
+    threads_profile_picture_url: Option<String>,
 }
 
 /// `status` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `error_message` says why.
@@ -25,7 +53,13 @@ const FLOW: ContainerFlow =
 
 impl Threads {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, polling: Polling::default() }
+        Self { http, polling: Polling::default(), oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+    }
+
+    /// Where the authorization window (`/oauth/authorize`) is: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
     }
 
     /// How the container's processing is waited for (tests wait less).
@@ -100,5 +134,53 @@ impl PlatformClient for Threads {
             (reposts, quotes) => Some(reposts.unwrap_or(0) + quotes.unwrap_or(0)),
         };
         Ok(Metrics { views: metric("views"), likes: metric("likes"), comments: metric("replies"), shares })
+    }
+}
+
+#[async_trait]
+impl Connector for Threads {
+    fn platform(&self) -> Platform {
+        Platform::Threads
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: false }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        LOGIN.authorization_url(&self.oauth_base, request)
+    }
+
+    /// The code is exchanged at the API's own host (`graph.threads.net/oauth/access_token`).
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        LOGIN.exchange_code(&self.http, graph::unversioned(exchange.base_url), exchange).await
+    }
+
+    async fn refresh(&self, _: &OAuthApp, auth: &ChannelAuth, _: Option<&str>) -> Result<TokenGrant, PlatformError> {
+        LOGIN.refresh(&self.http, &auth.base_url, &auth.access_token).await
+    }
+
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let fields = [("fields", "id,username,name,threads_profile_picture_url")];
+        let me: Me = Graph::new(&self.http, auth).get(&["me"], &fields).await?;
+        Ok(Profile {
+            profile_url: Some(format!("https://www.threads.net/@{}", me.username)),
+            platform_user_id: me.id,
+            username: me.username,
+            display_name: me.name,
+            avatar_url: me.threads_profile_picture_url,
+        })
+    }
+
+    async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        Ok(vec![oauth::own_channel(profile, ChannelKind::Profile)])
+    }
+
+    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth) -> Result<(), PlatformError> {
+        Ok(())
     }
 }

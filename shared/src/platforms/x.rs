@@ -1,7 +1,11 @@
 //! The X adapter (API v2) with the user's OAuth 2.0 bearer token: images through
 //! `POST /2/media/upload` (alt text through `POST /2/media/metadata`), posts through
 //! `POST /2/tweets`, deletion through `DELETE /2/tweets/:id`, and public metrics through
-//! `GET /2/tweets/:id?tweet.fields=public_metrics`.
+//! `GET /2/tweets/:id?tweet.fields=public_metrics`. Accounts connect through OAuth 2.0
+//! Authorization Code with PKCE (<https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code>):
+//! consent on x.com, tokens from `POST /2/oauth2/token` (refresh tokens are single-use: each
+//! refresh returns the next one), the user from `GET /2/users/me`, revocation through
+//! `POST /2/oauth2/revoke`.
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -9,22 +13,43 @@ use reqwest::multipart::Form;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::media::{self, Image};
+use super::oauth::{self, ClientAuth, TokenEndpoint};
 use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.x.com";
+/// Where the consent page is, unless [`X::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://x.com";
+/// Posting with images, reading the profile and metrics, and a refresh token (`offline.access`).
+pub const SCOPES: &str = "tweet.read tweet.write users.read offline.access media.write";
 /// The media category of images attached to posts.
 const IMAGE_CATEGORY: &str = "tweet_image";
 
 pub struct X {
     http: OutboundClient,
+    oauth_base: String,
 }
 
 impl X {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http }
+        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+    }
+
+    /// Where the consent page (`/i/oauth2/authorize`) is: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
+    }
+
+    fn token_endpoint<'a>(&'a self, base_url: &str, path: &str, app: &'a OAuthApp) -> TokenEndpoint<'a> {
+        let url = http::endpoint(base_url, path);
+        TokenEndpoint { http: &self.http, url, app, client_auth: ClientAuth::BasicOrPublic }
     }
 
     async fn upload(&self, auth: &ChannelAuth, image: Image) -> Result<String, PlatformError> {
@@ -101,6 +126,93 @@ impl PlatformClient for X {
     }
 }
 
+#[async_trait]
+impl Connector for X {
+    fn platform(&self) -> Platform {
+        Platform::X
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: true }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let challenge = request
+            .pkce_challenge
+            .ok_or_else(|| PlatformError::new(ErrorCode::PlatformError, "X requires a PKCE code challenge"))?;
+        let page = http::endpoint(&self.oauth_base, "/i/oauth2/authorize");
+        oauth::consent_url(
+            &page,
+            &[
+                ("response_type", "code"),
+                ("client_id", &request.app.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("scope", SCOPES),
+                ("state", request.state),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        let verifier = exchange
+            .pkce_verifier
+            .ok_or_else(|| PlatformError::new(ErrorCode::PlatformError, "X requires the PKCE code verifier"))?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", exchange.code),
+            ("redirect_uri", exchange.redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        self.token_endpoint(exchange.base_url, "/2/oauth2/token", exchange.app).grant(&form).await
+    }
+
+    async fn refresh(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenGrant, PlatformError> {
+        let form = [("grant_type", "refresh_token"), ("refresh_token", oauth::stored_refresh_token(refresh_token)?)];
+        self.token_endpoint(&auth.base_url, "/2/oauth2/token", app).grant(&form).await
+    }
+
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/2/users/me");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
+            .await?
+            .query(&[("user.fields", "profile_image_url,name,username")]);
+        let me: Data<User> = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Profile {
+            profile_url: Some(format!("https://x.com/{}", me.data.username)),
+            platform_user_id: me.data.id,
+            username: me.data.username,
+            display_name: me.data.name,
+            avatar_url: me.data.profile_image_url,
+        })
+    }
+
+    async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        Ok(vec![oauth::own_channel(profile, ChannelKind::Profile)])
+    }
+
+    async fn revoke(&self, app: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+        let form = [("token", auth.access_token.as_str()), ("token_type_hint", "access_token")];
+        let response = self.token_endpoint(&auth.base_url, "/2/oauth2/revoke", app).post(&form).await?;
+        let answer: Revoked = http::parse_json(&response)?;
+        if answer.revoked {
+            Ok(())
+        } else {
+            Err(PlatformError::new(ErrorCode::PlatformError, "X answered that the token was not revoked"))
+        }
+    }
+}
+
 /// The details of the `errors` X returns beside (or instead of) `data`.
 fn problems_text(errors: &[Problem], id: &str) -> String {
     let details: Vec<&str> = errors.iter().filter_map(Problem::text).collect();
@@ -132,6 +244,19 @@ struct UploadedMedia {
 #[derive(Deserialize)]
 struct Created {
     id: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    username: String,
+    name: Option<String>,
+    profile_image_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Revoked {
+    revoked: bool,
 }
 
 #[derive(Deserialize)]
