@@ -1,6 +1,6 @@
-//! The scheduled functions' work: process-queue (every minute: publish due posts, then sweep the
-//! webhook outbox; RSS fetching and due automations join it as they are built), and the dev
-//! server's timers that run it and sync-post-metrics in-process.
+//! The scheduled functions' work: process-queue (every minute: fetch due feeds, run due
+//! automations, publish due posts, sweep the webhook outbox — each step bounded in time), and
+//! the dev server's timers that run it and sync-post-metrics in-process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
 use crate::app::AppState;
+use crate::automations::{FeedReport, ScheduleReport, fetch_due_sources, run_due_automations};
 use crate::config::MetricsSettings;
 use crate::error::Result;
 use crate::posts::metrics::sync_post_metrics;
@@ -17,6 +18,8 @@ use crate::webhooks::outbox;
 /// What one run of process-queue did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProcessQueueReport {
+    pub feeds: FeedReport,
+    pub automations: ScheduleReport,
     /// Due posts this run claimed and published.
     pub published_posts: usize,
     /// Deliveries re-enqueued by the outbox sweep.
@@ -26,10 +29,33 @@ pub struct ProcessQueueReport {
 /// How many due posts one run takes up.
 const DUE_POSTS_PER_RUN: usize = 100;
 
+/// How long a run without an invocation deadline (the dev server, tests) may take.
+const DEFAULT_RUN_TIME: Duration = Duration::from_secs(50);
+
+/// One process-queue run with the default time budget.
 pub async fn process_queue(state: &AppState) -> Result<ProcessQueueReport> {
+    process_queue_until(state, Instant::now() + DEFAULT_RUN_TIME).await
+}
+
+/// One process-queue run that takes up no new work after `deadline`. Feeds may use the first
+/// third of the time and automations up to two thirds, so due posts always get their turn; a
+/// failing step is logged and the next one still runs.
+pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<ProcessQueueReport> {
+    let share = |thirds: u32| {
+        let start = Instant::now();
+        start + deadline.saturating_duration_since(start) * thirds / 3
+    };
+    let feeds = fetch_due_sources(state, share(1)).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "fetching feeds failed");
+        FeedReport::default()
+    });
+    let automations = run_due_automations(state, share(2)).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "running due automations failed");
+        ScheduleReport::default()
+    });
     let published_posts = publish_due(state, DUE_POSTS_PER_RUN).await?;
     let requeued_deliveries = outbox::sweep(state).await?;
-    Ok(ProcessQueueReport { published_posts, requeued_deliveries })
+    Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries })
 }
 
 /// Runs process-queue every `period`, and at once when a post is due now, until `shutdown` (the

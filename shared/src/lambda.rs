@@ -11,7 +11,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use crate::api::FunctionRoutes;
 use crate::app::AppState;
 use crate::config::Config;
-use crate::jobs::{ProcessQueueReport, process_queue};
+use crate::jobs::{ProcessQueueReport, process_queue_until};
 use crate::posts::metrics::{MetricsReport, sync_post_metrics};
 use crate::queue::Receipt;
 use crate::telemetry::{LogTarget, init_logging};
@@ -68,12 +68,15 @@ pub async fn deliver_batch(state: Arc<AppState>, event: SqsEvent) -> SqsBatchRes
     response
 }
 
-/// Runs process-queue on its EventBridge schedule.
+/// Runs process-queue on its EventBridge schedule, each run stopping before its Lambda deadline.
 pub async fn serve_process_queue() -> Result<(), BoxError> {
     let state = state().await?;
-    lambda_runtime::run(service_fn(|_: LambdaEvent<EventBridgeEvent>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent>| {
         let state = state.clone();
-        async move { Ok::<ProcessQueueReport, BoxError>(process_queue(&state).await?) }
+        async move {
+            let deadline = run_deadline(event.context.deadline());
+            Ok::<ProcessQueueReport, BoxError>(process_queue_until(&state, deadline).await?)
+        }
     }))
     .await
 }

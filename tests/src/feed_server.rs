@@ -23,8 +23,26 @@ pub const HUGE_BYTES: usize = 6 * 1024 * 1024;
 
 #[derive(Default)]
 struct Shared {
-    feed: Vec<u8>,
+    feed: Mutex<Feed>,
     requests: Mutex<Vec<(String, HeaderMap)>>,
+}
+
+/// The served document and its version: version 1 has [`ETAG`] and [`LAST_MODIFIED`], each
+/// replacement gets validators of its own.
+#[derive(Default, Clone)]
+struct Feed {
+    version: u32,
+    body: Vec<u8>,
+}
+
+impl Feed {
+    fn etag(&self) -> String {
+        format!("\"feed-v{}\"", self.version)
+    }
+
+    fn last_modified(&self) -> String {
+        format!("Mon, 23 Nov 2026 10:{:02}:00 GMT", self.version.saturating_sub(1) % 60)
+    }
 }
 
 pub struct FeedServer {
@@ -37,7 +55,7 @@ impl FeedServer {
     /// Serves `feed` at `/feed`, and the failures at `/error`, `/busy`, `/moved`, `/slow`,
     /// `/huge` and `/garbage`.
     pub async fn start(feed: Vec<u8>) -> Self {
-        let shared = Arc::new(Shared { feed, requests: Mutex::default() });
+        let shared = Arc::new(Shared { feed: Mutex::new(Feed { version: 1, body: feed }), requests: Mutex::default() });
         let app = Router::new()
             .route("/feed", get(feed_or_not_modified))
             .route("/error", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "database down") }))
@@ -66,6 +84,13 @@ impl FeedServer {
         format!("http://127.0.0.1:{}{path}", self.address.port())
     }
 
+    /// Serves `feed` at `/feed` from now on, with new validators (as a host does when its feed
+    /// gets an entry).
+    pub fn replace_feed(&self, feed: Vec<u8>) {
+        let mut served = self.shared.feed.lock().expect("feed lock");
+        *served = Feed { version: served.version + 1, body: feed };
+    }
+
     /// The headers of every request to `path`, in order.
     pub fn requests(&self, path: &str) -> Vec<HeaderMap> {
         let requests = self.shared.requests.lock().expect("requests lock");
@@ -86,18 +111,23 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: axum:
 }
 
 async fn feed_or_not_modified(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let feed = shared.feed.lock().expect("feed lock").clone();
+    let (etag, last_modified) = (feed.etag(), feed.last_modified());
     let sent = |name| headers.get(name).and_then(|value| value.to_str().ok());
-    if sent(header::IF_NONE_MATCH) == Some(ETAG) || sent(header::IF_MODIFIED_SINCE) == Some(LAST_MODIFIED) {
+    if sent(header::IF_NONE_MATCH) == Some(&etag) || sent(header::IF_MODIFIED_SINCE) == Some(&last_modified) {
         return StatusCode::NOT_MODIFIED.into_response();
     }
-    let headers =
-        [(header::CONTENT_TYPE, "application/rss+xml"), (header::ETAG, ETAG), (header::LAST_MODIFIED, LAST_MODIFIED)];
-    (headers, shared.feed.clone()).into_response()
+    let headers = [
+        (header::CONTENT_TYPE, "application/rss+xml".to_string()),
+        (header::ETAG, etag),
+        (header::LAST_MODIFIED, last_modified),
+    ];
+    (headers, feed.body).into_response()
 }
 
 async fn slow(State(shared): State<Arc<Shared>>) -> Vec<u8> {
     tokio::time::sleep(SLOW).await;
-    shared.feed.clone()
+    shared.feed.lock().expect("feed lock").body.clone()
 }
 
 /// A well-formed start of a feed, padded far beyond any sensible size.

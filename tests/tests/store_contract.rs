@@ -1776,6 +1776,7 @@ fn source_at(workspace: WorkspaceId, at: OffsetDateTime) -> Source {
         workspace_id: workspace,
         url: "https://blog.example.com/feed.xml".into(),
         name: Some("Blog".into()),
+        fetch_interval_minutes: 15,
         etag: None,
         last_modified: None,
         last_fetched_at: None,

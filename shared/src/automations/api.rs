@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{Automation, EntryRef, PublishMode, Run, RunStatus, RunTrigger, Source};
+use super::model::{
+    Automation, DEFAULT_FETCH_INTERVAL_MINUTES, EntryRef, PublishMode, Run, RunStatus, RunTrigger, Source,
+};
 use super::schedule::Schedule;
 use crate::api::{Caller, Data, FunctionRoutes, Json, List, PageParams, PathId, Query};
 use crate::app::AppState;
@@ -129,6 +131,8 @@ pub struct CreateSource {
     /// An https URL of an RSS 2.0, Atom or JSON feed.
     url: String,
     name: Option<String>,
+    /// How often the feed is fetched, 5–1440 (default 15). A failing feed waits longer.
+    fetch_interval_minutes: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,6 +140,7 @@ pub struct CreateSource {
 pub struct UpdateSource {
     url: Option<String>,
     name: Option<String>,
+    fetch_interval_minutes: Option<u32>,
 }
 
 /// A feed source. The fetch-state fields are read-only: process-queue keeps them.
@@ -144,6 +149,7 @@ pub struct SourceView {
     id: SourceId,
     url: String,
     name: Option<String>,
+    fetch_interval_minutes: u32,
     #[serde(with = "time::serde::rfc3339::option")]
     last_fetched_at: Option<OffsetDateTime>,
     /// Why the last fetch failed, if it did.
@@ -165,6 +171,7 @@ impl From<&Source> for SourceView {
             id: source.id,
             url: source.url.clone(),
             name: source.name.clone(),
+            fetch_interval_minutes: source.fetch_interval_minutes,
             last_fetched_at: source.last_fetched_at,
             last_error: source.last_error.clone(),
             consecutive_failures: source.consecutive_failures,
@@ -356,6 +363,11 @@ async fn create_source(
         workspace_id: caller.workspace_id,
         url: checked_url(&state, &request.url).await?,
         name: request.name.as_deref().map(|name| text("name", name, MAX_NAME_CHARS)).transpose()?,
+        fetch_interval_minutes: request
+            .fetch_interval_minutes
+            .map(checked_fetch_interval)
+            .transpose()?
+            .unwrap_or(DEFAULT_FETCH_INTERVAL_MINUTES),
         etag: None,
         last_modified: None,
         last_fetched_at: None,
@@ -406,13 +418,16 @@ async fn update_source(
     PathId(id): PathId<SourceId>,
     Json(request): Json<UpdateSource>,
 ) -> Result<axum::Json<Data<SourceView>>> {
-    if request.url.is_none() && request.name.is_none() {
-        return Err(Error::bad_request("give at least one of url, name"));
+    if request.url.is_none() && request.name.is_none() && request.fetch_interval_minutes.is_none() {
+        return Err(Error::bad_request("give at least one of url, name, fetch_interval_minutes"));
     }
     let mut source = find_source(&state, caller, id).await?;
     let now = state.clock.now();
     if let Some(name) = &request.name {
         source.name = Some(text("name", name, MAX_NAME_CHARS)?);
+    }
+    if let Some(minutes) = request.fetch_interval_minutes {
+        source.fetch_interval_minutes = checked_fetch_interval(minutes)?;
     }
     if let Some(url) = &request.url {
         let url = checked_url(&state, url).await?;
@@ -543,5 +558,14 @@ fn unique<T: std::hash::Hash + Eq + std::fmt::Display>(field: &str, ids: &[T]) -
     match ids.iter().enumerate().find(|(_, id)| !seen.insert(*id)) {
         Some((index, id)) => Err(Error::bad_request(format!("{field}[{index}]: {id} is listed twice"))),
         None => Ok(()),
+    }
+}
+
+/// A source's fetch interval: at least 5 minutes (feeds are polite to poll no faster), at most a
+/// day.
+fn checked_fetch_interval(minutes: u32) -> Result<u32> {
+    match minutes {
+        5..=1440 => Ok(minutes),
+        _ => Err(Error::bad_request("fetch_interval_minutes must be between 5 and 1440")),
     }
 }

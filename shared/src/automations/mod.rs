@@ -5,13 +5,17 @@
 
 mod api;
 mod generate;
+mod ingest;
 mod model;
 mod schedule;
+mod scheduler;
 
 pub use api::routes;
 pub use generate::{ENTRIES_PER_RUN, Finished, generate_content_routes, run_automation};
+pub use ingest::{FeedReport, fetch_due_sources};
 pub use model::{Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger, Source};
 pub use schedule::Schedule;
+pub use scheduler::{ScheduleReport, run_due_automations};
 
 use time::OffsetDateTime;
 

@@ -15,6 +15,9 @@ pub struct Source {
     pub workspace_id: WorkspaceId,
     pub url: String,
     pub name: Option<String>,
+    /// How often the feed is fetched while it answers.
+    #[serde(default = "default_fetch_interval_minutes")]
+    pub fetch_interval_minutes: u32,
     /// Validators of the last fetch, for a conditional GET.
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -32,6 +35,19 @@ pub struct Source {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// The fetch interval of a source created without one.
+pub const DEFAULT_FETCH_INTERVAL_MINUTES: u32 = 15;
+
+fn default_fetch_interval_minutes() -> u32 {
+    DEFAULT_FETCH_INTERVAL_MINUTES
+}
+
+impl Source {
+    pub fn fetch_interval(&self) -> time::Duration {
+        time::Duration::minutes(i64::from(self.fetch_interval_minutes))
+    }
 }
 
 /// One item of a feed, stored once per source and dedup key.
