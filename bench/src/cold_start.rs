@@ -1,8 +1,9 @@
 //! Cold start of each function binary: the binary is started as a child process against a
 //! minimal Lambda Runtime API on loopback (`/runtime/invocation/next` hands it one event from
-//! `events/`, `/response` or `/error` records its answer), and the time from spawn to that
-//! answer, the answer itself and the child's peak RSS (VmHWM, read while it waits for the next
-//! event) are measured.
+//! `events/`, `/response` or `/error` records its answer). Measured: the time from spawn to its
+//! first `next` call (initialisation: configuration, adapters, router), the time from spawn to
+//! the answer, the answer itself, and the child's peak RSS (VmHWM, read while it waits for the
+//! next event).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Launch<'a> {
 
 /// How one cold start went.
 pub struct ColdStart {
+    /// From spawn to the first `next` call.
+    pub init: Duration,
     /// From spawn to the answer's arrival.
     pub elapsed: Duration,
     pub peak_rss_kib: u64,
@@ -39,7 +42,8 @@ pub struct ColdStart {
 #[derive(Default)]
 struct RuntimeApi {
     event: String,
-    served: std::sync::atomic::AtomicBool,
+    /// When the first `next` call came.
+    polled: Mutex<Option<Instant>>,
     answered: Mutex<Option<oneshot::Sender<Answer>>>,
     /// Releases the second `next` call, which blocks until the measurement ends.
     done: Notify,
@@ -67,6 +71,7 @@ pub async fn measure(launch: &Launch<'_>, log: &Path) -> Result<ColdStart, Strin
     let mut child = spawn(launch, address, log)?;
     let answer = tokio::time::timeout(ANSWER_TIMEOUT, answer).await;
     let elapsed = started.elapsed();
+    let init = api.polled.lock().expect("not poisoned").map_or(elapsed, |at| at.duration_since(started));
     let peak_rss_kib = peak_rss_kib(child.id());
     child.kill().map_err(|e| e.to_string())?;
     child.wait().map_err(|e| e.to_string())?;
@@ -78,7 +83,7 @@ pub async fn measure(launch: &Launch<'_>, log: &Path) -> Result<ColdStart, Strin
         Ok(Ok(Answer::Error(body))) => format!("error: {}", String::from_utf8_lossy(&body)),
         _ => return Err(format!("no answer within {ANSWER_TIMEOUT:?}; see {}", log.display())),
     };
-    Ok(ColdStart { elapsed, peak_rss_kib, answer })
+    Ok(ColdStart { init, elapsed, peak_rss_kib, answer })
 }
 
 fn spawn(launch: &Launch<'_>, address: SocketAddr, log: &Path) -> Result<std::process::Child, String> {
@@ -119,7 +124,13 @@ fn router(api: Arc<RuntimeApi>) -> Router {
 }
 
 async fn next(State(api): State<Arc<RuntimeApi>>) -> (StatusCode, HeaderMap, String) {
-    if api.served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+    let first = {
+        let mut polled = api.polled.lock().expect("not poisoned");
+        let first = polled.is_none();
+        polled.get_or_insert_with(Instant::now);
+        first
+    };
+    if !first {
         api.done.notified().await;
         return (StatusCode::GONE, HeaderMap::new(), String::new());
     }

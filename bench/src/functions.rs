@@ -42,8 +42,10 @@ pub struct Row {
     pub aws: Measured,
 }
 
-/// The median cold start of [`RUNS`], the largest peak RSS, and the first run's answer.
+/// The median initialisation and cold start of [`RUNS`], the largest peak RSS, and the first
+/// run's answer.
 pub struct Measured {
+    pub init: Duration,
     pub cold_start: Duration,
     pub peak_rss_kib: u64,
     pub answer: String,
@@ -80,9 +82,17 @@ async fn measure_runs(binary: &Path, event: &str, backend: &Backend, log: &Path)
     }
     let answer = runs[0].answer.clone();
     let peak_rss_kib = runs.iter().map(|run| run.peak_rss_kib).max().unwrap_or(0);
-    let mut times: Vec<Duration> = runs.iter().map(|run| run.elapsed).collect();
+    Ok(Measured {
+        init: median(runs.iter().map(|run| run.init).collect()),
+        cold_start: median(runs.iter().map(|run| run.elapsed).collect()),
+        peak_rss_kib,
+        answer,
+    })
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    Ok(Measured { cold_start: times[RUNS / 2], peak_rss_kib, answer })
+    times[times.len() / 2]
 }
 
 fn common_env(key: &EncryptionKey) -> Vec<(String, String)> {
