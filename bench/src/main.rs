@@ -1,7 +1,11 @@
-//! `./scripts/bench`: runs the dev server's delivery worker (SQLite store and queue in a
-//! temporary folder) against an HTTPS receiver on loopback. It drains a backlog of events to
-//! measure throughput and CPU, then emits at a steady pace to measure emit-to-first-attempt
-//! latency, and prints a table with the CPU share of signing and peak RSS.
+//! `./scripts/bench`: prints three tables.
+//!
+//! 1. Webhook delivery: the dev server's delivery worker (SQLite store and queue in a temporary
+//!    folder) against an HTTPS receiver on loopback. It drains a backlog of events to measure
+//!    throughput and CPU, then emits at a steady pace to measure emit-to-first-attempt latency,
+//!    with the CPU share of signing and peak RSS.
+//! 2. Functions: each Lambda binary's size, cold start and peak RSS ([`functions`]).
+//! 3. Webhooks CRUD latency on the embedded store ([`crud`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,16 +24,37 @@ use posthorn::workspaces::create_workspace_with_key;
 use posthorn_testkit::receiver::{Receiver, test_ca};
 use serde_json::json;
 
+mod cold_start;
+mod crud;
+mod functions;
+
 const DELIVERIES_IN_FLIGHT: usize = 64;
 const EMITTERS: usize = 8;
 /// Events per second in the latency run.
 const PACE: u64 = 200;
+/// Create-get-list-update-delete rounds in the CRUD run.
+const CRUD_ROUNDS: usize = 1000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(10_000);
-    let data_dir = std::env::temp_dir().join(format!("posthorn-bench-{}", EventId::new()));
-    let state = Arc::new(bench_state(&data_dir)?);
+    let scratch = std::env::temp_dir().join(format!("posthorn-bench-{}", EventId::new()));
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "{cpus} CPUs; load average at start (1, 5, 15 min): {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(", ")
+    );
+    deliveries(&scratch.join("deliveries"), events).await?;
+    print_functions(&functions::measure_all(&scratch).await?);
+    print_crud(&crud::measure(&scratch, CRUD_ROUNDS).await?);
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// The webhook delivery table (the module doc's first).
+async fn deliveries(data_dir: &std::path::Path, events: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let state = Arc::new(bench_state(data_dir, StaticResolver::default(), true)?);
     let receiver = Receiver::start().await;
     let workspace = create_workspace_with_key(state.store.as_ref(), "Bench", state.clock.now()).await?.0;
     let secret = WebhookSecret::generate();
@@ -75,15 +100,66 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| emit → first attempt p50 ({paced} events at {PACE}/s) | {:.1} ms | |", percentile(&latencies, 0.50));
     println!("| emit → first attempt p99 | {:.1} ms | |", percentile(&latencies, 0.99));
     println!("| emits/s (outbox write + enqueue) | {emit_rate:.0} | |");
-    println!("| peak RSS (worker + receiver) | {:.1} MiB | |", peak_rss_kib() as f64 / 1024.0);
-    std::fs::remove_dir_all(&data_dir)?;
+    println!(
+        "| peak RSS (worker + receiver) | {:.1} MiB | |",
+        vm_hwm_kib(std::path::Path::new("/proc/self/status")) as f64 / 1024.0
+    );
     Ok(())
 }
 
-fn bench_state(data_dir: &std::path::Path) -> posthorn::Result<AppState> {
+fn print_functions(rows: &[functions::Row]) {
+    println!(
+        "\nFunctions: native release binaries (x86_64 here; SAM builds arm64), each started 5 times against a local Lambda Runtime API. init: spawn to the first `next` call; cold start: spawn to the first answer (medians); peak RSS: the largest\n"
+    );
+    println!(
+        "| function | stripped size | SQLite: init / cold start | SQLite: peak RSS | DynamoDB + SQS (moto): init / cold start | DynamoDB + SQS: peak RSS | first answer |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    for row in rows {
+        println!(
+            "| {} | {:.2} MB | {:.1} / {:.1} ms | {:.1} MB | {:.1} / {:.1} ms | {:.1} MB | {} / {} |",
+            row.function,
+            row.size_bytes as f64 / 1e6,
+            ms(row.sqlite.init),
+            ms(row.sqlite.cold_start),
+            row.sqlite.peak_rss_kib as f64 / 1024.0,
+            ms(row.aws.init),
+            ms(row.aws.cold_start),
+            row.aws.peak_rss_kib as f64 / 1024.0,
+            row.sqlite.answer,
+            row.aws.answer,
+        );
+    }
+    println!("| target | ≤ 8 MB | ≤ 30 ms cold start | ≤ 30 MB | ≤ 30 ms cold start | ≤ 30 MB | |");
+}
+
+fn print_crud(operations: &[crud::Latencies]) {
+    println!(
+        "\nWebhooks CRUD through the webhooks function's router, in-process, SQLite file store ({CRUD_ROUNDS} rounds)\n"
+    );
+    println!("| operation | p50 | p99 | target |");
+    println!("|---|---|---|---|");
+    for operation in operations {
+        println!(
+            "| {} | {:.3} ms | {:.3} ms | p99 ≤ 2 ms |",
+            operation.operation,
+            percentile(&operation.sorted, 0.50),
+            percentile(&operation.sorted, 0.99)
+        );
+    }
+}
+
+/// The app state of the bench runs: a SQLite store and queue under `data_dir`, the given
+/// resolver, and an outbound client that trusts the test receiver's CA.
+fn bench_state(
+    data_dir: &std::path::Path,
+    resolver: StaticResolver,
+    allow_private_urls: bool,
+) -> posthorn::Result<AppState> {
     let store = data_dir.join("posthorn.db");
     let queue = data_dir.join("queue.db");
-    let guard = UrlGuard::new(Arc::new(StaticResolver::default()), true);
+    let guard = UrlGuard::new(Arc::new(resolver), allow_private_urls);
     let outbound = OutboundClient::new(guard, &[test_ca().ca_pem.clone().into_bytes()])?;
     Ok(AppState {
         store: Arc::new(SqliteStore::open(&store)?),
@@ -191,9 +267,9 @@ fn process_cpu() -> Duration {
     Duration::from_secs_f64(ticks as f64 / 100.0)
 }
 
-/// The high-water mark of resident memory, from /proc/self/status.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// The high-water mark of resident memory, from a /proc/<pid>/status file.
+fn vm_hwm_kib(status: &std::path::Path) -> u64 {
+    let status = std::fs::read_to_string(status).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))

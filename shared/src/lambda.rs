@@ -75,7 +75,7 @@ pub async fn serve_process_queue() -> Result<(), BoxError> {
         let state = state.clone();
         async move {
             let deadline = run_deadline(event.context.deadline());
-            Ok::<ProcessQueueReport, BoxError>(process_queue_until(&state, deadline).await?)
+            Ok::<ProcessQueueReport, BoxError>(run_process_queue(&state, event.payload, deadline).await?)
         }
     }))
     .await
@@ -94,6 +94,16 @@ pub async fn serve_sync_post_metrics() -> Result<(), BoxError> {
         }
     }))
     .await
+}
+
+/// One scheduled run of process-queue, taking up no new work after `deadline`. The schedule's
+/// event carries nothing the run needs: each run takes up whatever is due at its own clock's now.
+pub async fn run_process_queue(
+    state: &AppState,
+    _schedule: EventBridgeEvent,
+    deadline: std::time::Instant,
+) -> crate::Result<ProcessQueueReport> {
+    process_queue_until(state, deadline).await
 }
 
 /// When a run that must end by `deadline` (wall-clock) stops taking up work.

@@ -1,9 +1,12 @@
 //! The one HTTP client for user-supplied URLs: rustls, no proxy, no redirects, a 10 s timeout,
 //! and the SSRF guard at connection time. Domains are resolved through the guard, which hands
 //! reqwest only the checked addresses, so there is no second lookup to rebind.
+//!
+//! The reqwest client is built on first use: building it loads the system's root certificates,
+//! which a Lambda cold start should not pay before an invocation that calls out.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -65,30 +68,40 @@ pub enum SendError {
 
 #[derive(Clone)]
 pub struct OutboundClient {
-    http: reqwest::Client,
+    /// Shared by every clone, so the client is built once.
+    http: Arc<OnceLock<reqwest::Client>>,
+    extra_roots: Vec<reqwest::Certificate>,
     guard: UrlGuard,
 }
 
 impl OutboundClient {
     /// `extra_roots` adds trusted CA certificates (PEM); tests use it for their own receivers.
     pub fn new(guard: UrlGuard, extra_roots: &[Vec<u8>]) -> Result<Self> {
-        let roots = extra_roots
+        let extra_roots = extra_roots
             .iter()
             .map(|pem| reqwest::Certificate::from_pem(pem))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::internal("reading a CA certificate", e))?;
+        Ok(Self { http: Arc::default(), extra_roots, guard })
+    }
+
+    /// The reqwest client, built by the first caller.
+    fn http(&self) -> Result<&reqwest::Client, SendError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
+            .dns_resolver(Arc::new(GuardedResolver(self.guard.clone())))
             .redirect(Policy::none())
             .no_proxy()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
-            .tls_certs_merge(roots)
+            .tls_certs_merge(self.extra_roots.clone())
             .user_agent(concat!("Posthorn-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::internal("building the HTTP client", e))?;
-        Ok(Self { http, guard })
+            .map_err(|e| SendError::Other(format!("building the HTTP client: {e}")))?;
+        Ok(self.http.get_or_init(|| http))
     }
 
     pub fn guard(&self) -> &UrlGuard {
@@ -98,7 +111,7 @@ impl OutboundClient {
     /// POSTs `body` to `url` and reads at most [`MAX_RESPONSE_READ`] of the answer.
     pub async fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Result<OutboundResponse, SendError> {
         let url = self.checked_literal(url).await?;
-        let response = self.http.post(url).headers(headers).body(body).send().await.map_err(send_error)?;
+        let response = self.http()?.post(url).headers(headers).body(body).send().await.map_err(send_error)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -112,7 +125,7 @@ impl OutboundClient {
     /// A request to `url` (any method) through the guard; send it with [`execute`](Self::execute).
     pub async fn request(&self, method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, SendError> {
         let url = self.checked_literal(url).await?;
-        Ok(self.http.request(method, url))
+        Ok(self.http()?.request(method, url))
     }
 
     /// Sends a request made by [`request`](Self::request) and reads the whole body, up to

@@ -1,0 +1,141 @@
+//! The per-function table: stripped release binary size, cold start to the first answered
+//! invocation and peak RSS, each function started [`RUNS`] times on two backends — the embedded
+//! SQLite store and queue, and the production DynamoDB and SQS adapters against the moto server
+//! that `scripts/bench` starts (so the AWS SDK's configuration and first requests are part of
+//! the measurement, as on Lambda).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use posthorn::crypto::EncryptionKey;
+use posthorn::queue::SqsQueue;
+use posthorn::store::{DynamoStore, SqliteStore, Store};
+use posthorn::workspaces::create_workspace_with_key;
+use posthorn_testkit::aws;
+use time::OffsetDateTime;
+
+use crate::cold_start::{Launch, measure};
+
+/// Each function, and the events/ file it is cold-started with. A function added to the
+/// workspace gets a line here.
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("webhooks", "webhooks/list.json"),
+    ("posts", "posts/list.json"),
+    ("deliver-webhooks", "deliver-webhooks/batch.json"),
+    ("process-queue", "process-queue/schedule.json"),
+];
+const RUNS: usize = 5;
+/// The placeholder API key of the HTTP events.
+const API_KEY_PLACEHOLDER: &str = "phk_replace_with_your_api_key";
+
+/// One backend's environment, and the API key of the workspace seeded in it.
+struct Backend {
+    env: Vec<(String, String)>,
+    api_key: String,
+}
+
+/// One function's row.
+pub struct Row {
+    pub function: &'static str,
+    pub size_bytes: u64,
+    pub sqlite: Measured,
+    pub aws: Measured,
+}
+
+/// The median initialisation and cold start of [`RUNS`], the largest peak RSS, and the first
+/// run's answer.
+pub struct Measured {
+    pub init: Duration,
+    pub cold_start: Duration,
+    pub peak_rss_kib: u64,
+    pub answer: String,
+}
+
+pub async fn measure_all(scratch: &Path) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    let binaries = std::env::current_exe()?.parent().ok_or("the bench binary has no folder")?.to_path_buf();
+    let key = EncryptionKey::generate();
+    let sqlite = sqlite_backend(scratch, &key).await?;
+    let aws = aws_backend(&key).await?;
+    let mut rows = Vec::new();
+    for (function, event) in FUNCTIONS {
+        let binary = binaries.join(function);
+        let size_bytes = std::fs::metadata(&binary).map_err(|e| format!("{}: {e}", binary.display()))?.len();
+        let event = std::fs::read_to_string(events_dir().join(event))?;
+        let log = scratch.join(format!("{function}.log"));
+        let sqlite = measure_runs(&binary, &event, &sqlite, &log).await?;
+        let aws = measure_runs(&binary, &event, &aws, &log).await?;
+        rows.push(Row { function, size_bytes, sqlite, aws });
+    }
+    Ok(rows)
+}
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+async fn measure_runs(binary: &Path, event: &str, backend: &Backend, log: &Path) -> Result<Measured, String> {
+    let launch =
+        Launch { binary, event: event.replace(API_KEY_PLACEHOLDER, &backend.api_key), env: backend.env.clone() };
+    let mut runs = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        runs.push(measure(&launch, log).await?);
+    }
+    let answer = runs[0].answer.clone();
+    let peak_rss_kib = runs.iter().map(|run| run.peak_rss_kib).max().unwrap_or(0);
+    Ok(Measured {
+        init: median(runs.iter().map(|run| run.init).collect()),
+        cold_start: median(runs.iter().map(|run| run.elapsed).collect()),
+        peak_rss_kib,
+        answer,
+    })
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn common_env(key: &EncryptionKey) -> Vec<(String, String)> {
+    vec![("POSTHORN_ENCRYPTION_KEY".into(), key.to_base64()), ("RUST_LOG".into(), "info".into())]
+}
+
+/// A data folder with a SQLite store holding one workspace.
+async fn sqlite_backend(scratch: &Path, key: &EncryptionKey) -> Result<Backend, Box<dyn std::error::Error>> {
+    let data_dir = scratch.join("functions");
+    std::fs::create_dir_all(&data_dir)?;
+    let store = SqliteStore::open(&data_dir.join("posthorn.db"))?;
+    let api_key = seed(&store).await?;
+    let mut env = common_env(key);
+    env.push(("POSTHORN_DATA_DIR".into(), data_dir.to_string_lossy().into()));
+    Ok(Backend { env, api_key })
+}
+
+/// A DynamoDB table holding one workspace and a delivery queue, on the moto server.
+async fn aws_backend(key: &EncryptionKey) -> Result<Backend, Box<dyn std::error::Error>> {
+    let table = aws::unique_name("posthorn-bench");
+    let store = DynamoStore::new(aws::dynamodb().await, &table);
+    store.ensure_table().await?;
+    let api_key = seed(&store).await?;
+    let queue = aws::unique_name("posthorn-bench-deliveries");
+    SqsQueue::ensure(aws::sqs().await, &queue, 10).await?;
+    let queue_url = aws::sqs().await.get_queue_url().queue_name(&queue).send().await?.queue_url.unwrap_or_default();
+    let mut env = common_env(key);
+    env.extend(
+        [
+            ("POSTHORN_STORE", "dynamodb"),
+            ("POSTHORN_TABLE", &table),
+            ("POSTHORN_QUEUE", "sqs"),
+            ("POSTHORN_DELIVERY_QUEUE_URL", &queue_url),
+            ("AWS_ENDPOINT_URL", &aws::endpoint()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
+    Ok(Backend { env, api_key })
+}
+
+async fn seed(store: &dyn Store) -> posthorn::Result<String> {
+    Ok(create_workspace_with_key(store, "Bench", OffsetDateTime::now_utc()).await?.1)
+}
