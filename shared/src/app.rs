@@ -56,7 +56,7 @@ impl AppState {
             queue,
             clock: Arc::new(SystemClock),
             secrets: SecretBox::new(encryption_key),
-            platforms: PlatformRegistry::standard(&outbound),
+            platforms: PlatformRegistry::standard(&outbound).configured(&config.platforms),
             outbound,
             retries: config.webhook_retry_schedule.clone(),
             wake_scheduler: Arc::default(),

@@ -62,5 +62,12 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<Bootstrap>> {
 
 /// Every HTTP function's routes, as the dev server mounts them on one port.
 pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
-    vec![crate::webhooks::routes(), crate::posts::routes()]
+    vec![
+        crate::webhooks::routes(),
+        crate::posts::routes(),
+        crate::connections::connect_routes(),
+        crate::connections::sync_routes(),
+        crate::connections::import_routes(),
+        crate::connections::connections_routes(),
+    ]
 }

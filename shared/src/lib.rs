@@ -7,6 +7,7 @@ pub mod app;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod dev;
 pub mod error;
