@@ -17,9 +17,11 @@ use posthorn::platforms::pkce::challenge_of;
 use posthorn::store::{DynamoStore, SqliteStore, Store};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
+use posthorn_testkit::atproto_pds::AtprotoPds;
 use posthorn_testkit::aws;
 use posthorn_testkit::bluesky_fake::{self, BlueskyFake};
 use posthorn_testkit::graph_fake::form;
+use posthorn_testkit::mastodon_mock::MastodonMock;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -662,4 +664,101 @@ async fn bluesky_connects_with_an_app_password_and_says_why_a_wrong_one_fails() 
     let reply = fixture.app.call(Method::DELETE, &format!("/v1/connections/{id}"), None).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(fake.deleted_sessions(), [session], "deleteSession ended the stored session");
+}
+
+/// The whole Mastodon flow against an independent server, `mastodon_mock`: Posthorn registers
+/// its app there, the user picks an account on the instance's consent page, the code is
+/// exchanged, the account's channel imported and posted to, and disconnecting revokes the token.
+#[tokio::test]
+async fn mastodon_connects_posts_and_disconnects_on_mastodon_mock() {
+    let fixture = fixture(StoreKind::Sqlite).await;
+    let mock = MastodonMock::start().await;
+    let (url, query) = fixture.consent("mastodon", Some(&mock.base_url)).await;
+    assert!(url.starts_with(&format!("{}/oauth/authorize?", mock.base_url)), "{url}");
+
+    // The user picks their account on the instance's page, which redirects back.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consent = no_redirects
+        .post(format!("{}/oauth/authorize", mock.base_url))
+        .form(&[
+            ("username", "testuser"),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", &param(&query, "client_id")),
+            ("scope", &param(&query, "scope")),
+            ("state", &param(&query, "state")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = consent.headers()["location"].to_str().unwrap();
+    let back: Vec<(String, String)> = url::Url::parse(location).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(param(&back, "state"), param(&query, "state"));
+
+    let reply = fixture
+        .connect(json!({"platform": "mastodon", "code": param(&back, "code"), "state": param(&back, "state")}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["data"]["username"], "testuser");
+    let id = reply.body["data"]["id"].as_str().unwrap().to_string();
+    let connection = fixture.app.store().get_connection(fixture.app.workspace_id, id.parse().unwrap()).await.unwrap();
+    let token = fixture.app.state.secrets.open(&connection.unwrap().access_token).unwrap();
+
+    let channels = fixture.post("/functions/v1/import-channels", &id).await.body["data"].clone();
+    assert_eq!(channels.as_array().unwrap().len(), 1);
+    let reply = fixture
+        .app
+        .call(Method::POST, "/v1/posts", Some(json!({"text": "Hello from Posthorn", "targets": [channels[0]["id"]]})))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    process_queue(&fixture.app.state).await.unwrap();
+    let published = &fixture.events("post.published", 1).await[0];
+    let status_id = published["data"]["results"][0]["platform_post_id"].as_str().unwrap();
+    let status: Value =
+        reqwest::get(format!("{}/api/v1/statuses/{status_id}", mock.base_url)).await.unwrap().json().await.unwrap();
+    assert_eq!(status["account"]["username"], "testuser");
+
+    let verify = |token: String| {
+        let url = format!("{}/api/v1/accounts/verify_credentials", mock.base_url);
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(verify(token.clone()).await, 200);
+    let reply = fixture.app.call(Method::DELETE, &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(fixture.events("account.disconnected", 1).await[0]["data"]["revoked"], true);
+    assert_eq!(verify(token).await, 401, "the instance revoked the token");
+}
+
+/// Bluesky against an independent server: a real PDS from `@atproto/dev-env`. The account's
+/// password opens a session, which syncs, lists the DID as the channel, and ends on disconnect.
+#[tokio::test]
+async fn bluesky_connects_syncs_and_disconnects_on_a_real_pds() {
+    let fixture = fixture(StoreKind::Sqlite).await;
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    fixture.app.resolver.set("localhost", &["127.0.0.1".parse().unwrap()]);
+    let reply = fixture
+        .connect(json!({"platform": "bluesky", "identifier": account.handle, "app_password": account.password,
+            "base_url": account.pds}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["data"]["platform_user_id"], account.did.as_str());
+    assert!(reply.body["data"]["expires_at"].is_string(), "the access JWT's expiry is tracked");
+    let id = reply.body["data"]["id"].as_str().unwrap().to_string();
+
+    let synced = fixture.post("/functions/v1/sync", &id).await;
+    assert_eq!(synced.status, StatusCode::OK, "{synced:?}");
+    let channels = fixture.post("/functions/v1/import-channels", &id).await.body["data"].clone();
+    assert_eq!(channels[0]["platform_channel_id"], account.did.as_str());
+
+    let refresh = fixture.stored_refresh_token(&id).await.unwrap();
+    let reply = fixture.app.call(Method::DELETE, &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(fixture.events("account.disconnected", 1).await[0]["data"]["revoked"], true);
+    let reuse = reqwest::Client::new()
+        .post(format!("{}/xrpc/com.atproto.server.refreshSession", account.pds))
+        .bearer_auth(refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), 400, "the PDS ended the session");
 }
