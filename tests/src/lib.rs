@@ -12,3 +12,4 @@ pub mod mastodon_mock;
 pub mod platforms;
 pub mod receiver;
 pub mod recording;
+pub mod stores;

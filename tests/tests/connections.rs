@@ -22,7 +22,9 @@ use posthorn_testkit::aws;
 use posthorn_testkit::bluesky_fake::{self, BlueskyFake};
 use posthorn_testkit::graph_fake::form;
 use posthorn_testkit::mastodon_mock::MastodonMock;
+use posthorn_testkit::on_both_stores;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
+use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wiremock::matchers::{header, method, path};
@@ -34,12 +36,6 @@ const CLIENT_ID: &str = "TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM";
 const CLIENT_SECRET: &str = "ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw";
 const ACCESS_TOKEN: &str = "ZA-Yj3aBD8U8Cm7lKUp-lm9O9BmDgdhHzDeqsY8tlL0";
 const REFRESH_TOKEN: &str = "rT-9c2d4f6a8b0c2e4f6a8b0c2e4f6a8b0c2e4f6a8b0";
-
-#[derive(Clone, Copy, Debug)]
-enum StoreKind {
-    Sqlite,
-    DynamoDb,
-}
 
 /// Where the raw records are, for looking for tokens in clear.
 enum RawStore {
@@ -274,21 +270,6 @@ async fn connect_mastodon(fixture: &Fixture, instance: &Instance, code: &str, re
         .await
 }
 
-/// Runs each scenario as `sqlite::<name>` and `dynamodb::<name>`, with worker threads so that
-/// concurrent syncs really run in parallel.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::Sqlite).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::DynamoDb).await })*
-        }
-    };
-}
-
 on_both_stores!(
     the_sandbox_connects_imports_its_channels_and_publishes,
     the_consent_url_carries_a_state_and_an_s256_challenge,
@@ -451,6 +432,9 @@ async fn account_connected_carries_the_profile_and_tokens_stay_sealed(kind: Stor
         })
     );
     assert!(event["data"]["connected_at"].as_str().unwrap().ends_with('Z'));
+    let keys = |data: &Value| data.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let example = posthorn::webhooks::EventType::AccountConnected.example_data();
+    assert_eq!(keys(&event["data"]), keys(&example), "the catalog's example has the event's fields");
 
     let id = connection["id"].as_str().unwrap();
     let mut answers = vec![reply.body.to_string()];

@@ -16,8 +16,10 @@ use posthorn::store::{DynamoStore, Store};
 use posthorn::webhooks::RetrySchedule;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
+use posthorn_testkit::on_both_stores;
 use posthorn_testkit::receiver::{Received, Receiver, test_ca};
 use posthorn_testkit::recording::RecordingPlatform;
+use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -28,12 +30,6 @@ struct Fixture {
     clock: Arc<ManualClock>,
     recording: RecordingPlatform,
     receiver: Receiver,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum StoreKind {
-    Sqlite,
-    DynamoDb,
 }
 
 /// The store of `kind`: `None` for the app's in-memory SQLite one, or a fresh DynamoDB table.
@@ -161,21 +157,6 @@ fn ids(channels: &[Channel]) -> Vec<String> {
 fn in_seconds(clock: &ManualClock, seconds: i64) -> String {
     use posthorn::clock::Clock;
     (clock.now() + time::Duration::seconds(seconds)).format(&time::format_description::well_known::Rfc3339).unwrap()
-}
-
-/// Runs each scenario as `sqlite::<name>` and `dynamodb::<name>`, on a runtime with worker
-/// threads, so that concurrent process-queue runs really run in parallel.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::Sqlite).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(super::StoreKind::DynamoDb).await })*
-        }
-    };
 }
 
 on_both_stores!(

@@ -56,6 +56,33 @@ pub struct Connection {
     pub updated_at: OffsetDateTime,
 }
 
+impl Connection {
+    /// A new active connection holding `access_token`, its profile still empty.
+    pub fn new(workspace_id: WorkspaceId, platform: Platform, access_token: Sealed, now: OffsetDateTime) -> Self {
+        Self {
+            id: ConnectionId::new(),
+            workspace_id,
+            platform,
+            base_url: String::new(),
+            platform_user_id: String::new(),
+            username: String::new(),
+            display_name: None,
+            avatar_url: None,
+            profile_url: None,
+            scopes: Vec::new(),
+            access_token,
+            refresh_token: None,
+            expires_at: None,
+            app: None,
+            status: ConnectionStatus::Active,
+            refresh_lease_until: None,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// An OAuth client as stored: the secret sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedApp {
@@ -100,25 +127,11 @@ pub async fn create_sandbox_channels(
     now: OffsetDateTime,
 ) -> crate::Result<Vec<Channel>> {
     let connection = Connection {
-        id: ConnectionId::new(),
-        workspace_id,
-        platform: Platform::Sandbox,
         base_url: crate::platforms::sandbox::BASE_URL.into(),
         platform_user_id: crate::platforms::sandbox::USER_ID.into(),
         username: "sandbox".into(),
         display_name: Some("Sandbox".into()),
-        avatar_url: None,
-        profile_url: None,
-        scopes: Vec::new(),
-        access_token: secrets.seal("sandbox-token"),
-        refresh_token: None,
-        expires_at: None,
-        app: None,
-        status: ConnectionStatus::Active,
-        refresh_lease_until: None,
-        version: 0,
-        created_at: now,
-        updated_at: now,
+        ..Connection::new(workspace_id, Platform::Sandbox, secrets.seal("sandbox-token"), now)
     };
     store.create_connection(&connection).await?;
     let mut channels = Vec::with_capacity(count);

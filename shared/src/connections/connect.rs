@@ -202,27 +202,8 @@ async fn store(
         .await?;
         return Ok(Connected { connection, created: false });
     }
-    let mut connection = Connection {
-        id: ConnectionId::new(),
-        workspace_id: workspace,
-        platform,
-        base_url: String::new(),
-        platform_user_id: String::new(),
-        username: String::new(),
-        display_name: None,
-        avatar_url: None,
-        profile_url: None,
-        scopes: Vec::new(),
-        access_token: state.secrets.seal(""),
-        refresh_token: None,
-        expires_at: None,
-        app: None,
-        status: ConnectionStatus::Active,
-        refresh_lease_until: None,
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let access_token = state.secrets.seal(&granted.grant.access_token);
+    let mut connection = Connection::new(workspace, platform, access_token, now);
     fill(&mut connection);
     state.store.create_connection(&connection).await?;
     Ok(Connected { connection, created: true })

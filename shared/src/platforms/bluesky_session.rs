@@ -20,7 +20,6 @@ use super::{
     AuthorizeRequest, Bluesky, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, OAuthApp, Platform,
     PlatformError, Profile, RemoteChannel, TokenGrant,
 };
-use crate::channels::ChannelKind;
 
 impl Bluesky {
     /// A POST of an XRPC procedure with `token` as bearer and an optional JSON body.
@@ -130,12 +129,7 @@ impl Connector for Bluesky {
     }
 
     async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel {
-            platform_channel_id: profile.platform_user_id.clone(),
-            name: profile.display_name.clone().unwrap_or_else(|| format!("@{}", profile.username)),
-            kind: ChannelKind::Profile,
-            channel_token: None,
-        }])
+        Ok(vec![RemoteChannel::the_account(profile)])
     }
 
     async fn revoke(

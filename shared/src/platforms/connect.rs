@@ -100,6 +100,18 @@ pub struct RemoteChannel {
     pub channel_token: Option<String>,
 }
 
+impl RemoteChannel {
+    /// The connected account itself as the one channel (Mastodon, Bluesky, X profiles).
+    pub fn the_account(profile: &Profile) -> Self {
+        Self {
+            platform_channel_id: profile.platform_user_id.clone(),
+            name: profile.display_name.clone().unwrap_or_else(|| format!("@{}", profile.username)),
+            kind: ChannelKind::Profile,
+            channel_token: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for RemoteChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteChannel")

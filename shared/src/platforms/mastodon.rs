@@ -24,7 +24,6 @@ use super::{
     AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Metrics, OAuthApp, Platform,
     PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
 };
-use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://mastodon.social";
@@ -186,12 +185,7 @@ impl Connector for Mastodon {
     }
 
     async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel {
-            platform_channel_id: profile.platform_user_id.clone(),
-            name: profile.display_name.clone().unwrap_or_else(|| format!("@{}", profile.username)),
-            kind: ChannelKind::Profile,
-            channel_token: None,
-        }])
+        Ok(vec![RemoteChannel::the_account(profile)])
     }
 
     async fn revoke(
