@@ -63,35 +63,25 @@ impl std::fmt::Debug for PlatformSettings {
     }
 }
 
-/// The variables of each platform: client id, client secret, base URL.
-const PLATFORM_VARIABLES: [(Platform, &str, &str, &str); 7] = [
-    (
-        Platform::Mastodon,
-        "POSTHORN_MASTODON_CLIENT_ID",
-        "POSTHORN_MASTODON_CLIENT_SECRET",
-        "POSTHORN_MASTODON_BASE_URL",
-    ),
-    (Platform::Bluesky, "POSTHORN_BLUESKY_CLIENT_ID", "POSTHORN_BLUESKY_CLIENT_SECRET", "POSTHORN_BLUESKY_BASE_URL"),
-    (Platform::X, "POSTHORN_X_CLIENT_ID", "POSTHORN_X_CLIENT_SECRET", "POSTHORN_X_BASE_URL"),
-    (
-        Platform::Linkedin,
-        "POSTHORN_LINKEDIN_CLIENT_ID",
-        "POSTHORN_LINKEDIN_CLIENT_SECRET",
-        "POSTHORN_LINKEDIN_BASE_URL",
-    ),
-    (
-        Platform::Facebook,
-        "POSTHORN_FACEBOOK_CLIENT_ID",
-        "POSTHORN_FACEBOOK_CLIENT_SECRET",
-        "POSTHORN_FACEBOOK_BASE_URL",
-    ),
-    (
-        Platform::Instagram,
-        "POSTHORN_INSTAGRAM_CLIENT_ID",
-        "POSTHORN_INSTAGRAM_CLIENT_SECRET",
-        "POSTHORN_INSTAGRAM_BASE_URL",
-    ),
-    (Platform::Threads, "POSTHORN_THREADS_CLIENT_ID", "POSTHORN_THREADS_CLIENT_SECRET", "POSTHORN_THREADS_BASE_URL"),
+/// The OAuth client variables of the platforms whose client is configured (Mastodon registers
+/// itself on each instance; Bluesky connects with app passwords).
+const CLIENT_VARIABLES: [(Platform, &str, &str); 5] = [
+    (Platform::X, "POSTHORN_X_CLIENT_ID", "POSTHORN_X_CLIENT_SECRET"),
+    (Platform::Linkedin, "POSTHORN_LINKEDIN_CLIENT_ID", "POSTHORN_LINKEDIN_CLIENT_SECRET"),
+    (Platform::Facebook, "POSTHORN_FACEBOOK_CLIENT_ID", "POSTHORN_FACEBOOK_CLIENT_SECRET"),
+    (Platform::Instagram, "POSTHORN_INSTAGRAM_CLIENT_ID", "POSTHORN_INSTAGRAM_CLIENT_SECRET"),
+    (Platform::Threads, "POSTHORN_THREADS_CLIENT_ID", "POSTHORN_THREADS_CLIENT_SECRET"),
+];
+
+/// The base URL variable of every platform.
+const BASE_URL_VARIABLES: [(Platform, &str); 7] = [
+    (Platform::Mastodon, "POSTHORN_MASTODON_BASE_URL"),
+    (Platform::Bluesky, "POSTHORN_BLUESKY_BASE_URL"),
+    (Platform::X, "POSTHORN_X_BASE_URL"),
+    (Platform::Linkedin, "POSTHORN_LINKEDIN_BASE_URL"),
+    (Platform::Facebook, "POSTHORN_FACEBOOK_BASE_URL"),
+    (Platform::Instagram, "POSTHORN_INSTAGRAM_BASE_URL"),
+    (Platform::Threads, "POSTHORN_THREADS_BASE_URL"),
 ];
 
 /// A variable that is set but unusable.
@@ -183,11 +173,13 @@ impl Config {
 /// URL must be an http(s) URL.
 fn platform_settings(var: &impl Fn(&str) -> Option<String>) -> Result<Vec<PlatformSettings>, ConfigError> {
     let mut settings = Vec::new();
-    for (platform, id_name, secret_name, url_name) in PLATFORM_VARIABLES {
-        let (client_id, client_secret, base_url) = (var(id_name), var(secret_name), var(url_name));
-        if client_secret.is_some() && client_id.is_none() {
+    for (platform, url_name) in BASE_URL_VARIABLES {
+        let client = CLIENT_VARIABLES.iter().find(|(of, ..)| *of == platform);
+        let (client_id, client_secret) = client.map_or((None, None), |(_, id, secret)| (var(id), var(secret)));
+        if let Some((_, id_name, secret_name)) = client.filter(|_| client_secret.is_some() && client_id.is_none()) {
             return Err(invalid(id_name, format!("must be set when {secret_name} is")));
         }
+        let base_url = var(url_name);
         if let Some(url) = &base_url {
             let scheme = url::Url::parse(url).map(|parsed| parsed.scheme().to_string()).unwrap_or_default();
             if !matches!(scheme.as_str(), "http" | "https") {
