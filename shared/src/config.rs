@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::crypto::EncryptionKey;
+use crate::platforms::Platform;
 use crate::webhooks::RetrySchedule;
 
 /// Where records live.
@@ -95,7 +96,51 @@ pub struct Config {
     pub ai: AiConfig,
     /// The dev server's data directory (SQLite file, generated key).
     pub data_dir: PathBuf,
+    /// OAuth clients and base URLs of the platforms that have any configured.
+    pub platforms: Vec<PlatformSettings>,
 }
+
+/// One platform's OAuth client and API base URL, where configured.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlatformSettings {
+    pub platform: Platform,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Instead of the platform's own API (e.g. a local fake); for Mastodon and Bluesky, the
+    /// instance or PDS used when the user names none.
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for PlatformSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSettings")
+            .field("platform", &self.platform)
+            .field("client_id", &self.client_id)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The OAuth client variables of the platforms whose client is configured (Mastodon registers
+/// itself on each instance; Bluesky connects with app passwords).
+const CLIENT_VARIABLES: [(Platform, &str, &str); 5] = [
+    (Platform::X, "POSTHORN_X_CLIENT_ID", "POSTHORN_X_CLIENT_SECRET"),
+    (Platform::Linkedin, "POSTHORN_LINKEDIN_CLIENT_ID", "POSTHORN_LINKEDIN_CLIENT_SECRET"),
+    (Platform::Facebook, "POSTHORN_FACEBOOK_CLIENT_ID", "POSTHORN_FACEBOOK_CLIENT_SECRET"),
+    (Platform::Instagram, "POSTHORN_INSTAGRAM_CLIENT_ID", "POSTHORN_INSTAGRAM_CLIENT_SECRET"),
+    (Platform::Threads, "POSTHORN_THREADS_CLIENT_ID", "POSTHORN_THREADS_CLIENT_SECRET"),
+];
+
+/// The base URL variable of every platform.
+const BASE_URL_VARIABLES: [(Platform, &str); 7] = [
+    (Platform::Mastodon, "POSTHORN_MASTODON_BASE_URL"),
+    (Platform::Bluesky, "POSTHORN_BLUESKY_BASE_URL"),
+    (Platform::X, "POSTHORN_X_BASE_URL"),
+    (Platform::Linkedin, "POSTHORN_LINKEDIN_BASE_URL"),
+    (Platform::Facebook, "POSTHORN_FACEBOOK_BASE_URL"),
+    (Platform::Instagram, "POSTHORN_INSTAGRAM_BASE_URL"),
+    (Platform::Threads, "POSTHORN_THREADS_BASE_URL"),
+];
 
 /// A variable that is set but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +224,7 @@ impl Config {
             .map_err(|_| invalid("POSTHORN_LISTEN", "must be an address like 127.0.0.1:3000".into()))?;
 
         let ai = ai_config(&var)?;
+        let platforms = platform_settings(&var)?;
 
         Ok(Self {
             store,
@@ -190,6 +236,7 @@ impl Config {
             listen,
             data_dir,
             ai,
+            platforms,
         })
     }
 }
@@ -234,6 +281,31 @@ fn parse_span(text: &str) -> Option<time::Duration> {
     Some(time::Duration::seconds(number.checked_mul(seconds)?))
 }
 
+/// Each platform with a client id or base URL set. A client secret needs its client id; a base
+/// URL must be an http(s) URL.
+fn platform_settings(var: &impl Fn(&str) -> Option<String>) -> Result<Vec<PlatformSettings>, ConfigError> {
+    let mut settings = Vec::new();
+    for (platform, url_name) in BASE_URL_VARIABLES {
+        let client = CLIENT_VARIABLES.iter().find(|(of, ..)| *of == platform);
+        let (client_id, client_secret) = client.map_or((None, None), |(_, id, secret)| (var(id), var(secret)));
+        if let Some((_, id_name, secret_name)) = client.filter(|_| client_secret.is_some() && client_id.is_none()) {
+            return Err(invalid(id_name, format!("must be set when {secret_name} is")));
+        }
+        let base_url = var(url_name);
+        if let Some(url) = &base_url {
+            let scheme = url::Url::parse(url).map(|parsed| parsed.scheme().to_string()).unwrap_or_default();
+            if !matches!(scheme.as_str(), "http" | "https") {
+                return Err(invalid(url_name, format!("must be an http(s) URL, not `{url}`")));
+            }
+        }
+        if client_id.is_some() || base_url.is_some() {
+            let base_url = base_url.map(|url| url.trim_end_matches('/').to_string());
+            settings.push(PlatformSettings { platform, client_id, client_secret, base_url });
+        }
+    }
+    Ok(settings)
+}
+
 fn invalid(name: &'static str, problem: String) -> ConfigError {
     ConfigError { name, problem }
 }
@@ -260,6 +332,7 @@ mod tests {
         assert_eq!(config.webhook_retry_schedule, RetrySchedule::default());
         assert_eq!(config.ai, AiConfig::Offline);
         assert_eq!(config.metrics, MetricsSettings::default());
+        assert!(config.platforms.is_empty());
     }
 
     #[test]
@@ -291,6 +364,21 @@ mod tests {
         for wrong in ["15", "0m", "-1h", "m", "1w", "1.5h", ""] {
             assert_eq!(parse_span(wrong), None, "{wrong}");
         }
+    }
+
+    #[test]
+    fn reads_platform_clients_and_base_urls() {
+        let config = config(&[
+            ("POSTHORN_X_CLIENT_ID", "x-client"),
+            ("POSTHORN_X_CLIENT_SECRET", "x-secret"),
+            ("POSTHORN_MASTODON_BASE_URL", "http://127.0.0.1:4000/"),
+        ])
+        .unwrap();
+        let x = config.platforms.iter().find(|s| s.platform == Platform::X).unwrap();
+        assert_eq!((x.client_id.as_deref(), x.client_secret.as_deref()), (Some("x-client"), Some("x-secret")));
+        assert!(!format!("{x:?}").contains("x-secret"));
+        let mastodon = config.platforms.iter().find(|s| s.platform == Platform::Mastodon).unwrap();
+        assert_eq!(mastodon.base_url.as_deref(), Some("http://127.0.0.1:4000"));
     }
 
     #[test]
@@ -327,5 +415,7 @@ mod tests {
         );
         assert_eq!(config(&[("POSTHORN_METRICS_MAX_AGE", "a week")]).unwrap_err().name, "POSTHORN_METRICS_MAX_AGE");
         assert_eq!(config(&[("POSTHORN_METRICS_INTERVAL", "0s")]).unwrap_err().name, "POSTHORN_METRICS_INTERVAL");
+        assert_eq!(config(&[("POSTHORN_X_CLIENT_SECRET", "s")]).unwrap_err().name, "POSTHORN_X_CLIENT_ID");
+        assert_eq!(config(&[("POSTHORN_X_BASE_URL", "ftp://x")]).unwrap_err().name, "POSTHORN_X_BASE_URL");
     }
 }

@@ -69,5 +69,9 @@ pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
         crate::ai::media_assist_routes(),
         crate::automations::routes(),
         crate::automations::generate_content_routes(),
+        crate::connections::connect_routes(),
+        crate::connections::sync_routes(),
+        crate::connections::import_routes(),
+        crate::connections::connections_routes(),
     ]
 }

@@ -9,6 +9,7 @@ pub mod automations;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod dev;
 pub mod error;

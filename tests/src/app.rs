@@ -14,7 +14,7 @@ use posthorn::app::AppState;
 use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus};
 use posthorn::clock::{Clock, SystemClock};
 use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::{ChannelId, ConnectionId, WorkspaceId};
+use posthorn::ids::{ChannelId, WorkspaceId};
 use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
 use posthorn::platforms::{Platform, PlatformRegistry};
 use posthorn::queue::{Queue, SqliteQueue};
@@ -113,19 +113,11 @@ impl TestApp {
     pub async fn channel_on(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
         let now = self.state.clock.now();
         let connection = Connection {
-            id: ConnectionId::new(),
-            workspace_id: self.workspace_id,
-            platform,
             base_url: "https://social.example".into(),
             platform_user_id: "1".into(),
             username: "posthorn".into(),
-            access_token: self.state.secrets.seal("token"),
-            refresh_token: None,
-            expires_at: None,
             status,
-            version: 0,
-            created_at: now,
-            updated_at: now,
+            ..Connection::new(self.workspace_id, platform, self.state.secrets.seal("token"), now)
         };
         self.store().create_connection(&connection).await.expect("connection");
         let channel = Channel {

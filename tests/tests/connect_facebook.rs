@@ -258,5 +258,5 @@ async fn revoking_deletes_the_apps_permissions() {
         .mount(&server)
         .await;
 
-    facebook(&server).revoke(&app(), &auth(&server, "v21.0", USER)).await.unwrap();
+    facebook(&server).revoke(&app(), &auth(&server, "v21.0", USER), None).await.unwrap();
 }

@@ -285,5 +285,5 @@ async fn revoking_posts_the_token_with_the_client_credentials() {
         .mount(&server)
         .await;
 
-    linkedin(&server).revoke(&app(), &channel(&server, "")).await.unwrap();
+    linkedin(&server).revoke(&app(), &channel(&server, ""), None).await.unwrap();
 }

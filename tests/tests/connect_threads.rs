@@ -200,7 +200,7 @@ async fn a_throttled_profile_read_is_rate_limited() {
 async fn revoking_calls_nothing_threads_has_no_revocation() {
     let server = MockServer::start().await;
 
-    threads(&server).revoke(&app(), &auth(&server, "v1.0", USER)).await.unwrap();
+    threads(&server).revoke(&app(), &auth(&server, "v1.0", USER), None).await.unwrap();
 
     assert!(server.received_requests().await.unwrap().is_empty());
 }

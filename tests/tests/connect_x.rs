@@ -273,5 +273,5 @@ async fn revoking_sends_the_access_token_with_its_type() {
         .expect(1)
         .mount(&server)
         .await;
-    x(&server).revoke(&confidential(), &channel(&server, "")).await.unwrap();
+    x(&server).revoke(&confidential(), &channel(&server, ""), None).await.unwrap();
 }

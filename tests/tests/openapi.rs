@@ -43,6 +43,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/sources/{id}"),
     ("DELETE", "/v1/sources/{id}"),
     ("GET", "/v1/runs/{id}"),
+    ("GET", "/functions/v1/connect"),
+    ("POST", "/functions/v1/connect"),
+    ("POST", "/functions/v1/sync"),
+    ("POST", "/functions/v1/import-channels"),
+    ("GET", "/v1/connections"),
+    ("GET", "/v1/connections/{id}"),
+    ("DELETE", "/v1/connections/{id}"),
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {
@@ -68,6 +75,8 @@ async fn every_documented_operation_is_routed() {
     for (method, path) in documented_operations() {
         let id = if path.starts_with("/v1/posts") {
             posthorn::ids::PostId::new().to_string()
+        } else if path.starts_with("/v1/connections") {
+            posthorn::ids::ConnectionId::new().to_string()
         } else {
             posthorn::ids::WebhookId::new().to_string()
         };

@@ -7,7 +7,8 @@ use posthorn::Error;
 use posthorn::automations::{
     Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger, Schedule, Source, claim_slot,
 };
-use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus};
+use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus, SealedApp};
+use posthorn::connections::{InstanceApp, OAuthState};
 use posthorn::crypto::{EncryptionKey, KeyHash, Sealed, SecretBox};
 use posthorn::ids::{
     ApiKeyId, AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId,
@@ -125,6 +126,14 @@ contract! {
         duplicate_channel_conflicts,
         channels_list_newest_first_per_workspace,
         channel_list_rejects_an_invalid_cursor,
+        connections_list_newest_first_per_workspace,
+        connection_delete_removes_it_in_its_workspace_only,
+        connection_channels_are_one_connections_oldest_first,
+        channel_update_and_delete_need_the_channel_in_the_workspace,
+        oauth_state_is_taken_once_and_only_in_its_workspace,
+        concurrent_takes_of_one_oauth_state_get_it_once,
+        duplicate_oauth_state_conflicts,
+        instance_apps_are_kept_per_workspace_and_key,
         post_round_trips_every_field,
         duplicate_post_conflicts,
         post_update_is_conditional_on_its_version,
@@ -839,10 +848,16 @@ fn connection(workspace: WorkspaceId) -> Connection {
         base_url: "https://mastodon.example".into(),
         platform_user_id: "109876".into(),
         username: "acme".into(),
+        display_name: None,
+        avatar_url: None,
+        profile_url: None,
+        scopes: Vec::new(),
         access_token: sealed("access"),
         refresh_token: None,
         expires_at: None,
+        app: None,
         status: ConnectionStatus::Active,
+        refresh_lease_until: None,
         version: 0,
         created_at: now(),
         updated_at: now(),
@@ -853,9 +868,15 @@ fn connection(workspace: WorkspaceId) -> Connection {
 fn full_connection(workspace: WorkspaceId) -> Connection {
     Connection {
         platform: Platform::Linkedin,
+        display_name: Some("ACME Corp".into()),
+        avatar_url: Some("https://media.example/acme.png".into()),
+        profile_url: Some("https://www.linkedin.com/company/acme".into()),
+        scopes: vec!["w_member_social".into(), "r_liteprofile".into()],
         refresh_token: Some(sealed("refresh")),
         expires_at: Some(now() + Duration::days(60)),
+        app: Some(SealedApp { client_id: "client".into(), client_secret: Some(sealed("secret")) }),
         status: ConnectionStatus::Expired,
+        refresh_lease_until: Some(now() + Duration::seconds(60)),
         version: 4,
         ..connection(workspace)
     }
@@ -1023,6 +1044,148 @@ async fn channel_list_rejects_an_invalid_cursor(store: &dyn Store) {
             "cursor {cursor:?}: {result:?}"
         );
     }
+}
+
+async fn connections_list_newest_first_per_workspace(store: &dyn Store) {
+    let (mine, theirs) = (WorkspaceId::new(), WorkspaceId::new());
+    let start = now() - Duration::hours(1);
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let at = start + Duration::seconds(i);
+        let connection = Connection { id: id_at(ConnectionId::PREFIX, at), ..connection(mine) };
+        store.create_connection(&connection).await.unwrap();
+        created.push(connection);
+    }
+    store.create_connection(&connection(theirs)).await.unwrap();
+    created.reverse();
+
+    let (listed, page_sizes) = read_pages(2, async |page| store.list_connections(mine, page).await.unwrap()).await;
+    assert_eq!(page_sizes, [2, 2, 1]);
+    assert_eq!(listed, created, "newest first, whole records");
+    let page = PageRequest { limit: 5, cursor: Some("garbage".into()) };
+    assert!(matches!(store.list_connections(mine, page).await, Err(Error::BadRequest(_))));
+}
+
+async fn connection_delete_removes_it_in_its_workspace_only(store: &dyn Store) {
+    let original = connection(WorkspaceId::new());
+    store.create_connection(&original).await.unwrap();
+    let result = store.delete_connection(WorkspaceId::new(), original.id).await;
+    assert!(matches!(result, Err(Error::NotFound("connection"))), "{result:?}");
+    store.delete_connection(original.workspace_id, original.id).await.unwrap();
+    assert_eq!(store.get_connection(original.workspace_id, original.id).await.unwrap(), None);
+    let again = store.delete_connection(original.workspace_id, original.id).await;
+    assert!(matches!(again, Err(Error::NotFound("connection"))), "{again:?}");
+}
+
+async fn connection_channels_are_one_connections_oldest_first(store: &dyn Store) {
+    let workspace = WorkspaceId::new();
+    let start = now() - Duration::hours(1);
+    let (mine, other) = (connection(workspace), connection(workspace));
+    let mut created = Vec::new();
+    for i in 0..3 {
+        let channel = channel_at(&mine, start + Duration::seconds(2 * i));
+        store.create_channel(&channel).await.unwrap();
+        created.push(channel);
+        store.create_channel(&channel_at(&other, start + Duration::seconds(2 * i + 1))).await.unwrap();
+    }
+    assert_eq!(store.connection_channels(workspace, mine.id).await.unwrap(), created);
+    assert_eq!(store.connection_channels(WorkspaceId::new(), mine.id).await.unwrap(), []);
+    assert_eq!(store.connection_channels(workspace, ConnectionId::new()).await.unwrap(), []);
+}
+
+async fn channel_update_and_delete_need_the_channel_in_the_workspace(store: &dyn Store) {
+    let original = channel(WorkspaceId::new());
+    store.create_channel(&original).await.unwrap();
+    let renamed =
+        Channel { name: "Acme (new)".into(), channel_token: Some(sealed("page token 2")), ..original.clone() };
+    store.update_channel(&renamed).await.unwrap();
+    assert_eq!(store.get_channel(original.workspace_id, original.id).await.unwrap(), Some(renamed.clone()));
+
+    let hijack = Channel { workspace_id: WorkspaceId::new(), ..renamed.clone() };
+    assert!(matches!(store.update_channel(&hijack).await, Err(Error::NotFound("channel"))));
+    let missing = channel(original.workspace_id);
+    assert!(matches!(store.update_channel(&missing).await, Err(Error::NotFound("channel"))));
+    assert_eq!(store.get_channel(missing.workspace_id, missing.id).await.unwrap(), None, "an update must not create");
+
+    assert!(matches!(store.delete_channel(WorkspaceId::new(), original.id).await, Err(Error::NotFound("channel"))));
+    store.delete_channel(original.workspace_id, original.id).await.unwrap();
+    assert_eq!(store.get_channel(original.workspace_id, original.id).await.unwrap(), None);
+    assert!(matches!(store.delete_channel(original.workspace_id, original.id).await, Err(Error::NotFound("channel"))));
+}
+
+/// A consent in progress, expiring in ten minutes (whole seconds, as stored).
+fn oauth_state(workspace: WorkspaceId) -> OAuthState {
+    OAuthState {
+        state: Ulid::new().to_string(),
+        workspace_id: workspace,
+        platform: Platform::Mastodon,
+        redirect_uri: "https://app.example/callback?from=posthorn".into(),
+        base_url: "https://mastodon.example".into(),
+        pkce_verifier: Some(sealed("verifier")),
+        expires_at: (now() + Duration::minutes(10)).replace_nanosecond(0).unwrap(),
+    }
+}
+
+async fn oauth_state_is_taken_once_and_only_in_its_workspace(store: &dyn Store) {
+    let pending = oauth_state(WorkspaceId::new());
+    store.create_oauth_state(&pending).await.unwrap();
+    let expired = OAuthState {
+        pkce_verifier: None,
+        expires_at: pending.expires_at - Duration::hours(1),
+        ..oauth_state(pending.workspace_id)
+    };
+    store.create_oauth_state(&expired).await.unwrap();
+
+    assert_eq!(store.take_oauth_state(WorkspaceId::new(), &pending.state).await.unwrap(), None);
+    assert_eq!(store.take_oauth_state(pending.workspace_id, &pending.state).await.unwrap(), Some(pending.clone()));
+    assert_eq!(store.take_oauth_state(pending.workspace_id, &pending.state).await.unwrap(), None, "single use");
+    assert_eq!(
+        store.take_oauth_state(pending.workspace_id, &expired.state).await.unwrap(),
+        Some(expired),
+        "expired states are returned for the caller to refuse"
+    );
+    assert_eq!(store.take_oauth_state(pending.workspace_id, "never-issued").await.unwrap(), None);
+}
+
+async fn concurrent_takes_of_one_oauth_state_get_it_once(store: &dyn Store) {
+    let pending = oauth_state(WorkspaceId::new());
+    store.create_oauth_state(&pending).await.unwrap();
+    let take = || store.take_oauth_state(pending.workspace_id, &pending.state);
+    let (a, b, c, d) = tokio::join!(take(), take(), take(), take());
+    let taken: Vec<OAuthState> = [a, b, c, d].into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(taken, [pending]);
+}
+
+async fn duplicate_oauth_state_conflicts(store: &dyn Store) {
+    let pending = oauth_state(WorkspaceId::new());
+    store.create_oauth_state(&pending).await.unwrap();
+    let result = store.create_oauth_state(&OAuthState { platform: Platform::Sandbox, ..pending.clone() }).await;
+    assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
+    assert_eq!(store.take_oauth_state(pending.workspace_id, &pending.state).await.unwrap(), Some(pending));
+}
+
+async fn instance_apps_are_kept_per_workspace_and_key(store: &dyn Store) {
+    let workspace = WorkspaceId::new();
+    let app = InstanceApp {
+        workspace_id: workspace,
+        platform: Platform::Mastodon,
+        base_url: "https://mastodon.example".into(),
+        redirect_uri: "https://app.example/callback".into(),
+        app: SealedApp { client_id: "client-1".into(), client_secret: Some(sealed("secret-1")) },
+        created_at: now(),
+    };
+    let key = InstanceApp::key(Platform::Mastodon, &app.base_url, &app.redirect_uri);
+    assert_eq!(key, app.own_key());
+    assert_eq!(store.get_instance_app(workspace, &key).await.unwrap(), None);
+    store.put_instance_app(&app).await.unwrap();
+    assert_eq!(store.get_instance_app(workspace, &key).await.unwrap(), Some(app.clone()));
+    assert_eq!(store.get_instance_app(WorkspaceId::new(), &key).await.unwrap(), None);
+    let other_uri = InstanceApp::key(Platform::Mastodon, &app.base_url, "https://app.example/other");
+    assert_eq!(store.get_instance_app(workspace, &other_uri).await.unwrap(), None);
+
+    let replaced = InstanceApp { app: SealedApp { client_id: "client-2".into(), client_secret: None }, ..app };
+    store.put_instance_app(&replaced).await.unwrap();
+    assert_eq!(store.get_instance_app(workspace, &key).await.unwrap(), Some(replaced));
 }
 
 /// A draft without media, schedule or due time, created at `at`, to one pending target.

@@ -26,17 +26,68 @@ pub struct Connection {
     pub base_url: String,
     pub platform_user_id: String,
     pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub profile_url: Option<String>,
+    /// The scopes the platform granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
     pub access_token: Sealed,
     pub refresh_token: Option<Sealed>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// The OAuth client registered on the connection's instance (Mastodon); `None` where the
+    /// client comes from configuration.
+    #[serde(default)]
+    pub app: Option<SealedApp>,
     pub status: ConnectionStatus,
+    /// While set and in the future, one sync holds the right to refresh the tokens: refreshes
+    /// of one connection never run concurrently (single-use refresh tokens).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub refresh_lease_until: Option<OffsetDateTime>,
     /// Bumped by every write; writes are conditional on it.
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+impl Connection {
+    /// A new active connection holding `access_token`, its profile still empty.
+    pub fn new(workspace_id: WorkspaceId, platform: Platform, access_token: Sealed, now: OffsetDateTime) -> Self {
+        Self {
+            id: ConnectionId::new(),
+            workspace_id,
+            platform,
+            base_url: String::new(),
+            platform_user_id: String::new(),
+            username: String::new(),
+            display_name: None,
+            avatar_url: None,
+            profile_url: None,
+            scopes: Vec::new(),
+            access_token,
+            refresh_token: None,
+            expires_at: None,
+            app: None,
+            status: ConnectionStatus::Active,
+            refresh_lease_until: None,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// An OAuth client as stored: the secret sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedApp {
+    pub client_id: String,
+    pub client_secret: Option<Sealed>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -66,7 +117,8 @@ pub struct Channel {
 }
 
 /// Connects the built-in sandbox platform with `count` channels (`sandbox-1`, `sandbox-2`, …),
-/// so the whole flow can be tried with no account. Returns the channels.
+/// so the whole flow can be tried with no account, not even the connect flow. Returns the
+/// channels.
 pub async fn create_sandbox_channels(
     store: &dyn crate::store::Store,
     secrets: &crate::crypto::SecretBox,
@@ -75,19 +127,11 @@ pub async fn create_sandbox_channels(
     now: OffsetDateTime,
 ) -> crate::Result<Vec<Channel>> {
     let connection = Connection {
-        id: ConnectionId::new(),
-        workspace_id,
-        platform: Platform::Sandbox,
-        base_url: "sandbox:".into(),
-        platform_user_id: "sandbox".into(),
+        base_url: crate::platforms::sandbox::BASE_URL.into(),
+        platform_user_id: crate::platforms::sandbox::USER_ID.into(),
         username: "sandbox".into(),
-        access_token: secrets.seal("sandbox-token"),
-        refresh_token: None,
-        expires_at: None,
-        status: ConnectionStatus::Active,
-        version: 0,
-        created_at: now,
-        updated_at: now,
+        display_name: Some("Sandbox".into()),
+        ..Connection::new(workspace_id, Platform::Sandbox, secrets.seal("sandbox-token"), now)
     };
     store.create_connection(&connection).await?;
     let mut channels = Vec::with_capacity(count);

@@ -20,7 +20,7 @@ pub const DEFAULT_BASE_URL: &str = "https://bsky.social";
 pub const POST_COLLECTION: &str = "app.bsky.feed.post";
 
 pub struct Bluesky {
-    http: OutboundClient,
+    pub(super) http: OutboundClient,
 }
 
 impl Bluesky {
@@ -268,7 +268,7 @@ struct PostView {
 
 /// XRPC errors are `{"error": "<Name>", "message": "…"}`; expired sessions are a 400
 /// `ExpiredToken` on the PDS.
-struct Dialect;
+pub(super) struct Dialect;
 
 impl ErrorDialect for Dialect {
     const RESET: ResetHeader = ResetHeader::EpochSeconds("ratelimit-reset");

@@ -100,6 +100,19 @@ pub struct RemoteChannel {
     pub channel_token: Option<String>,
 }
 
+impl RemoteChannel {
+    /// The connected account itself as the one channel it posts to (Mastodon, Bluesky, X,
+    /// Threads profiles; Instagram professional accounts).
+    pub fn the_account(profile: &Profile, kind: ChannelKind) -> Self {
+        Self {
+            platform_channel_id: profile.platform_user_id.clone(),
+            name: profile.display_name.clone().unwrap_or_else(|| format!("@{}", profile.username)),
+            kind,
+            channel_token: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for RemoteChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteChannel")
@@ -132,6 +145,18 @@ pub trait Connector: Send + Sync {
     ) -> Result<TokenGrant, PlatformError>;
     async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError>;
     async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError>;
-    /// Revokes the tokens at the platform, where it allows; `Ok` where it has no revocation.
-    async fn revoke(&self, app: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError>;
+    /// Revokes the grant at the platform, where it allows; `Ok` where it has no revocation.
+    /// `refresh_token` is the stored one: revoking it ends the whole grant on OAuth platforms
+    /// that have one, and Bluesky ends a session only with it.
+    async fn revoke(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError>;
+    /// Registers Posthorn's OAuth client on an instance, for platforms whose apps are per
+    /// instance (Mastodon: `POST /api/v1/apps`). `None` where the app comes from configuration.
+    async fn register_app(&self, _base_url: &str, _redirect_uri: &str) -> Result<Option<OAuthApp>, PlatformError> {
+        Ok(None)
+    }
 }

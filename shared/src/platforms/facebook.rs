@@ -221,7 +221,7 @@ impl Connector for Facebook {
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
         let page = format!("{}/dialog/oauth", self.oauth_base.trim_end_matches('/'));
-        oauth::consent_url(
+        oauth::url_with_query(
             &page,
             &[
                 ("client_id", &request.app.client_id),
@@ -276,7 +276,12 @@ impl Connector for Facebook {
         Ok(channels)
     }
 
-    async fn revoke(&self, _: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+    async fn revoke(
+        &self,
+        _: &OAuthApp,
+        auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
         Graph::new(&self.http, auth).delete(&["me", "permissions"]).await
     }
 }

@@ -18,7 +18,6 @@ use super::connect::{
 };
 use super::graph::{self, ContainerFlow, Created, Graph, Polling};
 use super::meta_login::LongLivedLogin;
-use super::oauth;
 use super::{
     ChannelAuth, ErrorCode, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
 };
@@ -190,10 +189,10 @@ impl Connector for Instagram {
     }
 
     async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![oauth::own_channel(profile, ChannelKind::Account)])
+        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Account)])
     }
 
-    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth) -> Result<(), PlatformError> {
+    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth, _refresh_token: Option<&str>) -> Result<(), PlatformError> {
         Ok(())
     }
 }

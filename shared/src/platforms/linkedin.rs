@@ -231,7 +231,7 @@ impl Connector for Linkedin {
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
         let page = http::endpoint(&self.oauth_base, "/oauth/v2/authorization");
-        oauth::consent_url(
+        oauth::url_with_query(
             &page,
             &[
                 ("response_type", "code"),
@@ -275,7 +275,7 @@ impl Connector for Linkedin {
 
     /// The member (`urn:li:person:{sub}`), then each organization they administer.
     async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        let mut person = oauth::own_channel(profile, ChannelKind::Profile);
+        let mut person = RemoteChannel::the_account(profile, ChannelKind::Profile);
         person.platform_channel_id = format!("urn:li:person:{}", profile.platform_user_id);
         let mut channels = vec![person];
         for urn in self.administered(auth).await? {
@@ -284,7 +284,12 @@ impl Connector for Linkedin {
         Ok(channels)
     }
 
-    async fn revoke(&self, app: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+    async fn revoke(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
         self.oauth_endpoint("/oauth/v2/revoke", app).post(&[("token", &auth.access_token)]).await.map(drop)
     }
 }

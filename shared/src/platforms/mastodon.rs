@@ -2,6 +2,12 @@
 //! bearer token. Images go up through `POST /api/v2/media` (alt text as `description`); an upload
 //! still processing (202) is polled at `GET /api/v1/media/:id`, boundedly, until it has its `url`.
 //! Statuses carry an `Idempotency-Key` derived from the post, so a retried publish posts once.
+//!
+//! Connecting: Posthorn registers itself on each instance (`POST /api/v1/apps`), sends the user
+//! to `/oauth/authorize` with an S256 PKCE challenge (Mastodon 4.3+; older instances ignore
+//! it), exchanges the code at `POST /oauth/token`, reads the account from
+//! `GET /api/v1/accounts/verify_credentials` and revokes with `POST /oauth/revoke`. The
+//! account itself is the one channel.
 
 use std::time::Duration;
 
@@ -13,10 +19,18 @@ use sha2::{Digest, Sha256};
 
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::media::{self, Image};
-use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use super::oauth::{self, authorization_query, client_fields, url_with_query};
+use super::{
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Metrics, OAuthApp, Platform,
+    PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+};
+use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 pub const DEFAULT_BASE_URL: &str = "https://mastodon.social";
+/// What Posthorn asks of an account: read it and its statuses, post statuses and media.
+pub const SCOPES: &str = "read write";
+const APP_NAME: &str = "Posthorn";
 
 /// How often, and how many times, an upload still processing is checked.
 const PROCESSING_POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -108,6 +122,113 @@ impl PlatformClient for Mastodon {
             shares: Some(status.reblogs_count),
         })
     }
+}
+
+#[async_trait]
+impl Connector for Mastodon {
+    fn platform(&self) -> Platform {
+        Platform::Mastodon
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: true }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let query =
+            authorization_query(request.app, request.redirect_uri, SCOPES, request.state, request.pkce_challenge);
+        url_with_query(&http::endpoint(request.base_url, "/oauth/authorize"), &query)
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        let mut form = client_fields(exchange.app);
+        form.extend([
+            ("grant_type", "authorization_code"),
+            ("code", exchange.code),
+            ("redirect_uri", exchange.redirect_uri),
+            ("scope", SCOPES),
+        ]);
+        if let Some(verifier) = exchange.pkce_verifier {
+            form.push(("code_verifier", verifier));
+        }
+        oauth::token_request(&self.http, &http::endpoint(exchange.base_url, "/oauth/token"), &form).await
+    }
+
+    async fn refresh(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenGrant, PlatformError> {
+        let refresh_token = refresh_token.ok_or_else(|| {
+            PlatformError::new(ErrorCode::AuthExpired, "the instance issued no refresh token; reconnect the account")
+        })?;
+        let mut form = client_fields(app);
+        form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh_token)]);
+        oauth::token_request(&self.http, &http::endpoint(&auth.base_url, "/oauth/token"), &form).await
+    }
+
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/api/v1/accounts/verify_credentials");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token).await?;
+        let account: Account = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Profile {
+            platform_user_id: account.id,
+            username: account.username,
+            display_name: account.display_name.filter(|name| !name.is_empty()),
+            avatar_url: account.avatar,
+            profile_url: account.url,
+        })
+    }
+
+    async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
+    }
+
+    async fn revoke(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        let mut form = client_fields(app);
+        form.push(("token", auth.access_token.as_str()));
+        oauth::form_request(&self.http, &http::endpoint(&auth.base_url, "/oauth/revoke"), &form).await
+    }
+
+    async fn register_app(&self, base_url: &str, redirect_uri: &str) -> Result<Option<OAuthApp>, PlatformError> {
+        let url = http::endpoint(base_url, "/api/v1/apps");
+        let body = NewApp { client_name: APP_NAME, redirect_uris: redirect_uri, scopes: SCOPES };
+        let request = self.http.request(Method::POST, &url).await.map_err(http::transport_error)?.json(&body);
+        let app: RegisteredApp = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Some(OAuthApp { client_id: app.client_id, client_secret: Some(app.client_secret) }))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct NewApp<'a> {
+    client_name: &'a str,
+    redirect_uris: &'a str,
+    scopes: &'a str,
+}
+
+#[derive(Deserialize)]
+struct RegisteredApp {
+    client_id: String,
+    client_secret: String,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    id: String,
+    username: String,
+    display_name: Option<String>,
+    avatar: Option<String>,
+    url: Option<String>,
 }
 
 /// The same post to the same channel always gets the same key, so the instance answers a retry

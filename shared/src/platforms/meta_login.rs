@@ -149,7 +149,7 @@ impl LongLivedLogin {
         request: &AuthorizeRequest<'_>,
     ) -> Result<String, PlatformError> {
         let page = format!("{}/oauth/authorize", oauth_base.trim_end_matches('/'));
-        oauth::consent_url(
+        oauth::url_with_query(
             &page,
             &[
                 ("client_id", &request.app.client_id),

@@ -4,6 +4,7 @@
 //! limits and its errors mapped to stable codes.
 
 pub mod bluesky;
+mod bluesky_session;
 mod connect;
 pub mod facebook;
 mod graph;
@@ -14,9 +15,10 @@ pub mod linkedin;
 pub mod mastodon;
 pub mod media;
 mod meta_login;
-mod oauth;
+pub mod oauth;
+pub mod pkce;
 mod registry;
-mod sandbox;
+pub mod sandbox;
 pub mod threads;
 pub mod x;
 

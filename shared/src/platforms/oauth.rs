@@ -1,25 +1,72 @@
-//! What the platforms speaking plain OAuth 2.0 (RFC 6749: X, LinkedIn) share when connecting: the
-//! consent URL, the form-encoded token request with the client's credentials, the token answer
-//! read into a [`TokenGrant`] without ever echoing it, and the `{"error", "error_description"}`
-//! body mapped so that a grant the platform rejects for good is `auth_expired`.
+//! OAuth 2.0 as the platforms speak it (RFC 6749, 7009, 7636): the consent URL and its standard
+//! query, the form-encoded token request with the client's credentials, the token answer read
+//! into a [`TokenGrant`] without ever echoing it, revocation, and the `{"error",
+//! "error_description"}` body mapped so that a grant the platform rejects for good is
+//! `auth_expired`. Every call goes through the one guarded outbound client.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde::Deserialize;
-use url::Url;
 
-use super::connect::{OAuthApp, Profile, RemoteChannel, TokenGrant};
+use super::connect::{OAuthApp, TokenGrant};
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::{ErrorCode, PlatformError};
-use crate::channels::ChannelKind;
 use crate::outbound::{FullResponse, OutboundClient};
 
-/// `page` with `params` as its query: where to send the user to consent.
-pub(crate) fn consent_url(page: &str, params: &[(&str, &str)]) -> Result<String, PlatformError> {
-    Url::parse_with_params(page, params)
-        .map(String::from)
-        .map_err(|e| PlatformError::new(ErrorCode::PlatformError, format!("invalid consent page URL `{page}`: {e}")))
+/// `endpoint` with `params` appended to its query: a consent page, or a redirect.
+pub fn url_with_query(endpoint: &str, params: &[(&str, &str)]) -> Result<String, PlatformError> {
+    let mut url = url::Url::parse(endpoint)
+        .map_err(|e| PlatformError::new(ErrorCode::PlatformError, format!("`{endpoint}` is not a URL: {e}")))?;
+    url.query_pairs_mut().extend_pairs(params);
+    Ok(url.into())
+}
+
+/// The standard consent query: code flow, client, redirect, scopes, state and the S256 PKCE
+/// challenge when there is one.
+pub fn authorization_query<'a>(
+    app: &'a OAuthApp,
+    redirect_uri: &'a str,
+    scope: &'a str,
+    state: &'a str,
+    pkce_challenge: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut query = vec![
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("scope", scope),
+        ("state", state),
+    ];
+    if let Some(challenge) = pkce_challenge {
+        query.extend([("code_challenge", challenge), ("code_challenge_method", "S256")]);
+    }
+    query
+}
+
+/// POSTs a form to a token endpoint and reads the tokens it grants.
+pub async fn token_request(
+    http: &OutboundClient,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<TokenGrant, PlatformError> {
+    let request = http.request(Method::POST, url).await.map_err(http::transport_error)?.form(form);
+    read_grant(&http::send::<OAuthErrors>(http, request).await?)
+}
+
+/// POSTs a form to an endpoint that answers with no tokens (revocation).
+pub async fn form_request(http: &OutboundClient, url: &str, form: &[(&str, &str)]) -> Result<(), PlatformError> {
+    let request = http.request(Method::POST, url).await.map_err(http::transport_error)?.form(form);
+    http::send::<OAuthErrors>(http, request).await.map(drop)
+}
+
+/// The client's credentials as form fields (`client_secret_post`).
+pub fn client_fields(app: &OAuthApp) -> Vec<(&str, &str)> {
+    let mut fields = vec![("client_id", app.client_id.as_str())];
+    if let Some(secret) = &app.client_secret {
+        fields.push(("client_secret", secret.as_str()));
+    }
+    fields
 }
 
 /// The stored refresh token, or the error saying the user must connect again.
@@ -27,16 +74,6 @@ pub(crate) fn stored_refresh_token(refresh_token: Option<&str>) -> Result<&str, 
     refresh_token.ok_or_else(|| {
         PlatformError::new(ErrorCode::AuthExpired, "the platform granted no refresh token; reconnect the account")
     })
-}
-
-/// The connected account itself as the one channel it posts to.
-pub(crate) fn own_channel(profile: &Profile, kind: ChannelKind) -> RemoteChannel {
-    RemoteChannel {
-        platform_channel_id: profile.platform_user_id.clone(),
-        name: profile.display_name.clone().unwrap_or_else(|| profile.username.clone()),
-        kind,
-        channel_token: None,
-    }
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -161,5 +198,14 @@ mod tests {
         assert_eq!(OAuthErrors::decide(&client), Some(ErrorCode::PlatformError));
         let scope = read(serde_json::json!({"error": "invalid_scope"}));
         assert_eq!((OAuthErrors::decide(&scope), scope.text.as_str()), (None, "invalid_scope"));
+    }
+
+    #[test]
+    fn consent_queries_carry_state_and_the_challenge() {
+        let app = OAuthApp { client_id: "client 1".into(), client_secret: None };
+        let query = authorization_query(&app, "https://app.example/cb", "read write", "st", Some("ch"));
+        let url = url_with_query("https://social.example/oauth/authorize", &query).unwrap();
+        assert!(url.contains("client_id=client+1"));
+        assert!(url.contains("state=st") && url.contains("code_challenge=ch&code_challenge_method=S256"));
     }
 }

@@ -3,12 +3,39 @@
 //! sandbox target with that code; `#fail:<code>:<channel>` fails only the sandbox channel whose
 //! platform id is `<channel>` (e.g. `#fail:content_rejected:sandbox-2`). Metrics are made up from
 //! the post id, the same on every read.
+//!
+//! Connecting needs no account either: the consent "page" is the redirect URI itself, called
+//! with `code=sandbox-<the PKCE challenge>` and the state, as if the user had agreed at once;
+//! the exchange accepts a code only if it carries the challenge of the verifier it is given.
+//! Tokens live an hour and refresh tokens rotate. The one account, `sandbox`, lists the
+//! channels `sandbox-1` … `sandbox-3`.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
+use super::oauth::url_with_query;
+use super::pkce::challenge_of;
+use super::{
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Metrics, OAuthApp, Platform,
+    PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+};
+use crate::channels::ChannelKind;
 
 pub struct Sandbox;
+
+/// The platform id of the sandbox's one account.
+pub const USER_ID: &str = "sandbox";
+pub const BASE_URL: &str = "sandbox:";
+const CODE_PREFIX: &str = "sandbox-";
+const REFRESH_PREFIX: &str = "sandbox-refresh-";
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+const CHANNELS: usize = 3;
+
+/// The sandbox's built-in OAuth client.
+pub fn app() -> OAuthApp {
+    OAuthApp { client_id: "posthorn-sandbox".into(), client_secret: None }
+}
 
 const CODES: [(&str, ErrorCode); 7] = [
     ("rate_limited", ErrorCode::RateLimited),
@@ -59,6 +86,95 @@ impl PlatformClient for Sandbox {
             comments: Some(seed % 7),
             shares: Some(seed % 11),
         })
+    }
+}
+
+#[async_trait]
+impl Connector for Sandbox {
+    fn platform(&self) -> Platform {
+        Platform::Sandbox
+    }
+
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: true }
+    }
+
+    fn default_base_url(&self) -> &str {
+        BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let code = format!("{CODE_PREFIX}{}", request.pkce_challenge.unwrap_or_default());
+        url_with_query(request.redirect_uri, &[("code", &code), ("state", request.state)])
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        let challenge = exchange.code.strip_prefix(CODE_PREFIX);
+        let verified = exchange.pkce_verifier.map(challenge_of);
+        if challenge.is_none() || challenge != verified.as_deref() {
+            return Err(PlatformError::new(
+                ErrorCode::AuthExpired,
+                "invalid_grant: a sandbox code is `sandbox-` and the PKCE challenge of its verifier",
+            ));
+        }
+        Ok(grant())
+    }
+
+    async fn refresh(
+        &self,
+        _app: &OAuthApp,
+        _auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenGrant, PlatformError> {
+        match refresh_token {
+            Some(token) if token.starts_with(REFRESH_PREFIX) => Ok(grant()),
+            _ => Err(PlatformError::new(ErrorCode::AuthExpired, "invalid_grant: not a sandbox refresh token")),
+        }
+    }
+
+    async fn profile(&self, _auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        Ok(Profile {
+            platform_user_id: USER_ID.into(),
+            username: "sandbox".into(),
+            display_name: Some("Sandbox".into()),
+            avatar_url: None,
+            profile_url: None,
+        })
+    }
+
+    async fn list_channels(
+        &self,
+        _auth: &ChannelAuth,
+        _profile: &Profile,
+    ) -> Result<Vec<RemoteChannel>, PlatformError> {
+        Ok((1..=CHANNELS)
+            .map(|number| RemoteChannel {
+                platform_channel_id: format!("sandbox-{number}"),
+                name: format!("Sandbox {number}"),
+                kind: ChannelKind::Account,
+                channel_token: None,
+            })
+            .collect())
+    }
+
+    async fn revoke(
+        &self,
+        _app: &OAuthApp,
+        _auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        Ok(())
+    }
+}
+
+/// Fresh sandbox tokens: an hour's access token and a new (rotated) refresh token.
+fn grant() -> TokenGrant {
+    let random = || ulid::Ulid::new().to_string().to_lowercase();
+    TokenGrant {
+        access_token: format!("sandbox-access-{}", random()),
+        refresh_token: Some(format!("{REFRESH_PREFIX}{}", random())),
+        expires_in: Some(TOKEN_LIFETIME),
+        scopes: vec!["publish".into()],
     }
 }
 

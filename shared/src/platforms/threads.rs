@@ -16,7 +16,6 @@ use super::connect::{
 };
 use super::graph::{self, ContainerFlow, Created, Graph, Polling};
 use super::meta_login::LongLivedLogin;
-use super::oauth;
 use super::{ChannelAuth, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
 use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
@@ -177,10 +176,10 @@ impl Connector for Threads {
     }
 
     async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![oauth::own_channel(profile, ChannelKind::Profile)])
+        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
-    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth) -> Result<(), PlatformError> {
+    async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth, _refresh_token: Option<&str>) -> Result<(), PlatformError> {
         Ok(())
     }
 }

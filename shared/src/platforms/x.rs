@@ -145,7 +145,7 @@ impl Connector for X {
             .pkce_challenge
             .ok_or_else(|| PlatformError::new(ErrorCode::PlatformError, "X requires a PKCE code challenge"))?;
         let page = http::endpoint(&self.oauth_base, "/i/oauth2/authorize");
-        oauth::consent_url(
+        oauth::url_with_query(
             &page,
             &[
                 ("response_type", "code"),
@@ -198,10 +198,15 @@ impl Connector for X {
     }
 
     async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![oauth::own_channel(profile, ChannelKind::Profile)])
+        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
-    async fn revoke(&self, app: &OAuthApp, auth: &ChannelAuth) -> Result<(), PlatformError> {
+    async fn revoke(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
         let form = [("token", auth.access_token.as_str()), ("token_type_hint", "access_token")];
         let response = self.token_endpoint(&auth.base_url, "/2/oauth2/revoke", app).post(&form).await?;
         let answer: Revoked = http::parse_json(&response)?;

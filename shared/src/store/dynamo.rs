@@ -16,6 +16,8 @@
 //! | feed entry         | `WS#<workspace>`    | `ENTRY#<source>#<sha256 of key>` | `WS#<ws>#SOURCE#<source>#UNUSED` / `<sort time>#<sha256 of key>`, while unused |
 //! | automation         | `WS#<workspace>`    | `AUTOMATION#<id>`   |                                         |
 //! | run                | `WS#<workspace>`    | `RUN#<id>`          |                                         |
+//! | OAuth state        | `WS#<workspace>`    | `OAUTHSTATE#<state>`|                                         |
+//! | instance app       | `WS#<workspace>`    | `APP#<key>`         |                                         |
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes. `GSI1` and
 //! `GSI2` are overloaded, sparse indexes. A delivery has GSI2 keys, `PENDING_DELIVERY` /
@@ -29,8 +31,8 @@
 //! `<metrics_due_at as sortable_time>#<id>` only while it has a `metrics_due_at` (a published
 //! post younger than the metrics age limit), so GSI1 holds exactly what sync-post-metrics reads.
 //!
-//! `expires_at` is the table's TTL attribute. Only idempotency records store it as a number
-//! (epoch seconds), so only they expire; a connection's `expires_at` is text, which TTL ignores.
+//! `expires_at` is the table's TTL attribute. Only idempotency records and OAuth states store
+//! it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text, which TTL ignores.
 //! DynamoDB deletes expired items late (and moto never), so the write condition checks the exact
 //! expiry, kept beside it as `valid_until`.
 
@@ -46,7 +48,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem,
 };
 use serde::de::DeserializeOwned;
@@ -58,6 +60,7 @@ use ulid::Ulid;
 
 use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection};
+use crate::connections::{InstanceApp, OAuthState};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use crate::ids::{
@@ -82,6 +85,8 @@ const DELIVERY_SK_PREFIX: &str = "DELIVERY#";
 const PENDING_DELIVERY_GSI2PK: &str = "PENDING_DELIVERY";
 const CONNECTION_SK_PREFIX: &str = "CONNECTION#";
 const CHANNEL_SK_PREFIX: &str = "CHANNEL#";
+const OAUTH_STATE_SK_PREFIX: &str = "OAUTHSTATE#";
+const INSTANCE_APP_SK_PREFIX: &str = "APP#";
 const POST_SK_PREFIX: &str = "POST#";
 const IDEMPOTENCY_SK_PREFIX: &str = "IDEMPOTENCY#";
 const DUE_POST_GSI2PK: &str = "DUE_POST";
@@ -140,6 +145,14 @@ impl Key {
 
     fn channel(workspace: WorkspaceId, id: ChannelId) -> Self {
         Self { pk: workspace_pk(workspace), sk: format!("{CHANNEL_SK_PREFIX}{id}") }
+    }
+
+    fn oauth_state(workspace: WorkspaceId, state: &str) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{OAUTH_STATE_SK_PREFIX}{state}") }
+    }
+
+    fn instance_app(workspace: WorkspaceId, key: &str) -> Self {
+        Self { pk: workspace_pk(workspace), sk: format!("{INSTANCE_APP_SK_PREFIX}{key}") }
     }
 
     fn post(workspace: WorkspaceId, id: PostId) -> Self {
@@ -960,6 +973,73 @@ impl Store for DynamoStore {
             .map(decode)
             .collect::<Result<Vec<Channel>>>()?;
         Ok(Page::from_overfetch(items, page.limit, |c| c.id.to_string()))
+    }
+
+    async fn list_connections(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Connection>> {
+        let start = parse_cursor(page.cursor.as_deref())?.map(|id| Key::connection(workspace, id));
+        let items = self
+            .query_newest_first(workspace_pk(workspace), CONNECTION_SK_PREFIX, start, page.limit.saturating_add(1))
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<Connection>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |c| c.id.to_string()))
+    }
+
+    async fn delete_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<()> {
+        self.delete(Key::connection(workspace, id), "connection").await
+    }
+
+    /// Queries the workspace's channels, oldest first, with the connection as a filter.
+    async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>> {
+        let query = self
+            .newest_first(workspace_pk(workspace), CHANNEL_SK_PREFIX)
+            .scan_index_forward(true)
+            .filter_expression("connection_id = :connection")
+            .expression_attribute_values(":connection", AttributeValue::S(connection.to_string()));
+        self.query_up_to(query, None, usize::MAX, FILTERED_QUERY_BATCH).await?.into_iter().map(decode).collect()
+    }
+
+    async fn update_channel(&self, channel: &Channel) -> Result<()> {
+        let item = Stored::new(Key::channel(channel.workspace_id, channel.id), channel).into_item()?;
+        self.put(item, EXISTING, Error::NotFound("channel")).await
+    }
+
+    async fn delete_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<()> {
+        self.delete(Key::channel(workspace, id), "channel").await
+    }
+
+    async fn create_oauth_state(&self, state: &OAuthState) -> Result<()> {
+        let item = Stored::new(Key::oauth_state(state.workspace_id, &state.state), state).into_item()?;
+        self.put(item, NEW, Error::Conflict("OAuth state already exists".into())).await
+    }
+
+    /// A conditional delete returning the deleted item: of two concurrent takes, one deletes it.
+    async fn take_oauth_state(&self, workspace: WorkspaceId, state: &str) -> Result<Option<OAuthState>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::oauth_state(workspace, state).into_item()))
+            .condition_expression(EXISTING)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.map(decode).transpose(),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(e) => Err(self.sdk_error("DeleteItem", e)),
+        }
+    }
+
+    async fn put_instance_app(&self, app: &InstanceApp) -> Result<()> {
+        let item = Stored::new(Key::instance_app(app.workspace_id, &app.own_key()), app).into_item()?;
+        let result = self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await;
+        result.map(drop).map_err(|e| self.sdk_error("PutItem", e))
+    }
+
+    async fn get_instance_app(&self, workspace: WorkspaceId, key: &str) -> Result<Option<InstanceApp>> {
+        self.get(Key::instance_app(workspace, key)).await
     }
 
     /// One transaction: the idempotency record, written unless an unexpired one has its key

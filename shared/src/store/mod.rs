@@ -12,6 +12,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection};
+use crate::connections::{InstanceApp, OAuthState};
 use crate::crypto::KeyHash;
 use crate::error::{Error, Result};
 use crate::ids::{
@@ -164,6 +165,26 @@ pub trait Store: Send + Sync {
     async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<Option<Channel>>;
     /// Newest first.
     async fn list_channels(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Channel>>;
+    /// Newest first.
+    async fn list_connections(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Connection>>;
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<()>;
+    /// Every channel of one connection, oldest first.
+    async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>>;
+    /// Replaces the stored channel; `NotFound` if it is not in that workspace.
+    async fn update_channel(&self, channel: &Channel) -> Result<()>;
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<()>;
+    /// Fails with `Conflict` if the state value exists.
+    async fn create_oauth_state(&self, state: &OAuthState) -> Result<()>;
+    /// Removes the workspace's state with this value and returns it, atomically, so of two
+    /// concurrent takes only one gets it. Expired states are returned too: the caller refuses
+    /// them, saying why.
+    async fn take_oauth_state(&self, workspace: WorkspaceId, state: &str) -> Result<Option<OAuthState>>;
+    /// Writes an instance app, replacing one under the same key.
+    async fn put_instance_app(&self, app: &InstanceApp) -> Result<()>;
+    /// The instance app under [`InstanceApp::key`].
+    async fn get_instance_app(&self, workspace: WorkspaceId, key: &str) -> Result<Option<InstanceApp>>;
 
     /// Creates a post. With an idempotency record, atomically: if an unexpired record with the
     /// same workspace and key exists, nothing is written and that record is returned instead.

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::automations::{Automation, FeedEntry, Run, Source};
 use crate::channels::{Channel, Connection as AccountConnection};
+use crate::connections::{InstanceApp, OAuthState};
 use crate::ids::{
     AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
 };
@@ -80,6 +81,19 @@ CREATE TABLE IF NOT EXISTS channels (
     record       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS channels_by_workspace ON channels (workspace_id, id);
+CREATE INDEX IF NOT EXISTS connections_by_workspace ON connections (workspace_id, id);
+CREATE TABLE IF NOT EXISTS oauth_states (
+    workspace_id TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, state)
+);
+CREATE TABLE IF NOT EXISTS instance_apps (
+    workspace_id TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+);
 CREATE TABLE IF NOT EXISTS posts (
     id           TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -511,6 +525,29 @@ fn select_channels(
     )
 }
 
+fn select_connections(
+    conn: &Connection,
+    workspace: WorkspaceId,
+    cursor: Option<ConnectionId>,
+    limit: usize,
+) -> Result<Vec<AccountConnection>> {
+    query_records(
+        conn,
+        "SELECT record FROM connections
+         WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
+        params![workspace.to_string(), cursor.map(|c| c.to_string()), overfetch(limit)],
+    )
+}
+
+/// Deletes the row of `table` with this workspace and id; `NotFound(what)` if there is none.
+fn delete_row(conn: &Connection, table: &'static str, what: &'static str, workspace: &str, id: &str) -> Result<()> {
+    let changed = conn
+        .execute(&format!("DELETE FROM {table} WHERE workspace_id = ?1 AND id = ?2"), [workspace, id])
+        .map_err(sql_error("sqlite: deleting a row"))?;
+    found(changed, what)
+}
+
 /// A post as the columns of its row.
 struct PostRow {
     id: String,
@@ -877,6 +914,103 @@ impl Store for SqliteStore {
         Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
     }
 
+    async fn list_connections(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<AccountConnection>> {
+        let cursor = parse_cursor(page.cursor.as_deref())?;
+        let limit = page.limit;
+        let items = self.run(move |conn| select_connections(conn, workspace, cursor, limit)).await?;
+        Ok(Page::from_overfetch(items, limit, |c| c.id.to_string()))
+    }
+
+    async fn delete_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<()> {
+        let (workspace, id) = (workspace.to_string(), id.to_string());
+        self.run(move |conn| delete_row(conn, "connections", "connection", &workspace, &id)).await
+    }
+
+    async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>> {
+        self.run(move |conn| {
+            query_records(
+                conn,
+                "SELECT record FROM channels
+                 WHERE workspace_id = ?1 AND json_extract(record, '$.connection_id') = ?2
+                 ORDER BY id",
+                [workspace.to_string(), connection.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn update_channel(&self, channel: &Channel) -> Result<()> {
+        let (id, workspace) = (channel.id.to_string(), channel.workspace_id.to_string());
+        let record = to_json(channel)?;
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE channels SET record = ?3 WHERE workspace_id = ?1 AND id = ?2",
+                    params![workspace, id, record],
+                )
+                .map_err(sql_error("sqlite: updating a channel"))?;
+            found(changed, "channel")
+        })
+        .await
+    }
+
+    async fn delete_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<()> {
+        let (workspace, id) = (workspace.to_string(), id.to_string());
+        self.run(move |conn| delete_row(conn, "channels", "channel", &workspace, &id)).await
+    }
+
+    async fn create_oauth_state(&self, state: &OAuthState) -> Result<()> {
+        let (workspace, value) = (state.workspace_id.to_string(), state.state.clone());
+        let record = to_json(state)?;
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO oauth_states (workspace_id, state, record) VALUES (?1, ?2, ?3)",
+                params![workspace, value, record],
+            )
+            .map_err(insert_error("OAuth state"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_oauth_state(&self, workspace: WorkspaceId, state: &str) -> Result<Option<OAuthState>> {
+        let state = state.to_string();
+        self.run(move |conn| {
+            query_record(
+                conn,
+                "DELETE FROM oauth_states WHERE workspace_id = ?1 AND state = ?2 RETURNING record",
+                [workspace.to_string(), state],
+            )
+        })
+        .await
+    }
+
+    async fn put_instance_app(&self, app: &InstanceApp) -> Result<()> {
+        let (workspace, key) = (app.workspace_id.to_string(), app.own_key());
+        let record = to_json(app)?;
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO instance_apps (workspace_id, key, record) VALUES (?1, ?2, ?3)",
+                params![workspace, key, record],
+            )
+            .map_err(sql_error("sqlite: writing an instance app"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_instance_app(&self, workspace: WorkspaceId, key: &str) -> Result<Option<InstanceApp>> {
+        let key = key.to_string();
+        self.run(move |conn| {
+            query_record(
+                conn,
+                "SELECT record FROM instance_apps WHERE workspace_id = ?1 AND key = ?2",
+                [workspace.to_string(), key],
+            )
+        })
+        .await
+    }
+
     /// Compares expiry with this machine's clock.
     async fn create_post(
         &self,
@@ -918,16 +1052,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()> {
-        self.run(move |conn| {
-            let changed = conn
-                .execute(
-                    "DELETE FROM posts WHERE workspace_id = ?1 AND id = ?2",
-                    [workspace.to_string(), id.to_string()],
-                )
-                .map_err(sql_error("sqlite: deleting a post"))?;
-            found(changed, "post")
-        })
-        .await
+        let (workspace, id) = (workspace.to_string(), id.to_string());
+        self.run(move |conn| delete_row(conn, "posts", "post", &workspace, &id)).await
     }
 
     async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {

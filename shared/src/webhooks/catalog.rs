@@ -153,11 +153,12 @@ impl EventType {
             "status": "published", "platform_post_id": "113245", "url": "https://mastodon.social/@posthorn/113245"});
         let failed = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MB", "platform": "x", "status": "failed",
             "error": {"code": "rate_limited", "message": "Too Many Requests"}});
-        let account = json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
+        let account = json!({"account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
             "platform_user_id": "109876", "username": "posthorn", "display_name": "Posthorn",
-            "avatar_url": "https://files.mastodon.social/avatars/posthorn.png",
-            "profile_url": "https://mastodon.social/@posthorn"});
-        let channel = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC",
+            "profile_picture_url": "https://files.mastodon.social/avatars/posthorn.png",
+            "profile_url": "https://mastodon.social/@posthorn", "scopes": ["read", "write"],
+            "reconnected": false, "connected_at": "2026-03-23T18:00:00Z"});
+        let channel = json!({"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC",
             "platform": "facebook", "platform_channel_id": "104857", "name": "Posthorn Page", "kind": "page"});
         let run =
             json!({"run_id": "run_01JD8Z3QK5V7Y2W9X4T6R8P0MD", "automation_id": "aut_01JD8Z3QK5V7Y2W9X4T6R8P0ME"});
@@ -193,12 +194,13 @@ impl EventType {
             }
             Self::AccountConnected => account,
             Self::AccountDisconnected => {
-                json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
-                "reason": "removed"})
+                json!({"account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "mastodon",
+                "platform_user_id": "109876", "username": "posthorn", "reason": "removed", "revoked": true})
             }
             Self::TokenExpired => {
-                json!({"connection_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "x",
-                "reason": "invalid_grant"})
+                json!({"account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "platform": "x",
+                "platform_user_id": "1460000000000000000", "username": "posthorn",
+                "reason": "invalid_grant: Value passed for the token was invalid."})
             }
             Self::ChannelCreated | Self::ChannelDeleted => channel,
             Self::AutomationRunCompleted => {

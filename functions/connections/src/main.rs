@@ -1,0 +1,7 @@
+//! The connections function: `/v1/connections` (list, read, disconnect), behind API Gateway and
+//! its own function URL.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    posthorn::lambda::serve_http(posthorn::connections::connections_routes()).await
+}
