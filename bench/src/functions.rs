@@ -23,6 +23,11 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("posts", "posts/list.json"),
     ("deliver-webhooks", "deliver-webhooks/batch.json"),
     ("process-queue", "process-queue/schedule.json"),
+    ("automations", "automations/list.json"),
+    ("generate-content", "generate-content/generate.json"),
+    ("text-assist", "text-assist/improve.json"),
+    ("media-assist", "media-assist/generate.json"),
+    ("sync-post-metrics", "sync-post-metrics/schedule.json"),
 ];
 const RUNS: usize = 5;
 /// The placeholder API key of the HTTP events.

@@ -10,7 +10,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::api::FunctionRoutes;
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Config, MetricsSettings};
 use crate::jobs::{ProcessQueueReport, process_queue_until};
 use crate::posts::metrics::{MetricsReport, sync_post_metrics};
 use crate::queue::Receipt;
@@ -90,7 +90,7 @@ pub async fn serve_sync_post_metrics() -> Result<(), BoxError> {
         let state = state.clone();
         async move {
             let deadline = run_deadline(event.context.deadline());
-            Ok::<MetricsReport, BoxError>(sync_post_metrics(&state, &settings, deadline).await?)
+            Ok::<MetricsReport, BoxError>(run_sync_post_metrics(&state, event.payload, &settings, deadline).await?)
         }
     }))
     .await
@@ -104,6 +104,17 @@ pub async fn run_process_queue(
     deadline: std::time::Instant,
 ) -> crate::Result<ProcessQueueReport> {
     process_queue_until(state, deadline).await
+}
+
+/// One scheduled run of sync-post-metrics, taking up no new post after `deadline`. Like
+/// process-queue's, the schedule's event carries nothing the run needs.
+pub async fn run_sync_post_metrics(
+    state: &AppState,
+    _schedule: EventBridgeEvent,
+    settings: &MetricsSettings,
+    deadline: std::time::Instant,
+) -> crate::Result<MetricsReport> {
+    sync_post_metrics(state, settings, deadline).await
 }
 
 /// When a run that must end by `deadline` (wall-clock) stops taking up work.

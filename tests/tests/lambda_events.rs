@@ -2,7 +2,7 @@
 //! `sam local invoke` or `cargo lambda invoke --data-file` would deliver it: HTTP events are
 //! parsed as lambda_http parses API Gateway v2 and function URL payloads and sent to the
 //! function's Lambda router; the SQS batch goes to the delivery worker's batch handler; the
-//! scheduled event to process-queue.
+//! scheduled events to process-queue and sync-post-metrics.
 //!
 //! The events carry placeholders a real invocation would replace too (the API key, record ids);
 //! each case gets a fresh app seeded with those records, and the placeholders are swapped for
@@ -21,8 +21,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use axum::http::{Method, StatusCode};
 use posthorn::api::FunctionRoutes;
+use posthorn::automations::FeedEntry;
 use posthorn::channels::create_sandbox_channels;
-use posthorn::ids::{DeliveryId, PostId};
+use posthorn::config::MetricsSettings;
+use posthorn::ids::{DeliveryId, PostId, SourceId};
 use posthorn::webhooks::outbox::{DeliveryMessage, emit};
 use posthorn::webhooks::{DeliveryStatus, EventType};
 use posthorn_testkit::app::{TestApp, TestOptions};
@@ -31,16 +33,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// Functions whose events exist but whose crate is not on this branch yet (see the module doc).
-const PENDING_FUNCTIONS: &[&str] = &[
-    "automations",
-    "connect",
-    "generate-content",
-    "import-channels",
-    "media-assist",
-    "sync",
-    "sync-post-metrics",
-    "text-assist",
-];
+const PENDING_FUNCTIONS: &[&str] = &["connect", "import-channels", "sync"];
 
 /// The placeholders in events/ files, as a user would find them before invoking.
 const API_KEY: &str = "phk_replace_with_your_api_key";
@@ -51,6 +44,11 @@ const CHANNEL: &str = "ch_01JD8Z3QK5V7Y2W9X4T6R8P0CH";
 const SCHEDULED_POST: &str = "post_01JD8Z3QK5V7Y2W9X4T6R8P0SC";
 const FAILED_POST: &str = "post_01JD8Z3QK5V7Y2W9X4T6R8P0FA";
 const RECEIPT: &str = "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...";
+const SOURCE: &str = "src_01JD8Z3QK5V7Y2W9X4T6R8P0SR";
+const AUTOMATION: &str = "aut_01JD8Z3QK5V7Y2W9X4T6R8P0AT";
+const RUN: &str = "run_01JD8Z3QK5V7Y2W9X4T6R8P0RN";
+/// The host of the feed in automations/create-source.json.
+const FEED_HOST: &str = "blog.example.com";
 
 /// What a successful answer carries.
 #[derive(Debug, Clone, Copy)]
@@ -107,17 +105,55 @@ const POSTS: &[HttpCase] = &[
     case("function-url-get.json", 200, Shape::One),
 ];
 
+const AUTOMATIONS: &[HttpCase] = &[
+    case("create.json", 201, Shape::One),
+    case("list.json", 200, Shape::Page),
+    case("get.json", 200, Shape::One),
+    case("update.json", 200, Shape::One),
+    case("delete.json", 204, Shape::Empty),
+    case("create-source.json", 201, Shape::One),
+    case("list-sources.json", 200, Shape::Page),
+    case("get-source.json", 200, Shape::One),
+    case("delete-source.json", 204, Shape::Empty),
+    case("get-run.json", 200, Shape::One),
+    case("function-url-list.json", 200, Shape::Page),
+];
+
+const GENERATE_CONTENT: &[HttpCase] =
+    &[case("generate.json", 201, Shape::One), case("function-url.json", 201, Shape::One)];
+
+const TEXT_ASSIST: &[HttpCase] = &[
+    case("improve.json", 200, Shape::One),
+    case("translate.json", 200, Shape::One),
+    case("fit.json", 200, Shape::One),
+    case("function-url.json", 200, Shape::One),
+];
+
+const MEDIA_ASSIST: &[HttpCase] = &[case("generate.json", 200, Shape::One), case("function-url.json", 200, Shape::One)];
+
 const DELIVER_WEBHOOKS: &[&str] = &["batch.json"];
 const PROCESS_QUEUE: &[&str] = &["schedule.json"];
+const SYNC_POST_METRICS: &[&str] = &["schedule.json"];
 
 /// Every (function, file) a test below invokes.
 fn covered() -> BTreeSet<(String, String)> {
-    let http = [("webhooks", WEBHOOKS), ("posts", POSTS)]
-        .into_iter()
-        .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
-    let events = [("deliver-webhooks", DELIVER_WEBHOOKS), ("process-queue", PROCESS_QUEUE)]
-        .into_iter()
-        .flat_map(|(function, files)| files.iter().map(move |file| (function, *file)));
+    let http = [
+        ("webhooks", WEBHOOKS),
+        ("posts", POSTS),
+        ("automations", AUTOMATIONS),
+        ("generate-content", GENERATE_CONTENT),
+        ("text-assist", TEXT_ASSIST),
+        ("media-assist", MEDIA_ASSIST),
+    ]
+    .into_iter()
+    .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
+    let events = [
+        ("deliver-webhooks", DELIVER_WEBHOOKS),
+        ("process-queue", PROCESS_QUEUE),
+        ("sync-post-metrics", SYNC_POST_METRICS),
+    ]
+    .into_iter()
+    .flat_map(|(function, files)| files.iter().map(move |file| (function, *file)));
     http.chain(events).map(|(function, file)| (function.to_string(), file.to_string())).collect()
 }
 
@@ -241,6 +277,67 @@ async fn posts_app() -> (TestApp, Vec<(&'static str, String)>) {
     (app, substitutions)
 }
 
+/// An app with a feed source holding one unused entry, and an automation drawing from it for
+/// two sandbox channels.
+async fn automation_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app =
+        TestApp::new(|| vec![posthorn::automations::routes(), posthorn::automations::generate_content_routes()]).await;
+    // A public address, so that the SSRF guard lets the feed be added.
+    app.resolver.set(FEED_HOST, &["93.184.216.34".parse().unwrap()]);
+    let now = app.state.clock.now();
+    let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 2, now).await.unwrap();
+    let source = json!({"url": format!("https://{FEED_HOST}/feed.xml"), "name": "Seeded blog"});
+    let source = id(&app.call(Method::POST, "/v1/sources", Some(source)).await, "id");
+    app.store().upsert_feed_entries(&[feed_entry(&app, source.parse().unwrap())]).await.unwrap();
+    let automation = json!({
+        "name": "Seeded digest", "instructions": "Announce the newest post.",
+        "targets": [channels[0].id, channels[1].id], "sources": [source],
+    });
+    let automation = id(&app.call(Method::POST, "/v1/automations", Some(automation)).await, "id");
+    let substitutions = vec![
+        (API_KEY, app.api_key.clone()),
+        (CHANNEL, channels[0].id.to_string()),
+        (SOURCE, source),
+        (AUTOMATION, automation),
+    ];
+    (app, substitutions)
+}
+
+/// An unused entry of `source`, as the feed fetcher stores one.
+fn feed_entry(app: &TestApp, source: SourceId) -> FeedEntry {
+    let now = app.state.clock.now();
+    FeedEntry {
+        workspace_id: app.workspace_id,
+        source_id: source,
+        key: format!("https://{FEED_HOST}/seeded"),
+        title: Some("Seeded entry".into()),
+        link: Some(format!("https://{FEED_HOST}/seeded")),
+        summary: Some("What the seeded entry is about.".into()),
+        published_at: Some(now),
+        first_seen_at: now,
+        used_by_run: None,
+        used_at: None,
+    }
+}
+
+/// [`automation_app`] after one generate-content run of its automation.
+async fn automations_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let (app, mut substitutions) = automation_app().await;
+    let automation = substitutions.iter().find(|(placeholder, _)| *placeholder == AUTOMATION).unwrap().1.clone();
+    let body = json!({"automation_id": automation});
+    let run = app.call(Method::POST, "/functions/v1/generate-content", Some(body)).await;
+    assert_eq!(run.status, StatusCode::CREATED, "the seeded run: {}", run.body);
+    substitutions.push((RUN, id(&run, "id")));
+    (app, substitutions)
+}
+
+/// An app for the AI functions, which read nothing but the API key's workspace.
+async fn ai_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = TestApp::new(Vec::new).await;
+    let substitutions = vec![(API_KEY, app.api_key.clone())];
+    (app, substitutions)
+}
+
 /// Invokes each case's event on a freshly `seeded` app and checks the answer.
 async fn invoke_every_case(
     function: &str,
@@ -264,6 +361,27 @@ async fn every_webhooks_event_gets_its_answer() {
 #[tokio::test]
 async fn every_posts_event_gets_its_answer() {
     invoke_every_case("posts", POSTS, posthorn::posts::routes, posts_app).await;
+}
+
+#[tokio::test]
+async fn every_automations_event_gets_its_answer() {
+    invoke_every_case("automations", AUTOMATIONS, posthorn::automations::routes, automations_app).await;
+}
+
+#[tokio::test]
+async fn every_generate_content_event_gets_its_answer() {
+    let routes = posthorn::automations::generate_content_routes;
+    invoke_every_case("generate-content", GENERATE_CONTENT, routes, automation_app).await;
+}
+
+#[tokio::test]
+async fn every_text_assist_event_gets_its_answer() {
+    invoke_every_case("text-assist", TEXT_ASSIST, posthorn::ai::text_assist_routes, ai_app).await;
+}
+
+#[tokio::test]
+async fn every_media_assist_event_gets_its_answer() {
+    invoke_every_case("media-assist", MEDIA_ASSIST, posthorn::ai::media_assist_routes, ai_app).await;
 }
 
 #[tokio::test]
@@ -320,6 +438,28 @@ async fn the_scheduled_event_publishes_the_due_post() {
         let report = posthorn::lambda::run_process_queue(&app.state, event, deadline()).await.unwrap();
 
         assert_eq!(report.published_posts, 1, "process-queue/{file}");
+    }
+}
+
+#[tokio::test]
+async fn the_scheduled_event_reads_the_published_posts_figures() {
+    for file in SYNC_POST_METRICS {
+        let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+        let now = app.state.clock.now();
+        let channels =
+            create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 2, now).await.unwrap();
+        let post = json!({"text": "Published", "targets": [channels[0].id, channels[1].id]});
+        let post = id(&app.call(Method::POST, "/v1/posts", Some(post)).await, "id");
+        assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().published_posts, 1);
+
+        let event: EventBridgeEvent = serde_json::from_str(&event_text("sync-post-metrics", file, &[])).unwrap();
+        assert_eq!(event.detail_type, "Scheduled Event");
+        let settings = MetricsSettings::default();
+        let report = posthorn::lambda::run_sync_post_metrics(&app.state, event, &settings, deadline()).await.unwrap();
+
+        assert_eq!((report.posts, report.targets_read, report.posts_changed), (1, 2, 1), "{file}: {report:?}");
+        let read = app.call(Method::GET, &format!("/v1/posts/{post}"), None).await;
+        assert!(read.body["data"]["metrics"]["views"].as_u64().is_some(), "{file}: {}", read.body);
     }
 }
 
