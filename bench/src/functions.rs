@@ -28,6 +28,10 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("text-assist", "text-assist/improve.json"),
     ("media-assist", "media-assist/generate.json"),
     ("sync-post-metrics", "sync-post-metrics/schedule.json"),
+    ("connect", "connect/authorize-url.json"),
+    ("sync", "sync/sync.json"),
+    ("import-channels", "import-channels/import.json"),
+    ("connections", "connections/list.json"),
 ];
 const RUNS: usize = 5;
 /// The placeholder API key of the HTTP events.

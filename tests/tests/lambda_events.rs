@@ -9,9 +9,7 @@
 //! their ids before the event is parsed.
 //!
 //! Coverage is enforced: an events/ file with no case below fails the suite, as does a
-//! function of template.yaml with no events. [`PENDING_FUNCTIONS`] names the functions whose
-//! events are written but whose crates land on other branches; the merge that brings a function
-//! in adds its cases and removes it from that list, which is empty once every branch is merged.
+//! function of template.yaml with no events.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,8 +31,6 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// Functions whose events exist but whose crate is not on this branch yet (see the module doc).
-const PENDING_FUNCTIONS: &[&str] = &["connect", "import-channels", "sync"];
-
 /// The placeholders in events/ files, as a user would find them before invoking.
 const API_KEY: &str = "phk_replace_with_your_api_key";
 const WORKSPACE: &str = "ws_01JD8Z3QK5V7Y2W9X4T6R8P0WS";
@@ -135,6 +131,29 @@ const DELIVER_WEBHOOKS: &[&str] = &["batch.json"];
 const PROCESS_QUEUE: &[&str] = &["schedule.json"];
 const SYNC_POST_METRICS: &[&str] = &["schedule.json"];
 
+/// The placeholders of the connection events.
+const CONNECTION: &str = "acc_01JD8Z3QK5V7Y2W9X4T6R8P0AC";
+const CONSENT_CODE: &str = "code-from-the-redirect";
+const CONSENT_STATE: &str = "state-from-the-authorize-url";
+
+const CONNECT: &[HttpCase] = &[
+    case("authorize-url.json", 200, Shape::One),
+    case("function-url-authorize-url.json", 200, Shape::One),
+    case("callback.json", 201, Shape::One),
+];
+
+const SYNC: &[HttpCase] = &[case("sync.json", 200, Shape::One), case("function-url.json", 200, Shape::One)];
+
+const IMPORT_CHANNELS: &[HttpCase] =
+    &[case("import.json", 200, Shape::Many), case("function-url.json", 200, Shape::Many)];
+
+const CONNECTIONS: &[HttpCase] = &[
+    case("list.json", 200, Shape::Page),
+    case("get.json", 200, Shape::One),
+    case("delete.json", 204, Shape::Empty),
+    case("function-url-list.json", 200, Shape::Page),
+];
+
 /// Every (function, file) a test below invokes.
 fn covered() -> BTreeSet<(String, String)> {
     let http = [
@@ -144,6 +163,10 @@ fn covered() -> BTreeSet<(String, String)> {
         ("generate-content", GENERATE_CONTENT),
         ("text-assist", TEXT_ASSIST),
         ("media-assist", MEDIA_ASSIST),
+        ("connect", CONNECT),
+        ("sync", SYNC),
+        ("import-channels", IMPORT_CHANNELS),
+        ("connections", CONNECTIONS),
     ]
     .into_iter()
     .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
@@ -181,27 +204,19 @@ fn template_functions() -> BTreeSet<String> {
 }
 
 #[test]
-fn every_event_file_is_invoked_unless_its_function_is_pending() {
+fn every_event_file_is_invoked() {
     let covered = covered();
-    let uncovered: Vec<_> = event_files()
-        .into_iter()
-        .filter(|(function, file)| {
-            !PENDING_FUNCTIONS.contains(&function.as_str()) && !covered.contains(&(function.clone(), file.clone()))
-        })
-        .collect();
+    let uncovered: Vec<_> = event_files().difference(&covered).cloned().collect();
     assert!(uncovered.is_empty(), "events with no case in lambda_events.rs: {uncovered:?}");
     let missing: Vec<_> = covered.difference(&event_files()).cloned().collect();
     assert!(missing.is_empty(), "cases whose events/ file does not exist: {missing:?}");
-    let enabled_and_pending: Vec<_> =
-        covered.iter().filter(|(function, _)| PENDING_FUNCTIONS.contains(&function.as_str())).collect();
-    assert!(enabled_and_pending.is_empty(), "functions both covered and pending: {enabled_and_pending:?}");
 }
 
 #[test]
 fn every_function_of_the_template_has_events() {
     let with_events: BTreeSet<String> = event_files().into_iter().map(|(function, _)| function).collect();
     let functions = template_functions();
-    assert_eq!(functions.len(), 12, "SPEC §1 deploys twelve functions: {functions:?}");
+    assert_eq!(functions.len(), 13, "SPEC §1's twelve functions and connections: {functions:?}");
     assert_eq!(functions, with_events);
 }
 
@@ -466,4 +481,64 @@ async fn the_scheduled_event_reads_the_published_posts_figures() {
 /// A deadline far enough away for any test run.
 fn deadline() -> std::time::Instant {
     std::time::Instant::now() + Duration::from_secs(30)
+}
+
+/// An app with every connections route, on the sandbox platform.
+async fn connections_test_app() -> TestApp {
+    TestApp::new(|| {
+        vec![
+            posthorn::connections::connect_routes(),
+            posthorn::connections::sync_routes(),
+            posthorn::connections::import_routes(),
+            posthorn::connections::connections_routes(),
+        ]
+    })
+    .await
+}
+
+/// Asks for the sandbox's consent URL, which is the redirect itself: its `code` and `state`.
+async fn sandbox_consent(app: &TestApp) -> (String, String) {
+    let path = "/functions/v1/connect?platform=sandbox&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback";
+    let reply = app.call(Method::GET, path, None).await;
+    let redirect = url::Url::parse(&id(&reply, "authorization_url")).unwrap();
+    let param = |name: &str| redirect.query_pairs().find(|(key, _)| key == name).unwrap().1.to_string();
+    (param("code"), param("state"))
+}
+
+/// An app with a sandbox consent under way: the callback event's code and state are real.
+async fn connect_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = connections_test_app().await;
+    let (code, state) = sandbox_consent(&app).await;
+    let substitutions = vec![(API_KEY, app.api_key.clone()), (CONSENT_CODE, code), (CONSENT_STATE, state)];
+    (app, substitutions)
+}
+
+/// An app with a connected sandbox account.
+async fn connection_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = connections_test_app().await;
+    let (code, state) = sandbox_consent(&app).await;
+    let body = json!({"platform": "sandbox", "code": code, "state": state});
+    let connection = id(&app.call(Method::POST, "/functions/v1/connect", Some(body)).await, "id");
+    let substitutions = vec![(API_KEY, app.api_key.clone()), (CONNECTION, connection)];
+    (app, substitutions)
+}
+
+#[tokio::test]
+async fn every_connect_event_gets_its_answer() {
+    invoke_every_case("connect", CONNECT, posthorn::connections::connect_routes, connect_app).await;
+}
+
+#[tokio::test]
+async fn every_sync_event_gets_its_answer() {
+    invoke_every_case("sync", SYNC, posthorn::connections::sync_routes, connection_app).await;
+}
+
+#[tokio::test]
+async fn every_import_channels_event_gets_its_answer() {
+    invoke_every_case("import-channels", IMPORT_CHANNELS, posthorn::connections::import_routes, connection_app).await;
+}
+
+#[tokio::test]
+async fn every_connections_event_gets_its_answer() {
+    invoke_every_case("connections", CONNECTIONS, posthorn::connections::connections_routes, connection_app).await;
 }
