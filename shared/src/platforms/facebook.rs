@@ -221,16 +221,8 @@ impl Connector for Facebook {
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
         let page = format!("{}/dialog/oauth", self.oauth_base.trim_end_matches('/'));
-        oauth::url_with_query(
-            &page,
-            &[
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("state", request.state),
-                ("response_type", "code"),
-                ("scope", SCOPES),
-            ],
-        )
+        let query = oauth::authorization_query(request.app, request.redirect_uri, SCOPES, request.state, None);
+        oauth::url_with_query(&page, &query)
     }
 
     async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {

@@ -231,16 +231,8 @@ impl Connector for Linkedin {
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
         let page = http::endpoint(&self.oauth_base, "/oauth/v2/authorization");
-        oauth::url_with_query(
-            &page,
-            &[
-                ("response_type", "code"),
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("state", request.state),
-                ("scope", &self.scopes),
-            ],
-        )
+        let query = oauth::authorization_query(request.app, request.redirect_uri, &self.scopes, request.state, None);
+        oauth::url_with_query(&page, &query)
     }
 
     async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {

@@ -149,16 +149,8 @@ impl LongLivedLogin {
         request: &AuthorizeRequest<'_>,
     ) -> Result<String, PlatformError> {
         let page = format!("{}/oauth/authorize", oauth_base.trim_end_matches('/'));
-        oauth::url_with_query(
-            &page,
-            &[
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("response_type", "code"),
-                ("scope", self.scopes),
-                ("state", request.state),
-            ],
-        )
+        let query = oauth::authorization_query(request.app, request.redirect_uri, self.scopes, request.state, None);
+        oauth::url_with_query(&page, &query)
     }
 
     /// POSTs the code to `{token_base}/oauth/access_token`, then exchanges the short-lived token

@@ -145,18 +145,9 @@ impl Connector for X {
             .pkce_challenge
             .ok_or_else(|| PlatformError::new(ErrorCode::PlatformError, "X requires a PKCE code challenge"))?;
         let page = http::endpoint(&self.oauth_base, "/i/oauth2/authorize");
-        oauth::url_with_query(
-            &page,
-            &[
-                ("response_type", "code"),
-                ("client_id", &request.app.client_id),
-                ("redirect_uri", request.redirect_uri),
-                ("scope", SCOPES),
-                ("state", request.state),
-                ("code_challenge", challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
+        let query =
+            oauth::authorization_query(request.app, request.redirect_uri, SCOPES, request.state, Some(challenge));
+        oauth::url_with_query(&page, &query)
     }
 
     async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
