@@ -27,6 +27,16 @@ pub struct List<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> List<T> {
+    /// A page of stored records, each shown as `T`.
+    pub fn of<R>(page: &crate::store::Page<R>) -> Self
+    where
+        T: for<'a> From<&'a R>,
+    {
+        Self { data: page.items.iter().map(T::from).collect(), next_cursor: page.next_cursor.clone() }
+    }
+}
+
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -262,7 +262,7 @@ async fn list_automations(
     Query(params): Query<PageParams>,
 ) -> Result<axum::Json<List<AutomationView>>> {
     let page = state.store.list_automations(caller.workspace_id, params.page_request()?).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(AutomationView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read an automation.
@@ -391,7 +391,7 @@ async fn list_sources(
     Query(params): Query<PageParams>,
 ) -> Result<axum::Json<List<SourceView>>> {
     let page = state.store.list_sources(caller.workspace_id, params.page_request()?).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(SourceView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read a source and its fetch state.

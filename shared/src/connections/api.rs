@@ -270,7 +270,7 @@ async fn list_connections(
     Query(params): Query<PageParams>,
 ) -> Result<axum::Json<List<ConnectionView>>> {
     let page = state.store.list_connections(caller.workspace_id, params.page_request()?).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(ConnectionView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read a connection.

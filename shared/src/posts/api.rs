@@ -331,7 +331,7 @@ async fn list_posts(
         cursor.parse::<PostId>().map_err(|_| Error::bad_request("cursor is not valid"))?;
     }
     let page = state.store.list_posts(caller.workspace_id, status, page).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(PostView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read a post with each target's result and latest metrics.

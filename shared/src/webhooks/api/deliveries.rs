@@ -98,7 +98,7 @@ pub(super) async fn list_deliveries(
     }
     let endpoint = find_webhook(&state, caller, id).await?;
     let page = state.store.list_deliveries(caller.workspace_id, endpoint.id, filter, page).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(DeliveryView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read one delivery with its payload and every attempt.

@@ -181,7 +181,7 @@ pub(super) async fn list_webhooks(
         cursor.parse::<WebhookId>().map_err(|_| Error::bad_request("cursor is not valid"))?;
     }
     let page = state.store.list_webhooks(caller.workspace_id, page).await?;
-    Ok(axum::Json(List { data: page.items.iter().map(WebhookView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(axum::Json(List::of(&page)))
 }
 
 /// Read one webhook endpoint.
