@@ -1,6 +1,7 @@
 //! The application state every handler and worker shares: the adapters behind each port, built
 //! once per process from [`Config`].
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::ai::AiProvider;
@@ -10,13 +11,12 @@ use crate::crypto::{EncryptionKey, SecretBox};
 use crate::error::{Error, Result};
 use crate::outbound::{OutboundClient, SystemResolver, UrlGuard};
 use crate::platforms::PlatformRegistry;
-use crate::queue::{Queue, SqliteQueue, SqsQueue};
-use crate::store::{DynamoStore, SqliteStore, Store};
+use crate::queue::{Queue, SqsQueue};
+use crate::store::{DynamoStore, Store};
 use crate::webhooks::RetrySchedule;
 
 /// How many receives a delivery message gets before it is dead-lettered.
 pub const DELIVERY_MAX_RECEIVES: u32 = 10;
-const DELIVERY_QUEUE: &str = "deliveries";
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -39,15 +39,15 @@ impl AppState {
     /// server's generated one.
     pub async fn from_config(config: &Config, encryption_key: &EncryptionKey) -> Result<Self> {
         let aws = tokio::sync::OnceCell::new();
-        let sdk = || aws.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()));
+        let sdk = || aws.get_or_init(|| crate::https::aws_config_loader().load());
         let store: Arc<dyn Store> = match &config.store {
-            StoreConfig::Sqlite { path } => Arc::new(SqliteStore::open(path)?),
+            StoreConfig::Sqlite { path } => embedded_store(path)?,
             StoreConfig::DynamoDb { table } => {
                 Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk().await), table.clone()))
             }
         };
         let queue: Arc<dyn Queue> = match &config.queue {
-            QueueConfig::Sqlite { path } => Arc::new(SqliteQueue::open(path, DELIVERY_QUEUE, DELIVERY_MAX_RECEIVES)?),
+            QueueConfig::Sqlite { path } => embedded_queue(path)?,
             QueueConfig::Sqs { queue_url } => {
                 Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk().await), queue_url.clone()))
             }
@@ -70,5 +70,49 @@ impl AppState {
     /// The key to seal secrets with: production functions must be configured with one.
     pub fn required_key(config: &Config) -> Result<EncryptionKey> {
         config.encryption_key.clone().ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn embedded_store(path: &Path) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(crate::store::SqliteStore::open(path)?))
+}
+
+#[cfg(feature = "sqlite")]
+fn embedded_queue(path: &Path) -> Result<Arc<dyn Queue>> {
+    Ok(Arc::new(crate::queue::SqliteQueue::open(path, "deliveries", DELIVERY_MAX_RECEIVES)?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn embedded_store(_: &Path) -> Result<Arc<dyn Store>> {
+    Err(without_sqlite("POSTHORN_STORE=dynamodb"))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn embedded_queue(_: &Path) -> Result<Arc<dyn Queue>> {
+    Err(without_sqlite("POSTHORN_QUEUE=sqs"))
+}
+
+/// Lambda builds leave the embedded store and queue out; the dev server, the tests and
+/// `cargo lambda watch --features posthorn/sqlite` have them.
+#[cfg(not(feature = "sqlite"))]
+fn without_sqlite(setting: &str) -> Error {
+    Error::Internal(format!(
+        "this build has no embedded SQLite store and queue: set {setting} (or build with --features posthorn/sqlite)"
+    ))
+}
+
+#[cfg(all(test, not(feature = "sqlite")))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lambda_build_says_to_configure_dynamodb_and_sqs() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let error = AppState::from_config(&config, &EncryptionKey::generate()).await.err().unwrap();
+        assert!(format!("{error:?}").contains("set POSTHORN_STORE=dynamodb"), "{error:?}");
+        let config = Config::from_lookup(|name| (name == "POSTHORN_STORE").then(|| "dynamodb".to_string())).unwrap();
+        let error = AppState::from_config(&config, &EncryptionKey::generate()).await.err().unwrap();
+        assert!(format!("{error:?}").contains("set POSTHORN_QUEUE=sqs"), "{error:?}");
     }
 }

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod dev;
 pub mod error;
 pub mod feeds;
+pub mod https;
 pub mod ids;
 pub mod jobs;
 pub mod lambda;

@@ -3,7 +3,7 @@
 //! request atomically as DynamoDB does (plain moto lets two conditional writes to one item both
 //! succeed). The AWS suites never skip: without the emulator they fail and say how to start it.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use tokio::sync::OnceCell;
 
@@ -26,7 +26,7 @@ pub fn endpoint() -> String {
 pub async fn sdk_config() -> &'static SdkConfig {
     SDK_CONFIG
         .get_or_init(|| async {
-            aws_config::defaults(BehaviorVersion::latest())
+            posthorn::https::aws_config_loader()
                 .endpoint_url(endpoint())
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("test", "test", None, None, "posthorn-tests"))

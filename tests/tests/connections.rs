@@ -656,6 +656,7 @@ async fn bluesky_connects_with_an_app_password_and_says_why_a_wrong_one_fails() 
 /// exchanged, the account's channel imported and posted to, and disconnecting revokes the token.
 #[tokio::test]
 async fn mastodon_connects_posts_and_disconnects_on_mastodon_mock() {
+    posthorn::https::install_crypto_provider();
     let fixture = fixture(StoreKind::Sqlite).await;
     let mock = MastodonMock::start().await;
     let (url, query) = fixture.consent("mastodon", Some(&mock.base_url)).await;
@@ -717,6 +718,7 @@ async fn mastodon_connects_posts_and_disconnects_on_mastodon_mock() {
 /// password opens a session, which syncs, lists the DID as the channel, and ends on disconnect.
 #[tokio::test]
 async fn bluesky_connects_syncs_and_disconnects_on_a_real_pds() {
+    posthorn::https::install_crypto_provider();
     let fixture = fixture(StoreKind::Sqlite).await;
     let server = AtprotoPds::start().await;
     let account = &server.account;

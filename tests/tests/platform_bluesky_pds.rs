@@ -18,6 +18,7 @@ const INDEXING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The PDS's answer to `com.atproto.repo.getRecord` for an `at://` URI: status and body.
 async fn get_record(pds: &str, uri: &str) -> (u16, Value) {
+    posthorn::https::install_crypto_provider();
     let uri = AtUri::parse(uri).unwrap();
     let response = reqwest::Client::new()
         .get(format!("{pds}/xrpc/com.atproto.repo.getRecord"))
@@ -29,6 +30,7 @@ async fn get_record(pds: &str, uri: &str) -> (u16, Value) {
 }
 
 async fn get_blob(pds: &str, did: &str, cid: &str) -> Vec<u8> {
+    posthorn::https::install_crypto_provider();
     let response = reqwest::Client::new()
         .get(format!("{pds}/xrpc/com.atproto.sync.getBlob"))
         .query(&[("did", did), ("cid", cid)])

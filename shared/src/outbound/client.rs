@@ -90,6 +90,7 @@ impl OutboundClient {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
+        crate::https::install_crypto_provider();
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver(self.guard.clone())))
             .redirect(Policy::none())

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod sqs;
 
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteQueue;
 pub use sqs::SqsQueue;
 

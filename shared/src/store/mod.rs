@@ -24,9 +24,11 @@ use crate::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoin
 use crate::workspaces::{ApiKey, Workspace};
 
 mod dynamo;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use dynamo::DynamoStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// Which page of a list to read: newest first, `limit` items after `cursor`.
