@@ -66,3 +66,19 @@ stop_moto() {
     wait "$MOTO_PID" 2>/dev/null || true
   fi
 }
+
+# cargo-lambda and zig (both from PyPI), and the arm64 standard library: what `sam build` runs,
+# for the bench's size column.
+LAMBDA_VENV="${POSTHORN_LAMBDA_VENV:-$HOME/.cache/posthorn/lambda-venv}"
+
+ensure_lambda_tools() {
+  if [ ! -x "$LAMBDA_VENV/bin/cargo-lambda" ] || [ ! -x "$LAMBDA_VENV/bin/python-zig" ]; then
+    echo "installing cargo-lambda and zig into $LAMBDA_VENV" >&2
+    python3 -m venv "$LAMBDA_VENV"
+    "$LAMBDA_VENV/bin/pip" install --quiet --disable-pip-version-check 'cargo-lambda>=1.9,<2' 'ziglang>=0.13'
+  fi
+  export PATH="$LAMBDA_VENV/bin:$PATH"
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+}

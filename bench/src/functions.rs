@@ -1,8 +1,9 @@
-//! The per-function table: stripped release binary size, cold start to the first answered
-//! invocation and peak RSS, each function started [`RUNS`] times on two backends — the embedded
-//! SQLite store and queue, and the production DynamoDB and SQS adapters against the moto server
-//! that `scripts/bench` starts (so the AWS SDK's configuration and first requests are part of
-//! the measurement, as on Lambda).
+//! The per-function table: the size of the binary SAM deploys (arm64, built by `cargo lambda
+//! build --release --arm64`, as `scripts/bench` does), and cold start to the first answered
+//! invocation and peak RSS of the native build, each function started [`RUNS`] times on two
+//! backends — the embedded SQLite store and queue, and the production DynamoDB and SQS adapters
+//! against the moto server that `scripts/bench` starts (so the AWS SDK's configuration and first
+//! requests are part of the measurement, as on Lambda).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,7 +47,8 @@ struct Backend {
 /// One function's row.
 pub struct Row {
     pub function: &'static str,
-    pub size_bytes: u64,
+    /// Of the arm64 binary SAM deploys.
+    pub deployed_size_bytes: u64,
     pub sqlite: Measured,
     pub aws: Measured,
 }
@@ -62,18 +64,21 @@ pub struct Measured {
 
 pub async fn measure_all(scratch: &Path) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let binaries = std::env::current_exe()?.parent().ok_or("the bench binary has no folder")?.to_path_buf();
+    let deployed = binaries.join("../lambda");
     let key = EncryptionKey::generate();
     let sqlite = sqlite_backend(scratch, &key).await?;
     let aws = aws_backend(&key).await?;
     let mut rows = Vec::new();
     for (function, event) in FUNCTIONS {
         let binary = binaries.join(function);
-        let size_bytes = std::fs::metadata(&binary).map_err(|e| format!("{}: {e}", binary.display()))?.len();
+        let bootstrap = deployed.join(function).join("bootstrap");
+        let deployed_size_bytes =
+            std::fs::metadata(&bootstrap).map_err(|e| format!("{}: {e}", bootstrap.display()))?.len();
         let event = std::fs::read_to_string(events_dir().join(event))?;
         let log = scratch.join(format!("{function}.log"));
         let sqlite = measure_runs(&binary, &event, &sqlite, &log).await?;
         let aws = measure_runs(&binary, &event, &aws, &log).await?;
-        rows.push(Row { function, size_bytes, sqlite, aws });
+        rows.push(Row { function, deployed_size_bytes, sqlite, aws });
     }
     Ok(rows)
 }
