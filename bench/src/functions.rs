@@ -8,7 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use posthorn::crypto::EncryptionKey;
+use posthorn::automations::{Automation, PublishMode};
+use posthorn::channels::create_sandbox_channels;
+use posthorn::crypto::{EncryptionKey, SecretBox};
+use posthorn::ids::AutomationId;
 use posthorn::queue::SqsQueue;
 use posthorn::store::{DynamoStore, SqliteStore, Store};
 use posthorn::workspaces::create_workspace_with_key;
@@ -35,13 +38,32 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("connections", "connections/list.json"),
 ];
 const RUNS: usize = 5;
-/// The placeholder API key of the HTTP events.
+/// The placeholders of the events that name seeded records: the API key, the connection that sync
+/// and import-channels work on, and the automation generate-content runs.
 const API_KEY_PLACEHOLDER: &str = "phk_replace_with_your_api_key";
+const CONNECTION_PLACEHOLDER: &str = "acc_01JD8Z3QK5V7Y2W9X4T6R8P0AC";
+const AUTOMATION_PLACEHOLDER: &str = "aut_01JD8Z3QK5V7Y2W9X4T6R8P0AT";
 
-/// One backend's environment, and the API key of the workspace seeded in it.
+/// One backend's environment, and the records seeded in it.
 struct Backend {
     env: Vec<(String, String)>,
+    seeded: Seeded,
+}
+
+/// A workspace's API key, its sandbox connection and an automation posting to its channel.
+struct Seeded {
     api_key: String,
+    connection_id: String,
+    automation_id: String,
+}
+
+impl Seeded {
+    fn fill_in(&self, event: &str) -> String {
+        event
+            .replace(API_KEY_PLACEHOLDER, &self.api_key)
+            .replace(CONNECTION_PLACEHOLDER, &self.connection_id)
+            .replace(AUTOMATION_PLACEHOLDER, &self.automation_id)
+    }
 }
 
 /// One function's row.
@@ -88,8 +110,7 @@ fn events_dir() -> PathBuf {
 }
 
 async fn measure_runs(binary: &Path, event: &str, backend: &Backend, log: &Path) -> Result<Measured, String> {
-    let launch =
-        Launch { binary, event: event.replace(API_KEY_PLACEHOLDER, &backend.api_key), env: backend.env.clone() };
+    let launch = Launch { binary, event: backend.seeded.fill_in(event), env: backend.env.clone() };
     let mut runs = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         runs.push(measure(&launch, log).await?);
@@ -118,10 +139,10 @@ async fn sqlite_backend(scratch: &Path, key: &EncryptionKey) -> Result<Backend, 
     let data_dir = scratch.join("functions");
     std::fs::create_dir_all(&data_dir)?;
     let store = SqliteStore::open(&data_dir.join("posthorn.db"))?;
-    let api_key = seed(&store).await?;
+    let seeded = seed(&store, key).await?;
     let mut env = common_env(key);
     env.push(("POSTHORN_DATA_DIR".into(), data_dir.to_string_lossy().into()));
-    Ok(Backend { env, api_key })
+    Ok(Backend { env, seeded })
 }
 
 /// A DynamoDB table holding one workspace and a delivery queue, on the moto server.
@@ -129,7 +150,7 @@ async fn aws_backend(key: &EncryptionKey) -> Result<Backend, Box<dyn std::error:
     let table = aws::unique_name("posthorn-bench");
     let store = DynamoStore::new(aws::dynamodb().await, &table);
     store.ensure_table().await?;
-    let api_key = seed(&store).await?;
+    let seeded = seed(&store, key).await?;
     let queue = aws::unique_name("posthorn-bench-deliveries");
     SqsQueue::ensure(aws::sqs().await, &queue, 10).await?;
     let queue_url = aws::sqs().await.get_queue_url().queue_name(&queue).send().await?.queue_url.unwrap_or_default();
@@ -147,9 +168,37 @@ async fn aws_backend(key: &EncryptionKey) -> Result<Backend, Box<dyn std::error:
         ]
         .map(|(name, value)| (name.to_string(), value.to_string())),
     );
-    Ok(Backend { env, api_key })
+    Ok(Backend { env, seeded })
 }
 
-async fn seed(store: &dyn Store) -> posthorn::Result<String> {
-    Ok(create_workspace_with_key(store, "Bench", OffsetDateTime::now_utc()).await?.1)
+/// A workspace with an API key, a sandbox connection (its tokens sealed with the key the
+/// functions are given) with one channel, and an automation that drafts posts for it from its
+/// instructions alone.
+async fn seed(store: &dyn Store, key: &EncryptionKey) -> posthorn::Result<Seeded> {
+    let now = OffsetDateTime::now_utc();
+    let (workspace, api_key) = create_workspace_with_key(store, "Bench", now).await?;
+    let channels = create_sandbox_channels(store, &SecretBox::new(key), workspace.id, 1, now).await?;
+    let automation = Automation {
+        id: AutomationId::new(),
+        workspace_id: workspace.id,
+        name: "Bench digest".into(),
+        instructions: "Announce the benchmark.".into(),
+        tone: None,
+        channel_ids: vec![channels[0].id],
+        source_ids: Vec::new(),
+        schedule: None,
+        publish: PublishMode::Draft,
+        next_run_at: None,
+        last_slot: None,
+        last_run_id: None,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_automation(&automation).await?;
+    Ok(Seeded {
+        api_key,
+        connection_id: channels[0].connection_id.to_string(),
+        automation_id: automation.id.to_string(),
+    })
 }

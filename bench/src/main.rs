@@ -109,7 +109,7 @@ async fn deliveries(data_dir: &std::path::Path, events: usize) -> Result<(), Box
 
 fn print_functions(rows: &[functions::Row]) {
     println!(
-        "\nFunctions. Size: the stripped arm64 binary SAM deploys (`cargo lambda build --release --arm64`). The rest: the native release build (x86_64 here, with the embedded store added), each started 5 times against a local Lambda Runtime API. init: spawn to the first `next` call; cold start: spawn to the first answer (medians); peak RSS: the largest\n"
+        "\nFunctions. Size: the stripped arm64 binary SAM deploys (`cargo lambda build --release --arm64`). The rest: the native release build (x86_64 here, with the embedded store added), each started 5 times against a local Lambda Runtime API. init: spawn to the first `next` call; cold start: spawn to the first answer, so it includes the invocation's own work, which on moto (a Python server) costs a few ms per call: generate-content and import-channels make several writes (medians); peak RSS: the largest\n"
     );
     println!(
         "| function | deployed size (arm64) | SQLite: init / cold start | SQLite: peak RSS | DynamoDB + SQS (moto): init / cold start | DynamoDB + SQS: peak RSS | first answer |"
