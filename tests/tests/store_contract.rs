@@ -842,25 +842,10 @@ fn id_at<I: std::str::FromStr<Err: std::fmt::Debug>>(prefix: &str, at: OffsetDat
 /// An active connection with every optional field empty.
 fn connection(workspace: WorkspaceId) -> Connection {
     Connection {
-        id: ConnectionId::new(),
-        workspace_id: workspace,
-        platform: Platform::Mastodon,
         base_url: "https://mastodon.example".into(),
         platform_user_id: "109876".into(),
         username: "acme".into(),
-        display_name: None,
-        avatar_url: None,
-        profile_url: None,
-        scopes: Vec::new(),
-        access_token: sealed("access"),
-        refresh_token: None,
-        expires_at: None,
-        app: None,
-        status: ConnectionStatus::Active,
-        refresh_lease_until: None,
-        version: 0,
-        created_at: now(),
-        updated_at: now(),
+        ..Connection::new(workspace, Platform::Mastodon, sealed("access"), now())
     }
 }
 
