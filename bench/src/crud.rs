@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use posthorn::outbound::StaticResolver;
-use posthorn::workspaces::create_workspace_with_key;
+use posthorn::adapters::outbound::StaticResolver;
+use posthorn::services::workspaces::create_workspace_with_key;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -26,7 +26,7 @@ pub async fn measure(scratch: &Path, rounds: usize) -> Result<Vec<Latencies>, Bo
     resolver.set("hooks.example.com", &["93.184.216.34".parse::<IpAddr>()?]);
     let state = Arc::new(crate::bench_state(&scratch.join("crud"), resolver, false)?);
     let api_key = create_workspace_with_key(state.store.as_ref(), "CRUD", state.clock.now()).await?.1;
-    let client = Client { router: posthorn::webhooks::routes().into_lambda_router(state), api_key };
+    let client = Client { router: posthorn::api::webhooks::routes().into_lambda_router(state), api_key };
 
     let mut timings: [Vec<Duration>; 5] = Default::default();
     for round in 0..rounds {

@@ -8,13 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use posthorn::automations::{Automation, PublishMode};
-use posthorn::channels::create_sandbox_channels;
-use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::AutomationId;
-use posthorn::queue::SqsQueue;
-use posthorn::store::{DynamoStore, SqliteStore, Store};
-use posthorn::workspaces::create_workspace_with_key;
+use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::adapters::sqlite::SqliteStore;
+use posthorn::adapters::sqs::SqsQueue;
+use posthorn::model::automations::{Automation, PublishMode};
+use posthorn::model::crypto::{EncryptionKey, SecretBox};
+use posthorn::model::ids::AutomationId;
+use posthorn::ports::store::Store;
+use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::workspaces::create_workspace_with_key;
 use posthorn_testkit::aws;
 use time::OffsetDateTime;
 
@@ -174,7 +176,7 @@ async fn aws_backend(key: &EncryptionKey) -> Result<Backend, Box<dyn std::error:
 /// A workspace with an API key, a sandbox connection (its tokens sealed with the key the
 /// functions are given) with one channel, and an automation that drafts posts for it from its
 /// instructions alone.
-async fn seed(store: &dyn Store, key: &EncryptionKey) -> posthorn::Result<Seeded> {
+async fn seed(store: &dyn Store, key: &EncryptionKey) -> posthorn::model::error::Result<Seeded> {
     let now = OffsetDateTime::now_utc();
     let (workspace, api_key) = create_workspace_with_key(store, "Bench", now).await?;
     let channels = create_sandbox_channels(store, &SecretBox::new(key), workspace.id, 1, now).await?;

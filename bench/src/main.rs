@@ -11,16 +11,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use posthorn::adapters::clock::SystemClock;
+use posthorn::adapters::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::adapters::sqlite::SqliteQueue;
+use posthorn::adapters::sqlite::SqliteStore;
 use posthorn::app::AppState;
-use posthorn::clock::SystemClock;
-use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::{DeliveryId, EventId, WorkspaceId};
-use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
-use posthorn::queue::SqliteQueue;
-use posthorn::store::SqliteStore;
-use posthorn::webhooks::send::{Outgoing, signed_headers};
-use posthorn::webhooks::{EventFilter, EventType, NewEndpoint, RetrySchedule, WebhookEndpoint, WebhookSecret, outbox};
-use posthorn::workspaces::create_workspace_with_key;
+use posthorn::model::crypto::{EncryptionKey, SecretBox};
+use posthorn::model::ids::{DeliveryId, EventId, WorkspaceId};
+use posthorn::model::webhooks::{EventFilter, EventType, NewEndpoint, RetrySchedule, WebhookEndpoint, WebhookSecret};
+use posthorn::services::webhooks::outbox;
+use posthorn::services::webhooks::send::{Outgoing, signed_headers};
+use posthorn::services::workspaces::create_workspace_with_key;
 use posthorn_testkit::receiver::{Receiver, test_ca};
 use serde_json::json;
 
@@ -67,7 +68,8 @@ async fn deliveries(data_dir: &std::path::Path, events: usize) -> Result<(), Box
     let cpu_before = process_cpu();
     let drain_started = Instant::now();
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(posthorn::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping));
+    let worker =
+        tokio::spawn(posthorn::services::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping));
     let received = receiver.wait_for(events, Duration::from_secs(300)).await;
     let drain_time = received.iter().map(|request| request.at).max().unwrap_or(drain_started) - drain_started;
     let cpu_used = process_cpu() - cpu_before;
@@ -156,7 +158,7 @@ fn bench_state(
     data_dir: &std::path::Path,
     resolver: StaticResolver,
     allow_private_urls: bool,
-) -> posthorn::Result<AppState> {
+) -> posthorn::model::error::Result<AppState> {
     let store = data_dir.join("posthorn.db");
     let queue = data_dir.join("queue.db");
     let guard = UrlGuard::new(Arc::new(resolver), allow_private_urls);
@@ -166,8 +168,8 @@ fn bench_state(
         queue: Arc::new(SqliteQueue::open(&queue, "deliveries", 10)?),
         clock: Arc::new(SystemClock),
         secrets: SecretBox::new(&EncryptionKey::generate()),
-        platforms: posthorn::platforms::PlatformRegistry::standard(&outbound),
-        ai: Arc::new(posthorn::ai::OfflineProvider),
+        platforms: posthorn::adapters::platforms::PlatformRegistry::standard(&outbound),
+        ai: Arc::new(posthorn::adapters::ai::OfflineProvider),
         outbound,
         retries: RetrySchedule::default(),
         wake_scheduler: Arc::default(),
@@ -200,7 +202,7 @@ async fn emit_paced(
     workspace_id: WorkspaceId,
     events: usize,
     per_second: u64,
-) -> posthorn::Result<HashMap<String, Instant>> {
+) -> posthorn::model::error::Result<HashMap<String, Instant>> {
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
     let mut emitted = HashMap::with_capacity(events);
     for _ in 0..events {
@@ -226,7 +228,7 @@ async fn emit_all(
             for _ in 0..count {
                 outbox::emit(&state, workspace_id, EventType::PostPublished, bench_data()).await?;
             }
-            Ok::<_, posthorn::Error>(())
+            Ok::<_, posthorn::model::error::Error>(())
         });
     }
     for emitted in emitters.join_all().await {

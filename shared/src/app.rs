@@ -4,16 +4,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::ai::AiProvider;
-use crate::clock::{Clock, SystemClock};
+use crate::adapters::clock::SystemClock;
+use crate::adapters::dynamo::DynamoStore;
+use crate::adapters::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use crate::adapters::platforms::PlatformRegistry;
+use crate::adapters::sqs::SqsQueue;
 use crate::config::{Config, QueueConfig, StoreConfig};
-use crate::crypto::{EncryptionKey, SecretBox};
-use crate::error::{Error, Result};
-use crate::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use crate::platforms::PlatformRegistry;
-use crate::queue::{Queue, SqsQueue};
-use crate::store::{DynamoStore, Store};
-use crate::webhooks::RetrySchedule;
+use crate::model::crypto::{EncryptionKey, SecretBox};
+use crate::model::error::{Error, Result};
+use crate::model::webhooks::RetrySchedule;
+use crate::ports::ai::AiProvider;
+use crate::ports::clock::Clock;
+use crate::ports::queue::Queue;
+use crate::ports::store::Store;
 
 /// How many receives a delivery message gets before it is dead-lettered.
 pub const DELIVERY_MAX_RECEIVES: u32 = 10;
@@ -39,7 +42,7 @@ impl AppState {
     /// server's generated one.
     pub async fn from_config(config: &Config, encryption_key: &EncryptionKey) -> Result<Self> {
         let aws = tokio::sync::OnceCell::new();
-        let sdk = || aws.get_or_init(|| crate::https::aws_config_loader().load());
+        let sdk = || aws.get_or_init(|| crate::adapters::https::aws_config_loader().load());
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Sqlite { path } => embedded_store(path)?,
             StoreConfig::DynamoDb { table } => {
@@ -60,7 +63,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             secrets: SecretBox::new(encryption_key),
             platforms: PlatformRegistry::standard(&outbound).configured(&config.platforms),
-            ai: crate::ai::provider(&config.ai)?,
+            ai: crate::adapters::ai::provider(&config.ai)?,
             outbound,
             retries: config.webhook_retry_schedule.clone(),
             wake_scheduler: Arc::default(),
@@ -75,12 +78,12 @@ impl AppState {
 
 #[cfg(feature = "sqlite")]
 fn embedded_store(path: &Path) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(crate::store::SqliteStore::open(path)?))
+    Ok(Arc::new(crate::adapters::sqlite::SqliteStore::open(path)?))
 }
 
 #[cfg(feature = "sqlite")]
 fn embedded_queue(path: &Path) -> Result<Arc<dyn Queue>> {
-    Ok(Arc::new(crate::queue::SqliteQueue::open(path, "deliveries", DELIVERY_MAX_RECEIVES)?))
+    Ok(Arc::new(crate::adapters::sqlite::SqliteQueue::open(path, "deliveries", DELIVERY_MAX_RECEIVES)?))
 }
 
 #[cfg(not(feature = "sqlite"))]

@@ -5,9 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::crypto::EncryptionKey;
-use crate::platforms::Platform;
-use crate::webhooks::RetrySchedule;
+use crate::adapters::ai::{AiConfig, OpenAiConfig};
+use crate::adapters::platforms::PlatformSettings;
+use crate::model::crypto::EncryptionKey;
+use crate::model::platforms::Platform;
+use crate::model::webhooks::RetrySchedule;
+use crate::services::metrics::MetricsSettings;
 
 /// Where records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,61 +24,6 @@ pub enum StoreConfig {
 pub enum QueueConfig {
     Sqlite { path: PathBuf },
     Sqs { queue_url: String },
-}
-
-/// Which AI provider text-assist, media-assist and generate-content use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AiConfig {
-    /// The built-in provider: deterministic, needs no network, and says it is offline in every
-    /// output.
-    Offline,
-    /// Any server speaking the OpenAI chat-completions and images API: OpenAI, Azure OpenAI
-    /// (its `/openai/v1` endpoint), vLLM, Ollama, LM Studio.
-    OpenAi(OpenAiConfig),
-}
-
-#[derive(Clone, PartialEq, Eq)]
-pub struct OpenAiConfig {
-    /// Ends before `/chat/completions`, like `https://api.openai.com/v1` or
-    /// `http://localhost:11434/v1`.
-    pub base_url: String,
-    /// Sent as a bearer token (and as `api-key` to Azure); local servers need none.
-    pub api_key: Option<String>,
-    pub text_model: String,
-    pub image_model: String,
-    /// How long one request may take before it is abandoned.
-    pub timeout: Duration,
-    /// How often a 429 or 5xx answer is retried (with backoff).
-    pub max_retries: u32,
-}
-
-impl std::fmt::Debug for OpenAiConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenAiConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("text_model", &self.text_model)
-            .field("image_model", &self.image_model)
-            .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
-            .finish()
-    }
-}
-
-/// Which published posts sync-post-metrics reads, and how often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricsSettings {
-    /// How long after publishing a target's figures are still read.
-    pub max_age: time::Duration,
-    /// The least time between two readings of one target; also the dev server's period for
-    /// sync-post-metrics (EventBridge runs it every 15 minutes).
-    pub interval: time::Duration,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        Self { max_age: time::Duration::days(7), interval: time::Duration::minutes(15) }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,27 +46,6 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// OAuth clients and base URLs of the platforms that have any configured.
     pub platforms: Vec<PlatformSettings>,
-}
-
-/// One platform's OAuth client and API base URL, where configured.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PlatformSettings {
-    pub platform: Platform,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// Instead of the platform's own API (e.g. a local fake); for Mastodon and Bluesky, the
-    /// instance or PDS used when the user names none.
-    pub base_url: Option<String>,
-}
-
-impl std::fmt::Debug for PlatformSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformSettings")
-            .field("platform", &self.platform)
-            .field("client_id", &self.client_id)
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The OAuth client variables of the platforms whose client is configured (Mastodon registers

@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::app::AppState;
-use crate::channels::{Channel, create_sandbox_channels};
 use crate::config::Config;
-use crate::crypto::EncryptionKey;
-use crate::error::{Error, Result};
-use crate::workspaces::create_workspace_with_key;
+use crate::model::channels::Channel;
+use crate::model::crypto::EncryptionKey;
+use crate::model::error::{Error, Result};
+use crate::services::connections::create_sandbox_channels;
+use crate::services::workspaces::create_workspace_with_key;
 
 const KEY_FILE: &str = "encryption.key";
 
@@ -63,15 +64,15 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<Bootstrap>> {
 /// Every HTTP function's routes, as the dev server mounts them on one port.
 pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
     vec![
-        crate::webhooks::routes(),
-        crate::posts::routes(),
-        crate::ai::text_assist_routes(),
-        crate::ai::media_assist_routes(),
-        crate::automations::routes(),
-        crate::automations::generate_content_routes(),
-        crate::connections::connect_routes(),
-        crate::connections::sync_routes(),
-        crate::connections::import_routes(),
-        crate::connections::connections_routes(),
+        crate::api::webhooks::routes(),
+        crate::api::posts::routes(),
+        crate::api::assist::text_assist_routes(),
+        crate::api::assist::media_assist_routes(),
+        crate::api::automations::routes(),
+        crate::api::automations::generate_content_routes(),
+        crate::api::connections::connect_routes(),
+        crate::api::connections::sync_routes(),
+        crate::api::connections::import_routes(),
+        crate::api::connections::connections_routes(),
     ]
 }

@@ -10,12 +10,13 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::api::FunctionRoutes;
 use crate::app::AppState;
-use crate::config::{Config, MetricsSettings};
-use crate::jobs::{ProcessQueueReport, process_queue_until};
-use crate::posts::metrics::{MetricsReport, sync_post_metrics};
-use crate::queue::Receipt;
+use crate::config::Config;
+use crate::ports::queue::Receipt;
+use crate::services::jobs::{ProcessQueueReport, process_queue_until};
+use crate::services::metrics::MetricsSettings;
+use crate::services::metrics::{MetricsReport, sync_post_metrics};
+use crate::services::webhooks::worker::{Settled, settle};
 use crate::telemetry::{LogTarget, init_logging};
-use crate::webhooks::worker::{Settled, settle};
 
 type BoxError = lambda_runtime::Error;
 
@@ -102,7 +103,7 @@ pub async fn run_process_queue(
     state: &AppState,
     _schedule: EventBridgeEvent,
     deadline: std::time::Instant,
-) -> crate::Result<ProcessQueueReport> {
+) -> crate::model::error::Result<ProcessQueueReport> {
     process_queue_until(state, deadline).await
 }
 
@@ -113,7 +114,7 @@ pub async fn run_sync_post_metrics(
     _schedule: EventBridgeEvent,
     settings: &MetricsSettings,
     deadline: std::time::Instant,
-) -> crate::Result<MetricsReport> {
+) -> crate::model::error::Result<MetricsReport> {
     sync_post_metrics(state, settings, deadline).await
 }
 

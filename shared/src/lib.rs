@@ -1,30 +1,24 @@
-//! Posthorn's library: the domain, the ports (traits) for everything outside the process, and
-//! their adapters. The binaries in `functions/` only read configuration, build adapters and
-//! hand a router or handler to the Lambda runtime.
+//! Posthorn's library, in layers that import only downward:
+//!
+//! - [`model`]: ids, records, the event catalog and pure rules (no I/O);
+//! - [`ports`]: the traits for everything outside the process (store, queue, clock, platforms, AI);
+//! - [`adapters`]: those traits implemented (SQLite, DynamoDB, SQS, each platform, OpenAI) and the
+//!   one outbound HTTP client;
+//! - [`services`]: what Posthorn does, written against the ports;
+//! - the composition root: [`config`], [`app`] (the adapters built once per process), [`api`]
+//!   (the HTTP routers), [`lambda`] (the Lambda entry points) and [`dev`] (the dev server).
+//!
+//! The binaries in `functions/` only read configuration, build adapters and hand a router or
+//! handler to the Lambda runtime. ARCHITECTURE.md at the repository root is the map.
 
-pub mod ai;
+pub mod adapters;
+pub mod model;
+pub mod ports;
+pub mod services;
+
 pub mod api;
 pub mod app;
-pub mod automations;
-pub mod channels;
-pub mod clock;
 pub mod config;
-pub mod connections;
-pub mod crypto;
 pub mod dev;
-pub mod error;
-pub mod feeds;
-pub mod https;
-pub mod ids;
-pub mod jobs;
 pub mod lambda;
-pub mod outbound;
-pub mod platforms;
-pub mod posts;
-pub mod queue;
-pub mod store;
 pub mod telemetry;
-pub mod webhooks;
-pub mod workspaces;
-
-pub use error::{Error, Result};

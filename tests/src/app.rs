@@ -8,19 +8,25 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use posthorn::ai::{AiProvider, OfflineProvider};
+use posthorn::adapters::ai::OfflineProvider;
+use posthorn::adapters::clock::SystemClock;
+use posthorn::adapters::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::adapters::platforms::PlatformRegistry;
+use posthorn::adapters::sqlite::SqliteQueue;
+use posthorn::adapters::sqlite::SqliteStore;
 use posthorn::api::{FunctionRoutes, combined_router};
 use posthorn::app::AppState;
-use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus};
-use posthorn::clock::{Clock, SystemClock};
-use posthorn::crypto::{EncryptionKey, SecretBox};
-use posthorn::ids::{ChannelId, WorkspaceId};
-use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
-use posthorn::platforms::{Platform, PlatformRegistry};
-use posthorn::queue::{Queue, SqliteQueue};
-use posthorn::store::{SqliteStore, Store};
-use posthorn::webhooks::RetrySchedule;
-use posthorn::workspaces::create_workspace_with_key;
+use posthorn::model::channels::{Channel, ChannelKind};
+use posthorn::model::connections::{Connection, ConnectionStatus};
+use posthorn::model::crypto::{EncryptionKey, SecretBox};
+use posthorn::model::ids::{ChannelId, WorkspaceId};
+use posthorn::model::platforms::Platform;
+use posthorn::model::webhooks::RetrySchedule;
+use posthorn::ports::ai::AiProvider;
+use posthorn::ports::clock::Clock;
+use posthorn::ports::queue::Queue;
+use posthorn::ports::store::Store;
+use posthorn::services::workspaces::create_workspace_with_key;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -96,7 +102,11 @@ impl TestApp {
 
     /// Runs the dev server's delivery worker until the app is dropped.
     pub fn start_worker(&self) {
-        tokio::spawn(posthorn::webhooks::worker::run_local(self.state.clone(), 20, self.stop_worker.subscribe()));
+        tokio::spawn(posthorn::services::webhooks::worker::run_local(
+            self.state.clone(),
+            20,
+            self.stop_worker.subscribe(),
+        ));
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -26,7 +26,7 @@ pub fn endpoint() -> String {
 pub async fn sdk_config() -> &'static SdkConfig {
     SDK_CONFIG
         .get_or_init(|| async {
-            posthorn::https::aws_config_loader()
+            posthorn::adapters::https::aws_config_loader()
                 .endpoint_url(endpoint())
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("test", "test", None, None, "posthorn-tests"))

@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use posthorn::platforms::{ChannelAuth, MediaItem, Polling, PublishRequest};
+use posthorn::adapters::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use posthorn::adapters::platforms::Polling;
+use posthorn::model::platforms::MediaItem;
+use posthorn::ports::platforms::{ChannelAuth, PublishRequest};
 use serde_json::{Value, json};
 use wiremock::{Match, MockServer, Request};
 

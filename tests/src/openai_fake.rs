@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use posthorn::ai::OpenAiProvider;
-use posthorn::config::OpenAiConfig;
+use posthorn::adapters::ai::OpenAiConfig;
+use posthorn::adapters::ai::OpenAiProvider;
 use serde_json::{Value, json};
 
 /// The API key tests configure the provider with.

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use posthorn::outbound::{OutboundClient, SystemResolver, UrlGuard};
-use posthorn::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, MediaItem, OAuthApp, PlatformError, PublishRequest,
+use posthorn::adapters::outbound::{OutboundClient, SystemResolver, UrlGuard};
+use posthorn::model::platforms::MediaItem;
+use posthorn::ports::platforms::{
+    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, OAuthApp, PlatformError, PublishRequest,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};

@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
-use posthorn::clock::ManualClock;
-use posthorn::jobs::process_queue;
-use posthorn::platforms::{Platform, PlatformClient, PlatformRegistry, Sandbox};
-use posthorn::webhooks::RetrySchedule;
+use posthorn::adapters::clock::ManualClock;
+use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::model::channels::Channel;
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::platforms::Platform;
+use posthorn::model::webhooks::RetrySchedule;
+use posthorn::ports::platforms::PlatformClient;
+use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::jobs::process_queue;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -51,7 +55,8 @@ impl PostsFixture {
             ai: None,
         };
         let app =
-            TestApp::with_options(|| vec![posthorn::webhooks::routes(), posthorn::posts::routes()], options).await;
+            TestApp::with_options(|| vec![posthorn::api::webhooks::routes(), posthorn::api::posts::routes()], options)
+                .await;
         app.start_worker();
         let receiver = Receiver::start().await;
         let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});

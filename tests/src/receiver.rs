@@ -91,7 +91,7 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
-        posthorn::https::install_crypto_provider();
+        posthorn::adapters::https::install_crypto_provider();
         let ca = test_ca();
         let tls = RustlsConfig::from_pem(ca.leaf_pem.clone().into_bytes(), ca.leaf_key_pem.clone().into_bytes())
             .await

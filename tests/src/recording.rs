@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use posthorn::platforms::{
-    ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
-};
+use posthorn::model::platforms::{ErrorCode, Metrics, Platform};
+use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
 /// One publish the adapter received.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use posthorn::store::{DynamoStore, Store};
+use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::ports::store::Store;
 
 use crate::aws;
 

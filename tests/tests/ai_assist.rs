@@ -7,16 +7,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use posthorn::ai::AiProvider;
-use posthorn::platforms::Platform;
+use posthorn::model::platforms::Platform;
+use posthorn::ports::ai::AiProvider;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
 use posthorn_testkit::openai_fake::{API_KEY, Answer, OpenAiFake};
 use serde_json::{Value, json};
 
 async fn app_with(ai: Arc<dyn AiProvider>) -> TestApp {
     let options = TestOptions { ai: Some(ai), ..TestOptions::default() };
-    TestApp::with_options(|| vec![posthorn::ai::text_assist_routes(), posthorn::ai::media_assist_routes()], options)
-        .await
+    TestApp::with_options(
+        || vec![posthorn::api::assist::text_assist_routes(), posthorn::api::assist::media_assist_routes()],
+        options,
+    )
+    .await
 }
 
 async fn app() -> (TestApp, OpenAiFake) {
@@ -221,7 +224,7 @@ async fn media_assist_limits_n_size_and_prompt() {
 
 #[tokio::test]
 async fn the_offline_provider_says_so_and_still_fits_the_limit() {
-    let app = app_with(Arc::new(posthorn::ai::OfflineProvider)).await;
+    let app = app_with(Arc::new(posthorn::adapters::ai::OfflineProvider)).await;
     let long = "Offline drafting works without any account. ".repeat(20);
     let reply = assist(&app, json!({"text": long, "action": "fit", "platform": "bluesky"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");

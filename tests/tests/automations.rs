@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use posthorn::automations::FeedEntry;
-use posthorn::channels::{Channel, ConnectionStatus, create_sandbox_channels};
-use posthorn::ids::{ChannelId, SourceId};
-use posthorn::platforms::{Platform, PlatformRegistry, Sandbox};
-use posthorn::store::{DynamoStore, Store};
-use posthorn::webhooks::RetrySchedule;
+use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::model::automations::FeedEntry;
+use posthorn::model::channels::Channel;
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::ids::{ChannelId, SourceId};
+use posthorn::model::platforms::Platform;
+use posthorn::model::webhooks::RetrySchedule;
+use posthorn::ports::store::Store;
+use posthorn::services::connections::create_sandbox_channels;
 use posthorn_testkit::app::{PUBLIC_HOST, Reply, TestApp, TestOptions};
 use posthorn_testkit::aws;
 use posthorn_testkit::openai_fake::{Answer, OpenAiFake};
@@ -275,14 +279,14 @@ async fn scheduled_and_immediate_publish_modes(kind: StoreKind) {
     let reply = fixture.generate(&immediate).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let id = reply.body["data"]["posts"][0]["id"].as_str().unwrap().to_string();
-    posthorn::jobs::process_queue(&fixture.app.state).await.unwrap();
+    posthorn::services::jobs::process_queue(&fixture.app.state).await.unwrap();
     let post = fixture.call(Method::GET, &format!("/v1/posts/{id}"), None).await;
     assert_eq!(post.body["data"]["status"], "published", "{post:?}");
 }
 
 #[tokio::test]
 async fn the_offline_provider_writes_labelled_posts_that_fit_each_platform() {
-    let options = TestOptions { ai: Some(Arc::new(posthorn::ai::OfflineProvider)), ..TestOptions::default() };
+    let options = TestOptions { ai: Some(Arc::new(posthorn::adapters::ai::OfflineProvider)), ..TestOptions::default() };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
     let now = app.state.clock.now();
     let sandbox = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
@@ -414,7 +418,7 @@ async fn generate_content_needs_an_automation_of_the_callers_workspace() {
     let reply = app.call(Method::POST, "/functions/v1/generate-content", Some(json!({"automation_id": 1}))).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        app.call(Method::GET, &format!("/v1/runs/{}", posthorn::ids::RunId::new()), None).await.status,
+        app.call(Method::GET, &format!("/v1/runs/{}", posthorn::model::ids::RunId::new()), None).await.status,
         StatusCode::NOT_FOUND
     );
 }

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use posthorn::channels::ChannelKind;
-use posthorn::platforms::{ConnectMethod, Connector, ErrorCode, Facebook, OAuthApp, Profile};
+use posthorn::adapters::platforms::Facebook;
+use posthorn::model::channels::ChannelKind;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{ConnectMethod, Connector, OAuthApp, Profile};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body};
 use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, oauth_app, query};
 use serde_json::json;

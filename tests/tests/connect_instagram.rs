@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use posthorn::channels::ChannelKind;
-use posthorn::platforms::{Connector, ErrorCode, Instagram, OAuthApp};
+use posthorn::adapters::platforms::Instagram;
+use posthorn::model::channels::ChannelKind;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{Connector, OAuthApp};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body};
 use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, form_is, oauth_app, query};
 use serde_json::json;

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use posthorn::channels::ChannelKind;
-use posthorn::platforms::{Connector, ErrorCode, Linkedin, OAuthApp, Profile};
+use posthorn::adapters::platforms::Linkedin;
+use posthorn::model::channels::ChannelKind;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{Connector, OAuthApp, Profile};
 use posthorn_testkit::platforms::{
     BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, form_is, oauth_app, outbound, query,
 };

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use posthorn::channels::ChannelKind;
-use posthorn::platforms::{Connector, ErrorCode, OAuthApp, Profile, Threads};
+use posthorn::adapters::platforms::Threads;
+use posthorn::model::channels::ChannelKind;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{Connector, OAuthApp, Profile};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, form};
 use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, form_is, oauth_app, query};
 use serde_json::json;

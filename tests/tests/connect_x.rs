@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use posthorn::channels::ChannelKind;
-use posthorn::platforms::{CodeExchange, ConnectMethod, Connector, ErrorCode, OAuthApp, Profile, X};
+use posthorn::adapters::platforms::X;
+use posthorn::model::channels::ChannelKind;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{CodeExchange, ConnectMethod, Connector, OAuthApp, Profile};
 use posthorn_testkit::platforms::{
     BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, form_is, oauth_app, outbound, query,
 };

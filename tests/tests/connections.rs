@@ -9,13 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use posthorn::channels::{Channel, ChannelKind};
-use posthorn::clock::{Clock, ManualClock};
-use posthorn::ids::{ChannelId, ConnectionId};
-use posthorn::jobs::process_queue;
-use posthorn::platforms::pkce::challenge_of;
-use posthorn::store::{DynamoStore, SqliteStore, Store};
-use posthorn::webhooks::RetrySchedule;
+use posthorn::adapters::clock::ManualClock;
+use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::adapters::platforms::pkce::challenge_of;
+use posthorn::adapters::sqlite::SqliteStore;
+use posthorn::model::channels::{Channel, ChannelKind};
+use posthorn::model::ids::{ChannelId, ConnectionId};
+use posthorn::model::webhooks::RetrySchedule;
+use posthorn::ports::clock::Clock;
+use posthorn::ports::store::Store;
+use posthorn::services::jobs::process_queue;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
 use posthorn_testkit::atproto_pds::AtprotoPds;
 use posthorn_testkit::aws;
@@ -346,7 +349,7 @@ async fn the_callback_refuses_bad_reused_expired_and_foreign_states_and_stores_n
     let reply = fixture.app.send(Method::POST, "/functions/v1/connect", Some(&other_key), Some(body)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
     let reply = fixture
-        .connect(json!({"platform": "sandbox", "code": code, "state": param(&query, "state"), "workspace_id": posthorn::ids::WorkspaceId::new()}))
+        .connect(json!({"platform": "sandbox", "code": code, "state": param(&query, "state"), "workspace_id": posthorn::model::ids::WorkspaceId::new()}))
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
 
@@ -434,7 +437,7 @@ async fn account_connected_carries_the_profile_and_tokens_stay_sealed(kind: Stor
     );
     assert!(event["data"]["connected_at"].as_str().unwrap().ends_with('Z'));
     let keys = |data: &Value| data.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    let example = posthorn::webhooks::EventType::AccountConnected.example_data();
+    let example = posthorn::model::webhooks::EventType::AccountConnected.example_data();
     assert_eq!(keys(&event["data"]), keys(&example), "the catalog's example has the event's fields");
 
     let id = connection["id"].as_str().unwrap();
@@ -551,7 +554,7 @@ async fn import_channels_creates_new_channels_and_deletes_gone_ones(kind: StoreK
         id: ChannelId::new(),
         workspace_id: fixture.app.workspace_id,
         connection_id: id.parse::<ConnectionId>().unwrap(),
-        platform: posthorn::platforms::Platform::Sandbox,
+        platform: posthorn::model::platforms::Platform::Sandbox,
         platform_channel_id: "sandbox-9".into(),
         name: "Sandbox 9".into(),
         kind: ChannelKind::Account,
@@ -656,7 +659,7 @@ async fn bluesky_connects_with_an_app_password_and_says_why_a_wrong_one_fails() 
 /// exchanged, the account's channel imported and posted to, and disconnecting revokes the token.
 #[tokio::test]
 async fn mastodon_connects_posts_and_disconnects_on_mastodon_mock() {
-    posthorn::https::install_crypto_provider();
+    posthorn::adapters::https::install_crypto_provider();
     let fixture = fixture(StoreKind::Sqlite).await;
     let mock = MastodonMock::start().await;
     let (url, query) = fixture.consent("mastodon", Some(&mock.base_url)).await;
@@ -718,7 +721,7 @@ async fn mastodon_connects_posts_and_disconnects_on_mastodon_mock() {
 /// password opens a session, which syncs, lists the DID as the channel, and ends on disconnect.
 #[tokio::test]
 async fn bluesky_connects_syncs_and_disconnects_on_a_real_pds() {
-    posthorn::https::install_crypto_provider();
+    posthorn::adapters::https::install_crypto_provider();
     let fixture = fixture(StoreKind::Sqlite).await;
     let server = AtprotoPds::start().await;
     let account = &server.account;

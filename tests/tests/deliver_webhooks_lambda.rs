@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::{Method, StatusCode};
-use posthorn::queue::SqsQueue;
-use posthorn::webhooks::outbox::emit;
-use posthorn::webhooks::{EventType, RetrySchedule};
+use posthorn::adapters::sqs::SqsQueue;
+use posthorn::model::webhooks::{EventType, RetrySchedule};
+use posthorn::services::webhooks::outbox::emit;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
 use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
@@ -35,7 +35,7 @@ async fn fixture() -> Fixture {
         platforms: None,
         ai: None,
     };
-    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     let receiver = Receiver::start().await;
     let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
     assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use posthorn::feeds::{DEFAULT_MAX_FEED_BYTES, FeedItem, FetchOptions, FetchOutcome, Validators, fetch, parse};
-use posthorn::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::adapters::feeds::{DEFAULT_MAX_FEED_BYTES, FetchOptions, FetchOutcome, Validators, fetch};
+use posthorn::adapters::outbound::{OutboundClient, StaticResolver, UrlGuard};
+use posthorn::model::feeds::{FeedItem, parse};
 use posthorn_testkit::feed_server::{ETAG, FeedServer, LAST_MODIFIED};
 
 fn fixtures() -> PathBuf {

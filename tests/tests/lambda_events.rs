@@ -19,12 +19,12 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use axum::http::{Method, StatusCode};
 use posthorn::api::FunctionRoutes;
-use posthorn::automations::FeedEntry;
-use posthorn::channels::create_sandbox_channels;
-use posthorn::config::MetricsSettings;
-use posthorn::ids::{DeliveryId, PostId, SourceId};
-use posthorn::webhooks::outbox::{DeliveryMessage, emit};
-use posthorn::webhooks::{DeliveryStatus, EventType};
+use posthorn::model::automations::FeedEntry;
+use posthorn::model::ids::{DeliveryId, PostId, SourceId};
+use posthorn::model::webhooks::{DeliveryStatus, EventType};
+use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::metrics::MetricsSettings;
+use posthorn::services::webhooks::outbox::{DeliveryMessage, emit};
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::receiver::{Receiver, test_ca};
 use serde_json::{Value, json};
@@ -259,7 +259,7 @@ fn id(reply: &posthorn_testkit::app::Reply, field: &str) -> String {
 
 /// An app with one webhook endpoint and one failed delivery to it.
 async fn webhooks_app() -> (TestApp, Vec<(&'static str, String)>) {
-    let app = TestApp::new(|| vec![posthorn::webhooks::routes()]).await;
+    let app = TestApp::new(|| vec![posthorn::api::webhooks::routes()]).await;
     let body = json!({"url": "https://hooks.example.com/seed", "events": ["*"], "skip_verification": true});
     let webhook = id(&app.call(Method::POST, "/v1/webhooks", Some(body)).await, "id");
     let sent = app.call(Method::POST, &format!("/v1/webhooks/{webhook}/test"), None).await;
@@ -276,7 +276,7 @@ async fn webhooks_app() -> (TestApp, Vec<(&'static str, String)>) {
 
 /// An app with a sandbox channel, a post scheduled far ahead, and a post that failed.
 async fn posts_app() -> (TestApp, Vec<(&'static str, String)>) {
-    let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+    let app = TestApp::new(|| vec![posthorn::api::posts::routes()]).await;
     let now = app.state.clock.now();
     let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
     let channel = channels[0].id.to_string();
@@ -284,7 +284,7 @@ async fn posts_app() -> (TestApp, Vec<(&'static str, String)>) {
     let scheduled = id(&app.call(Method::POST, "/v1/posts", Some(scheduled)).await, "id");
     let doomed = json!({"text": "Seeded #fail:rate_limited", "targets": [channel]});
     let failed = id(&app.call(Method::POST, "/v1/posts", Some(doomed)).await, "id");
-    posthorn::jobs::process_queue(&app.state).await.unwrap();
+    posthorn::services::jobs::process_queue(&app.state).await.unwrap();
     let post = app.store().get_post(app.workspace_id, failed.parse::<PostId>().unwrap()).await.unwrap().unwrap();
     assert_eq!(post.status.as_str(), "failed", "the seeded post to retry");
     let substitutions =
@@ -295,8 +295,10 @@ async fn posts_app() -> (TestApp, Vec<(&'static str, String)>) {
 /// An app with a feed source holding one unused entry, and an automation drawing from it for
 /// two sandbox channels.
 async fn automation_app() -> (TestApp, Vec<(&'static str, String)>) {
-    let app =
-        TestApp::new(|| vec![posthorn::automations::routes(), posthorn::automations::generate_content_routes()]).await;
+    let app = TestApp::new(|| {
+        vec![posthorn::api::automations::routes(), posthorn::api::automations::generate_content_routes()]
+    })
+    .await;
     // A public address, so that the SSRF guard lets the feed be added.
     app.resolver.set(FEED_HOST, &["93.184.216.34".parse().unwrap()]);
     let now = app.state.clock.now();
@@ -370,40 +372,40 @@ async fn invoke_every_case(
 
 #[tokio::test]
 async fn every_webhooks_event_gets_its_answer() {
-    invoke_every_case("webhooks", WEBHOOKS, posthorn::webhooks::routes, webhooks_app).await;
+    invoke_every_case("webhooks", WEBHOOKS, posthorn::api::webhooks::routes, webhooks_app).await;
 }
 
 #[tokio::test]
 async fn every_posts_event_gets_its_answer() {
-    invoke_every_case("posts", POSTS, posthorn::posts::routes, posts_app).await;
+    invoke_every_case("posts", POSTS, posthorn::api::posts::routes, posts_app).await;
 }
 
 #[tokio::test]
 async fn every_automations_event_gets_its_answer() {
-    invoke_every_case("automations", AUTOMATIONS, posthorn::automations::routes, automations_app).await;
+    invoke_every_case("automations", AUTOMATIONS, posthorn::api::automations::routes, automations_app).await;
 }
 
 #[tokio::test]
 async fn every_generate_content_event_gets_its_answer() {
-    let routes = posthorn::automations::generate_content_routes;
+    let routes = posthorn::api::automations::generate_content_routes;
     invoke_every_case("generate-content", GENERATE_CONTENT, routes, automation_app).await;
 }
 
 #[tokio::test]
 async fn every_text_assist_event_gets_its_answer() {
-    invoke_every_case("text-assist", TEXT_ASSIST, posthorn::ai::text_assist_routes, ai_app).await;
+    invoke_every_case("text-assist", TEXT_ASSIST, posthorn::api::assist::text_assist_routes, ai_app).await;
 }
 
 #[tokio::test]
 async fn every_media_assist_event_gets_its_answer() {
-    invoke_every_case("media-assist", MEDIA_ASSIST, posthorn::ai::media_assist_routes, ai_app).await;
+    invoke_every_case("media-assist", MEDIA_ASSIST, posthorn::api::assist::media_assist_routes, ai_app).await;
 }
 
 #[tokio::test]
 async fn an_http_event_without_the_api_key_is_refused() {
     let (app, _) = webhooks_app().await;
     let text = event_text("webhooks", "list.json", &[]);
-    let (status, body) = invoke_http(posthorn::webhooks::routes(), &app, &text).await;
+    let (status, body) = invoke_http(posthorn::api::webhooks::routes(), &app, &text).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
 
@@ -415,7 +417,7 @@ async fn the_sqs_batch_is_delivered_and_reports_no_failures() {
             trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
             ..TestOptions::default()
         };
-        let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+        let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
         let receiver = Receiver::start().await;
         let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
         assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
@@ -441,7 +443,7 @@ async fn the_sqs_batch_is_delivered_and_reports_no_failures() {
 #[tokio::test]
 async fn the_scheduled_event_publishes_the_due_post() {
     for file in PROCESS_QUEUE {
-        let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+        let app = TestApp::new(|| vec![posthorn::api::posts::routes()]).await;
         let now = app.state.clock.now();
         let channels =
             create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
@@ -459,13 +461,13 @@ async fn the_scheduled_event_publishes_the_due_post() {
 #[tokio::test]
 async fn the_scheduled_event_reads_the_published_posts_figures() {
     for file in SYNC_POST_METRICS {
-        let app = TestApp::new(|| vec![posthorn::posts::routes()]).await;
+        let app = TestApp::new(|| vec![posthorn::api::posts::routes()]).await;
         let now = app.state.clock.now();
         let channels =
             create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 2, now).await.unwrap();
         let post = json!({"text": "Published", "targets": [channels[0].id, channels[1].id]});
         let post = id(&app.call(Method::POST, "/v1/posts", Some(post)).await, "id");
-        assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().published_posts, 1);
+        assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().published_posts, 1);
 
         let event: EventBridgeEvent = serde_json::from_str(&event_text("sync-post-metrics", file, &[])).unwrap();
         assert_eq!(event.detail_type, "Scheduled Event");
@@ -487,10 +489,10 @@ fn deadline() -> std::time::Instant {
 async fn connections_test_app() -> TestApp {
     TestApp::new(|| {
         vec![
-            posthorn::connections::connect_routes(),
-            posthorn::connections::sync_routes(),
-            posthorn::connections::import_routes(),
-            posthorn::connections::connections_routes(),
+            posthorn::api::connections::connect_routes(),
+            posthorn::api::connections::sync_routes(),
+            posthorn::api::connections::import_routes(),
+            posthorn::api::connections::connections_routes(),
         ]
     })
     .await
@@ -525,20 +527,21 @@ async fn connection_app() -> (TestApp, Vec<(&'static str, String)>) {
 
 #[tokio::test]
 async fn every_connect_event_gets_its_answer() {
-    invoke_every_case("connect", CONNECT, posthorn::connections::connect_routes, connect_app).await;
+    invoke_every_case("connect", CONNECT, posthorn::api::connections::connect_routes, connect_app).await;
 }
 
 #[tokio::test]
 async fn every_sync_event_gets_its_answer() {
-    invoke_every_case("sync", SYNC, posthorn::connections::sync_routes, connection_app).await;
+    invoke_every_case("sync", SYNC, posthorn::api::connections::sync_routes, connection_app).await;
 }
 
 #[tokio::test]
 async fn every_import_channels_event_gets_its_answer() {
-    invoke_every_case("import-channels", IMPORT_CHANNELS, posthorn::connections::import_routes, connection_app).await;
+    invoke_every_case("import-channels", IMPORT_CHANNELS, posthorn::api::connections::import_routes, connection_app)
+        .await;
 }
 
 #[tokio::test]
 async fn every_connections_event_gets_its_answer() {
-    invoke_every_case("connections", CONNECTIONS, posthorn::connections::connections_routes, connection_app).await;
+    invoke_every_case("connections", CONNECTIONS, posthorn::api::connections::connections_routes, connection_app).await;
 }

@@ -8,8 +8,8 @@ use tower::ServiceExt;
 
 #[tokio::test]
 async fn the_webhooks_function_answers_under_its_prefix_and_at_its_root() {
-    let app = TestApp::new(|| vec![posthorn::webhooks::routes()]).await;
-    let router = posthorn::webhooks::routes().into_lambda_router(app.state.clone());
+    let app = TestApp::new(|| vec![posthorn::api::webhooks::routes()]).await;
+    let router = posthorn::api::webhooks::routes().into_lambda_router(app.state.clone());
     for path in ["/v1/webhooks", "/", "/v1/webhooks/events", "/events", "/v1/openapi.json"] {
         let request =
             Request::get(path).header("authorization", format!("Bearer {}", app.api_key)).body(Body::empty()).unwrap();

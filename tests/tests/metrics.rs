@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use posthorn::channels::ConnectionStatus;
-use posthorn::config::MetricsSettings;
-use posthorn::ids::PostId;
-use posthorn::platforms::{
-    ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
-};
-use posthorn::posts::metrics::{MetricsReport, sync_post_metrics};
-use posthorn::store::Store;
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::ids::PostId;
+use posthorn::model::platforms::{ErrorCode, Metrics, Platform};
+use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
+use posthorn::ports::store::Store;
+use posthorn::services::metrics::MetricsSettings;
+use posthorn::services::metrics::{MetricsReport, sync_post_metrics};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::publishing::{PostsFixture, ids};
 use posthorn_testkit::stores::StoreKind;
@@ -40,7 +39,7 @@ async fn sync_with(fixture: &PostsFixture, settings: &MetricsSettings) -> Metric
 }
 
 /// Publishes a post to `channels` now; its id.
-async fn published(fixture: &PostsFixture, channels: &[posthorn::channels::Channel]) -> String {
+async fn published(fixture: &PostsFixture, channels: &[posthorn::model::channels::Channel]) -> String {
     let post = fixture.create(json!({"text": "Launch day", "targets": ids(channels)})).await;
     fixture.run_process_queue().await;
     let id = post["id"].as_str().unwrap().to_string();
@@ -195,7 +194,7 @@ async fn targets_older_than_the_age_limit_are_not_read(kind: StoreKind) {
 #[derive(Default)]
 struct ConcurrentWriter {
     store: OnceLock<Arc<dyn Store>>,
-    post: Mutex<Option<(posthorn::ids::WorkspaceId, PostId)>>,
+    post: Mutex<Option<(posthorn::model::ids::WorkspaceId, PostId)>>,
 }
 
 #[async_trait]

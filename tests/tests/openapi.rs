@@ -74,14 +74,14 @@ async fn every_documented_operation_is_routed() {
     let app = TestApp::new(http_functions).await;
     for (method, path) in documented_operations() {
         let id = if path.starts_with("/v1/posts") {
-            posthorn::ids::PostId::new().to_string()
+            posthorn::model::ids::PostId::new().to_string()
         } else if path.starts_with("/v1/connections") {
-            posthorn::ids::ConnectionId::new().to_string()
+            posthorn::model::ids::ConnectionId::new().to_string()
         } else {
-            posthorn::ids::WebhookId::new().to_string()
+            posthorn::model::ids::WebhookId::new().to_string()
         };
         let concrete =
-            path.replace("{id}", &id).replace("{delivery_id}", &posthorn::ids::DeliveryId::new().to_string());
+            path.replace("{id}", &id).replace("{delivery_id}", &posthorn::model::ids::DeliveryId::new().to_string());
         let method: Method = method.parse().unwrap();
         let reply = app.call(method.clone(), &concrete, Some(serde_json::json!({}))).await;
         assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{Bluesky, ErrorCode, Metrics, PlatformClient, PlatformError, Published};
+use posthorn::adapters::platforms::Bluesky;
+use posthorn::model::platforms::{ErrorCode, Metrics};
+use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::platforms::{
     BEARER, PNG, channel, closed_port_url, image_at, outbound, post_with_media, text_post,
 };

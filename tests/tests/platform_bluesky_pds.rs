@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use posthorn::platforms::bluesky::AtUri;
-use posthorn::platforms::{Bluesky, ErrorCode, Metrics, PlatformClient};
+use posthorn::adapters::platforms::Bluesky;
+use posthorn::adapters::platforms::bluesky::AtUri;
+use posthorn::model::platforms::{ErrorCode, Metrics};
+use posthorn::ports::platforms::PlatformClient;
 use posthorn_testkit::atproto_pds::AtprotoPds;
 use posthorn_testkit::platforms::{PNG, channel_at, image_at, outbound, post_with_media, text_post};
 use serde_json::{Value, json};
@@ -18,7 +20,7 @@ const INDEXING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The PDS's answer to `com.atproto.repo.getRecord` for an `at://` URI: status and body.
 async fn get_record(pds: &str, uri: &str) -> (u16, Value) {
-    posthorn::https::install_crypto_provider();
+    posthorn::adapters::https::install_crypto_provider();
     let uri = AtUri::parse(uri).unwrap();
     let response = reqwest::Client::new()
         .get(format!("{pds}/xrpc/com.atproto.repo.getRecord"))
@@ -30,7 +32,7 @@ async fn get_record(pds: &str, uri: &str) -> (u16, Value) {
 }
 
 async fn get_blob(pds: &str, did: &str, cid: &str) -> Vec<u8> {
-    posthorn::https::install_crypto_provider();
+    posthorn::adapters::https::install_crypto_provider();
     let response = reqwest::Client::new()
         .get(format!("{pds}/xrpc/com.atproto.sync.getBlob"))
         .query(&[("did", did), ("cid", cid)])

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{ChannelAuth, ErrorCode, Facebook, PlatformClient};
+use posthorn::adapters::platforms::Facebook;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{ChannelAuth, PlatformClient};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, closed_url, error_body, form, post};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
@@ -159,7 +161,7 @@ fn case(status: u16, message: &str, kind: &str, code: i64, subcode: Option<i64>,
     }
 }
 
-async fn publish_error(case: &ErrorCase) -> posthorn::platforms::PlatformError {
+async fn publish_error(case: &ErrorCase) -> posthorn::ports::platforms::PlatformError {
     let (server, auth) = fake().await;
     let mut response = ResponseTemplate::new(case.status).set_body_json(&case.body);
     for (name, value) in case.headers {

@@ -4,7 +4,9 @@
 //! container exists carries its id, and a retry from it creates no second container); and
 //! Instagram's 2207xxx errors.
 
-use posthorn::platforms::{ChannelAuth, ErrorCode, Instagram, PlatformClient, PublishRequest};
+use posthorn::adapters::platforms::Instagram;
+use posthorn::model::platforms::ErrorCode;
+use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, no_form, post};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};

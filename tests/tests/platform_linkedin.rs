@@ -2,7 +2,9 @@
 //! (image upload initialization and PUT, create with `x-restli-id`, delete, social actions) with
 //! the version headers, and LinkedIn's error bodies.
 
-use posthorn::platforms::{ErrorCode, Linkedin, Metrics, PlatformClient, PlatformError, Published};
+use posthorn::adapters::platforms::Linkedin;
+use posthorn::model::platforms::{ErrorCode, Metrics};
+use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::platforms::{
     BEARER, PNG, channel, channel_at, closed_port_url, image_at, outbound, post_with_media, text_post,
 };

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{ErrorCode, Mastodon, Metrics, PlatformClient, PlatformError, Published};
+use posthorn::adapters::platforms::Mastodon;
+use posthorn::model::platforms::{ErrorCode, Metrics};
+use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::mastodon_mock::{self, MastodonMock};
 use posthorn_testkit::platforms::{
     BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
@@ -201,7 +203,7 @@ async fn media_the_instance_or_the_download_refuses_is_invalid_media() {
     let auth = channel(&server, "");
 
     let refused = mastodon.publish(&auth, &post_with_media("x", vec![image])).await.unwrap_err();
-    let html = posthorn::platforms::MediaItem { url: format!("{}/page.html", media_host.uri()), alt: None };
+    let html = posthorn::model::platforms::MediaItem { url: format!("{}/page.html", media_host.uri()), alt: None };
     let not_an_image = mastodon.publish(&auth, &post_with_media("x", vec![html])).await.unwrap_err();
 
     assert_eq!(refused.code, ErrorCode::InvalidMedia);

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{ChannelAuth, ErrorCode, MediaItem, PlatformClient, PublishRequest, Threads};
+use posthorn::adapters::platforms::Threads;
+use posthorn::model::platforms::{ErrorCode, MediaItem};
+use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, post};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};

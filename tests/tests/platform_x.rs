@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{ErrorCode, Metrics, PlatformClient, PlatformError, Published, X};
+use posthorn::adapters::platforms::X;
+use posthorn::model::platforms::{ErrorCode, Metrics};
+use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::platforms::{
     BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
     text_post,
@@ -191,7 +193,7 @@ async fn uploads_x_refuses_are_invalid_media() {
         })))
         .mount(&server)
         .await;
-    let missing = posthorn::platforms::MediaItem { url: format!("{}/missing.png", media_host.uri()), alt: None };
+    let missing = posthorn::model::platforms::MediaItem { url: format!("{}/missing.png", media_host.uri()), alt: None };
     let x = X::new(outbound());
     let auth = channel(&server, "");
 

@@ -4,11 +4,12 @@
 //! Each scenario runs on the SQLite store and on DynamoDB (moto), each in a table of its own.
 
 use axum::http::{Method, StatusCode};
-use posthorn::channels::{ConnectionStatus, create_sandbox_channels};
-use posthorn::clock::ManualClock;
-use posthorn::ids::ChannelId;
-use posthorn::jobs::process_queue;
-use posthorn::platforms::{ErrorCode, Platform};
+use posthorn::adapters::clock::ManualClock;
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::ids::ChannelId;
+use posthorn::model::platforms::{ErrorCode, Platform};
+use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::jobs::process_queue;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::publishing::{PostsFixture as Fixture, ids};
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 fn in_seconds(clock: &ManualClock, seconds: i64) -> String {
-    use posthorn::clock::Clock;
+    use posthorn::ports::clock::Clock;
     (clock.now() + time::Duration::seconds(seconds)).format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
@@ -245,16 +246,16 @@ async fn a_crash_between_two_targets_then_a_new_run_posts_only_the_missing_one(k
     let first = fixture.channel(Platform::Mastodon, "m-1", ConnectionStatus::Active).await;
     let second = fixture.channel(Platform::Mastodon, "m-2", ConnectionStatus::Active).await;
     let post = fixture.create(json!({"text": "crash", "targets": [first.id, second.id]})).await;
-    let id: posthorn::ids::PostId = post["id"].as_str().unwrap().parse().unwrap();
+    let id: posthorn::model::ids::PostId = post["id"].as_str().unwrap().parse().unwrap();
 
     // GIVEN what a run that died after the first target leaves: the post claimed (publishing,
     // leased) with the first target recorded as published
     let mut stored = fixture.app.store().get_post(fixture.app.workspace_id, id).await.unwrap().unwrap();
     let expected_version = stored.version;
     stored.version += 1;
-    stored.status = posthorn::posts::PostStatus::Publishing;
+    stored.status = posthorn::model::posts::PostStatus::Publishing;
     stored.due_at = Some(OffsetDateTime::now_utc() + time::Duration::minutes(5));
-    stored.targets[0].status = posthorn::posts::TargetStatus::Published;
+    stored.targets[0].status = posthorn::model::posts::TargetStatus::Published;
     stored.targets[0].platform_post_id = Some("m-1-before-crash".into());
     fixture.app.store().update_post(&stored, expected_version).await.unwrap();
 
@@ -327,7 +328,7 @@ async fn posts_are_listed_by_status_and_isolated_by_workspace(kind: StoreKind) {
 
 async fn media_urls_pass_the_ssrf_guard(kind: StoreKind) {
     let options = TestOptions { store: store(kind, "posthorn-posts").await, ..TestOptions::default() };
-    let app = TestApp::with_options(|| vec![posthorn::posts::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::posts::routes()], options).await;
     let now = app.state.clock.now();
     let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
     for url in ["https://10.0.0.1/a.png", "http://hooks.example.com/a.png", "https://[::1]/a.png"] {

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use posthorn::queue::{Queue, QueueMessage, SqliteQueue, SqsQueue};
+use posthorn::adapters::sqlite::SqliteQueue;
+use posthorn::adapters::sqs::SqsQueue;
+use posthorn::ports::queue::{Queue, QueueMessage};
 use posthorn_testkit::aws::{sqs, unique_name};
 use tokio::time::{Instant, sleep};
 

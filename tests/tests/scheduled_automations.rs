@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode, header};
-use posthorn::channels::create_sandbox_channels;
-use posthorn::clock::{Clock, ManualClock};
-use posthorn::jobs::{ProcessQueueReport, process_queue};
-use posthorn::platforms::{PlatformRegistry, Sandbox};
-use posthorn::webhooks::RetrySchedule;
+use posthorn::adapters::clock::ManualClock;
+use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::model::webhooks::RetrySchedule;
+use posthorn::ports::clock::Clock;
+use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::jobs::{ProcessQueueReport, process_queue};
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::feed_server::{ETAG, FeedServer};
 use posthorn_testkit::on_both_stores;

@@ -3,26 +3,30 @@
 //! per test). Adapter-specific checks (table setup, reopening a file) follow the contract.
 
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
-use posthorn::Error;
-use posthorn::automations::{
-    Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger, Schedule, Source, claim_slot,
+use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::adapters::sqlite::SqliteStore;
+use posthorn::model::automations::{
+    Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger, Schedule, Source,
 };
-use posthorn::channels::{Channel, ChannelKind, Connection, ConnectionStatus, SealedApp};
-use posthorn::connections::{InstanceApp, OAuthState};
-use posthorn::crypto::{EncryptionKey, KeyHash, Sealed, SecretBox};
-use posthorn::ids::{
+use posthorn::model::channels::{Channel, ChannelKind};
+use posthorn::model::connections::{Connection, ConnectionStatus, SealedApp};
+use posthorn::model::connections::{InstanceApp, OAuthState};
+use posthorn::model::crypto::{EncryptionKey, KeyHash, Sealed, SecretBox};
+use posthorn::model::error::Error;
+use posthorn::model::ids::{
     ApiKeyId, AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId,
     WorkspaceId,
 };
-use posthorn::platforms::{ErrorCode, MediaItem, Metrics, Platform};
-use posthorn::posts::{
+use posthorn::model::platforms::{ErrorCode, MediaItem, Metrics, Platform};
+use posthorn::model::posts::{
     IdempotencyRecord, MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus,
 };
-use posthorn::store::{DeliveryCounts, DeliveryFilter, DynamoStore, Page, PageRequest, SqliteStore, Store};
-use posthorn::webhooks::{
+use posthorn::model::webhooks::{
     Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, RetiringSecret, WebhookEndpoint,
 };
-use posthorn::workspaces::{ApiKey, NewApiKey, Workspace};
+use posthorn::model::workspaces::{ApiKey, NewApiKey, Workspace};
+use posthorn::ports::store::{DeliveryCounts, DeliveryFilter, Page, PageRequest, Store};
+use posthorn::services::automations::claim_slot;
 use posthorn_testkit::aws;
 use time::{Duration, OffsetDateTime};
 use ulid::Ulid;

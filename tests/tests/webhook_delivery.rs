@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use posthorn::queue::{Queue, SqsQueue};
-use posthorn::webhooks::outbox::emit;
-use posthorn::webhooks::{EventType, RetrySchedule};
+use posthorn::adapters::sqs::SqsQueue;
+use posthorn::model::webhooks::{EventType, RetrySchedule};
+use posthorn::ports::queue::Queue;
+use posthorn::services::webhooks::outbox::emit;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
 use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
@@ -47,7 +48,7 @@ async fn app_with(kind: QueueKind, schedule: &str) -> TestApp {
         platforms: None,
         ai: None,
     };
-    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     app.start_worker();
     app
 }
@@ -231,7 +232,7 @@ async fn a_deleted_endpoint_gets_no_further_attempts(kind: QueueKind) {
 
     let id = delivery_id.parse().unwrap();
     let stored = app.store().get_delivery(app.workspace_id, id).await.unwrap().unwrap();
-    assert_eq!(stored.status, posthorn::webhooks::DeliveryStatus::Failed);
+    assert_eq!(stored.status, posthorn::model::webhooks::DeliveryStatus::Failed);
     assert_eq!(stored.attempts.last().unwrap().error.as_deref(), Some("not sent: the endpoint was deleted"));
 }
 
@@ -304,7 +305,7 @@ async fn deliveries_can_be_listed_read_and_retried(kind: QueueKind) {
 }
 
 async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKind) {
-    let clock = Arc::new(posthorn::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let clock = Arc::new(posthorn::adapters::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
     let options = TestOptions {
         allow_private_urls: true,
         trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
@@ -315,7 +316,7 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
         platforms: None,
         ai: None,
     };
-    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     app.start_worker();
     let receiver = Receiver::start().await;
     let (webhook, _) = register(&app, &receiver, json!(["*"])).await;
@@ -324,22 +325,26 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
     // enqueue (the first outbox step without the second)
     let endpoint = app.store().get_webhook(app.workspace_id, webhook.parse().unwrap()).await.unwrap().unwrap();
     let now = app.state.clock.now();
-    let event =
-        posthorn::webhooks::outbox::new_event(app.workspace_id, EventType::PostFailed, json!({"total": 1}), now);
-    let delivery = posthorn::webhooks::outbox::new_delivery(&event, &endpoint, now);
+    let event = posthorn::services::webhooks::outbox::new_event(
+        app.workspace_id,
+        EventType::PostFailed,
+        json!({"total": 1}),
+        now,
+    );
+    let delivery = posthorn::services::webhooks::outbox::new_delivery(&event, &endpoint, now);
     app.store().create_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
 
     // WHEN process-queue runs before the grace period, nothing is re-sent; after it, the sweep re-enqueues
-    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
+    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
     clock.advance(time::Duration::minutes(3));
-    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 1);
+    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 1);
 
     // THEN the receiver gets the event, once
     let received = receiver.wait_for(2, WAIT).await;
     assert_eq!(received[1].header("webhook-id"), event.id.to_string());
     let settled = settled_delivery(&app, &webhook).await;
     assert_eq!(settled["status"], "delivered");
-    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
+    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
 }
 
 #[tokio::test]
@@ -365,7 +370,7 @@ async fn a_failed_verification_ping_saves_nothing() {
 async fn a_host_that_turns_private_after_registration_gets_nothing() {
     // GIVEN the SSRF guard on, and a host that resolves to a public address at registration
     let options = TestOptions { retries: Some(RetrySchedule::parse("0").unwrap()), ..TestOptions::default() };
-    let app = TestApp::with_options(|| vec![posthorn::webhooks::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     app.start_worker();
     app.resolver.set("rebind.example.com", &["93.184.216.34".parse().unwrap()]);
     let body = json!({"url": "https://rebind.example.com/hooks", "events": ["*"], "skip_verification": true});

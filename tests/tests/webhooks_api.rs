@@ -8,7 +8,7 @@ use posthorn_testkit::app::{PUBLIC_HOST, TestApp};
 use serde_json::{Value, json};
 
 async fn app() -> TestApp {
-    TestApp::new(|| vec![posthorn::webhooks::routes()]).await
+    TestApp::new(|| vec![posthorn::api::webhooks::routes()]).await
 }
 
 /// A valid registration. These tests have no receiver, so they skip the verification ping
@@ -257,7 +257,7 @@ async fn another_workspace_cannot_see_or_touch_an_endpoint() {
 async fn naming_another_workspace_in_the_body_is_403() {
     let app = app().await;
     let mut body = new_endpoint();
-    body["workspace_id"] = json!(posthorn::ids::WorkspaceId::new());
+    body["workspace_id"] = json!(posthorn::model::ids::WorkspaceId::new());
     let reply = app.call(Method::POST, "/v1/webhooks", Some(body)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
@@ -360,7 +360,8 @@ async fn ids_in_paths_are_checked() {
     let reply = app.call(Method::GET, "/v1/webhooks/ws_01JD8Z3QK5V7Y2W9X4T6R8P0MN", None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.error().contains("webhook id"), "{}", reply.error());
-    let unknown = app.call(Method::GET, &format!("/v1/webhooks/{}", posthorn::ids::WebhookId::new()), None).await;
+    let unknown =
+        app.call(Method::GET, &format!("/v1/webhooks/{}", posthorn::model::ids::WebhookId::new()), None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.error(), "webhook not found");
 }

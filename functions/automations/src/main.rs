@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::automations::routes()).await
+    posthorn::lambda::serve_http(posthorn::api::automations::routes()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::automations::generate_content_routes()).await
+    posthorn::lambda::serve_http(posthorn::api::automations::generate_content_routes()).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::connections::import_routes()).await
+    posthorn::lambda::serve_http(posthorn::api::connections::import_routes()).await
 }

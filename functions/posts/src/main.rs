@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::posts::routes()).await
+    posthorn::lambda::serve_http(posthorn::api::posts::routes()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::connections::sync_routes()).await
+    posthorn::lambda::serve_http(posthorn::api::connections::sync_routes()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::ai::text_assist_routes()).await
+    posthorn::lambda::serve_http(posthorn::api::assist::text_assist_routes()).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    posthorn::lambda::serve_http(posthorn::webhooks::routes()).await
+    posthorn::lambda::serve_http(posthorn::api::webhooks::routes()).await
 }

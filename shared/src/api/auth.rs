@@ -8,9 +8,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::crypto::KeyHash;
-use crate::error::Error;
-use crate::ids::WorkspaceId;
+use crate::model::crypto::KeyHash;
+use crate::model::error::Error;
+use crate::model::ids::WorkspaceId;
 
 /// The authenticated workspace behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::routing::MAX_BODY_BYTES;
-use crate::error::Error;
-use crate::ids::InvalidId;
+use crate::api::routing::MAX_BODY_BYTES;
+use crate::model::error::Error;
+use crate::model::ids::InvalidId;
 
 /// A JSON request body, parsed strictly (types declare `deny_unknown_fields`).
 pub struct Json<T>(pub T);

@@ -1,10 +1,16 @@
-//! The HTTP surface shared by every function: request extractors that turn bad input into
-//! [`Error`](crate::Error)s, API-key authentication, response envelopes, and how a function's
-//! routes are mounted (under their API path and at the root of the function URL).
+//! The HTTP API (composition): each function's axum routes, one module per concern, over what
+//! they share — request extractors that turn bad input into
+//! [`Error`](crate::model::error::Error)s, API-key authentication, response envelopes, and how a
+//! function's routes are mounted (under their API path and at the root of the function URL).
 
+pub mod assist;
 mod auth;
+pub mod automations;
+pub mod connections;
 mod extract;
+pub mod posts;
 mod routing;
+pub mod webhooks;
 
 pub use auth::Caller;
 pub use extract::{Json, PathId, PathIds, Query};
@@ -29,7 +35,7 @@ pub struct List<T> {
 
 impl<T> List<T> {
     /// A page of stored records, each shown as `T`.
-    pub fn of<R>(page: &crate::store::Page<R>) -> Self
+    pub fn of<R>(page: &crate::ports::store::Page<R>) -> Self
     where
         T: for<'a> From<&'a R>,
     {
@@ -49,12 +55,12 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn page_request(self) -> crate::Result<crate::store::PageRequest> {
+    pub fn page_request(self) -> crate::model::error::Result<crate::ports::store::PageRequest> {
         let limit = match self.limit {
             None => 20,
             Some(limit @ 1..=100) => limit as usize,
-            Some(_) => return Err(crate::Error::bad_request("limit must be between 1 and 100")),
+            Some(_) => return Err(crate::model::error::Error::bad_request("limit must be between 1 and 100")),
         };
-        Ok(crate::store::PageRequest { limit, cursor: self.cursor })
+        Ok(crate::ports::store::PageRequest { limit, cursor: self.cursor })
     }
 }

@@ -1,0 +1,321 @@
+//! The Bluesky adapter (AT Protocol) against the channel's PDS (`auth.base_url`) with the
+//! session's access JWT: images as blobs (`com.atproto.repo.uploadBlob`), the post as an
+//! `app.bsky.feed.post` record in the repo of the channel's DID (`com.atproto.repo.createRecord`)
+//! with link facets at UTF-8 byte offsets and an `app.bsky.embed.images` embed carrying alt
+//! text. The post id kept is the record's `at://` URI; its rkey deletes it.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::adapters::outbound::{FullResponse, OutboundClient};
+use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
+use crate::adapters::platforms::media::{self, Image};
+use crate::model::platforms::{ErrorCode, Metrics, Platform};
+use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
+
+pub const DEFAULT_BASE_URL: &str = "https://bsky.social";
+pub const POST_COLLECTION: &str = "app.bsky.feed.post";
+
+pub struct Bluesky {
+    pub(super) http: OutboundClient,
+}
+
+impl Bluesky {
+    pub fn new(http: OutboundClient) -> Self {
+        Self { http }
+    }
+
+    async fn upload_blob(&self, auth: &ChannelAuth, image: Image) -> Result<EmbeddedImage, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/xrpc/com.atproto.repo.uploadBlob");
+        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token)
+            .await?
+            .header(CONTENT_TYPE, image.media_type.as_str())
+            .body(image.bytes);
+        let response = http::send::<Dialect>(&self.http, request).await.map_err(http::as_media_error)?;
+        let uploaded: UploadedBlob = http::parse_json(&response)?;
+        Ok(EmbeddedImage { alt: image.alt.unwrap_or_default(), image: uploaded.blob })
+    }
+
+    async fn embed(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Embed>, PlatformError> {
+        if post.media.is_empty() {
+            return Ok(None);
+        }
+        let mut images = Vec::with_capacity(post.media.len());
+        for image in media::fetch_images(&self.http, &post.media).await? {
+            images.push(self.upload_blob(auth, image).await?);
+        }
+        Ok(Some(Embed { kind: "app.bsky.embed.images", images }))
+    }
+
+    async fn xrpc_post<B: Serialize>(
+        &self,
+        auth: &ChannelAuth,
+        method: &str,
+        body: &B,
+    ) -> Result<FullResponse, PlatformError> {
+        let url = http::endpoint(&auth.base_url, &format!("/xrpc/{method}"));
+        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token).await?.json(body);
+        http::send::<Dialect>(&self.http, request).await
+    }
+}
+
+#[async_trait]
+impl PlatformClient for Bluesky {
+    fn platform(&self) -> Platform {
+        Platform::Bluesky
+    }
+
+    async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
+        let record = PostRecord {
+            kind: POST_COLLECTION,
+            text: &post.text,
+            created_at: now_rfc3339(),
+            facets: link_facets(&post.text),
+            embed: self.embed(auth, post).await?,
+        };
+        let body = CreateRecord { repo: &auth.platform_channel_id, collection: POST_COLLECTION, record };
+        let response = self.xrpc_post(auth, "com.atproto.repo.createRecord", &body).await?;
+        let created: CreatedRecord = http::parse_json(&response)?;
+        let uri = AtUri::parse(&created.uri)?;
+        Ok(Published { url: Some(uri.web_url()), platform_post_id: created.uri })
+    }
+
+    async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
+        let uri = AtUri::parse(platform_post_id)?;
+        let body = DeleteRecord { repo: &uri.repo, collection: &uri.collection, rkey: &uri.rkey };
+        self.xrpc_post(auth, "com.atproto.repo.deleteRecord", &body).await.map(drop)
+    }
+
+    async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/xrpc/app.bsky.feed.getPosts");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
+            .await?
+            .query(&[("uris", platform_post_id)]);
+        let found: Posts = http::send_json::<Dialect, _>(&self.http, request).await?;
+        let post = found.posts.into_iter().next().ok_or_else(|| {
+            PlatformError::new(ErrorCode::PlatformError, format!("post {platform_post_id} was not found"))
+        })?;
+        Ok(Metrics {
+            views: None,
+            likes: Some(post.like_count),
+            comments: Some(post.reply_count),
+            shares: Some(post.repost_count + post.quote_count),
+        })
+    }
+}
+
+/// An `at://<did>/<collection>/<rkey>` record URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtUri {
+    pub repo: String,
+    pub collection: String,
+    pub rkey: String,
+}
+
+impl AtUri {
+    pub fn parse(uri: &str) -> Result<Self, PlatformError> {
+        let invalid = || PlatformError::new(ErrorCode::PlatformError, format!("`{uri}` is not an at:// record URI"));
+        let path = uri.strip_prefix("at://").ok_or_else(invalid)?;
+        let mut parts = path.splitn(3, '/');
+        let mut next = || parts.next().filter(|part| !part.is_empty()).map(str::to_string).ok_or_else(invalid);
+        Ok(Self { repo: next()?, collection: next()?, rkey: next()? })
+    }
+
+    /// The post's page on bsky.app.
+    pub fn web_url(&self) -> String {
+        format!("https://bsky.app/profile/{}/post/{}", self.repo, self.rkey)
+    }
+}
+
+/// A rich-text facet: a link over a UTF-8 byte range of the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Facet {
+    pub index: ByteSlice,
+    pub features: Vec<LinkFeature>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ByteSlice {
+    pub byte_start: usize,
+    pub byte_end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkFeature {
+    #[serde(rename = "$type")]
+    kind: &'static str,
+    pub uri: String,
+}
+
+/// Link facets for every http(s) URL in `text`. Offsets are UTF-8 byte offsets (what the
+/// protocol counts), so emoji and other multi-byte characters before a link are accounted for.
+pub fn link_facets(text: &str) -> Vec<Facet> {
+    let mut facets = Vec::new();
+    let mut word_start = 0;
+    for (index, character) in text.char_indices().chain([(text.len(), ' ')]) {
+        if character.is_whitespace() {
+            facets.extend(link_in(text, word_start, index));
+            word_start = index + character.len_utf8();
+        }
+    }
+    facets
+}
+
+/// The link facet of the word `text[start..end]`, if it is a URL (trailing punctuation excluded).
+fn link_in(text: &str, start: usize, end: usize) -> Option<Facet> {
+    let word = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+    let rest = word.strip_prefix("https://").or_else(|| word.strip_prefix("http://"))?;
+    if rest.is_empty() {
+        return None;
+    }
+    let index = ByteSlice { byte_start: start, byte_end: start + word.len() };
+    Some(Facet { index, features: vec![LinkFeature { kind: "app.bsky.richtext.facet#link", uri: word.to_string() }] })
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct CreateRecord<'a> {
+    repo: &'a str,
+    collection: &'static str,
+    record: PostRecord<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostRecord<'a> {
+    #[serde(rename = "$type")]
+    kind: &'static str,
+    text: &'a str,
+    created_at: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    facets: Vec<Facet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embed: Option<Embed>,
+}
+
+#[derive(Serialize)]
+struct Embed {
+    #[serde(rename = "$type")]
+    kind: &'static str,
+    images: Vec<EmbeddedImage>,
+}
+
+#[derive(Serialize)]
+struct EmbeddedImage {
+    alt: String,
+    image: Blob,
+}
+
+/// A blob reference exactly as `uploadBlob` returned it, to put in the record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Blob {
+    #[serde(rename = "$type")]
+    kind: String,
+    #[serde(rename = "ref")]
+    reference: BlobLink,
+    mime_type: String,
+    size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BlobLink {
+    #[serde(rename = "$link")]
+    link: String,
+}
+
+#[derive(Deserialize)]
+struct UploadedBlob {
+    blob: Blob,
+}
+
+#[derive(Deserialize)]
+struct CreatedRecord {
+    uri: String,
+}
+
+#[derive(Serialize)]
+struct DeleteRecord<'a> {
+    repo: &'a str,
+    collection: &'a str,
+    rkey: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Posts {
+    posts: Vec<PostView>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostView {
+    #[serde(default)]
+    like_count: u64,
+    #[serde(default)]
+    repost_count: u64,
+    #[serde(default)]
+    quote_count: u64,
+    #[serde(default)]
+    reply_count: u64,
+}
+
+/// XRPC errors are `{"error": "<Name>", "message": "…"}`; expired sessions are a 400
+/// `ExpiredToken` on the PDS.
+pub(super) struct Dialect;
+
+impl ErrorDialect for Dialect {
+    const RESET: ResetHeader = ResetHeader::EpochSeconds("ratelimit-reset");
+
+    fn message(body: &serde_json::Value) -> Option<PlatformMessage> {
+        let name = body.get("error")?.as_str()?;
+        let text = body.get("message").and_then(|m| m.as_str()).unwrap_or(name);
+        Some(PlatformMessage::new(Some(name.to_string()), text))
+    }
+
+    fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
+        let name = message.kind.as_deref().unwrap_or_default();
+        match name {
+            "ExpiredToken" | "InvalidToken" | "AuthMissing" | "AuthenticationRequired" => ErrorCode::AuthExpired,
+            "RateLimitExceeded" => ErrorCode::RateLimited,
+            "BlobTooLarge" | "InvalidMimeType" => ErrorCode::InvalidMedia,
+            _ if mentions(&message.text, &["longer than", "too long"]) => ErrorCode::ContentTooLong,
+            "InvalidRequest" if mentions(&message.text, &["record"]) => ErrorCode::ContentRejected,
+            _ if status == 413 => ErrorCode::InvalidMedia,
+            _ if status == 403 => ErrorCode::ContentRejected,
+            _ => ErrorCode::PlatformError,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facets_count_bytes_not_characters() {
+        let text = "👨‍👩‍👧 see https://example.com/a?b=1. and http://x.y";
+        let facets = link_facets(text);
+        assert_eq!(facets.len(), 2);
+        let first = facets[0].index;
+        assert_eq!(&text[first.byte_start..first.byte_end], "https://example.com/a?b=1");
+        assert_eq!(first.byte_start, "👨‍👩‍👧 see ".len());
+        assert_eq!(facets[1].features[0].uri, "http://x.y");
+        assert!(link_facets("no links, only https:// here").is_empty());
+    }
+
+    #[test]
+    fn at_uris_are_split_into_repo_collection_and_rkey() {
+        let uri = AtUri::parse("at://did:plc:abc/app.bsky.feed.post/3kq2").unwrap();
+        assert_eq!(uri.rkey, "3kq2");
+        assert_eq!(uri.web_url(), "https://bsky.app/profile/did:plc:abc/post/3kq2");
+        assert!(AtUri::parse("3kq2").is_err());
+    }
+}

@@ -1,0 +1,434 @@
+//! The LinkedIn adapter (versioned `/rest` Posts API, Rest.li 2.0) posting as the channel's
+//! person or organization URN: images through `POST /rest/images?action=initializeUpload` and a
+//! `PUT` of the bytes to the returned upload URL, the post through `POST /rest/posts` (its URN
+//! comes back in `x-restli-id`), deletion through `DELETE /rest/posts/{urn}`, and likes and
+//! comments through `GET /rest/socialActions/{urn}`. Members connect through 3-legged OAuth
+//! with OpenID Connect: consent and tokens on www.linkedin.com (`/oauth/v2/authorization`,
+//! `/oauth/v2/accessToken`, `/oauth/v2/revoke`; refresh tokens only for apps LinkedIn approved
+//! for them), the member from `GET /v2/userinfo`, and the organizations they administer from
+//! `GET /rest/organizationAcls` and `GET /rest/organizations/{id}`.
+
+use async_trait::async_trait;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::adapters::outbound::OutboundClient;
+use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
+use crate::adapters::platforms::media::{self, Image};
+use crate::adapters::platforms::oauth::{self, ClientAuth, TokenEndpoint};
+use crate::model::channels::ChannelKind;
+use crate::model::platforms::{ErrorCode, Metrics, Platform};
+use crate::ports::platforms::connect::{
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+};
+use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.linkedin.com";
+/// Where consent, tokens and revocation are, unless [`Linkedin::with_oauth_base`] says otherwise.
+pub const DEFAULT_OAUTH_BASE: &str = "https://www.linkedin.com";
+/// Sign In with OpenID Connect and Share on LinkedIn. Posting as organizations also takes
+/// `w_organization_social rw_organization_admin` (Community Management API): see
+/// [`Linkedin::with_scopes`].
+pub const DEFAULT_SCOPES: &str = "openid profile w_member_social";
+/// Organizations read per `organizationAcls` page, and pages read at most.
+const ACL_PAGE_SIZE: usize = 100;
+const MAX_ACL_PAGES: usize = 10;
+/// The `LinkedIn-Version` (YYYYMM) sent unless [`Linkedin::with_version`] says otherwise; LinkedIn
+/// serves each version for about a year.
+pub const DEFAULT_VERSION: &str = "202510";
+const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
+const POST_ID_HEADER: &str = "x-restli-id";
+const ORGANIZATION_URN: &str = "urn:li:organization:";
+
+pub struct Linkedin {
+    http: OutboundClient,
+    version: String,
+    oauth_base: String,
+    scopes: String,
+}
+
+impl Linkedin {
+    pub fn new(http: OutboundClient) -> Self {
+        Self {
+            http,
+            version: DEFAULT_VERSION.to_string(),
+            oauth_base: DEFAULT_OAUTH_BASE.to_string(),
+            scopes: DEFAULT_SCOPES.to_string(),
+        }
+    }
+
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Where `/oauth/v2/…` (consent, tokens, revocation) is: a fake in tests.
+    pub fn with_oauth_base(mut self, url: impl Into<String>) -> Self {
+        self.oauth_base = url.into();
+        self
+    }
+
+    /// The space-separated scopes asked for, as the app's LinkedIn products allow.
+    pub fn with_scopes(mut self, scopes: impl Into<String>) -> Self {
+        self.scopes = scopes.into();
+        self
+    }
+
+    fn oauth_endpoint<'a>(&'a self, path: &str, app: &'a OAuthApp) -> TokenEndpoint<'a> {
+        let url = http::endpoint(&self.oauth_base, path);
+        TokenEndpoint { http: &self.http, url, app, client_auth: ClientAuth::Form }
+    }
+
+    /// The organizations the member administers, as URNs.
+    async fn administered(&self, auth: &ChannelAuth) -> Result<Vec<String>, PlatformError> {
+        let mut organizations = Vec::new();
+        for page in 0..MAX_ACL_PAGES {
+            let Some(found) = self.administered_page(auth, page * ACL_PAGE_SIZE).await? else { break };
+            let last = found.len() < ACL_PAGE_SIZE;
+            organizations.extend(found);
+            if last {
+                break;
+            }
+        }
+        Ok(organizations)
+    }
+
+    /// One page of the member's approved administrator roles, from `start`. Without an
+    /// organization scope LinkedIn answers 403: `None`, the member has none to post as.
+    async fn administered_page(&self, auth: &ChannelAuth, start: usize) -> Result<Option<Vec<String>>, PlatformError> {
+        let (start, count) = (start.to_string(), ACL_PAGE_SIZE.to_string());
+        let request = self.rest(auth, Method::GET, "/rest/organizationAcls").await?.query(&[
+            ("q", "roleAssignee"),
+            ("role", "ADMINISTRATOR"),
+            ("state", "APPROVED"),
+            ("start", &start),
+            ("count", &count),
+        ]);
+        let response = self.http.execute(request, http::MAX_API_BODY).await.map_err(http::transport_error)?;
+        match response.status {
+            403 => Ok(None),
+            _ if !response.is_success() => Err(http::error_from::<Dialect>(&response)),
+            _ => {
+                let acls: Elements<Acl> = http::parse_json(&response)?;
+                Ok(Some(acls.elements.into_iter().map(|acl| acl.organization).collect()))
+            }
+        }
+    }
+
+    /// A `/rest` request with the token and the version headers.
+    async fn rest(&self, auth: &ChannelAuth, method: Method, path: &str) -> Result<RequestBuilder, PlatformError> {
+        let url = http::endpoint(&auth.base_url, path);
+        Ok(http::authorized(&self.http, method, &url, &auth.access_token)
+            .await?
+            .header("LinkedIn-Version", &self.version)
+            .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION))
+    }
+
+    async fn upload(&self, auth: &ChannelAuth, image: Image) -> Result<PostImage, PlatformError> {
+        let body = json!({ "initializeUploadRequest": { "owner": auth.platform_channel_id } });
+        let request = self.rest(auth, Method::POST, "/rest/images?action=initializeUpload").await?.json(&body);
+        let response = http::send::<Dialect>(&self.http, request).await.map_err(http::as_media_error)?;
+        let upload: Value<InitializedUpload> = http::parse_json(&response)?;
+        let put = http::authorized(&self.http, Method::PUT, &upload.value.upload_url, &auth.access_token)
+            .await?
+            .header(CONTENT_TYPE, image.media_type.as_str())
+            .body(image.bytes);
+        http::send::<Dialect>(&self.http, put).await.map_err(http::as_media_error)?;
+        Ok(PostImage { id: upload.value.image, alt_text: image.alt })
+    }
+
+    /// The organization's name, from `GET /rest/organizations/{id}`.
+    async fn organization(&self, auth: &ChannelAuth, urn: &str) -> Result<RemoteChannel, PlatformError> {
+        let id = urn.strip_prefix(ORGANIZATION_URN).ok_or_else(|| {
+            PlatformError::new(ErrorCode::PlatformError, format!("LinkedIn listed `{urn}`, not an organization URN"))
+        })?;
+        let path = format!("/rest/organizations/{}", encode_urn(id));
+        let request = self.rest(auth, Method::GET, &path).await?;
+        let organization: Organization = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(RemoteChannel {
+            platform_channel_id: urn.to_string(),
+            name: organization.localized_name,
+            kind: ChannelKind::Organization,
+            channel_token: None,
+        })
+    }
+
+    async fn content(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Content>, PlatformError> {
+        let mut images = Vec::with_capacity(post.media.len());
+        for image in media::fetch_images(&self.http, &post.media).await? {
+            images.push(self.upload(auth, image).await?);
+        }
+        Ok(match images.len() {
+            0 => None,
+            1 => images.pop().map(Content::Media),
+            _ => Some(Content::MultiImage { images }),
+        })
+    }
+}
+
+#[async_trait]
+impl PlatformClient for Linkedin {
+    fn platform(&self) -> Platform {
+        Platform::Linkedin
+    }
+
+    async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
+        let body = NewPost {
+            author: &auth.platform_channel_id,
+            commentary: &post.text,
+            visibility: "PUBLIC",
+            distribution: Distribution {
+                feed_distribution: "MAIN_FEED",
+                target_entities: Vec::new(),
+                third_party_distribution_channels: Vec::new(),
+            },
+            content: self.content(auth, post).await?,
+            lifecycle_state: "PUBLISHED",
+            is_reshare_disabled_by_author: false,
+        };
+        let request = self.rest(auth, Method::POST, "/rest/posts").await?.json(&body);
+        let response = http::send::<Dialect>(&self.http, request).await?;
+        let urn = response.headers.get(POST_ID_HEADER).and_then(|value| value.to_str().ok()).ok_or_else(|| {
+            PlatformError::new(ErrorCode::PlatformError, format!("the post was created without an {POST_ID_HEADER}"))
+        })?;
+        Ok(Published { platform_post_id: urn.to_string(), url: Some(post_url(urn)) })
+    }
+
+    async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
+        let path = format!("/rest/posts/{}", encode_urn(platform_post_id));
+        let request = self.rest(auth, Method::DELETE, &path).await?.header("X-RestLi-Method", "DELETE");
+        http::send::<Dialect>(&self.http, request).await.map(drop)
+    }
+
+    async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
+        let path = format!("/rest/socialActions/{}", encode_urn(platform_post_id));
+        let request = self.rest(auth, Method::GET, &path).await?;
+        let actions: SocialActions = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Metrics {
+            views: None,
+            likes: actions.likes_summary.map(|likes| likes.total_likes),
+            comments: actions.comments_summary.map(|comments| comments.aggregated_total_comments),
+            shares: None,
+        })
+    }
+}
+
+#[async_trait]
+impl Connector for Linkedin {
+    fn platform(&self) -> Platform {
+        Platform::Linkedin
+    }
+
+    /// LinkedIn documents PKCE for native clients only, not for the web flow used here.
+    fn method(&self) -> ConnectMethod {
+        ConnectMethod::OAuth { pkce: false }
+    }
+
+    fn default_base_url(&self) -> &str {
+        DEFAULT_BASE_URL
+    }
+
+    fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
+        let page = http::endpoint(&self.oauth_base, "/oauth/v2/authorization");
+        let query = oauth::authorization_query(request.app, request.redirect_uri, &self.scopes, request.state, None);
+        oauth::url_with_query(&page, &query)
+    }
+
+    async fn exchange_code(&self, exchange: &CodeExchange<'_>) -> Result<TokenGrant, PlatformError> {
+        let form =
+            [("grant_type", "authorization_code"), ("code", exchange.code), ("redirect_uri", exchange.redirect_uri)];
+        self.oauth_endpoint("/oauth/v2/accessToken", exchange.app).grant(&form).await
+    }
+
+    async fn refresh(
+        &self,
+        app: &OAuthApp,
+        _auth: &ChannelAuth,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenGrant, PlatformError> {
+        let form = [("grant_type", "refresh_token"), ("refresh_token", oauth::stored_refresh_token(refresh_token)?)];
+        self.oauth_endpoint("/oauth/v2/accessToken", app).grant(&form).await
+    }
+
+    /// The OpenID Connect userinfo: LinkedIn has no handle to give, so the name stands for one.
+    async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/v2/userinfo");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token).await?;
+        let member: UserInfo = http::send_json::<Dialect, _>(&self.http, request).await?;
+        Ok(Profile {
+            platform_user_id: member.sub.clone(),
+            username: member.name.clone().unwrap_or(member.sub),
+            display_name: member.name,
+            avatar_url: member.picture,
+            profile_url: None,
+        })
+    }
+
+    /// The member (`urn:li:person:{sub}`), then each organization they administer.
+    async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
+        let mut person = RemoteChannel::the_account(profile, ChannelKind::Profile);
+        person.platform_channel_id = format!("urn:li:person:{}", profile.platform_user_id);
+        let mut channels = vec![person];
+        for urn in self.administered(auth).await? {
+            channels.push(self.organization(auth, &urn).await?);
+        }
+        Ok(channels)
+    }
+
+    async fn revoke(
+        &self,
+        app: &OAuthApp,
+        auth: &ChannelAuth,
+        _refresh_token: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        self.oauth_endpoint("/oauth/v2/revoke", app).post(&[("token", &auth.access_token)]).await.map(drop)
+    }
+}
+
+/// The public page of a post.
+pub fn post_url(urn: &str) -> String {
+    format!("https://www.linkedin.com/feed/update/{urn}")
+}
+
+/// A URN as one path segment (`urn:li:share:1` → `urn%3Ali%3Ashare%3A1`).
+fn encode_urn(urn: &str) -> String {
+    url::form_urlencoded::byte_serialize(urn.as_bytes()).collect()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewPost<'a> {
+    author: &'a str,
+    commentary: &'a str,
+    visibility: &'static str,
+    distribution: Distribution,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<Content>,
+    lifecycle_state: &'static str,
+    is_reshare_disabled_by_author: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Distribution {
+    feed_distribution: &'static str,
+    target_entities: Vec<String>,
+    third_party_distribution_channels: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum Content {
+    Media(PostImage),
+    MultiImage { images: Vec<PostImage> },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostImage {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alt_text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    name: Option<String>,
+    picture: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Elements<T> {
+    elements: Vec<T>,
+}
+
+/// One role of the member: `{"organization": "urn:li:organization:123", "role", "state", …}`.
+#[derive(Deserialize)]
+struct Acl {
+    organization: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Organization {
+    localized_name: String,
+}
+
+#[derive(Deserialize)]
+struct Value<T> {
+    value: T,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitializedUpload {
+    upload_url: String,
+    image: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SocialActions {
+    likes_summary: Option<LikesSummary>,
+    comments_summary: Option<CommentsSummary>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LikesSummary {
+    total_likes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentsSummary {
+    aggregated_total_comments: u64,
+}
+
+/// LinkedIn errors are `{"message", "status", "serviceErrorCode", "code"?}`.
+struct Dialect;
+
+impl ErrorDialect for Dialect {
+    const RESET: ResetHeader = ResetHeader::None;
+
+    fn message(body: &serde_json::Value) -> Option<PlatformMessage> {
+        let text = body.get("message")?.as_str()?;
+        let kind = body.get("code").and_then(|c| c.as_str()).map(str::to_string);
+        Some(PlatformMessage::new(kind, text))
+    }
+
+    fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
+        let text = &message.text;
+        match status {
+            _ if mentions(text, &["token"]) => ErrorCode::AuthExpired,
+            403 if mentions(text, &["permission", "access_denied", "not enough"]) => ErrorCode::AuthExpired,
+            _ if mentions(text, &["too long", "exceeds", "length"]) => ErrorCode::ContentTooLong,
+            _ if mentions(text, &["image", "media", "upload"]) => ErrorCode::InvalidMedia,
+            403 | 409 | 422 => ErrorCode::ContentRejected,
+            _ if mentions(text, &["duplicate"]) => ErrorCode::ContentRejected,
+            _ => ErrorCode::PlatformError,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urns_are_one_encoded_segment() {
+        assert_eq!(encode_urn("urn:li:share:6844785523593134080"), "urn%3Ali%3Ashare%3A6844785523593134080");
+    }
+
+    #[test]
+    fn content_serializes_as_media_or_multi_image() {
+        let one = Content::Media(PostImage { id: "urn:li:image:1".into(), alt_text: Some("a".into()) });
+        assert_eq!(serde_json::to_value(one).unwrap(), json!({"media": {"id": "urn:li:image:1", "altText": "a"}}));
+        let images = vec![PostImage { id: "urn:li:image:1".into(), alt_text: None }];
+        let many = serde_json::to_value(Content::MultiImage { images }).unwrap();
+        assert_eq!(many, json!({"multiImage": {"images": [{"id": "urn:li:image:1"}]}}));
+    }
+}

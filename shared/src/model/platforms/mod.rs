@@ -1,0 +1,83 @@
+//! Platforms as the domain sees them (SPEC §7): which networks exist, what each accepts (its
+//! limits, in its own unit of length), the media a post carries, the engagement figures a
+//! platform reports, and the stable codes its failures map to.
+
+mod limits;
+
+pub use limits::{Limits, TextUnit};
+
+use serde::{Deserialize, Serialize};
+
+/// Every platform Posthorn publishes to. `Sandbox` publishes nowhere (see `sandbox`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Mastodon,
+    Bluesky,
+    X,
+    Linkedin,
+    Facebook,
+    Instagram,
+    Threads,
+    Sandbox,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 8] = [
+        Self::Mastodon,
+        Self::Bluesky,
+        Self::X,
+        Self::Linkedin,
+        Self::Facebook,
+        Self::Instagram,
+        Self::Threads,
+        Self::Sandbox,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mastodon => "mastodon",
+            Self::Bluesky => "bluesky",
+            Self::X => "x",
+            Self::Linkedin => "linkedin",
+            Self::Facebook => "facebook",
+            Self::Instagram => "instagram",
+            Self::Threads => "threads",
+            Self::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|platform| platform.as_str() == name)
+    }
+}
+
+/// An image to attach, fetched from a user-supplied URL through the SSRF guard (or handed to the
+/// platform to fetch, where its API takes a URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaItem {
+    pub url: String,
+    pub alt: Option<String>,
+}
+
+/// Engagement figures; `None` where the platform does not offer the figure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Metrics {
+    pub views: Option<u64>,
+    pub likes: Option<u64>,
+    pub comments: Option<u64>,
+    pub shares: Option<u64>,
+}
+
+/// The stable codes platform failures map to (SPEC §4 `error.code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    RateLimited,
+    AuthExpired,
+    InvalidMedia,
+    ContentRejected,
+    ContentTooLong,
+    PlatformUnavailable,
+    PlatformError,
+}

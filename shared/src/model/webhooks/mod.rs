@@ -1,0 +1,13 @@
+//! Webhooks as records and rules: the endpoints customers register, the event catalog, events
+//! and their deliveries, the retry schedule, and the signatures every delivery carries.
+
+pub mod catalog;
+mod delivery;
+mod endpoint;
+mod retry;
+pub mod signing;
+
+pub use catalog::EventType;
+pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
+pub use endpoint::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
+pub use retry::RetrySchedule;

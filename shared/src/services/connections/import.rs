@@ -1,0 +1,84 @@
+//! import-channels: the channels a connection can post to, as the platform lists them now,
+//! upserted by their platform id — channel.created for new ones, channel.deleted for ones the
+//! platform no longer lists.
+
+use crate::app::AppState;
+use crate::model::channels::Channel;
+use crate::model::connections::Connection;
+use crate::model::error::Result;
+use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
+use crate::model::webhooks::EventType;
+use crate::ports::platforms::{Profile, RemoteChannel};
+use crate::services::connections::events;
+use crate::services::connections::record::{auth_of, connector, platform_failed};
+use crate::services::connections::sync::fresh_connection;
+use crate::services::webhooks::outbox::emit;
+
+/// Lists the connection's channels at the platform, stores them and returns them.
+pub async fn import_channels(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Vec<Channel>> {
+    let connection = fresh_connection(state, workspace, id).await?;
+    let connector = connector(state, connection.platform)?;
+    let remote = connector
+        .list_channels(&auth_of(state, &connection)?, &profile_of(&connection))
+        .await
+        .map_err(|e| platform_failed(connection.platform, &e))?;
+    let mut stored = state.store.connection_channels(workspace, id).await?;
+    let mut channels = Vec::with_capacity(remote.len());
+    for listed in remote {
+        let channel = match stored.iter().position(|c| c.platform_channel_id == listed.platform_channel_id) {
+            Some(index) => refresh_channel(state, stored.swap_remove(index), listed).await?,
+            None => create_channel(state, &connection, listed).await?,
+        };
+        channels.push(channel);
+    }
+    for gone in stored {
+        delete_channel(state, &gone).await?;
+    }
+    Ok(channels)
+}
+
+/// Deletes a channel and emits channel.deleted. Posts already targeting it fail that target
+/// with a clear error when they publish.
+pub async fn delete_channel(state: &AppState, channel: &Channel) -> Result<()> {
+    state.store.delete_channel(channel.workspace_id, channel.id).await?;
+    emit(state, channel.workspace_id, EventType::ChannelDeleted, events::channel(channel)).await?;
+    Ok(())
+}
+
+async fn create_channel(state: &AppState, connection: &Connection, listed: RemoteChannel) -> Result<Channel> {
+    let channel = Channel {
+        id: ChannelId::new(),
+        workspace_id: connection.workspace_id,
+        connection_id: connection.id,
+        platform: connection.platform,
+        platform_channel_id: listed.platform_channel_id,
+        name: listed.name,
+        kind: listed.kind,
+        channel_token: listed.channel_token.as_deref().map(|token| state.secrets.seal(token)),
+        created_at: state.clock.now(),
+    };
+    state.store.create_channel(&channel).await?;
+    emit(state, channel.workspace_id, EventType::ChannelCreated, events::channel(&channel)).await?;
+    Ok(channel)
+}
+
+/// Brings a known channel up to date: its name and kind, and its own token if it has one.
+async fn refresh_channel(state: &AppState, mut channel: Channel, listed: RemoteChannel) -> Result<Channel> {
+    channel.name = listed.name;
+    channel.kind = listed.kind;
+    if let Some(token) = listed.channel_token {
+        channel.channel_token = Some(state.secrets.seal(&token));
+    }
+    state.store.update_channel(&channel).await?;
+    Ok(channel)
+}
+
+fn profile_of(connection: &Connection) -> Profile {
+    Profile {
+        platform_user_id: connection.platform_user_id.clone(),
+        username: connection.username.clone(),
+        display_name: connection.display_name.clone(),
+        avatar_url: connection.avatar_url.clone(),
+        profile_url: connection.profile_url.clone(),
+    }
+}

@@ -1,0 +1,224 @@
+//! The delivery worker: takes one queued delivery, makes one attempt, records it, and says what
+//! the queue should do with the message. The SQS-triggered Lambda and the dev server's loop both
+//! run this.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::adapters::outbound::REQUEST_TIMEOUT;
+use crate::app::AppState;
+use crate::model::error::{Error, Result};
+use crate::model::webhooks::WebhookEndpoint;
+use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus};
+use crate::ports::queue::{MAX_BATCH, MAX_VISIBILITY, Receipt};
+use crate::ports::store::{DeliveryFilter, PageRequest};
+use crate::services::webhooks::outbox::DeliveryMessage;
+use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
+
+/// How long an attempt holds a delivery: a worker that dies mid-attempt frees it after this.
+pub const ATTEMPT_LEASE: Duration = Duration::from_secs(60);
+/// After this many consecutive deliveries failed for good, an endpoint is disabled.
+pub const DISABLE_AFTER_FAILURES: usize = 20;
+
+/// What to do with the queue message once the worker is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Nothing more to send: delete the message.
+    Done,
+    /// Make the message visible again after this delay.
+    RetryIn(Duration),
+}
+
+/// Processes one delivery message.
+pub async fn process(state: &AppState, message: DeliveryMessage) -> Result<Disposition> {
+    let Some(delivery) = state.store.get_delivery(message.workspace_id, message.delivery_id).await? else {
+        return Ok(Disposition::Done);
+    };
+    if delivery.status != DeliveryStatus::Pending {
+        return Ok(Disposition::Done);
+    }
+    let now = state.clock.now();
+    if let Some(due) = delivery.next_attempt_at.filter(|due| *due > now) {
+        return Ok(Disposition::RetryIn(until(now, due)));
+    }
+    let endpoint = state.store.get_webhook(delivery.workspace_id, delivery.webhook_id).await?;
+    match endpoint {
+        Some(endpoint) if endpoint.active => attempt(state, delivery, &endpoint, now).await,
+        Some(_) => give_up(state, delivery, "not sent: the endpoint is disabled", now).await,
+        None => give_up(state, delivery, "not sent: the endpoint was deleted", now).await,
+    }
+}
+
+async fn attempt(
+    state: &AppState,
+    delivery: Delivery,
+    endpoint: &WebhookEndpoint,
+    now: OffsetDateTime,
+) -> Result<Disposition> {
+    let Some(mut delivery) = claim(state, delivery, now).await? else {
+        return Ok(Disposition::Done);
+    };
+    let event = state.store.get_event(delivery.workspace_id, delivery.event_id).await?.ok_or_else(|| {
+        Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id))
+    })?;
+    let secrets = signing_secrets(&state.secrets, endpoint, now)?;
+    let outgoing =
+        Outgoing { event_id: event.id, event_type: event.event_type, delivery_id: delivery.id, body: &event.body };
+    let sent = send(&state.outbound, &endpoint.url, &outgoing, &secrets, now).await;
+
+    let succeeded = sent.succeeded();
+    let retry_after = sent.response.as_ref().filter(|r| matches!(r.status, 429 | 503)).and_then(|r| r.retry_after);
+    delivery.attempts.push(sent.attempt);
+    let finished_at = state.clock.now();
+    let disposition = if succeeded {
+        delivery.status = DeliveryStatus::Delivered;
+        delivery.next_attempt_at = None;
+        Disposition::Done
+    } else {
+        let made = delivery.attempts.len() - delivery.schedule_start;
+        match state.retries.next_delay(made, retry_after) {
+            Some(delay) => {
+                delivery.next_attempt_at = Some(finished_at + delay);
+                Disposition::RetryIn(delay)
+            }
+            None => {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.next_attempt_at = None;
+                Disposition::Done
+            }
+        }
+    };
+    save(state, &mut delivery, finished_at).await?;
+    if delivery.status == DeliveryStatus::Failed {
+        disable_if_failing(state, endpoint).await?;
+    }
+    Ok(disposition)
+}
+
+/// Marks the delivery as being attempted, so a duplicate message cannot attempt it too.
+/// `None` when another worker holds it.
+async fn claim(state: &AppState, mut delivery: Delivery, now: OffsetDateTime) -> Result<Option<Delivery>> {
+    delivery.next_attempt_at = Some(now + ATTEMPT_LEASE);
+    match save(state, &mut delivery, now).await {
+        Ok(()) => Ok(Some(delivery)),
+        Err(Error::Conflict(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+async fn give_up(state: &AppState, mut delivery: Delivery, reason: &str, now: OffsetDateTime) -> Result<Disposition> {
+    delivery.attempts.push(Attempt {
+        at: now,
+        status_code: None,
+        duration_ms: 0,
+        error: Some(reason.into()),
+        response_body: None,
+    });
+    delivery.status = DeliveryStatus::Failed;
+    delivery.next_attempt_at = None;
+    match save(state, &mut delivery, now).await {
+        Ok(()) | Err(Error::Conflict(_)) => Ok(Disposition::Done),
+        Err(error) => Err(error),
+    }
+}
+
+async fn save(state: &AppState, delivery: &mut Delivery, now: OffsetDateTime) -> Result<()> {
+    let expected_version = delivery.version;
+    delivery.version += 1;
+    delivery.updated_at = now;
+    state.store.update_delivery(delivery, expected_version).await
+}
+
+/// Disables an endpoint whose last [`DISABLE_AFTER_FAILURES`] deliveries all failed for good.
+async fn disable_if_failing(state: &AppState, endpoint: &WebhookEndpoint) -> Result<()> {
+    let page = PageRequest { limit: DISABLE_AFTER_FAILURES, cursor: None };
+    let recent =
+        state.store.list_deliveries(endpoint.workspace_id, endpoint.id, DeliveryFilter::default(), page).await?;
+    let all_failed = recent.items.len() == DISABLE_AFTER_FAILURES
+        && recent.items.iter().all(|delivery| delivery.status == DeliveryStatus::Failed);
+    if !all_failed {
+        return Ok(());
+    }
+    let Some(mut current) = state.store.get_webhook(endpoint.workspace_id, endpoint.id).await? else {
+        return Ok(());
+    };
+    if !current.active {
+        return Ok(());
+    }
+    let last_error = recent.items[0].attempts.last().and_then(|attempt| attempt.error.clone()).unwrap_or_default();
+    current.active = false;
+    current.disabled_reason = Some(format!(
+        "disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}"
+    ));
+    current.updated_at = state.clock.now();
+    tracing::warn!(webhook_id = %current.id, "endpoint disabled after consecutive failures");
+    state.store.update_webhook(&current).await
+}
+
+fn until(now: OffsetDateTime, due: OffsetDateTime) -> Duration {
+    Duration::try_from(due - now).unwrap_or_default()
+}
+
+/// How a queue message was left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Finished with and deleted.
+    Deleted,
+    /// Hidden until its next attempt is due.
+    Delayed,
+    /// Not processed: it becomes visible again after its visibility timeout, and lands in the
+    /// dead-letter queue after too many receives.
+    Failed,
+}
+
+/// Processes one queue message and settles it with the queue.
+pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled {
+    let message: DeliveryMessage = match serde_json::from_str(body) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::error!(error = %error, "unreadable delivery message");
+            return Settled::Failed;
+        }
+    };
+    let settled = match process(state, message).await {
+        Ok(Disposition::Done) => state.queue.delete(receipt).await.map(|()| Settled::Deleted),
+        Ok(Disposition::RetryIn(delay)) => {
+            state.queue.change_visibility(receipt, delay.min(MAX_VISIBILITY)).await.map(|()| Settled::Delayed)
+        }
+        Err(error) => Err(error),
+    };
+    settled.unwrap_or_else(|error| {
+        tracing::error!(delivery_id = %message.delivery_id, error = %error, "delivery processing failed");
+        Settled::Failed
+    })
+}
+
+/// The dev server's worker: receives batches and settles each message in its own task, with at
+/// most `in_flight` messages being settled at once, until `shutdown`; then lets those finish.
+pub async fn run_local(state: Arc<AppState>, in_flight: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(MAX_BATCH)));
+    let mut running = tokio::task::JoinSet::new();
+    while !*shutdown.borrow() {
+        let Ok(mut permits) = slots.clone().acquire_many_owned(MAX_BATCH as u32).await else { break };
+        let batch = tokio::select! {
+            batch = state.queue.receive(MAX_BATCH, ATTEMPT_LEASE + REQUEST_TIMEOUT, Duration::from_secs(1)) => batch,
+            _ = shutdown.changed() => break,
+        };
+        let messages = batch.unwrap_or_else(|error| {
+            tracing::error!(error = %error, "receiving deliveries failed");
+            Vec::new()
+        });
+        for message in messages {
+            let permit = permits.split(1);
+            let state = state.clone();
+            running.spawn(async move {
+                settle(&state, &message.body, &message.receipt).await;
+                drop(permit);
+            });
+        }
+        while running.try_join_next().is_some() {}
+    }
+    running.join_all().await;
+}
