@@ -1,0 +1,169 @@
+//! Writes: each [`Write`] as one conditional PutItem or DeleteItem, or many as one
+//! TransactWriteItems, retried while it collides with a concurrent transaction.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
+
+use crate::model::error::{Error, Result};
+use crate::ports::store::{Condition, Outcome, Write, check_transaction_size, sortable_time};
+
+use super::DynamoStore;
+use super::items;
+use super::table::{Key, VALID_UNTIL};
+
+/// How often a transaction that collided with a concurrent one on the same items is tried.
+const TRANSACTION_ATTEMPTS: u32 = 5;
+const TRANSACTION_RETRY_DELAY: Duration = Duration::from_millis(20);
+
+/// A condition as a DynamoDB condition expression, with its names and values.
+#[derive(Default)]
+struct Expression {
+    text: Option<String>,
+    names: Option<std::collections::HashMap<String, String>>,
+    values: Option<super::Item>,
+}
+
+impl Expression {
+    fn of(condition: Condition) -> Result<Self> {
+        let text = |text: &str| Some(text.to_string());
+        Ok(match condition {
+            Condition::Always => Self::default(),
+            Condition::Absent => Self { text: text("attribute_not_exists(PK)"), ..Self::default() },
+            Condition::Present => Self { text: text("attribute_exists(PK)"), ..Self::default() },
+            Condition::Version(expected) => Self {
+                text: text("attribute_exists(PK) AND #version = :expected"),
+                names: Some([("#version".into(), "version".into())].into()),
+                values: Some([(":expected".into(), AttributeValue::N(expected.to_string()))].into()),
+            },
+            Condition::AbsentOrExpiredBy(now) => Self {
+                text: Some(format!("attribute_not_exists(PK) OR {VALID_UNTIL} <= :now")),
+                names: None,
+                values: Some([(":now".into(), AttributeValue::S(sortable_time(now)?))].into()),
+            },
+            Condition::InFirstIndex => Self { text: text("attribute_exists(GSI1PK)"), ..Self::default() },
+        })
+    }
+}
+
+/// One write of a transaction on `table`.
+fn transact_item(table: &str, write: &Write) -> Result<TransactWriteItem> {
+    let expression = Expression::of(write.condition())?;
+    let building = |e| Error::internal("dynamodb: building a transaction write", e);
+    Ok(match write {
+        Write::Put(document, _) => TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(items::item(document)?))
+                    .set_condition_expression(expression.text)
+                    .set_expression_attribute_names(expression.names)
+                    .set_expression_attribute_values(expression.values)
+                    .build()
+                    .map_err(building)?,
+            )
+            .build(),
+        Write::Delete(key, _) => TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(Key::of(key).into_item()))
+                    .set_condition_expression(expression.text)
+                    .set_expression_attribute_names(expression.names)
+                    .set_expression_attribute_values(expression.values)
+                    .build()
+                    .map_err(building)?,
+            )
+            .build(),
+    })
+}
+
+impl DynamoStore {
+    /// One write as a single PutItem or DeleteItem (half the cost of a transaction).
+    pub(super) async fn write_item(&self, write: Write) -> Result<Outcome> {
+        let item = transact_item(&self.table, &write)?;
+        if let Some(put) = item.put {
+            let request = self
+                .client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values);
+            self.conditional(request.send().await, "PutItem")
+        } else if let Some(delete) = item.delete {
+            let request = self
+                .client
+                .delete_item()
+                .table_name(delete.table_name)
+                .set_key(Some(delete.key))
+                .set_condition_expression(delete.condition_expression)
+                .set_expression_attribute_names(delete.expression_attribute_names)
+                .set_expression_attribute_values(delete.expression_attribute_values);
+            self.conditional(request.send().await, "DeleteItem")
+        } else {
+            Err(Error::Internal("dynamodb: a write is neither a put nor a delete".into()))
+        }
+    }
+
+    /// The outcome of a conditional write: a failed condition refuses it.
+    fn conditional<T, E>(&self, result: Result<T, SdkError<E>>, operation: &str) -> Result<Outcome>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match result {
+            Ok(_) => Ok(Outcome::Written),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Outcome::Refused { item: 0 }),
+            Err(e) => Err(self.sdk_error(operation, e)),
+        }
+    }
+
+    /// All `writes` in one TransactWriteItems, tried again while it collides with a concurrent
+    /// transaction on the same items.
+    pub(super) async fn transact_items(&self, writes: Vec<Write>) -> Result<Outcome> {
+        check_transaction_size(&writes)?;
+        if writes.is_empty() {
+            return Ok(Outcome::Written);
+        }
+        let items = writes.iter().map(|write| transact_item(&self.table, write)).collect::<Result<Vec<_>>>()?;
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let error = match result {
+                Ok(_) => return Ok(Outcome::Written),
+                Err(error) => error,
+            };
+            match cancellation(&error) {
+                Some(Cancelled::Refused { item }) => return Ok(Outcome::Refused { item }),
+                Some(Cancelled::Collided) => tokio::time::sleep(TRANSACTION_RETRY_DELAY * attempt).await,
+                None => return Err(self.sdk_error("TransactWriteItems", error)),
+            }
+        }
+        Err(Error::Conflict(format!("a transaction collided with concurrent writes {TRANSACTION_ATTEMPTS} times")))
+    }
+}
+
+/// Why DynamoDB cancelled a transaction, when it is a reason the core reports.
+enum Cancelled {
+    /// The condition of write `item` failed.
+    Refused { item: usize },
+    /// It collided with a concurrent transaction on the same items; trying again may succeed.
+    Collided,
+}
+
+fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error.as_service_error() else {
+        return None;
+    };
+    let reasons = cancelled.cancellation_reasons();
+    let code = |reason: &CancellationReason| reason.code().unwrap_or_default().to_string();
+    if let Some(item) = reasons.iter().position(|reason| code(reason) == "ConditionalCheckFailed") {
+        Some(Cancelled::Refused { item })
+    } else if reasons.iter().any(|reason| code(reason) == "TransactionConflict") {
+        Some(Cancelled::Collided)
+    } else {
+        None
+    }
+}

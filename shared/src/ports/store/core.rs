@@ -1,0 +1,226 @@
+//! The generic core of the Store port: versioned records of any kind, as JSON documents with a
+//! key and up to two secondary index entries, and the few operations every adapter implements
+//! once (get, conditional write, transaction, list, index query). The typed accessors in
+//! [`super::records`] and [`super::Store`] are written over it.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::model::error::{Error, Result};
+use crate::model::ids::WorkspaceId;
+
+/// The most writes one [`RecordStore::transact`] takes: DynamoDB's TransactWriteItems limit,
+/// which the SQLite adapter enforces too so that both behave alike.
+pub const MAX_ITEMS_PER_TRANSACTION: usize = 100;
+
+/// Which kind of record a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Workspace,
+    ApiKey,
+    Webhook,
+    Event,
+    Delivery,
+    Connection,
+    Channel,
+    OAuthState,
+    InstanceApp,
+    Post,
+    IdempotencyRecord,
+    Source,
+    FeedEntry,
+    Automation,
+    Run,
+}
+
+impl Kind {
+    /// The record's name, in errors and as the SQLite adapter's `kind` column.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Workspace => "workspace",
+            Self::ApiKey => "API key",
+            Self::Webhook => "webhook",
+            Self::Event => "event",
+            Self::Delivery => "delivery",
+            Self::Connection => "connection",
+            Self::Channel => "channel",
+            Self::OAuthState => "OAuth state",
+            Self::InstanceApp => "instance app",
+            Self::Post => "post",
+            Self::IdempotencyRecord => "idempotency record",
+            Self::Source => "source",
+            Self::FeedEntry => "feed entry",
+            Self::Automation => "automation",
+            Self::Run => "run",
+        }
+    }
+}
+
+/// Where one record is kept: its kind, its workspace (`None` for the few records found before
+/// the workspace is known, such as API keys) and its id within both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordKey {
+    pub kind: Kind,
+    pub workspace: Option<WorkspaceId>,
+    pub id: String,
+}
+
+/// One of the two secondary indexes. Each is sparse: a record is in it only while it has an
+/// entry there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    First,
+    Second,
+}
+
+/// A record's entry in a secondary index: found under `partition`, ordered by `sort`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub partition: String,
+    pub sort: String,
+}
+
+/// A record as the core stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub key: RecordKey,
+    /// The record's `version`, for records written conditionally on it.
+    pub version: Option<u64>,
+    /// For an expiring record: the exact time it expires, also kept in its `expires_at` field
+    /// (RFC 3339). Adapters may delete it any time later.
+    pub expires_at: Option<OffsetDateTime>,
+    pub first_index: Option<IndexEntry>,
+    pub second_index: Option<IndexEntry>,
+    /// The record's fields, a JSON object.
+    pub body: Value,
+}
+
+impl Document {
+    pub fn index(&self, index: Index) -> Option<&IndexEntry> {
+        match index {
+            Index::First => self.first_index.as_ref(),
+            Index::Second => self.second_index.as_ref(),
+        }
+    }
+}
+
+/// What must hold of the stored record (if any) for a write to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// Anything or nothing may be stored.
+    Always,
+    /// Nothing is stored under the key.
+    Absent,
+    /// A record is stored under the key.
+    Present,
+    /// The stored record has this version.
+    Version(u64),
+    /// Nothing is stored, or an expiring record that expired at or before this time.
+    AbsentOrExpiredBy(OffsetDateTime),
+    /// The stored record has an entry in the first index (claiming a record listed there).
+    InFirstIndex,
+}
+
+/// One write: a document put, or a key deleted, if its condition holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put(Document, Condition),
+    Delete(RecordKey, Condition),
+}
+
+impl Write {
+    pub fn key(&self) -> &RecordKey {
+        match self {
+            Self::Put(document, _) => &document.key,
+            Self::Delete(key, _) => key,
+        }
+    }
+
+    pub fn condition(&self) -> Condition {
+        match self {
+            Self::Put(_, condition) | Self::Delete(_, condition) => *condition,
+        }
+    }
+}
+
+/// How a write or transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Written,
+    /// The condition of write `item` (0 for a single write) did not hold; nothing was written.
+    Refused {
+        item: usize,
+    },
+}
+
+/// In which order a list or index query returns records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Highest id (or index sort key) first.
+    Descending,
+    Ascending,
+}
+
+/// Keeps only the records whose top-level text field `field` is `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIs {
+    pub field: &'static str,
+    pub value: String,
+}
+
+/// The records of one kind in one workspace, by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub kind: Kind,
+    pub workspace: WorkspaceId,
+    /// Only ids after this one in `order` (a page's cursor).
+    pub after: Option<String>,
+    pub order: Order,
+    pub filter: Vec<FieldIs>,
+    pub limit: usize,
+}
+
+/// Which sort keys of an index partition a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortRange {
+    All,
+    AtLeast(String),
+    Below(String),
+}
+
+/// The records of one partition of a secondary index, by sort key, of any kind and workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexQuery {
+    pub index: Index,
+    pub partition: String,
+    pub range: SortRange,
+    pub order: Order,
+    pub filter: Vec<FieldIs>,
+    pub limit: usize,
+}
+
+/// What each Store adapter implements: every record kind goes through these five operations.
+/// Reads by key are consistent; index queries may lag writes slightly (DynamoDB GSIs).
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// The body of the record under `key`.
+    async fn get(&self, key: &RecordKey) -> Result<Option<Value>>;
+    /// One conditional write.
+    async fn write(&self, write: Write) -> Result<Outcome>;
+    /// Up to [`MAX_ITEMS_PER_TRANSACTION`] writes to distinct keys, all or nothing: if any
+    /// condition fails, none is written. More writes are refused with an error.
+    async fn transact(&self, writes: Vec<Write>) -> Result<Outcome>;
+    async fn list(&self, query: ListQuery) -> Result<Vec<Value>>;
+    async fn query_index(&self, query: IndexQuery) -> Result<Vec<Value>>;
+}
+
+/// Refuses a transaction of more than [`MAX_ITEMS_PER_TRANSACTION`] writes, alike in every adapter.
+pub fn check_transaction_size(writes: &[Write]) -> Result<()> {
+    match writes.len() {
+        count if count > MAX_ITEMS_PER_TRANSACTION => Err(Error::Internal(format!(
+            "a transaction writes at most {MAX_ITEMS_PER_TRANSACTION} items; this one has {count}"
+        ))),
+        _ => Ok(()),
+    }
+}

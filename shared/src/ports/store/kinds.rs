@@ -1,0 +1,263 @@
+//! How each record kind is keyed and indexed: its [`Record`] impl. The index entries are the
+//! sparse indexes' keys as the adapters store them (in DynamoDB, GSI1 and GSI2).
+
+use sha2::Digest;
+
+use crate::model::automations::{Automation, FeedEntry, Run, Source};
+use crate::model::channels::Channel;
+use crate::model::connections::{Connection, InstanceApp, OAuthState};
+use crate::model::error::Result;
+use crate::model::ids::{
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+};
+use crate::model::posts::{IdempotencyRecord, Post};
+use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::workspaces::{ApiKey, Workspace};
+
+use super::core::{IndexEntry, Kind, RecordKey};
+use super::records::{Record, due_entry, key_of};
+
+/// First index: every workspace, so that one can tell whether any exists.
+pub const WORKSPACES: &str = "WORKSPACES";
+/// Second index: pending deliveries with an attempt due, by due time.
+pub const PENDING_DELIVERY: &str = "PENDING_DELIVERY";
+/// Second index: posts with a `due_at`, by due time.
+pub const DUE_POST: &str = "DUE_POST";
+/// First index: posts with a `metrics_due_at`, by that time.
+pub const METRICS_DUE: &str = "METRICS_DUE";
+/// Second index: sources with a `next_fetch_at`, by that time.
+pub const DUE_SOURCE: &str = "DUE_SOURCE";
+/// Second index: automations with a `next_run_at`, by that time.
+pub const DUE_AUTOMATION: &str = "DUE_AUTOMATION";
+
+/// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
+pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}")
+}
+
+/// First-index partition of a source's unused feed entries, sorted by time.
+pub fn unused_entries(workspace: WorkspaceId, source: SourceId) -> String {
+    format!("WS#{workspace}#SOURCE#{source}#UNUSED")
+}
+
+/// The key of a workspace record: the workspace is its own, and it has no id within it.
+pub fn workspace_key(id: WorkspaceId) -> RecordKey {
+    RecordKey { kind: Kind::Workspace, workspace: Some(id), id: String::new() }
+}
+
+/// The key of an API key, found by its hash before its workspace is known.
+pub fn api_key_key(hash_hex: String) -> RecordKey {
+    RecordKey { kind: Kind::ApiKey, workspace: None, id: hash_hex }
+}
+
+impl Record for Workspace {
+    const KIND: Kind = Kind::Workspace;
+    type Id = WorkspaceId;
+
+    fn key(&self) -> RecordKey {
+        workspace_key(self.id)
+    }
+
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        Ok(Some(IndexEntry { partition: WORKSPACES.into(), sort: self.id.to_string() }))
+    }
+}
+
+impl Record for ApiKey {
+    const KIND: Kind = Kind::ApiKey;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        api_key_key(self.hash.to_hex())
+    }
+}
+
+impl Record for WebhookEndpoint {
+    const KIND: Kind = Kind::Webhook;
+    type Id = WebhookId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+}
+
+impl Record for Event {
+    const KIND: Kind = Kind::Event;
+    type Id = EventId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+}
+
+impl Record for Delivery {
+    const KIND: Kind = Kind::Delivery;
+    type Id = DeliveryId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        let partition = endpoint_deliveries(self.workspace_id, self.webhook_id);
+        Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
+    }
+
+    /// Only while pending with an attempt due: exactly what the outbox sweep may re-enqueue.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        match (self.status, self.next_attempt_at) {
+            (DeliveryStatus::Pending, Some(due)) => due_entry(PENDING_DELIVERY, due, &self.id).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Record for Connection {
+    const KIND: Kind = Kind::Connection;
+    type Id = ConnectionId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+}
+
+impl Record for Channel {
+    const KIND: Kind = Kind::Channel;
+    type Id = ChannelId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+}
+
+impl Record for OAuthState {
+    const KIND: Kind = Kind::OAuthState;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.state)
+    }
+}
+
+impl Record for InstanceApp {
+    const KIND: Kind = Kind::InstanceApp;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.own_key())
+    }
+}
+
+impl Record for Post {
+    const KIND: Kind = Kind::Post;
+    type Id = PostId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    /// While it has a `metrics_due_at`: what sync-post-metrics reads.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        self.metrics_due_at.map(|due| due_entry(METRICS_DUE, due, &self.id)).transpose()
+    }
+
+    /// While it has a `due_at`: what process-queue may take up.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        self.due_at.map(|due| due_entry(DUE_POST, due, &self.id)).transpose()
+    }
+}
+
+impl Record for IdempotencyRecord {
+    const KIND: Kind = Kind::IdempotencyRecord;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.key)
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
+    }
+}
+
+impl Record for Source {
+    const KIND: Kind = Kind::Source;
+    type Id = SourceId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        self.next_fetch_at.map(|due| due_entry(DUE_SOURCE, due, &self.id)).transpose()
+    }
+}
+
+impl Record for FeedEntry {
+    const KIND: Kind = Kind::FeedEntry;
+    type Id = String;
+
+    /// The dedup key is hashed, since a link may be longer than a key should be.
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &format!("{}#{}", self.source_id, entry_hash(self)))
+    }
+
+    /// Only while unused, newest first: a claim is a write conditional on this entry.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        if self.used_by_run.is_some() {
+            return Ok(None);
+        }
+        let partition = unused_entries(self.workspace_id, self.source_id);
+        due_entry(partition, self.sort_time(), &entry_hash(self)).map(Some)
+    }
+}
+
+fn entry_hash(entry: &FeedEntry) -> String {
+    hex::encode(sha2::Sha256::digest(entry.key.as_bytes()))
+}
+
+impl Record for Automation {
+    const KIND: Kind = Kind::Automation;
+    type Id = AutomationId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        self.next_run_at.map(|due| due_entry(DUE_AUTOMATION, due, &self.id)).transpose()
+    }
+}
+
+impl Record for Run {
+    const KIND: Kind = Kind::Run;
+    type Id = RunId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+}

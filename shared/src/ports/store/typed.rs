@@ -1,0 +1,445 @@
+//! [`Store`]: every record Posthorn keeps, typed, each operation a few lines over the generic
+//! core ([`RecordStore`]) with the record's [`Records`](super::Records) handle.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use ulid::Ulid;
+
+use crate::model::automations::{Automation, FeedEntry, Run, Source};
+use crate::model::channels::Channel;
+use crate::model::connections::{Connection, InstanceApp, OAuthState};
+use crate::model::crypto::KeyHash;
+use crate::model::error::{Error, Result};
+use crate::model::ids::{
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+};
+use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
+use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::workspaces::{ApiKey, Workspace};
+
+use super::core::{Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write};
+use super::kinds::{self, api_key_key, workspace_key};
+use super::records::{Record, key_of, records};
+use super::{DeliveryCounts, DeliveryFilter, Page, PageRequest, check_new_event, parse_cursor, sortable_time};
+
+impl DeliveryCounts {
+    /// Counts one delivery's outcome; a pending one has none yet.
+    fn tally(mut self, status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Delivered => self.delivered += 1,
+            DeliveryStatus::Failed => self.failed += 1,
+            DeliveryStatus::Pending => {}
+        }
+        self
+    }
+}
+
+/// The lowest id of a delivery created at or after `since`: a delivery id is a ULID minted when
+/// the delivery is created, and a ULID starts with its creation time in milliseconds.
+fn first_delivery_id_since(since: OffsetDateTime) -> String {
+    let millis = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    format!("{}_{}", DeliveryId::PREFIX, Ulid::from_parts(millis, 0))
+}
+
+fn field_is(field: &'static str, value: Option<&str>) -> Option<FieldIs> {
+    value.map(|value| FieldIs { field, value: value.to_string() })
+}
+
+/// Every record Posthorn keeps, typed: each method is a few lines over the generic core, which
+/// is all an adapter implements (`impl Store for X { fn core(&self) -> &dyn RecordStore { self } }`).
+/// Index queries (lists of deliveries and unused entries, due and overdue records) may lag a
+/// write slightly; a claim made from them is a conditional write, so a stale item fails harmlessly.
+#[async_trait]
+pub trait Store: RecordStore {
+    /// This store as its generic core.
+    fn core(&self) -> &dyn RecordStore;
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<()> {
+        records(self.core()).create(workspace).await
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        records(self.core()).get_key(&workspace_key(id)).await
+    }
+
+    /// Whether any workspace exists (the dev server bootstraps one on first start).
+    async fn has_workspaces(&self) -> Result<bool> {
+        let query = IndexQuery {
+            index: Index::First,
+            partition: kinds::WORKSPACES.into(),
+            range: SortRange::All,
+            order: Order::Ascending,
+            filter: Vec::new(),
+            limit: 1,
+        };
+        Ok(!self.query_index(query).await?.is_empty())
+    }
+
+    /// Fails with `Conflict` if a key with the same hash exists.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        records(self.core()).create(key).await
+    }
+
+    async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKey>> {
+        records(self.core()).get_key(&api_key_key(hash.to_hex())).await
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        records(self.core()).create(endpoint).await
+    }
+
+    async fn get_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<Option<WebhookEndpoint>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Newest first.
+    async fn list_webhooks(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<WebhookEndpoint>> {
+        records(self.core()).page(workspace, page, Vec::new()).await
+    }
+
+    /// Replaces the stored endpoint; `NotFound` if it is not in that workspace.
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        records(self.core()).replace(endpoint).await
+    }
+
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_webhook(&self, workspace: WorkspaceId, id: WebhookId) -> Result<()> {
+        records::<WebhookEndpoint>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Outbox step one: writes an event and its deliveries, all or nothing (at most 99
+    /// deliveries). `Conflict` if the event id exists.
+    async fn create_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<()> {
+        check_new_event(event, deliveries)?;
+        let mut writes = vec![Write::Put(event.document()?, Condition::Absent)];
+        for delivery in deliveries {
+            writes.push(Write::Put(delivery.document()?, Condition::Absent));
+        }
+        match self.transact(writes).await? {
+            Outcome::Written => Ok(()),
+            Outcome::Refused { .. } => {
+                Err(Error::Conflict(format!("event {} or one of its deliveries already exists", event.id)))
+            }
+        }
+    }
+
+    async fn get_event(&self, workspace: WorkspaceId, id: EventId) -> Result<Option<Event>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    async fn get_delivery(&self, workspace: WorkspaceId, id: DeliveryId) -> Result<Option<Delivery>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Replaces a delivery only if the stored one's `version` is `expected_version`; `Conflict`
+    /// otherwise (another worker wrote first), `NotFound` if missing.
+    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(delivery, expected_version).await
+    }
+
+    /// An endpoint's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        let below = parse_cursor::<DeliveryId>(page.cursor.as_deref())?.map(|id| id.to_string());
+        let filter = [
+            field_is("status", filter.status.map(DeliveryStatus::as_str)),
+            field_is("event_type", filter.event_type.map(|t| t.as_str())),
+        ];
+        let query = IndexQuery {
+            index: Index::First,
+            partition: kinds::endpoint_deliveries(workspace, webhook),
+            range: below.map_or(SortRange::All, SortRange::Below),
+            order: Order::Descending,
+            filter: filter.into_iter().flatten().collect(),
+            limit: page.limit.saturating_add(1),
+        };
+        let items = records::<Delivery>(self.core()).in_index(query).await?;
+        Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
+    }
+
+    /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
+    /// A delivery counts by the time its id was minted: its creation time by the system clock.
+    async fn count_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        since: OffsetDateTime,
+    ) -> Result<DeliveryCounts> {
+        let query = IndexQuery {
+            index: Index::First,
+            partition: kinds::endpoint_deliveries(workspace, webhook),
+            range: SortRange::AtLeast(first_delivery_id_since(since)),
+            order: Order::Ascending,
+            filter: Vec::new(),
+            limit: usize::MAX,
+        };
+        let deliveries = records::<Delivery>(self.core()).in_index(query).await?;
+        Ok(deliveries.iter().fold(DeliveryCounts::default(), |counts, d| counts.tally(d.status)))
+    }
+
+    /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
+    /// oldest due first: what the outbox sweep re-enqueues.
+    async fn overdue_deliveries(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Delivery>> {
+        records(self.core()).before(Index::Second, kinds::PENDING_DELIVERY, sortable_time(before)?, limit).await
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_connection(&self, connection: &Connection) -> Result<()> {
+        records(self.core()).create(connection).await
+    }
+
+    async fn get_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<Option<Connection>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Conditional on the stored `version`, like [`update_delivery`](Self::update_delivery).
+    async fn update_connection(&self, connection: &Connection, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(connection, expected_version).await
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_channel(&self, channel: &Channel) -> Result<()> {
+        records(self.core()).create(channel).await
+    }
+
+    async fn get_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<Option<Channel>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Newest first.
+    async fn list_channels(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Channel>> {
+        records(self.core()).page(workspace, page, Vec::new()).await
+    }
+
+    /// Newest first.
+    async fn list_connections(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Connection>> {
+        records(self.core()).page(workspace, page, Vec::new()).await
+    }
+
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_connection(&self, workspace: WorkspaceId, id: ConnectionId) -> Result<()> {
+        records::<Connection>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Every channel of one connection, oldest first.
+    async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>> {
+        let filter = vec![FieldIs { field: "connection_id", value: connection.to_string() }];
+        records(self.core()).all(workspace, filter).await
+    }
+
+    /// Replaces the stored channel; `NotFound` if it is not in that workspace.
+    async fn update_channel(&self, channel: &Channel) -> Result<()> {
+        records(self.core()).replace(channel).await
+    }
+
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_channel(&self, workspace: WorkspaceId, id: ChannelId) -> Result<()> {
+        records::<Channel>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Fails with `Conflict` if the state value exists.
+    async fn create_oauth_state(&self, state: &OAuthState) -> Result<()> {
+        records(self.core()).create(state).await
+    }
+
+    /// Removes the workspace's state with this value and returns it, atomically, so of two
+    /// concurrent takes only one gets it. Expired states are returned too: the caller refuses
+    /// them, saying why.
+    async fn take_oauth_state(&self, workspace: WorkspaceId, state: &str) -> Result<Option<OAuthState>> {
+        records(self.core()).take(key_of::<OAuthState>(workspace, &state)).await
+    }
+
+    /// Writes an instance app, replacing one under the same key.
+    async fn put_instance_app(&self, app: &InstanceApp) -> Result<()> {
+        records(self.core()).put(app).await
+    }
+
+    /// The instance app under [`InstanceApp::key`].
+    async fn get_instance_app(&self, workspace: WorkspaceId, key: &str) -> Result<Option<InstanceApp>> {
+        records(self.core()).get(workspace, &key.to_string()).await
+    }
+
+    /// Creates a post. With an idempotency record, atomically: if an unexpired record with the
+    /// same workspace and key exists, nothing is written and that record is returned instead.
+    /// Expiry is compared with this machine's clock.
+    async fn create_post(
+        &self,
+        post: &Post,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let Some(record) = idempotency else {
+            return records(self.core()).create(post).await.map(|()| None);
+        };
+        let unexpired = Condition::AbsentOrExpiredBy(OffsetDateTime::now_utc());
+        let writes = vec![Write::Put(record.document()?, unexpired), Write::Put(post.document()?, Condition::Absent)];
+        match self.transact(writes).await? {
+            Outcome::Written => Ok(None),
+            Outcome::Refused { item: 0 } => match records(self.core()).get_key(&record.key()).await? {
+                Some(existing) => Ok(Some(existing)),
+                None => Err(Error::Conflict(format!(
+                    "idempotency key {:?} was in use a moment ago and is gone now; try again",
+                    record.key
+                ))),
+            },
+            Outcome::Refused { .. } => Err(Error::Conflict("post already exists".into())),
+        }
+    }
+
+    async fn get_post(&self, workspace: WorkspaceId, id: PostId) -> Result<Option<Post>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Newest first, optionally only posts with `status`.
+    async fn list_posts(
+        &self,
+        workspace: WorkspaceId,
+        status: Option<PostStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Post>> {
+        let filter = field_is("status", status.map(PostStatus::as_str)).into_iter().collect();
+        records(self.core()).page(workspace, page, filter).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_post(&self, post: &Post, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(post, expected_version).await
+    }
+
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_post(&self, workspace: WorkspaceId, id: PostId) -> Result<()> {
+        records::<Post>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Posts of any workspace whose `due_at <= now`, oldest due first.
+    async fn due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        records(self.core()).due(Index::Second, kinds::DUE_POST, now, limit).await
+    }
+
+    /// Posts of any workspace whose `metrics_due_at <= now`, oldest due first: what
+    /// sync-post-metrics reads figures for.
+    async fn metrics_due_posts(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Post>> {
+        records(self.core()).due(Index::First, kinds::METRICS_DUE, now, limit).await
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_source(&self, source: &Source) -> Result<()> {
+        records(self.core()).create(source).await
+    }
+
+    async fn get_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<Option<Source>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Newest first.
+    async fn list_sources(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Source>> {
+        records(self.core()).page(workspace, page, Vec::new()).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    /// The feed fetcher records each fetch (validators, error, next fetch) through it.
+    async fn update_source(&self, source: &Source, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(source, expected_version).await
+    }
+
+    /// `NotFound` if it is not in that workspace. Its entries stay but are no longer read.
+    async fn delete_source(&self, workspace: WorkspaceId, id: SourceId) -> Result<()> {
+        records::<Source>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Sources of any workspace whose `next_fetch_at <= now`, oldest due first: what the feed
+    /// fetcher takes up.
+    async fn sources_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Source>> {
+        records(self.core()).due(Index::Second, kinds::DUE_SOURCE, now, limit).await
+    }
+
+    /// Stores the entries whose (workspace, source, key) is not stored yet and leaves the others
+    /// untouched (a used entry stays used); returns how many were new. Idempotent.
+    async fn upsert_feed_entries(&self, entries: &[FeedEntry]) -> Result<usize> {
+        let mut new = 0;
+        for entry in entries {
+            if self.write(Write::Put(entry.document()?, Condition::Absent)).await? == Outcome::Written {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    /// Up to `limit` unused entries of a source, newest ([`FeedEntry::sort_time`]) first.
+    async fn unused_feed_entries(
+        &self,
+        workspace: WorkspaceId,
+        source: SourceId,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
+        let query = IndexQuery {
+            index: Index::First,
+            partition: kinds::unused_entries(workspace, source),
+            range: SortRange::All,
+            order: Order::Descending,
+            filter: Vec::new(),
+            limit,
+        };
+        records(self.core()).in_index(query).await
+    }
+
+    /// Writes `entry`, which has `used_by_run` set, only if the stored one is still unused;
+    /// `false` if another run used it first. `NotFound` if it is not stored.
+    async fn claim_feed_entry(&self, entry: &FeedEntry) -> Result<bool> {
+        match self.write(Write::Put(entry.document()?, Condition::InFirstIndex)).await? {
+            Outcome::Written => Ok(true),
+            Outcome::Refused { .. } if self.get(&entry.key()).await?.is_some() => Ok(false),
+            Outcome::Refused { .. } => Err(Error::NotFound(Kind::FeedEntry.name())),
+        }
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_automation(&self, automation: &Automation) -> Result<()> {
+        records(self.core()).create(automation).await
+    }
+
+    async fn get_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<Option<Automation>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Newest first.
+    async fn list_automations(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<Automation>> {
+        records(self.core()).page(workspace, page, Vec::new()).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    /// Claiming a schedule slot is such a write, so one process-queue run alone gets each slot.
+    async fn update_automation(&self, automation: &Automation, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(automation, expected_version).await
+    }
+
+    /// `NotFound` if it is not in that workspace.
+    async fn delete_automation(&self, workspace: WorkspaceId, id: AutomationId) -> Result<()> {
+        records::<Automation>(self.core()).delete(workspace, &id).await
+    }
+
+    /// Automations of any workspace whose `next_run_at <= now`, oldest due first.
+    async fn automations_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Automation>> {
+        records(self.core()).due(Index::Second, kinds::DUE_AUTOMATION, now, limit).await
+    }
+
+    /// Fails with `Conflict` if the id exists.
+    async fn create_run(&self, run: &Run) -> Result<()> {
+        records(self.core()).create(run).await
+    }
+
+    async fn get_run(&self, workspace: WorkspaceId, id: RunId) -> Result<Option<Run>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_run(&self, run: &Run, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(run, expected_version).await
+    }
+}
