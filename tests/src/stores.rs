@@ -1,6 +1,6 @@
 //! The two Store adapters a scenario runs on: the app's in-memory SQLite store, or a fresh
-//! DynamoDB table on the moto server; and `on_both_stores!`, which makes each scenario a test
-//! on each.
+//! DynamoDB table on the moto server; and `on_both_stores!` / `on_stores!`, which make each
+//! scenario a test on each.
 
 use std::sync::Arc;
 
@@ -29,18 +29,30 @@ pub async fn store(kind: StoreKind, prefix: &str) -> Option<Arc<dyn Store>> {
 }
 
 /// Runs each scenario `async fn name(kind: StoreKind)` as `sqlite::<name>` and
-/// `dynamodb::<name>`, on a runtime with worker threads, so that concurrent runs really run in
-/// parallel.
+/// `dynamodb::<name>`.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        $crate::on_stores!(
+            [sqlite => $crate::stores::StoreKind::Sqlite, dynamodb => $crate::stores::StoreKind::DynamoDb],
+            [$($name),*]
+        );
+    };
+}
+
+/// Runs each scenario `async fn name(store: S)` once per `module => store` pair as
+/// `<module>::<name>`, on a runtime with worker threads, so that concurrent runs really run in
+/// parallel. `store` is evaluated in the test, so it may `.await` (a fixture it borrows from
+/// lives until the scenario ends).
+#[macro_export]
+macro_rules! on_stores {
+    ([$($module:ident => $store:expr),+ $(,)?], $names:tt) => {
+        $($crate::on_stores!(@module $module, $store, $names);)+
+    };
+    (@module $module:ident, $store:expr, [$($name:ident),* $(,)?]) => {
+        mod $module {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name($crate::stores::StoreKind::Sqlite).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name($crate::stores::StoreKind::DynamoDb).await })*
+            async fn $name() { super::$name($store).await })*
         }
     };
 }
