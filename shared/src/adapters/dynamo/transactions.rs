@@ -48,64 +48,46 @@ impl Expression {
     }
 }
 
+/// `builder` (a put or delete, single or in a transaction) with `expression` as its condition.
+macro_rules! conditioned {
+    ($builder:expr, $expression:expr) => {{
+        let expression: Expression = $expression;
+        $builder
+            .set_condition_expression(expression.text)
+            .set_expression_attribute_names(expression.names)
+            .set_expression_attribute_values(expression.values)
+    }};
+}
+
 /// One write of a transaction on `table`.
 fn transact_item(table: &str, write: &Write) -> Result<TransactWriteItem> {
     let expression = Expression::of(write.condition())?;
     let building = |e| Error::internal("dynamodb: building a transaction write", e);
     Ok(match write {
-        Write::Put(document, _) => TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(items::item(document)?))
-                    .set_condition_expression(expression.text)
-                    .set_expression_attribute_names(expression.names)
-                    .set_expression_attribute_values(expression.values)
-                    .build()
-                    .map_err(building)?,
-            )
-            .build(),
-        Write::Delete(key, _) => TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(table)
-                    .set_key(Some(Key::of(key).into_item()))
-                    .set_condition_expression(expression.text)
-                    .set_expression_attribute_names(expression.names)
-                    .set_expression_attribute_values(expression.values)
-                    .build()
-                    .map_err(building)?,
-            )
-            .build(),
+        Write::Put(document, _) => {
+            let put = Put::builder().table_name(table).set_item(Some(items::item(document)?));
+            TransactWriteItem::builder().put(conditioned!(put, expression).build().map_err(building)?).build()
+        }
+        Write::Delete(key, _) => {
+            let delete = Delete::builder().table_name(table).set_key(Some(Key::of(key).into_item()));
+            TransactWriteItem::builder().delete(conditioned!(delete, expression).build().map_err(building)?).build()
+        }
     })
 }
 
 impl DynamoStore {
     /// One write as a single PutItem or DeleteItem (half the cost of a transaction).
     pub(super) async fn write_item(&self, write: Write) -> Result<Outcome> {
-        let item = transact_item(&self.table, &write)?;
-        if let Some(put) = item.put {
-            let request = self
-                .client
-                .put_item()
-                .table_name(put.table_name)
-                .set_item(Some(put.item))
-                .set_condition_expression(put.condition_expression)
-                .set_expression_attribute_names(put.expression_attribute_names)
-                .set_expression_attribute_values(put.expression_attribute_values);
-            self.conditional(request.send().await, "PutItem")
-        } else if let Some(delete) = item.delete {
-            let request = self
-                .client
-                .delete_item()
-                .table_name(delete.table_name)
-                .set_key(Some(delete.key))
-                .set_condition_expression(delete.condition_expression)
-                .set_expression_attribute_names(delete.expression_attribute_names)
-                .set_expression_attribute_values(delete.expression_attribute_values);
-            self.conditional(request.send().await, "DeleteItem")
-        } else {
-            Err(Error::Internal("dynamodb: a write is neither a put nor a delete".into()))
+        let expression = Expression::of(write.condition())?;
+        match &write {
+            Write::Put(document, _) => {
+                let put = self.client.put_item().table_name(&self.table).set_item(Some(items::item(document)?));
+                self.conditional(conditioned!(put, expression).send().await, "PutItem")
+            }
+            Write::Delete(key, _) => {
+                let delete = self.client.delete_item().table_name(&self.table).set_key(Some(Key::of(key).into_item()));
+                self.conditional(conditioned!(delete, expression).send().await, "DeleteItem")
+            }
         }
     }
 

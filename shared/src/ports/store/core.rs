@@ -200,6 +200,13 @@ pub struct IndexQuery {
     pub limit: usize,
 }
 
+impl IndexQuery {
+    /// Every record of `partition` of `index`, lowest sort key first.
+    pub fn all_of(index: Index, partition: String) -> Self {
+        Self { index, partition, range: SortRange::All, order: Order::Ascending, filter: Vec::new(), limit: usize::MAX }
+    }
+}
+
 /// What each Store adapter implements: every record kind goes through these five operations.
 /// Reads by key are consistent; index queries may lag writes slightly (DynamoDB GSIs).
 #[async_trait]

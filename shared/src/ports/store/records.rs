@@ -192,12 +192,9 @@ impl<T: Record> Records<'_, T> {
     /// Up to `limit` records of `partition` of `index` sorted below `bound`, lowest first.
     pub async fn before(&self, index: Index, partition: &str, bound: String, limit: usize) -> Result<Vec<T>> {
         self.in_index(IndexQuery {
-            index,
-            partition: partition.into(),
             range: SortRange::Below(bound),
-            order: Order::Ascending,
-            filter: Vec::new(),
             limit,
+            ..IndexQuery::all_of(index, partition.into())
         })
         .await
     }

@@ -65,14 +65,7 @@ pub trait Store: RecordStore {
 
     /// Whether any workspace exists (the dev server bootstraps one on first start).
     async fn has_workspaces(&self) -> Result<bool> {
-        let query = IndexQuery {
-            index: Index::First,
-            partition: kinds::WORKSPACES.into(),
-            range: SortRange::All,
-            order: Order::Ascending,
-            filter: Vec::new(),
-            limit: 1,
-        };
+        let query = IndexQuery { limit: 1, ..IndexQuery::all_of(Index::First, kinds::WORKSPACES.into()) };
         Ok(!self.query_index(query).await?.is_empty())
     }
 
@@ -153,12 +146,11 @@ pub trait Store: RecordStore {
             field_is("event_type", filter.event_type.map(|t| t.as_str())),
         ];
         let query = IndexQuery {
-            index: Index::First,
-            partition: kinds::endpoint_deliveries(workspace, webhook),
             range: below.map_or(SortRange::All, SortRange::Below),
             order: Order::Descending,
             filter: filter.into_iter().flatten().collect(),
             limit: page.limit.saturating_add(1),
+            ..IndexQuery::all_of(Index::First, kinds::endpoint_deliveries(workspace, webhook))
         };
         let items = records::<Delivery>(self.core()).in_index(query).await?;
         Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
@@ -173,12 +165,8 @@ pub trait Store: RecordStore {
         since: OffsetDateTime,
     ) -> Result<DeliveryCounts> {
         let query = IndexQuery {
-            index: Index::First,
-            partition: kinds::endpoint_deliveries(workspace, webhook),
             range: SortRange::AtLeast(first_delivery_id_since(since)),
-            order: Order::Ascending,
-            filter: Vec::new(),
-            limit: usize::MAX,
+            ..IndexQuery::all_of(Index::First, kinds::endpoint_deliveries(workspace, webhook))
         };
         let deliveries = records::<Delivery>(self.core()).in_index(query).await?;
         Ok(deliveries.iter().fold(DeliveryCounts::default(), |counts, d| counts.tally(d.status)))
@@ -379,12 +367,9 @@ pub trait Store: RecordStore {
         limit: usize,
     ) -> Result<Vec<FeedEntry>> {
         let query = IndexQuery {
-            index: Index::First,
-            partition: kinds::unused_entries(workspace, source),
-            range: SortRange::All,
             order: Order::Descending,
-            filter: Vec::new(),
             limit,
+            ..IndexQuery::all_of(Index::First, kinds::unused_entries(workspace, source))
         };
         records(self.core()).in_index(query).await
     }
