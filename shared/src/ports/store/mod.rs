@@ -28,8 +28,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::model::error::{Error, Result};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, EventType};
-use crate::services::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
+use crate::model::webhooks::{DeliveryStatus, EventType};
 
 /// Which page of a list to read: newest first, `limit` items after `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,25 +61,9 @@ pub(crate) fn parse_cursor<I: FromStr>(cursor: Option<&str>) -> Result<Option<I>
     cursor.map(|text| text.parse().map_err(|_| Error::bad_request("invalid cursor"))).transpose()
 }
 
-/// Checks what `create_event` is given, alike in every adapter: at most
-/// [`MAX_ENDPOINTS_PER_EVENT`] deliveries (one DynamoDB transaction), each of this event and its
-/// workspace.
-pub(crate) fn check_new_event(event: &Event, deliveries: &[Delivery]) -> Result<()> {
-    if deliveries.len() > MAX_ENDPOINTS_PER_EVENT {
-        return Err(Error::Internal(format!(
-            "event {} has {} deliveries; one event is written with at most {MAX_ENDPOINTS_PER_EVENT}",
-            event.id,
-            deliveries.len()
-        )));
-    }
-    match deliveries.iter().find(|d| d.event_id != event.id || d.workspace_id != event.workspace_id) {
-        Some(stray) => Err(Error::Internal(format!(
-            "delivery {} (event {}, workspace {}) is not a delivery of event {} in workspace {}",
-            stray.id, stray.event_id, stray.workspace_id, event.id, event.workspace_id
-        ))),
-        None => Ok(()),
-    }
-}
+/// The most deliveries `create_event` writes with an event: all of them and the event are one
+/// transaction.
+pub const MAX_DELIVERIES_PER_EVENT: usize = MAX_ITEMS_PER_TRANSACTION - 1;
 
 /// `at` as UTC text of fixed width (RFC 3339 with nine fraction digits), so that comparing the
 /// text compares the times: what the adapters index and range-query timestamps by.

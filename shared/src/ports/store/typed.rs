@@ -20,7 +20,7 @@ use crate::model::workspaces::{ApiKey, Workspace};
 use super::core::{Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write};
 use super::kinds::{self, api_key_key, workspace_key};
 use super::records::{Record, key_of, records};
-use super::{DeliveryCounts, DeliveryFilter, Page, PageRequest, check_new_event, parse_cursor, sortable_time};
+use super::{DeliveryCounts, DeliveryFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time};
 
 impl DeliveryCounts {
     /// Counts one delivery's outcome; a pending one has none yet.
@@ -39,6 +39,25 @@ impl DeliveryCounts {
 fn first_delivery_id_since(since: OffsetDateTime) -> String {
     let millis = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     format!("{}_{}", DeliveryId::PREFIX, Ulid::from_parts(millis, 0))
+}
+
+/// Checks what `create_event` is given: at most [`MAX_DELIVERIES_PER_EVENT`] deliveries, each of
+/// this event and its workspace.
+fn check_new_event(event: &Event, deliveries: &[Delivery]) -> Result<()> {
+    if deliveries.len() > MAX_DELIVERIES_PER_EVENT {
+        return Err(Error::Internal(format!(
+            "event {} has {} deliveries; one event is written with at most {MAX_DELIVERIES_PER_EVENT}",
+            event.id,
+            deliveries.len()
+        )));
+    }
+    match deliveries.iter().find(|d| d.event_id != event.id || d.workspace_id != event.workspace_id) {
+        Some(stray) => Err(Error::Internal(format!(
+            "delivery {} (event {}, workspace {}) is not a delivery of event {} in workspace {}",
+            stray.id, stray.event_id, stray.workspace_id, event.id, event.workspace_id
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn field_is(field: &'static str, value: Option<&str>) -> Option<FieldIs> {

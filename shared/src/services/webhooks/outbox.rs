@@ -14,11 +14,11 @@ use crate::model::ids::{DeliveryId, EventId, WorkspaceId};
 use crate::model::webhooks::WebhookEndpoint;
 use crate::model::webhooks::catalog::EventType;
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event};
-use crate::ports::store::PageRequest;
+use crate::ports::store::{MAX_DELIVERIES_PER_EVENT, PageRequest};
 
 /// A transaction holds the event and its deliveries, so an event reaches at most this many
-/// endpoints (DynamoDB's transactions take 100 items).
-pub const MAX_ENDPOINTS_PER_EVENT: usize = 99;
+/// endpoints.
+pub const MAX_ENDPOINTS_PER_EVENT: usize = MAX_DELIVERIES_PER_EVENT;
 /// How overdue a pending delivery must be before the sweep decides its message was lost.
 pub const SWEEP_GRACE: time::Duration = time::Duration::minutes(2);
 const SWEEP_BATCH: usize = 100;
