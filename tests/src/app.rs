@@ -102,11 +102,7 @@ impl TestApp {
 
     /// Runs the dev server's delivery worker until the app is dropped.
     pub fn start_worker(&self) {
-        tokio::spawn(posthorn::services::webhooks::worker::run_local(
-            self.state.clone(),
-            20,
-            self.stop_worker.subscribe(),
-        ));
+        tokio::spawn(posthorn::jobs::run_local(self.state.clone(), 20, self.stop_worker.subscribe()));
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -8,13 +8,13 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
 use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::jobs::process_queue;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
 use posthorn::model::webhooks::RetrySchedule;
 use posthorn::ports::platforms::PlatformClient;
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::jobs::process_queue;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

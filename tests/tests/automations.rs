@@ -279,7 +279,7 @@ async fn scheduled_and_immediate_publish_modes(kind: StoreKind) {
     let reply = fixture.generate(&immediate).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let id = reply.body["data"]["posts"][0]["id"].as_str().unwrap().to_string();
-    posthorn::services::jobs::process_queue(&fixture.app.state).await.unwrap();
+    posthorn::jobs::process_queue(&fixture.app.state).await.unwrap();
     let post = fixture.call(Method::GET, &format!("/v1/posts/{id}"), None).await;
     assert_eq!(post.body["data"]["status"], "published", "{post:?}");
 }

@@ -35,7 +35,7 @@ async fn sync(fixture: &PostsFixture) -> MetricsReport {
 }
 
 async fn sync_with(fixture: &PostsFixture, settings: &MetricsSettings) -> MetricsReport {
-    sync_post_metrics(&fixture.app.state, settings, Instant::now() + Duration::from_secs(60)).await.unwrap()
+    sync_post_metrics(&fixture.app.state.accounts(), settings, Instant::now() + Duration::from_secs(60)).await.unwrap()
 }
 
 /// Publishes a post to `channels` now; its id.
@@ -178,7 +178,7 @@ async fn targets_older_than_the_age_limit_are_not_read(kind: StoreKind) {
     let id = published(&fixture, std::slice::from_ref(&channel)).await;
     let post_id: PostId = id.parse().unwrap();
 
-    let out_of_time = sync_post_metrics(&fixture.app.state, &settings(), Instant::now()).await.unwrap();
+    let out_of_time = sync_post_metrics(&fixture.app.state.accounts(), &settings(), Instant::now()).await.unwrap();
     assert!(out_of_time.out_of_time && out_of_time.targets_read == 0, "{out_of_time:?}");
 
     let one_hour = MetricsSettings { max_age: time::Duration::hours(1), ..settings() };

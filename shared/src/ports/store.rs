@@ -22,7 +22,10 @@ use crate::model::ids::{
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
-use crate::services::webhooks::outbox::MAX_ENDPOINTS_PER_EVENT;
+
+/// A transaction holds the event and its deliveries, so an event reaches at most this many
+/// endpoints (DynamoDB's transactions take 100 items).
+pub const MAX_ENDPOINTS_PER_EVENT: usize = 99;
 
 /// Which page of a list to read: newest first, `limit` items after `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq)]

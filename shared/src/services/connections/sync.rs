@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::model::connections::{Connection, ConnectionStatus};
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::platforms::ErrorCode;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::PlatformError;
+use crate::services::connections::Accounts;
 use crate::services::connections::connect::set_profile;
 use crate::services::connections::events;
 use crate::services::connections::record::{
@@ -32,17 +32,17 @@ const LEASE_POLL: Duration = Duration::from_millis(50);
 const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
 
 /// Refreshes the tokens if they expire soon, re-reads the profile and stores both.
-pub async fn sync(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
-    let connection = fresh_connection(state, workspace, id).await?;
-    let connector = connector(state, connection.platform)?;
-    let profile = match connector.profile(&auth_of(state, &connection)?).await {
+pub async fn sync(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
+    let connection = fresh_connection(accounts, workspace, id).await?;
+    let connector = connector(accounts, connection.platform)?;
+    let profile = match connector.profile(&auth_of(accounts, &connection)?).await {
         Ok(profile) => profile,
         Err(error) if error.code == ErrorCode::AuthExpired => {
-            return Err(expire(state, &connection, &error).await?);
+            return Err(expire(accounts, &connection, &error).await?);
         }
         Err(error) => return Err(platform_failed(connection.platform, &error)),
     };
-    update_with(state, workspace, id, |connection| {
+    update_with(accounts, workspace, id, |connection| {
         set_profile(connection, &profile);
         true
     })
@@ -50,14 +50,14 @@ pub async fn sync(state: &AppState, workspace: WorkspaceId, id: ConnectionId) ->
 }
 
 /// The connection with tokens valid beyond the margin, refreshed under the lease if need be.
-pub async fn fresh_connection(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
+pub async fn fresh_connection(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
     let started = tokio::time::Instant::now();
     loop {
-        let connection = get(state, workspace, id).await?;
+        let connection = get(accounts, workspace, id).await?;
         if connection.status == ConnectionStatus::Expired {
             return Err(expired_error(&connection));
         }
-        let now = state.clock.now();
+        let now = accounts.clock.now();
         if !needs_refresh(&connection, now) {
             return Ok(connection);
         }
@@ -70,8 +70,8 @@ pub async fn fresh_connection(state: &AppState, workspace: WorkspaceId, id: Conn
         }
         let mut claimed = connection;
         claimed.refresh_lease_until = Some(now + REFRESH_LEASE);
-        match save(state, &mut claimed).await {
-            Ok(()) => return refresh(state, claimed).await,
+        match save(accounts, &mut claimed).await {
+            Ok(()) => return refresh(accounts, claimed).await,
             Err(Error::Conflict(_)) => continue,
             Err(error) => return Err(error),
         }
@@ -83,32 +83,32 @@ fn needs_refresh(connection: &Connection, now: OffsetDateTime) -> bool {
 }
 
 /// Refreshes a connection this sync holds the lease of, and releases it.
-async fn refresh(state: &AppState, claimed: Connection) -> Result<Connection> {
-    let connector = connector(state, claimed.platform)?;
-    let app = app_of(state, connector.as_ref(), &claimed)?;
-    let refresh_token = refresh_token_of(state, &claimed)?;
-    let outcome = connector.refresh(&app, &auth_of(state, &claimed)?, refresh_token.as_deref()).await;
-    let now = state.clock.now();
+async fn refresh(accounts: &Accounts<'_>, claimed: Connection) -> Result<Connection> {
+    let connector = connector(accounts, claimed.platform)?;
+    let app = app_of(accounts, connector.as_ref(), &claimed)?;
+    let refresh_token = refresh_token_of(accounts, &claimed)?;
+    let outcome = connector.refresh(&app, &auth_of(accounts, &claimed)?, refresh_token.as_deref()).await;
+    let now = accounts.clock.now();
     match outcome {
         Ok(grant) => {
-            update_with(state, claimed.workspace_id, claimed.id, |connection| {
-                apply_grant(&state.secrets, connection, &grant, now);
+            update_with(accounts, claimed.workspace_id, claimed.id, |connection| {
+                apply_grant(accounts.secrets, connection, &grant, now);
                 connection.refresh_lease_until = None;
                 true
             })
             .await
         }
-        Err(error) if error.code == ErrorCode::AuthExpired => Err(expire(state, &claimed, &error).await?),
+        Err(error) if error.code == ErrorCode::AuthExpired => Err(expire(accounts, &claimed, &error).await?),
         Err(error) => {
-            release(state, &claimed).await?;
+            release(accounts, &claimed).await?;
             Err(platform_failed(claimed.platform, &error))
         }
     }
 }
 
 /// Drops this sync's lease, unless a reconnect replaced the tokens meanwhile.
-async fn release(state: &AppState, claimed: &Connection) -> Result<()> {
-    update_with(state, claimed.workspace_id, claimed.id, |connection| {
+async fn release(accounts: &Accounts<'_>, claimed: &Connection) -> Result<()> {
+    update_with(accounts, claimed.workspace_id, claimed.id, |connection| {
         let ours = connection.refresh_lease_until == claimed.refresh_lease_until;
         connection.refresh_lease_until = None;
         ours
@@ -119,9 +119,9 @@ async fn release(state: &AppState, claimed: &Connection) -> Result<()> {
 
 /// Marks the connection expired — unless a reconnect gave it new tokens meanwhile — and emits
 /// token.expired if this call is the one that expired it. Returns the error for the caller.
-async fn expire(state: &AppState, seen: &Connection, error: &PlatformError) -> Result<Error> {
+async fn expire(accounts: &Accounts<'_>, seen: &Connection, error: &PlatformError) -> Result<Error> {
     let mut expired_now = false;
-    let connection = update_with(state, seen.workspace_id, seen.id, |connection| {
+    let connection = update_with(accounts, seen.workspace_id, seen.id, |connection| {
         let same_tokens = connection.access_token == seen.access_token;
         expired_now = same_tokens && connection.status == ConnectionStatus::Active;
         if same_tokens {
@@ -133,7 +133,7 @@ async fn expire(state: &AppState, seen: &Connection, error: &PlatformError) -> R
     .await?;
     if expired_now {
         let data = events::token_expired(&connection, &error.message);
-        emit(state, connection.workspace_id, EventType::TokenExpired, data).await?;
+        emit(&accounts.outbox(), connection.workspace_id, EventType::TokenExpired, data).await?;
     }
     Ok(Error::Unprocessable(format!(
         "connection {} expired: {} said {}; reconnect the account",
