@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
-use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::adapters::platforms::{Mastodon, PlatformRegistry, Sandbox};
 use posthorn::jobs::process_queue;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
 use posthorn::model::webhooks::RetrySchedule;
-use posthorn::ports::platforms::PlatformClient;
+use posthorn::ports::platforms::{OAuthApp, PlatformClient};
 use posthorn::services::connections::create_sandbox_channels;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -40,6 +40,16 @@ impl PostsFixture {
 
     /// Also serves `extra` adapters (for platforms other than sandbox and Mastodon).
     pub async fn with_platforms(kind: StoreKind, extra: Vec<Arc<dyn PlatformClient>>) -> Self {
+        Self::with_registry(kind, extra, |registry| registry).await
+    }
+
+    /// Like [`with_platforms`](Self::with_platforms), with the registry then `configure`d (to add
+    /// connectors and OAuth apps).
+    pub async fn with_registry(
+        kind: StoreKind,
+        extra: Vec<Arc<dyn PlatformClient>>,
+        configure: impl FnOnce(PlatformRegistry) -> PlatformRegistry,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let recording = RecordingPlatform::new(Platform::Mastodon);
         let mut platforms: Vec<Arc<dyn PlatformClient>> = vec![Arc::new(Sandbox), Arc::new(recording.clone())];
@@ -51,7 +61,7 @@ impl PostsFixture {
             store: store(kind, "posthorn-posts").await,
             queue: None,
             clock: Some(clock.clone()),
-            platforms: Some(PlatformRegistry::new(platforms)),
+            platforms: Some(configure(registry(platforms))),
             ai: None,
         };
         let app =
@@ -104,4 +114,13 @@ impl PostsFixture {
 /// The ids of `channels`, as a post's `targets`.
 pub fn ids(channels: &[Channel]) -> Vec<String> {
     channels.iter().map(|channel| channel.id.to_string()).collect()
+}
+
+/// The publishing clients, with Mastodon's connector and an app for it, so that a token the
+/// recording "mastodon" adapter refuses goes through a real refresh attempt (which fails for good
+/// without a refresh token, as Mastodon's does).
+fn registry(clients: Vec<Arc<dyn PlatformClient>>) -> PlatformRegistry {
+    let mastodon = Arc::new(Mastodon::new(crate::platforms::outbound()));
+    let app = OAuthApp { client_id: "posthorn".into(), client_secret: Some("secret".into()) };
+    PlatformRegistry::new(clients).with_connectors(vec![mastodon]).with_app(Platform::Mastodon, app)
 }

@@ -2,8 +2,8 @@
 //! younger than the configured age through their platform adapters, keeps the latest figures
 //! and the history of their changes on the post, and fires post.metrics.updated when they
 //! changed. A rate-limited connection is left alone until the next run (or the platform's
-//! `Retry-After`); a connection whose token the platform refuses is marked expired, and
-//! token.expired fires once. Each run stops at its deadline and after a bounded number of posts.
+//! `Retry-After`); tokens are fresh at the moment of use (`with_fresh_token`), so a connection
+//! is expired only when its refresh is refused for good, and token.expired fires once. Each run stops at its deadline and after a bounded number of posts.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -11,16 +11,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::model::connections::{Connection, ConnectionStatus};
+use crate::model::connections::ConnectionStatus;
 use crate::model::error::{Error, Result};
-use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
+use crate::model::ids::{ChannelId, ConnectionId};
 use crate::model::platforms::{ErrorCode, Metrics};
 use crate::model::posts::{Post, PostStatus, Target, TargetMetrics, TargetStatus};
 use crate::model::times::rfc3339;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::PlatformError;
 use crate::services::connections::Accounts;
-use crate::services::publish::{account_auth, save, target_account};
+use crate::services::connections::sync::{CallError, with_fresh_token};
+use crate::services::publish::{save, target_account};
 use crate::services::webhooks::outbox::emit;
 
 /// Which published posts sync-post-metrics reads, and how often.
@@ -182,31 +183,28 @@ async fn read_target(
         return failed(post, target, &error, run);
     };
     let connection_id = connection.id;
-    let outcome = match account_auth(accounts, channel, connection) {
-        Ok(auth) => client.metrics(&auth, target.platform_post_id.as_deref().unwrap_or_default()).await,
-        Err(error) => Err(error),
-    };
+    let platform_post_id = target.platform_post_id.as_deref().unwrap_or_default();
+    let outcome = with_fresh_token(accounts, &connection, Some(&channel), |auth| async move {
+        client.metrics(&auth, platform_post_id).await
+    })
+    .await;
     match outcome {
         Ok(figures) => {
             run.report.targets_read += 1;
             Reading::Figures(figures)
         }
-        Err(error) if error.code == ErrorCode::RateLimited => {
+        Err(CallError::Platform(_, error)) if error.code == ErrorCode::RateLimited => {
             let retry_at = now + retry_delay(error.retry_after);
             run.report.rate_limited += 1;
             run.rate_limited.insert(connection_id, retry_at);
             Reading::RetryAt(retry_at)
         }
-        Err(error) if error.code == ErrorCode::AuthExpired => {
+        Err(CallError::Expired { expired_now, .. }) => {
             run.expired.insert(connection_id);
-            match expire_connection(accounts, post.workspace_id, connection_id, "auth_expired").await {
-                Ok(true) => run.report.connections_expired += 1,
-                Ok(false) => {}
-                Err(error) => tracing::error!(%connection_id, error = %error, "marking a connection expired failed"),
-            }
+            run.report.connections_expired += usize::from(expired_now);
             Reading::Nothing
         }
-        Err(error) => failed(post, target, &error, run),
+        Err(error) => failed(post, target, &PlatformError::from(error), run),
     }
 }
 
@@ -335,52 +333,10 @@ pub fn total_metrics(post: &Post) -> Option<Metrics> {
     )
 }
 
-/// Marks a connection expired, conditional on its version; returns whether this call did (and
-/// so fired token.expired). One already expired is left alone, so the event fires once.
-pub async fn expire_connection(
-    accounts: &Accounts<'_>,
-    workspace_id: WorkspaceId,
-    connection_id: ConnectionId,
-    reason: &str,
-) -> Result<bool> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut connection) = accounts.store.get_connection(workspace_id, connection_id).await? else {
-            return Ok(false);
-        };
-        if connection.status == ConnectionStatus::Expired {
-            return Ok(false);
-        }
-        let expected = connection.version;
-        connection.status = ConnectionStatus::Expired;
-        connection.version += 1;
-        connection.updated_at = accounts.clock.now();
-        match accounts.store.update_connection(&connection, expected).await {
-            Ok(()) => {
-                emit(
-                    &accounts.outbox(),
-                    workspace_id,
-                    EventType::TokenExpired,
-                    token_expired_data(&connection, reason),
-                )
-                .await?;
-                return Ok(true);
-            }
-            Err(Error::Conflict(_)) => continue,
-            Err(Error::NotFound(_)) => return Ok(false),
-            Err(error) => return Err(error),
-        }
-    }
-    Err(Error::Conflict(format!("connection {connection_id} kept changing while it was marked expired")))
-}
-
-fn token_expired_data(connection: &Connection, reason: &str) -> Value {
-    json!({"connection_id": connection.id, "platform": connection.platform, "reason": reason})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::PostId;
+    use crate::model::ids::{PostId, WorkspaceId};
     use crate::model::platforms::Platform;
 
     fn settings() -> MetricsSettings {

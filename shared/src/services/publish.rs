@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::model::channels::Channel;
-use crate::model::connections::{Connection, ConnectionStatus};
+use crate::model::connections::Connection;
 use crate::model::error::{Error, Result};
 use crate::model::platforms::ErrorCode;
 use crate::model::posts::{Post, PostStatus, Target, TargetError, TargetStatus};
 use crate::model::webhooks::EventType;
-use crate::ports::platforms::{ChannelAuth, PlatformError, PublishRequest, Published};
+use crate::ports::platforms::{PlatformError, PublishRequest, Published};
 use crate::services::connections::Accounts;
+use crate::services::connections::sync::with_fresh_token;
 use crate::services::webhooks::outbox::emit;
 
 /// How long a claim holds a post: a run that dies mid-post frees it after this.
@@ -107,7 +108,7 @@ fn record(target: &mut Target, outcome: Result<Published, PlatformError>, now: O
 }
 
 async fn publish_target(accounts: &Accounts<'_>, post: &Post, target: &Target) -> Result<Published, PlatformError> {
-    let auth = channel_auth(accounts, post, target).await?;
+    let (channel, connection) = target_account(accounts, post, target).await?;
     let client = accounts.platforms.get(target.platform).ok_or_else(|| {
         PlatformError::new(
             ErrorCode::PlatformError,
@@ -116,16 +117,12 @@ async fn publish_target(accounts: &Accounts<'_>, post: &Post, target: &Target) -
     })?;
     let request =
         PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
-    client.publish(&auth, &request).await
-}
-
-/// The base URL, token and channel id to publish `target` with.
-async fn channel_auth(accounts: &Accounts<'_>, post: &Post, target: &Target) -> Result<ChannelAuth, PlatformError> {
-    let (channel, connection) = target_account(accounts, post, target).await?;
-    if connection.status == ConnectionStatus::Expired {
-        return Err(PlatformError::new(ErrorCode::AuthExpired, "the connection expired; reconnect the account"));
-    }
-    account_auth(accounts, channel, connection)
+    let published = with_fresh_token(accounts, &connection, Some(&channel), |auth| {
+        let request = &request;
+        async move { client.publish(&auth, request).await }
+    })
+    .await?;
+    Ok(published)
 }
 
 /// The channel `target` goes to and the connection it belongs to.
@@ -149,20 +146,6 @@ pub(super) async fn target_account(
         .map_err(internal)?
         .ok_or_else(|| gone("connection"))?;
     Ok((channel, connection))
-}
-
-/// The base URL, token and channel id to act as `channel` with.
-pub(super) fn account_auth(
-    accounts: &Accounts<'_>,
-    channel: Channel,
-    connection: Connection,
-) -> Result<ChannelAuth, PlatformError> {
-    let sealed = channel.channel_token.as_ref().unwrap_or(&connection.access_token);
-    Ok(ChannelAuth {
-        base_url: connection.base_url,
-        access_token: accounts.secrets.open(sealed).map_err(internal)?,
-        platform_channel_id: channel.platform_channel_id,
-    })
 }
 
 /// A store or decryption failure, as the target's error.

@@ -10,8 +10,8 @@ use crate::model::webhooks::EventType;
 use crate::ports::platforms::{Profile, RemoteChannel};
 use crate::services::connections::Accounts;
 use crate::services::connections::events;
-use crate::services::connections::record::{auth_of, connector, platform_failed};
-use crate::services::connections::sync::fresh_connection;
+use crate::services::connections::record::{connector, get};
+use crate::services::connections::sync::with_fresh_token;
 use crate::services::webhooks::outbox::emit;
 
 /// Lists the connection's channels at the platform, stores them and returns them.
@@ -20,12 +20,14 @@ pub async fn import_channels(
     workspace: WorkspaceId,
     id: ConnectionId,
 ) -> Result<Vec<Channel>> {
-    let connection = fresh_connection(accounts, workspace, id).await?;
+    let connection = get(accounts, workspace, id).await?;
     let connector = connector(accounts, connection.platform)?;
-    let remote = connector
-        .list_channels(&auth_of(accounts, &connection)?, &profile_of(&connection))
-        .await
-        .map_err(|e| platform_failed(connection.platform, &e))?;
+    let profile = profile_of(&connection);
+    let remote = with_fresh_token(accounts, &connection, None, |auth| {
+        let (connector, profile) = (connector.clone(), &profile);
+        async move { connector.list_channels(&auth, profile).await }
+    })
+    .await?;
     let mut stored = accounts.store.connection_channels(workspace, id).await?;
     let mut channels = Vec::with_capacity(remote.len());
     for listed in remote {
