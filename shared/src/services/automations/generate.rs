@@ -9,6 +9,7 @@
 //! reason rather than posting the same news twice; one without sources writes from its
 //! instructions alone.
 
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::model::automations::{Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger};
@@ -25,6 +26,8 @@ use crate::services::webhooks::outbox::emit;
 
 /// How many entries one run writes from, newest first across the sources.
 pub const ENTRIES_PER_RUN: usize = 5;
+/// How many AI calls one run makes at once.
+pub const CONCURRENT_AI_CALLS: usize = 4;
 /// How much of an entry's summary goes into the prompt.
 const SUMMARY_CHARS: usize = 1_000;
 
@@ -75,11 +78,7 @@ async fn generate(automations: &Automations<'_>, automation: &Automation, run: &
             "the automation's sources have no new entries since its last run; nothing was posted".into(),
         ));
     }
-    let mut texts = Vec::with_capacity(channels.len());
-    for channel in &channels {
-        let draft = automations.ai.chat(&prompt(automation, &entries, channel)).await?;
-        texts.push(fit(automations.ai, channel.platform, draft).await?.text);
-    }
+    let texts = write_texts(automations, automation, &entries, &channels).await?;
     claim(automations, run, &entries).await?;
     let now = automations.clock.now();
     let (scheduled_at, draft) = match automation.publish {
@@ -97,6 +96,29 @@ async fn generate(automations: &Automations<'_>, automation: &Automation, run: &
         posts.push(post);
     }
     Ok(posts)
+}
+
+/// One text per channel, fitted to its platform: the AI is asked for every channel at once, at
+/// most [`CONCURRENT_AI_CALLS`] at a time, so a run with many channels fits its deadline. The
+/// texts come back in the channels' order; the first failure fails them all.
+async fn write_texts(
+    automations: &Automations<'_>,
+    automation: &Automation,
+    entries: &[FeedEntry],
+    channels: &[Channel],
+) -> Result<Vec<String>> {
+    let calls: Vec<_> = channels.iter().map(|channel| write_text(automations, automation, entries, channel)).collect();
+    futures_util::stream::iter(calls).buffered(CONCURRENT_AI_CALLS).try_collect().await
+}
+
+async fn write_text(
+    automations: &Automations<'_>,
+    automation: &Automation,
+    entries: &[FeedEntry],
+    channel: &Channel,
+) -> Result<String> {
+    let draft = automations.ai.chat(&prompt(automation, entries, channel)).await?;
+    Ok(fit(automations.ai, channel.platform, draft).await?.text)
 }
 
 async fn target_channels(automations: &Automations<'_>, automation: &Automation) -> Result<Vec<Channel>> {

@@ -5,7 +5,7 @@
 mod generate;
 mod scheduler;
 
-pub use generate::{ENTRIES_PER_RUN, Finished, run_automation};
+pub use generate::{CONCURRENT_AI_CALLS, ENTRIES_PER_RUN, Finished, run_automation};
 pub use scheduler::{ScheduleReport, run_due_automations};
 
 use time::OffsetDateTime;
