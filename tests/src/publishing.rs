@@ -12,14 +12,13 @@ use posthorn::jobs::process_queue;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::RetrySchedule;
 use posthorn::ports::platforms::{OAuthApp, PlatformClient};
 use posthorn::services::connections::create_sandbox_channels;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::app::{TestApp, TestOptions};
-use crate::receiver::{Receiver, test_ca};
+use crate::receiver::Receiver;
 use crate::recording::RecordingPlatform;
 use crate::stores::{StoreKind, store};
 
@@ -55,22 +54,15 @@ impl PostsFixture {
         let mut platforms: Vec<Arc<dyn PlatformClient>> = vec![Arc::new(Sandbox), Arc::new(recording.clone())];
         platforms.extend(extra);
         let options = TestOptions {
-            allow_private_urls: true,
-            trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-            retries: Some(RetrySchedule::parse("0").unwrap()),
             store: store(kind, "posthorn-posts").await,
-            queue: None,
             clock: Some(clock.clone()),
             platforms: Some(configure(registry(platforms))),
-            ai: None,
+            ..TestOptions::receiving()
         };
         let app =
             TestApp::with_options(|| vec![posthorn::api::webhooks::routes(), posthorn::api::posts::routes()], options)
                 .await;
-        app.start_worker();
-        let receiver = Receiver::start().await;
-        let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-        assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+        let receiver = app.watched().await;
         Self { app, clock, recording, receiver }
     }
 

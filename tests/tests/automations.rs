@@ -8,31 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use posthorn::adapters::dynamo::DynamoStore;
 use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
 use posthorn::model::automations::FeedEntry;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::ids::{ChannelId, SourceId};
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::RetrySchedule;
-use posthorn::ports::store::Store;
 use posthorn::services::connections::create_sandbox_channels;
 use posthorn_testkit::app::{PUBLIC_HOST, Reply, TestApp, TestOptions};
-use posthorn_testkit::aws;
+use posthorn_testkit::on_both_stores;
 use posthorn_testkit::openai_fake::{Answer, OpenAiFake};
-use posthorn_testkit::receiver::{Receiver, test_ca};
+use posthorn_testkit::receiver::Receiver;
+use posthorn_testkit::stores::{StoreKind, store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 const WAIT: Duration = Duration::from_secs(30);
 const INSTRUCTIONS: &str = "Share the newest release note with our developer audience.";
-
-#[derive(Clone, Copy, Debug)]
-enum StoreKind {
-    Sqlite,
-    DynamoDb,
-}
 
 struct Fixture {
     app: TestApp,
@@ -44,28 +36,14 @@ struct Fixture {
 
 async fn fixture(kind: StoreKind) -> Fixture {
     let fake = OpenAiFake::start().await;
-    let store: Option<Arc<dyn Store>> = match kind {
-        StoreKind::Sqlite => None,
-        StoreKind::DynamoDb => {
-            let store = DynamoStore::new(aws::dynamodb().await, aws::unique_name("posthorn-automations"));
-            store.ensure_table().await.expect("DynamoDB table");
-            Some(Arc::new(store))
-        }
-    };
     let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
-        store,
+        store: store(kind, "posthorn-automations").await,
         platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox)])),
         ai: Some(fake.provider()),
-        ..TestOptions::default()
+        ..TestOptions::receiving()
     };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    let receiver = app.watched().await;
     let now = app.state.clock.now();
     let sandbox = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
     let bluesky = app.channel_on(Platform::Bluesky, "did:plc:posthorn", ConnectionStatus::Active).await;
@@ -118,19 +96,6 @@ impl Fixture {
 
 fn slug(title: &str) -> String {
     title.to_lowercase().replace(' ', "-")
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::StoreKind::Sqlite).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::StoreKind::DynamoDb).await })*
-        }
-    };
 }
 
 on_both_stores!(
