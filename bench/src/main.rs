@@ -68,8 +68,7 @@ async fn deliveries(data_dir: &std::path::Path, events: usize) -> Result<(), Box
     let cpu_before = process_cpu();
     let drain_started = Instant::now();
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker =
-        tokio::spawn(posthorn::services::webhooks::worker::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping));
+    let worker = tokio::spawn(posthorn::jobs::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping));
     let received = receiver.wait_for(events, Duration::from_secs(300)).await;
     let drain_time = received.iter().map(|request| request.at).max().unwrap_or(drain_started) - drain_started;
     let cpu_used = process_cpu() - cpu_before;
@@ -208,7 +207,7 @@ async fn emit_paced(
     for _ in 0..events {
         ticks.tick().await;
         let at = Instant::now();
-        let event = outbox::emit(state, workspace_id, EventType::PostPublished, bench_data()).await?;
+        let event = outbox::emit(&state.outbox(), workspace_id, EventType::PostPublished, bench_data()).await?;
         emitted.insert(event.id.to_string(), at);
     }
     Ok(emitted)
@@ -226,7 +225,7 @@ async fn emit_all(
         let count = events / EMITTERS + usize::from(emitter < events % EMITTERS);
         emitters.spawn(async move {
             for _ in 0..count {
-                outbox::emit(&state, workspace_id, EventType::PostPublished, bench_data()).await?;
+                outbox::emit(&state.outbox(), workspace_id, EventType::PostPublished, bench_data()).await?;
             }
             Ok::<_, posthorn::model::error::Error>(())
         });

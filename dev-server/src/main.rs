@@ -31,15 +31,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(posthorn::services::webhooks::worker::run_local(
-        state.clone(),
-        DELIVERIES_IN_FLIGHT,
-        stopping.clone(),
-    ));
+    let worker = tokio::spawn(posthorn::jobs::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping.clone()));
     let schedule =
-        tokio::spawn(posthorn::services::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping.clone()));
-    let metrics =
-        tokio::spawn(posthorn::services::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping));
+        tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping.clone()));
+    let metrics = tokio::spawn(posthorn::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping));
 
     let router = combined_router(posthorn::dev::http_functions(), state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -17,6 +17,12 @@ use crate::ports::ai::AiProvider;
 use crate::ports::clock::Clock;
 use crate::ports::queue::Queue;
 use crate::ports::store::Store;
+use crate::services::automations::Automations;
+use crate::services::connections::Accounts;
+use crate::services::feeds::FeedFetcher;
+use crate::services::posts::Posting;
+use crate::services::webhooks::outbox::Outbox;
+use crate::services::webhooks::worker::Worker;
 
 /// How many receives a delivery message gets before it is dead-lettered.
 pub const DELIVERY_MAX_RECEIVES: u32 = 10;
@@ -68,6 +74,55 @@ impl AppState {
             retries: config.webhook_retry_schedule.clone(),
             wake_scheduler: Arc::default(),
         })
+    }
+
+    /// What the webhook outbox writes through.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { store: &*self.store, queue: &*self.queue, clock: &*self.clock }
+    }
+
+    /// What the delivery worker needs.
+    pub fn worker(&self) -> Worker<'_> {
+        Worker {
+            store: &*self.store,
+            queue: &*self.queue,
+            clock: &*self.clock,
+            outbound: &self.outbound,
+            secrets: &self.secrets,
+            retries: &self.retries,
+        }
+    }
+
+    /// What connecting accounts, publishing and reading metrics need.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            store: &*self.store,
+            queue: &*self.queue,
+            clock: &*self.clock,
+            secrets: &self.secrets,
+            platforms: &self.platforms,
+        }
+    }
+
+    /// What creating and checking posts needs.
+    pub fn posting(&self) -> Posting<'_> {
+        Posting { store: &*self.store, queue: &*self.queue, clock: &*self.clock, wake_publisher: &self.wake_scheduler }
+    }
+
+    /// What running automations needs.
+    pub fn automations(&self) -> Automations<'_> {
+        Automations {
+            ai: &*self.ai,
+            store: &*self.store,
+            queue: &*self.queue,
+            clock: &*self.clock,
+            wake_publisher: &self.wake_scheduler,
+        }
+    }
+
+    /// What fetching feeds needs.
+    pub fn feed_fetcher(&self) -> FeedFetcher<'_> {
+        FeedFetcher { store: &*self.store, clock: &*self.clock, outbound: &self.outbound }
     }
 
     /// The key to seal secrets with: production functions must be configured with one.

@@ -11,8 +11,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use crate::api::FunctionRoutes;
 use crate::app::AppState;
 use crate::config::Config;
+use crate::jobs::{ProcessQueueReport, process_queue_until};
 use crate::ports::queue::Receipt;
-use crate::services::jobs::{ProcessQueueReport, process_queue_until};
 use crate::services::metrics::MetricsSettings;
 use crate::services::metrics::{MetricsReport, sync_post_metrics};
 use crate::services::webhooks::worker::{Settled, settle};
@@ -56,7 +56,7 @@ pub async fn deliver_batch(state: Arc<AppState>, event: SqsEvent) -> SqsBatchRes
             continue;
         };
         let state = state.clone();
-        running.spawn(async move { (id, settle(&state, &body, &Receipt(receipt)).await) });
+        running.spawn(async move { (id, settle(&state.worker(), &body, &Receipt(receipt)).await) });
     }
     let mut response = SqsBatchResponse::default();
     for (id, settled) in running.join_all().await {
@@ -115,7 +115,7 @@ pub async fn run_sync_post_metrics(
     settings: &MetricsSettings,
     deadline: std::time::Instant,
 ) -> crate::model::error::Result<MetricsReport> {
-    sync_post_metrics(state, settings, deadline).await
+    sync_post_metrics(&state.accounts(), settings, deadline).await
 }
 
 /// When a run that must end by `deadline` (wall-clock) stops taking up work.

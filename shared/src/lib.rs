@@ -20,5 +20,6 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod dev;
+pub mod jobs;
 pub mod lambda;
 pub mod telemetry;

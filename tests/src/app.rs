@@ -27,8 +27,10 @@ use posthorn::ports::clock::Clock;
 use posthorn::ports::queue::Queue;
 use posthorn::ports::store::Store;
 use posthorn::services::workspaces::create_workspace_with_key;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::receiver::{Receiver, test_ca};
 
 /// A host every test may register webhooks on: it resolves to a public address.
 pub const PUBLIC_HOST: &str = "hooks.example.com";
@@ -67,6 +69,19 @@ pub struct TestOptions {
     pub ai: Option<Arc<dyn AiProvider>>,
 }
 
+impl TestOptions {
+    /// What a suite that watches events through an HTTPS [`Receiver`] needs: loopback receivers
+    /// allowed, the test CA trusted, one attempt per delivery.
+    pub fn receiving() -> Self {
+        Self {
+            allow_private_urls: true,
+            trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
+            retries: Some(RetrySchedule::parse("0").expect("schedule")),
+            ..Self::default()
+        }
+    }
+}
+
 impl TestApp {
     /// The given functions' routes as the dev server mounts them, over fresh in-memory adapters.
     pub async fn new(functions: impl FnOnce() -> Vec<FunctionRoutes>) -> Self {
@@ -102,11 +117,18 @@ impl TestApp {
 
     /// Runs the dev server's delivery worker until the app is dropped.
     pub fn start_worker(&self) {
-        tokio::spawn(posthorn::services::webhooks::worker::run_local(
-            self.state.clone(),
-            20,
-            self.stop_worker.subscribe(),
-        ));
+        tokio::spawn(posthorn::jobs::run_local(self.state.clone(), 20, self.stop_worker.subscribe()));
+    }
+
+    /// Starts the delivery worker and subscribes a new HTTPS receiver to every event (the app must
+    /// mount the webhooks routes and be built with [`TestOptions::receiving`]).
+    pub async fn watched(&self) -> Receiver {
+        self.start_worker();
+        let receiver = Receiver::start().await;
+        let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
+        let reply = self.call(Method::POST, "/v1/webhooks", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        receiver
     }
 
     pub fn store(&self) -> &dyn Store {

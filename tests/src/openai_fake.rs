@@ -2,7 +2,9 @@
 //! (`{choices: [{message: {content}}]}`) and `POST /v1/images/generations`
 //! (`{created, data: [{url} | {b64_json}]}`), with OpenAI's error bodies
 //! (`{"error": {"message", "type", "param", "code"}}`), `Retry-After`, and slow answers. It
-//! records every request so tests can assert the prompts that were sent.
+//! records every request so tests can assert the prompts that were sent, answers requests that
+//! run at once by what their system prompt says (so their order does not matter), and counts
+//! how many it was answering at once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -72,6 +74,9 @@ impl Request {
 #[derive(Default)]
 struct Shared {
     script: Mutex<VecDeque<Answer>>,
+    /// Answers for requests whose system prompt contains the key, tried before `script`.
+    routed: Mutex<Vec<(String, VecDeque<Answer>)>>,
+    in_flight: Mutex<(usize, usize)>,
     default_text: Mutex<String>,
     requests: Mutex<Vec<Request>>,
 }
@@ -118,6 +123,17 @@ impl OpenAiFake {
         self.shared.script.lock().expect("lock").extend(answers);
     }
 
+    /// Requests whose system prompt contains `needle` are answered with `answers`, in order,
+    /// before any other script; keys are tried in the order they were given.
+    pub fn script_when(&self, needle: &str, answers: impl IntoIterator<Item = Answer>) {
+        self.shared.routed.lock().expect("lock").push((needle.into(), answers.into_iter().collect()));
+    }
+
+    /// The most requests the fake was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.in_flight.lock().expect("lock").1
+    }
+
     /// What unscripted chat requests are answered with.
     pub fn set_default_text(&self, text: &str) {
         *self.shared.default_text.lock().expect("lock") = text.into();
@@ -142,11 +158,38 @@ impl Drop for OpenAiFake {
 fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Option<Answer> {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let body = serde_json::from_slice(body).unwrap_or(Value::Null);
-    shared.requests.lock().expect("lock").push(Request { path: path.into(), authorization, body });
-    shared.script.lock().expect("lock").pop_front()
+    let request = Request { path: path.into(), authorization, body };
+    let routed = shared
+        .routed
+        .lock()
+        .expect("lock")
+        .iter_mut()
+        .find(|(needle, answers)| !answers.is_empty() && request.system().contains(needle.as_str()))
+        .and_then(|(_, answers)| answers.pop_front());
+    shared.requests.lock().expect("lock").push(request);
+    routed.or_else(|| shared.script.lock().expect("lock").pop_front())
+}
+
+/// Counts a request as being answered until it is dropped.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn start(shared: &Arc<Shared>) -> Self {
+        let mut counts = shared.in_flight.lock().expect("lock");
+        counts.0 += 1;
+        counts.1 = counts.1.max(counts.0);
+        Self(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.lock().expect("lock").0 -= 1;
+    }
 }
 
 async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let _counted = InFlight::start(&shared);
     let answer = record(&shared, "/v1/chat/completions", &headers, &body);
     let default = Answer::Text(shared.default_text.lock().expect("lock").clone());
     respond(answer.unwrap_or_else(|| default.clone()), default).await

@@ -7,19 +7,18 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
-use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
+use posthorn::adapters::platforms::{Mastodon, PlatformRegistry, Sandbox};
+use posthorn::jobs::process_queue;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::RetrySchedule;
-use posthorn::ports::platforms::PlatformClient;
+use posthorn::ports::platforms::{OAuthApp, PlatformClient};
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::jobs::process_queue;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::app::{TestApp, TestOptions};
-use crate::receiver::{Receiver, test_ca};
+use crate::receiver::Receiver;
 use crate::recording::RecordingPlatform;
 use crate::stores::{StoreKind, store};
 
@@ -40,27 +39,30 @@ impl PostsFixture {
 
     /// Also serves `extra` adapters (for platforms other than sandbox and Mastodon).
     pub async fn with_platforms(kind: StoreKind, extra: Vec<Arc<dyn PlatformClient>>) -> Self {
+        Self::with_registry(kind, extra, |registry| registry).await
+    }
+
+    /// Like [`with_platforms`](Self::with_platforms), with the registry then `configure`d (to add
+    /// connectors and OAuth apps).
+    pub async fn with_registry(
+        kind: StoreKind,
+        extra: Vec<Arc<dyn PlatformClient>>,
+        configure: impl FnOnce(PlatformRegistry) -> PlatformRegistry,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let recording = RecordingPlatform::new(Platform::Mastodon);
         let mut platforms: Vec<Arc<dyn PlatformClient>> = vec![Arc::new(Sandbox), Arc::new(recording.clone())];
         platforms.extend(extra);
         let options = TestOptions {
-            allow_private_urls: true,
-            trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-            retries: Some(RetrySchedule::parse("0").unwrap()),
             store: store(kind, "posthorn-posts").await,
-            queue: None,
             clock: Some(clock.clone()),
-            platforms: Some(PlatformRegistry::new(platforms)),
-            ai: None,
+            platforms: Some(configure(registry(platforms))),
+            ..TestOptions::receiving()
         };
         let app =
             TestApp::with_options(|| vec![posthorn::api::webhooks::routes(), posthorn::api::posts::routes()], options)
                 .await;
-        app.start_worker();
-        let receiver = Receiver::start().await;
-        let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-        assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+        let receiver = app.watched().await;
         Self { app, clock, recording, receiver }
     }
 
@@ -104,4 +106,13 @@ impl PostsFixture {
 /// The ids of `channels`, as a post's `targets`.
 pub fn ids(channels: &[Channel]) -> Vec<String> {
     channels.iter().map(|channel| channel.id.to_string()).collect()
+}
+
+/// The publishing clients, with Mastodon's connector and an app for it, so that a token the
+/// recording "mastodon" adapter refuses goes through a real refresh attempt (which fails for good
+/// without a refresh token, as Mastodon's does).
+fn registry(clients: Vec<Arc<dyn PlatformClient>>) -> PlatformRegistry {
+    let mastodon = Arc::new(Mastodon::new(crate::platforms::outbound()));
+    let app = OAuthApp { client_id: "posthorn".into(), client_secret: Some("secret".into()) };
+    PlatformRegistry::new(clients).with_connectors(vec![mastodon]).with_app(Platform::Mastodon, app)
 }

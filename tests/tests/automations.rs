@@ -14,12 +14,11 @@ use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::ids::{ChannelId, SourceId};
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::RetrySchedule;
 use posthorn::services::connections::create_sandbox_channels;
 use posthorn_testkit::app::{PUBLIC_HOST, Reply, TestApp, TestOptions};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::openai_fake::{Answer, OpenAiFake};
-use posthorn_testkit::receiver::{Receiver, test_ca};
+use posthorn_testkit::receiver::Receiver;
 use posthorn_testkit::stores::{StoreKind, store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -37,21 +36,14 @@ struct Fixture {
 
 async fn fixture(kind: StoreKind) -> Fixture {
     let fake = OpenAiFake::start().await;
-    let store = store(kind, "posthorn-automations").await;
     let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
-        store,
+        store: store(kind, "posthorn-automations").await,
         platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox)])),
         ai: Some(fake.provider()),
-        ..TestOptions::default()
+        ..TestOptions::receiving()
     };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    let receiver = app.watched().await;
     let now = app.state.clock.now();
     let sandbox = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
     let bluesky = app.channel_on(Platform::Bluesky, "did:plc:posthorn", ConnectionStatus::Active).await;
@@ -111,6 +103,7 @@ on_both_stores!(
     entries_are_used_once_and_a_run_without_new_ones_fails_with_the_reason,
     a_provider_failure_fails_the_run_and_leaves_the_entries_for_the_next,
     scheduled_and_immediate_publish_modes,
+    the_channels_texts_are_written_at_once_within_a_bound,
 );
 
 async fn a_run_writes_one_fitted_post_per_channel_from_the_newest_entries(kind: StoreKind) {
@@ -124,11 +117,11 @@ async fn a_run_writes_one_fitted_post_per_channel_from_the_newest_entries(kind: 
         }))
         .await;
     let too_long_for_bluesky = "Version 2.0 is out with faster builds. ".repeat(10);
-    fixture.fake.script([
-        Answer::text("Version 2.0 is out: https://example.com/version-2.0"),
-        Answer::text(too_long_for_bluesky.clone()),
-        Answer::text("v2.0 is out! https://example.com/version-2.0"),
-    ]);
+    fixture.fake.script_when("Shorten", [Answer::text("v2.0 is out! https://example.com/version-2.0")]);
+    fixture
+        .fake
+        .script_when("at most 5000 characters", [Answer::text("Version 2.0 is out: https://example.com/version-2.0")]);
+    fixture.fake.script_when("at most 300 graphemes", [Answer::text(too_long_for_bluesky.clone())]);
 
     let reply = fixture.generate(&automation).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
@@ -148,16 +141,16 @@ async fn a_run_writes_one_fitted_post_per_channel_from_the_newest_entries(kind: 
     // The prompts carry the instructions, the entries newest first, the tone and each limit.
     let requests = fixture.fake.requests();
     assert_eq!(requests.len(), 3);
-    let user = requests[0].user();
+    let asking = |needle: &str| requests.iter().find(|request| request.system().contains(needle)).unwrap();
+    let (for_sandbox, for_bluesky) = (asking("at most 5000 characters"), asking("at most 300 graphemes"));
+    let user = for_sandbox.user();
     assert!(user.contains(INSTRUCTIONS), "{user}");
     let (newer, older) = (user.find("Version 2.0").unwrap(), user.find("Version 1.9").unwrap());
     assert!(newer < older, "{user}");
     assert!(user.contains("https://example.com/version-2.0") && user.contains("All about Version 2.0."), "{user}");
-    assert!(requests[0].system().contains("at most 5000 characters"), "{}", requests[0].system());
-    assert!(requests[0].system().contains("enthusiastic tone"), "{}", requests[0].system());
-    assert!(requests[1].system().contains("at most 300 graphemes"), "{}", requests[1].system());
-    assert!(requests[2].system().starts_with("Shorten"), "{}", requests[2].system());
-    assert_eq!(requests[2].user(), too_long_for_bluesky.trim());
+    assert!(for_sandbox.system().contains("enthusiastic tone"), "{}", for_sandbox.system());
+    assert_eq!(for_bluesky.user(), user, "both channels are written from the same material");
+    assert_eq!(asking("Shorten").user(), too_long_for_bluesky.trim());
 
     // The posts are ordinary posts, and the run can be read again.
     let listed = fixture.call(Method::GET, "/v1/posts?status=draft", None).await;
@@ -252,7 +245,7 @@ async fn scheduled_and_immediate_publish_modes(kind: StoreKind) {
     let reply = fixture.generate(&immediate).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let id = reply.body["data"]["posts"][0]["id"].as_str().unwrap().to_string();
-    posthorn::services::jobs::process_queue(&fixture.app.state).await.unwrap();
+    posthorn::jobs::process_queue(&fixture.app.state).await.unwrap();
     let post = fixture.call(Method::GET, &format!("/v1/posts/{id}"), None).await;
     assert_eq!(post.body["data"]["status"], "published", "{post:?}");
 }
@@ -394,4 +387,23 @@ async fn generate_content_needs_an_automation_of_the_callers_workspace() {
         app.call(Method::GET, &format!("/v1/runs/{}", posthorn::model::ids::RunId::new()), None).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn the_channels_texts_are_written_at_once_within_a_bound(kind: StoreKind) {
+    let fixture = fixture(kind).await;
+    let now = fixture.app.state.clock.now();
+    let channels =
+        create_sandbox_channels(fixture.app.store(), &fixture.app.state.secrets, fixture.app.workspace_id, 10, now)
+            .await
+            .unwrap();
+    let targets: Vec<String> = channels.iter().map(|channel| channel.id.to_string()).collect();
+    let automation =
+        fixture.automation(json!({"name": "Many", "instructions": INSTRUCTIONS, "targets": targets})).await;
+    fixture.fake.script((0..10).map(|_| Answer::Slow(Duration::from_millis(200))));
+
+    let reply = fixture.generate(&automation).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["data"]["posts"].as_array().unwrap().len(), 10);
+    assert_eq!(fixture.fake.max_in_flight(), posthorn::services::automations::CONCURRENT_AI_CALLS);
 }

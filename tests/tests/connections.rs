@@ -13,12 +13,11 @@ use posthorn::adapters::clock::ManualClock;
 use posthorn::adapters::dynamo::DynamoStore;
 use posthorn::adapters::platforms::pkce::challenge_of;
 use posthorn::adapters::sqlite::SqliteStore;
+use posthorn::jobs::process_queue;
 use posthorn::model::channels::{Channel, ChannelKind};
 use posthorn::model::ids::{ChannelId, ConnectionId};
-use posthorn::model::webhooks::RetrySchedule;
 use posthorn::ports::clock::Clock;
 use posthorn::ports::store::Store;
-use posthorn::services::jobs::process_queue;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
 use posthorn_testkit::atproto_pds::AtprotoPds;
 use posthorn_testkit::aws;
@@ -26,7 +25,7 @@ use posthorn_testkit::bluesky_fake::{self, BlueskyFake};
 use posthorn_testkit::graph_fake::form;
 use posthorn_testkit::mastodon_mock::MastodonMock;
 use posthorn_testkit::on_both_stores;
-use posthorn_testkit::receiver::{Received, Receiver, test_ca};
+use posthorn_testkit::receiver::{Received, Receiver};
 use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -77,19 +76,9 @@ async fn fixture(kind: StoreKind) -> Fixture {
         }
     };
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
-        store: Some(store),
-        clock: Some(clock.clone()),
-        ..TestOptions::default()
-    };
+    let options = TestOptions { store: Some(store), clock: Some(clock.clone()), ..TestOptions::receiving() };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    let receiver = app.watched().await;
     Fixture { app, clock, receiver, raw }
 }
 

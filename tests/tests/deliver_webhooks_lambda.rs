@@ -67,7 +67,9 @@ async fn sqs_batch(queue_url: &str) -> SqsEvent {
 #[tokio::test]
 async fn delivered_records_are_not_reported_as_failures() {
     let fixture = fixture().await;
-    emit(&fixture.app.state, fixture.app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
+    emit(&fixture.app.state.outbox(), fixture.app.workspace_id, EventType::PostPublished, json!({"total": 1}))
+        .await
+        .unwrap();
     let batch = sqs_batch(&fixture.queue_url).await;
     assert_eq!(batch.records.len(), 1);
 
@@ -81,7 +83,9 @@ async fn delivered_records_are_not_reported_as_failures() {
 async fn a_record_to_retry_is_reported_and_hidden_for_its_delay() {
     let fixture = fixture().await;
     fixture.receiver.script([Reply::Status(500)]);
-    emit(&fixture.app.state, fixture.app.workspace_id, EventType::PostFailed, json!({"total": 1})).await.unwrap();
+    emit(&fixture.app.state.outbox(), fixture.app.workspace_id, EventType::PostFailed, json!({"total": 1}))
+        .await
+        .unwrap();
     let batch = sqs_batch(&fixture.queue_url).await;
     let message_id = batch.records[0].message_id.clone().unwrap();
 

@@ -284,7 +284,7 @@ async fn posts_app() -> (TestApp, Vec<(&'static str, String)>) {
     let scheduled = id(&app.call(Method::POST, "/v1/posts", Some(scheduled)).await, "id");
     let doomed = json!({"text": "Seeded #fail:rate_limited", "targets": [channel]});
     let failed = id(&app.call(Method::POST, "/v1/posts", Some(doomed)).await, "id");
-    posthorn::services::jobs::process_queue(&app.state).await.unwrap();
+    posthorn::jobs::process_queue(&app.state).await.unwrap();
     let post = app.store().get_post(app.workspace_id, failed.parse::<PostId>().unwrap()).await.unwrap().unwrap();
     assert_eq!(post.status.as_str(), "failed", "the seeded post to retry");
     let substitutions =
@@ -421,7 +421,7 @@ async fn the_sqs_batch_is_delivered_and_reports_no_failures() {
         let receiver = Receiver::start().await;
         let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
         assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
-        emit(&app.state, app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
+        emit(&app.state.outbox(), app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
         let queued = app.state.queue.receive(1, Duration::from_secs(60), Duration::ZERO).await.unwrap().remove(0);
         let message: DeliveryMessage = serde_json::from_str(&queued.body).unwrap();
 
@@ -467,7 +467,7 @@ async fn the_scheduled_event_reads_the_published_posts_figures() {
             create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 2, now).await.unwrap();
         let post = json!({"text": "Published", "targets": [channels[0].id, channels[1].id]});
         let post = id(&app.call(Method::POST, "/v1/posts", Some(post)).await, "id");
-        assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().published_posts, 1);
+        assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().published_posts, 1);
 
         let event: EventBridgeEvent = serde_json::from_str(&event_text("sync-post-metrics", file, &[])).unwrap();
         assert_eq!(event.detail_type, "Scheduled Event");

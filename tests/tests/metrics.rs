@@ -1,7 +1,8 @@
 //! sync-post-metrics: figures of published targets are read through the platform adapters,
 //! shown on `GET /v1/posts/{id}` with their history and the post's totals, and announced with
 //! post.metrics.updated only when they changed; rate limits are waited out, a refused token
-//! marks the connection expired with a single token.expired, old targets are left alone, and a
+//! is refreshed, and when the refresh is refused too the connection is marked expired with a
+//! single token.expired; old targets are left alone, and a
 //! concurrent write to the post is kept. Each scenario runs on SQLite and on DynamoDB (moto).
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,7 +36,7 @@ async fn sync(fixture: &PostsFixture) -> MetricsReport {
 }
 
 async fn sync_with(fixture: &PostsFixture, settings: &MetricsSettings) -> MetricsReport {
-    sync_post_metrics(&fixture.app.state, settings, Instant::now() + Duration::from_secs(60)).await.unwrap()
+    sync_post_metrics(&fixture.app.state.accounts(), settings, Instant::now() + Duration::from_secs(60)).await.unwrap()
 }
 
 /// Publishes a post to `channels` now; its id.
@@ -163,7 +164,7 @@ async fn a_refused_token_marks_the_connection_expired_and_fires_token_expired_on
     let connection = fixture.app.store().get_connection(fixture.app.workspace_id, channel.connection_id).await;
     assert_eq!(connection.unwrap().unwrap().status, ConnectionStatus::Expired);
     let expired = &fixture.events("token.expired", 1).await[0];
-    assert_eq!(expired["data"]["connection_id"], channel.connection_id.to_string());
+    assert_eq!(expired["data"]["account_id"], channel.connection_id.to_string());
     assert_eq!(expired["data"]["platform"], "mastodon");
 
     fixture.clock.advance(INTERVAL);
@@ -178,7 +179,7 @@ async fn targets_older_than_the_age_limit_are_not_read(kind: StoreKind) {
     let id = published(&fixture, std::slice::from_ref(&channel)).await;
     let post_id: PostId = id.parse().unwrap();
 
-    let out_of_time = sync_post_metrics(&fixture.app.state, &settings(), Instant::now()).await.unwrap();
+    let out_of_time = sync_post_metrics(&fixture.app.state.accounts(), &settings(), Instant::now()).await.unwrap();
     assert!(out_of_time.out_of_time && out_of_time.targets_read == 0, "{out_of_time:?}");
 
     let one_hour = MetricsSettings { max_age: time::Duration::hours(1), ..settings() };

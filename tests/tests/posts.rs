@@ -5,11 +5,11 @@
 
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
+use posthorn::jobs::process_queue;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::ids::ChannelId;
 use posthorn::model::platforms::{ErrorCode, Platform};
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::jobs::process_queue;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::publishing::{PostsFixture as Fixture, ids};

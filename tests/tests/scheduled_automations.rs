@@ -10,14 +10,13 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode, header};
 use posthorn::adapters::clock::ManualClock;
 use posthorn::adapters::platforms::{PlatformRegistry, Sandbox};
-use posthorn::model::webhooks::RetrySchedule;
+use posthorn::jobs::{ProcessQueueReport, process_queue};
 use posthorn::ports::clock::Clock;
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::jobs::{ProcessQueueReport, process_queue};
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::feed_server::{ETAG, FeedServer};
 use posthorn_testkit::on_both_stores;
-use posthorn_testkit::receiver::{Receiver, test_ca};
+use posthorn_testkit::receiver::Receiver;
 use posthorn_testkit::stores::{StoreKind, store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -58,19 +57,13 @@ fn rss(titles: &[&str]) -> Vec<u8> {
 async fn fixture(kind: StoreKind) -> Fixture {
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
         store: store(kind, "posthorn-scheduled").await,
         clock: Some(clock.clone()),
         platforms: Some(PlatformRegistry::new(vec![Arc::new(Sandbox)])),
-        ..TestOptions::default()
+        ..TestOptions::receiving()
     };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    let receiver = app.watched().await;
     let now = clock.now();
     let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 2, now).await.unwrap();
     let channels = channels.iter().map(|channel| channel.id.to_string()).collect();

@@ -64,7 +64,7 @@ async fn register(app: &TestApp, receiver: &Receiver, events: Value) -> (String,
 
 async fn publish(app: &TestApp) -> String {
     let data = json!({"post_id": "post_01JD8Z3QK5V7Y2W9X4T6R8P0MN", "status": "published", "published": 1, "failed": 0, "total": 1});
-    emit(&app.state, app.workspace_id, EventType::PostPublished, data).await.unwrap().id.to_string()
+    emit(&app.state.outbox(), app.workspace_id, EventType::PostPublished, data).await.unwrap().id.to_string()
 }
 
 async fn deliveries(app: &TestApp, webhook: &str, query: &str) -> Vec<Value> {
@@ -335,16 +335,16 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
     app.store().create_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
 
     // WHEN process-queue runs before the grace period, nothing is re-sent; after it, the sweep re-enqueues
-    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
+    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
     clock.advance(time::Duration::minutes(3));
-    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 1);
+    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 1);
 
     // THEN the receiver gets the event, once
     let received = receiver.wait_for(2, WAIT).await;
     assert_eq!(received[1].header("webhook-id"), event.id.to_string());
     let settled = settled_delivery(&app, &webhook).await;
     assert_eq!(settled["status"], "delivered");
-    assert_eq!(posthorn::services::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
+    assert_eq!(posthorn::jobs::process_queue(&app.state).await.unwrap().requeued_deliveries, 0);
 }
 
 #[tokio::test]

@@ -22,12 +22,12 @@ use crate::model::automations::{
 };
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{AutomationId, ChannelId, PostId, RunId, SourceId};
+use crate::model::posts::MAX_TARGETS;
 use crate::services::automations::run_automation;
 
 const MAX_NAME_CHARS: usize = 200;
 const MAX_INSTRUCTIONS_CHARS: usize = 4_000;
 const MAX_TONE_CHARS: usize = 50;
-const MAX_TARGETS: usize = 20;
 const MAX_SOURCES: usize = 20;
 /// A scheduled publish is at most 30 days after its run.
 const MAX_OFFSET_MINUTES: u32 = 30 * 24 * 60;
@@ -597,7 +597,7 @@ async fn generate_content(
     Json(request): Json<GenerateContent>,
 ) -> Result<(StatusCode, axum::Json<Data<RunView>>)> {
     let automation = find_automation(&state, caller, request.automation_id).await?;
-    let finished = run_automation(&state, &automation, RunTrigger::Manual).await?;
+    let finished = run_automation(&state.automations(), &automation, RunTrigger::Manual).await?;
     if let Some(error) = finished.failure {
         return Err(naming_run(error, finished.run.id));
     }

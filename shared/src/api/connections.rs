@@ -191,7 +191,8 @@ async fn authorization_url(
     let platform = parse_platform(&params.platform)?;
     check_lengths(&[("redirect_uri", Some(&params.redirect_uri)), ("base_url", params.base_url.as_ref())])?;
     let authorization =
-        authorize(&state, caller.workspace_id, platform, &params.redirect_uri, params.base_url.as_deref()).await?;
+        authorize(&state.accounts(), caller.workspace_id, platform, &params.redirect_uri, params.base_url.as_deref())
+            .await?;
     Ok(axum::Json(Data {
         data: AuthorizationView {
             authorization_url: authorization.authorization_url,
@@ -229,7 +230,7 @@ async fn connect_account(
         app_password: request.app_password,
         base_url: request.base_url,
     };
-    let connected = complete(&state, caller.workspace_id, callback).await?;
+    let connected = complete(&state.accounts(), caller.workspace_id, callback).await?;
     let status = if connected.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(Data { data: ConnectionView::from(&connected.connection) })))
 }
@@ -244,7 +245,7 @@ async fn sync_connection(
     caller: Caller,
     Json(request): Json<ConnectionRequest>,
 ) -> Result<axum::Json<Data<ConnectionView>>> {
-    let connection = sync(&state, caller.workspace_id, request.connection_id).await?;
+    let connection = sync(&state.accounts(), caller.workspace_id, request.connection_id).await?;
     Ok(axum::Json(Data { data: ConnectionView::from(&connection) }))
 }
 
@@ -258,7 +259,7 @@ async fn import_connection_channels(
     caller: Caller,
     Json(request): Json<ConnectionRequest>,
 ) -> Result<axum::Json<Data<Vec<ChannelView>>>> {
-    let channels = import_channels(&state, caller.workspace_id, request.connection_id).await?;
+    let channels = import_channels(&state.accounts(), caller.workspace_id, request.connection_id).await?;
     Ok(axum::Json(Data { data: channels.iter().map(ChannelView::from).collect() }))
 }
 
@@ -283,7 +284,7 @@ async fn get_connection(
     caller: Caller,
     PathId(id): PathId<ConnectionId>,
 ) -> Result<axum::Json<Data<ConnectionView>>> {
-    let connection = get(&state, caller.workspace_id, id).await?;
+    let connection = get(&state.accounts(), caller.workspace_id, id).await?;
     Ok(axum::Json(Data { data: ConnectionView::from(&connection) }))
 }
 
@@ -296,7 +297,7 @@ async fn delete_connection(
     caller: Caller,
     PathId(id): PathId<ConnectionId>,
 ) -> Result<StatusCode> {
-    disconnect(&state, caller.workspace_id, id).await?;
+    disconnect(&state.accounts(), caller.workspace_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

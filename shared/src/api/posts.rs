@@ -2,7 +2,6 @@
 //! validate (a dry run), list, read, edit, delete, cancel and retry. Every target is checked
 //! against its platform's rules up front; a post is saved whole or not at all.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -17,22 +16,19 @@ use utoipa_axum::routes;
 
 use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query};
 use crate::app::AppState;
-use crate::model::channels::Channel;
-use crate::model::connections::ConnectionStatus;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{ChannelId, PostId};
 use crate::model::platforms::{MediaItem, Metrics, Platform};
 use crate::model::posts::IdempotencyRecord;
-use crate::model::posts::validate::{TargetReport, check_target};
+use crate::model::posts::validate::TargetReport;
 use crate::model::posts::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
 use crate::model::webhooks::EventType;
 use crate::services::metrics::total_metrics;
+use crate::services::posts::{NewPost, after_create, checked_post, checks, reject_problems, target_channels};
 use crate::services::webhooks::outbox::emit;
 
-const MAX_TEXT_CHARS: usize = 100_000;
 const MAX_ALT_CHARS: usize = 1_500;
 const MAX_MEDIA: usize = 10;
-const MAX_TARGETS: usize = 20;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 const IDEMPOTENCY_WINDOW: time::Duration = time::Duration::hours(24);
 
@@ -195,7 +191,15 @@ async fn create_post(
 ) -> Result<(StatusCode, axum::Json<Data<PostView>>)> {
     let key = idempotency_key(&headers)?;
     let now = state.clock.now();
-    let post = checked_post(&state, caller, &request).await?;
+    let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;
+    let new = NewPost {
+        text: request.text.clone(),
+        media,
+        targets: request.targets.clone(),
+        scheduled_at: request.scheduled_at,
+        draft: request.draft.unwrap_or(false),
+    };
+    let post = checked_post(&state.posting(), caller.workspace_id, &new).await?;
 
     let record = key.map(|key| IdempotencyRecord {
         workspace_id: caller.workspace_id,
@@ -207,81 +211,8 @@ async fn create_post(
     if let Some(earlier) = state.store.create_post(&post, record.as_ref()).await? {
         return replay(&state, caller, &earlier, record.as_ref()).await;
     }
-    after_create(&state, &post).await?;
+    after_create(&state.posting(), &post).await?;
     Ok((StatusCode::CREATED, axum::Json(Data { data: PostView::from(&post) })))
-}
-
-/// Creates a post as `POST /v1/posts` does without an `Idempotency-Key`: every target checked
-/// against its platform, then saved, then scheduled or handed to the publisher. For callers
-/// inside Posthorn, like generate-content.
-pub async fn create(
-    state: &AppState,
-    caller: Caller,
-    text: String,
-    targets: Vec<ChannelId>,
-    scheduled_at: Option<OffsetDateTime>,
-    draft: bool,
-) -> Result<Post> {
-    let request = CreatePost { text, media: None, targets, scheduled_at, draft: Some(draft) };
-    let post = checked_post(state, caller, &request).await?;
-    state.store.create_post(&post, None).await?;
-    after_create(state, &post).await?;
-    Ok(post)
-}
-
-/// The post a create request describes, once every target accepts it.
-async fn checked_post(state: &AppState, caller: Caller, request: &CreatePost) -> Result<Post> {
-    let media = media_items(state, request.media.as_deref().unwrap_or_default()).await?;
-    let channels = target_channels(state, caller, &request.targets).await?;
-    reject_problems(&checks(state, &request.text, &media, &channels).await?)?;
-    new_post(caller, request, media, &channels, state.clock.now())
-}
-
-fn new_post(
-    caller: Caller,
-    request: &CreatePost,
-    media: Vec<MediaItem>,
-    channels: &[Channel],
-    now: OffsetDateTime,
-) -> Result<Post> {
-    if let Some(at) = request.scheduled_at.filter(|at| *at <= now) {
-        return Err(Error::Unprocessable(format!("scheduled_at {at} is in the past")));
-    }
-    let (status, due_at) = match (request.draft.unwrap_or(false), request.scheduled_at) {
-        (true, _) => (PostStatus::Draft, None),
-        (false, Some(at)) => (PostStatus::Scheduled, Some(at)),
-        (false, None) => (PostStatus::Scheduled, Some(now)),
-    };
-    Ok(Post {
-        id: PostId::new(),
-        workspace_id: caller.workspace_id,
-        text: request.text.clone(),
-        media,
-        status,
-        scheduled_at: request.scheduled_at,
-        targets: channels.iter().map(|channel| Target::pending(channel.id, channel.platform)).collect(),
-        due_at,
-        retried_count: 0,
-        metrics_due_at: None,
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    })
-}
-
-/// Fires post.scheduled for a future post; an immediate one is handed to the publisher.
-async fn after_create(state: &AppState, post: &Post) -> Result<()> {
-    match (post.status, post.scheduled_at) {
-        (PostStatus::Scheduled, Some(at)) => {
-            let targets: Vec<ChannelId> = post.targets.iter().map(|target| target.channel_id).collect();
-            let data =
-                json!({"post_id": post.id, "status": post.status, "scheduled_at": rfc3339(at), "targets": targets});
-            emit(state, post.workspace_id, EventType::PostScheduled, data).await?;
-        }
-        (PostStatus::Scheduled, None) => state.wake_scheduler.notify_one(),
-        _ => {}
-    }
-    Ok(())
 }
 
 async fn replay(
@@ -306,8 +237,8 @@ async fn validate_post(
     Json(request): Json<CreatePost>,
 ) -> Result<axum::Json<Data<Validation>>> {
     let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;
-    let channels = target_channels(&state, caller, &request.targets).await?;
-    let targets = checks(&state, &request.text, &media, &channels).await?;
+    let channels = target_channels(&state.posting(), caller.workspace_id, &request.targets).await?;
+    let targets = checks(&state.posting(), &request.text, &media, &channels).await?;
     let valid = targets.iter().all(|report| report.problems.is_empty());
     Ok(axum::Json(Data { data: Validation { valid, targets } }))
 }
@@ -392,14 +323,14 @@ async fn update_post(
     if changed.is_empty() {
         return Err(Error::bad_request("give at least one of text, media, targets, scheduled_at"));
     }
-    let channels = target_channels(&state, caller, &target_ids).await?;
-    reject_problems(&checks(&state, &post.text, &post.media, &channels).await?)?;
+    let channels = target_channels(&state.posting(), caller.workspace_id, &target_ids).await?;
+    reject_problems(&checks(&state.posting(), &post.text, &post.media, &channels).await?)?;
     if request.targets.is_some() {
         post.targets = channels.iter().map(|channel| Target::pending(channel.id, channel.platform)).collect();
     }
     save(&state, &mut post).await?;
     let data = json!({"post_id": post.id, "status": post.status, "changed_fields": changed});
-    emit(&state, post.workspace_id, EventType::PostUpdated, data).await?;
+    emit(&state.outbox(), post.workspace_id, EventType::PostUpdated, data).await?;
     Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
@@ -416,8 +347,13 @@ async fn delete_post(
         return Err(Error::Conflict("the post is being published; try again when it is done".into()));
     }
     state.store.delete_post(caller.workspace_id, id).await?;
-    emit(&state, caller.workspace_id, EventType::PostDeleted, json!({"post_id": id, "was_status": post.status}))
-        .await?;
+    emit(
+        &state.outbox(),
+        caller.workspace_id,
+        EventType::PostDeleted,
+        json!({"post_id": id, "was_status": post.status}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -440,8 +376,13 @@ async fn cancel_post(
     post.status = PostStatus::Cancelled;
     post.due_at = None;
     save(&state, &mut post).await?;
-    emit(&state, post.workspace_id, EventType::PostCancelled, json!({"post_id": post.id, "status": post.status}))
-        .await?;
+    emit(
+        &state.outbox(),
+        post.workspace_id,
+        EventType::PostCancelled,
+        json!({"post_id": post.id, "status": post.status}),
+    )
+    .await?;
     Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
@@ -471,7 +412,7 @@ async fn retry_post(
     post.retried_count += 1;
     save(&state, &mut post).await?;
     let data = json!({"post_id": post.id, "status": post.status, "retried_count": post.retried_count});
-    emit(&state, post.workspace_id, EventType::PostRetried, data).await?;
+    emit(&state.outbox(), post.workspace_id, EventType::PostRetried, data).await?;
     state.wake_scheduler.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: PostView::from(&post) })))
 }
@@ -481,57 +422,12 @@ async fn find_post(state: &AppState, caller: Caller, id: PostId) -> Result<Post>
 }
 
 async fn save(state: &AppState, post: &mut Post) -> Result<()> {
-    crate::services::publish::save(state, post).await.map_err(|error| match error {
+    crate::services::publish::save(&state.accounts(), post).await.map_err(|error| match error {
         Error::Conflict(_) => {
             Error::Conflict("the post changed meanwhile (it may be publishing); read it and try again".into())
         }
         other => other,
     })
-}
-
-/// The channels of `targets`, in order; each must exist in the caller's workspace.
-async fn target_channels(state: &AppState, caller: Caller, targets: &[ChannelId]) -> Result<Vec<Channel>> {
-    if targets.is_empty() || targets.len() > MAX_TARGETS {
-        return Err(Error::bad_request(format!("targets must list 1 to {MAX_TARGETS} channel ids")));
-    }
-    let mut seen = HashSet::new();
-    let mut channels = Vec::with_capacity(targets.len());
-    for (index, id) in targets.iter().enumerate() {
-        if !seen.insert(*id) {
-            return Err(Error::bad_request(format!("targets[{index}]: channel {id} is listed twice")));
-        }
-        let channel = state.store.get_channel(caller.workspace_id, *id).await?;
-        channels.push(channel.ok_or_else(|| Error::bad_request(format!("targets[{index}]: channel {id} not found")))?);
-    }
-    Ok(channels)
-}
-
-/// Every target's report for this text and media.
-async fn checks(state: &AppState, text: &str, media: &[MediaItem], channels: &[Channel]) -> Result<Vec<TargetReport>> {
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(Error::bad_request(format!("text must be at most {MAX_TEXT_CHARS} characters")));
-    }
-    let mut reports = Vec::with_capacity(channels.len());
-    for channel in channels {
-        let connection = state.store.get_connection(channel.workspace_id, channel.connection_id).await?;
-        let status = connection.map_or(ConnectionStatus::Expired, |connection| connection.status);
-        reports.push(check_target(text, media, channel, status));
-    }
-    Ok(reports)
-}
-
-/// A 400 naming each target and rule it breaks.
-fn reject_problems(reports: &[TargetReport]) -> Result<()> {
-    let problems: Vec<String> = reports
-        .iter()
-        .enumerate()
-        .flat_map(|(index, report)| {
-            report.problems.iter().map(move |problem| {
-                format!("targets[{index}] ({} {}): {}", report.platform.as_str(), report.channel_id, problem.message)
-            })
-        })
-        .collect();
-    if problems.is_empty() { Ok(()) } else { Err(Error::BadRequest(problems.join("; "))) }
 }
 
 /// Checks media inputs (count, alt length, URL through the SSRF guard).
@@ -567,8 +463,4 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
 fn fingerprint(request: &CreatePost) -> String {
     let canonical = serde_json::to_vec(request).expect("a parsed request serializes");
     hex::encode(Sha256::digest(canonical))
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -10,5 +10,6 @@ pub mod feeds;
 pub mod ids;
 pub mod platforms;
 pub mod posts;
+pub mod times;
 pub mod webhooks;
 pub mod workspaces;

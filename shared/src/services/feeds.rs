@@ -10,10 +10,21 @@ use futures_util::StreamExt;
 use time::OffsetDateTime;
 
 use crate::adapters::feeds::{DEFAULT_FETCH_TIMEOUT, FetchOptions, FetchOutcome, Validators, fetch};
-use crate::app::AppState;
+use crate::adapters::outbound::OutboundClient;
 use crate::model::automations::{FeedEntry, Source};
 use crate::model::error::{Error, Result};
 use crate::model::feeds::{FeedItem, next_fetch_at};
+use crate::ports::clock::Clock;
+use crate::ports::store::Store;
+
+/// What fetching feeds needs: the store of sources and entries, and the outbound client (with
+/// the SSRF guard) that fetches them.
+#[derive(Clone, Copy)]
+pub struct FeedFetcher<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub outbound: &'a OutboundClient,
+}
 
 /// How many due sources one run takes up, and how many it fetches at once.
 const SOURCES_PER_RUN: usize = 100;
@@ -39,10 +50,10 @@ enum Fetched {
 }
 
 /// Fetches the sources due now, each fetch ending by `deadline`.
-pub async fn fetch_due_sources(state: &AppState, deadline: Instant) -> Result<FeedReport> {
-    let due = state.store.sources_due(state.clock.now(), SOURCES_PER_RUN).await?;
+pub async fn fetch_due_sources(fetcher: &FeedFetcher<'_>, deadline: Instant) -> Result<FeedReport> {
+    let due = fetcher.store.sources_due(fetcher.clock.now(), SOURCES_PER_RUN).await?;
     let mut outcomes = futures_util::stream::iter(due)
-        .map(|source| fetch_source(state, source, deadline))
+        .map(|source| fetch_source(fetcher, source, deadline))
         .buffer_unordered(CONCURRENT_FETCHES);
     let mut report = FeedReport::default();
     while let Some(outcome) = outcomes.next().await {
@@ -61,19 +72,19 @@ pub async fn fetch_due_sources(state: &AppState, deadline: Instant) -> Result<Fe
     Ok(report)
 }
 
-async fn fetch_source(state: &AppState, source: Source, deadline: Instant) -> Result<Fetched> {
+async fn fetch_source(fetcher: &FeedFetcher<'_>, source: Source, deadline: Instant) -> Result<Fetched> {
     let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
         return Ok(Fetched::Skipped);
     };
     let options = FetchOptions { timeout: left.min(DEFAULT_FETCH_TIMEOUT), ..FetchOptions::default() };
     let validators = Validators { etag: source.etag.clone(), last_modified: source.last_modified.clone() };
-    let outcome = fetch(&state.outbound, &source.url, &validators, &options).await;
-    let now = state.clock.now();
+    let outcome = fetch(fetcher.outbound, &source.url, &validators, &options).await;
+    let now = fetcher.clock.now();
     let (fetched, recorded) = match outcome {
         FetchOutcome::NotModified => (Fetched::Stored { new_entries: 0 }, succeeded(source, validators, now)),
         FetchOutcome::Fetched { items, etag, last_modified } => {
             let entries: Vec<FeedEntry> = items.into_iter().map(|item| entry(&source, item, now)).collect();
-            let new_entries = state.store.upsert_feed_entries(&entries).await?;
+            let new_entries = fetcher.store.upsert_feed_entries(&entries).await?;
             (Fetched::Stored { new_entries }, succeeded(source, Validators { etag, last_modified }, now))
         }
         FetchOutcome::Failed { reason, retry_after } => {
@@ -90,7 +101,7 @@ async fn fetch_source(state: &AppState, source: Source, deadline: Instant) -> Re
             (Fetched::Failed, failed)
         }
     };
-    record(state, recorded, now).await?;
+    record(fetcher, recorded, now).await?;
     Ok(fetched)
 }
 
@@ -110,11 +121,11 @@ fn succeeded(source: Source, validators: Validators, now: OffsetDateTime) -> Sou
 
 /// Writes the fetch state, unless the source changed meanwhile (an edit or a concurrent run
 /// wins; the entries are stored either way) or was deleted.
-async fn record(state: &AppState, mut source: Source, now: OffsetDateTime) -> Result<()> {
+async fn record(fetcher: &FeedFetcher<'_>, mut source: Source, now: OffsetDateTime) -> Result<()> {
     let expected_version = source.version;
     source.version += 1;
     source.updated_at = now;
-    match state.store.update_source(&source, expected_version).await {
+    match fetcher.store.update_source(&source, expected_version).await {
         Ok(()) | Err(Error::Conflict(_) | Error::NotFound(_)) => Ok(()),
         Err(error) => Err(error),
     }

@@ -2,8 +2,8 @@
 //! younger than the configured age through their platform adapters, keeps the latest figures
 //! and the history of their changes on the post, and fires post.metrics.updated when they
 //! changed. A rate-limited connection is left alone until the next run (or the platform's
-//! `Retry-After`); a connection whose token the platform refuses is marked expired, and
-//! token.expired fires once. Each run stops at its deadline and after a bounded number of posts.
+//! `Retry-After`); tokens are fresh at the moment of use (`with_fresh_token`), so a connection
+//! is expired only when its refresh is refused for good, and token.expired fires once. Each run stops at its deadline and after a bounded number of posts.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -11,15 +11,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::app::AppState;
-use crate::model::connections::{Connection, ConnectionStatus};
+use crate::model::connections::ConnectionStatus;
 use crate::model::error::{Error, Result};
-use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
+use crate::model::ids::{ChannelId, ConnectionId};
 use crate::model::platforms::{ErrorCode, Metrics};
 use crate::model::posts::{Post, PostStatus, Target, TargetMetrics, TargetStatus};
+use crate::model::times::rfc3339;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::PlatformError;
-use crate::services::publish::{account_auth, save, target_account};
+use crate::services::connections::Accounts;
+use crate::services::connections::sync::{CallError, with_fresh_token};
+use crate::services::publish::{save, target_account};
 use crate::services::webhooks::outbox::emit;
 
 /// Which published posts sync-post-metrics reads, and how often.
@@ -90,15 +92,15 @@ enum Reading {
 /// Reads the figures of every post due for a metrics sync, until `deadline` or
 /// [`POSTS_PER_RUN`] posts.
 pub async fn sync_post_metrics(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     settings: &MetricsSettings,
     deadline: Instant,
 ) -> Result<MetricsReport> {
-    let now = state.clock.now();
+    let now = accounts.clock.now();
     let mut run = Run::default();
     let mut seen = HashSet::new();
     'batches: while run.report.posts < POSTS_PER_RUN {
-        let batch = state.store.metrics_due_posts(now, BATCH + seen.len()).await?;
+        let batch = accounts.store.metrics_due_posts(now, BATCH + seen.len()).await?;
         let fresh: Vec<Post> = batch.into_iter().filter(|post| seen.insert(post.id)).collect();
         if fresh.is_empty() {
             break;
@@ -110,7 +112,7 @@ pub async fn sync_post_metrics(
             }
             run.report.posts += 1;
             let post_id = post.id;
-            if let Err(error) = sync_post(state, settings, post, now, &mut run).await {
+            if let Err(error) = sync_post(accounts, settings, post, now, &mut run).await {
                 tracing::error!(%post_id, error = %error, "syncing a post's metrics failed; it is tried at the next run");
             }
         }
@@ -120,7 +122,7 @@ pub async fn sync_post_metrics(
 
 /// Reads the due targets of one post, then records what was read.
 async fn sync_post(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     settings: &MetricsSettings,
     post: Post,
     now: OffsetDateTime,
@@ -131,10 +133,10 @@ async fn sync_post(
     }
     let mut readings = HashMap::new();
     for target in post.targets.iter().filter(|target| target_due(target, settings, now)) {
-        let reading = read_target(state, &post, target, now, run).await;
+        let reading = read_target(accounts, &post, target, now, run).await;
         readings.insert(target.channel_id, reading);
     }
-    record(state, settings, post, &readings, now, &mut run.report).await
+    record(accounts, settings, post, &readings, now, &mut run.report).await
 }
 
 /// Only a published or partial post is written here: a post being (re)published belongs to
@@ -158,8 +160,14 @@ fn live(target: &Target, settings: &MetricsSettings, now: OffsetDateTime) -> boo
 
 /// Reads one target's figures through its platform adapter, handling rate limits and expired
 /// tokens for its connection.
-async fn read_target(state: &AppState, post: &Post, target: &Target, now: OffsetDateTime, run: &mut Run) -> Reading {
-    let (channel, connection) = match target_account(state, post, target).await {
+async fn read_target(
+    accounts: &Accounts<'_>,
+    post: &Post,
+    target: &Target,
+    now: OffsetDateTime,
+    run: &mut Run,
+) -> Reading {
+    let (channel, connection) = match target_account(accounts, post, target).await {
         Ok(account) => account,
         Err(error) => return failed(post, target, &error, run),
     };
@@ -170,36 +178,33 @@ async fn read_target(state: &AppState, post: &Post, target: &Target, now: Offset
         run.report.rate_limited += 1;
         return Reading::RetryAt(*retry_at);
     }
-    let Some(client) = state.platforms.get(target.platform) else {
+    let Some(client) = accounts.platforms.get(target.platform) else {
         let error = PlatformError::new(ErrorCode::PlatformError, "no adapter for this platform is configured");
         return failed(post, target, &error, run);
     };
     let connection_id = connection.id;
-    let outcome = match account_auth(state, channel, connection) {
-        Ok(auth) => client.metrics(&auth, target.platform_post_id.as_deref().unwrap_or_default()).await,
-        Err(error) => Err(error),
-    };
+    let platform_post_id = target.platform_post_id.as_deref().unwrap_or_default();
+    let outcome = with_fresh_token(accounts, &connection, Some(&channel), |auth| async move {
+        client.metrics(&auth, platform_post_id).await
+    })
+    .await;
     match outcome {
         Ok(figures) => {
             run.report.targets_read += 1;
             Reading::Figures(figures)
         }
-        Err(error) if error.code == ErrorCode::RateLimited => {
+        Err(CallError::Platform(_, error)) if error.code == ErrorCode::RateLimited => {
             let retry_at = now + retry_delay(error.retry_after);
             run.report.rate_limited += 1;
             run.rate_limited.insert(connection_id, retry_at);
             Reading::RetryAt(retry_at)
         }
-        Err(error) if error.code == ErrorCode::AuthExpired => {
+        Err(CallError::Expired { expired_now, .. }) => {
             run.expired.insert(connection_id);
-            match expire_connection(state, post.workspace_id, connection_id, "auth_expired").await {
-                Ok(true) => run.report.connections_expired += 1,
-                Ok(false) => {}
-                Err(error) => tracing::error!(%connection_id, error = %error, "marking a connection expired failed"),
-            }
+            run.report.connections_expired += usize::from(expired_now);
             Reading::Nothing
         }
-        Err(error) => failed(post, target, &error, run),
+        Err(error) => failed(post, target, &PlatformError::from(error), run),
     }
 }
 
@@ -218,7 +223,7 @@ fn retry_delay(retry_after: Option<Duration>) -> time::Duration {
 /// Writes the readings onto the post and moves its next sync on, conditional on its version: a
 /// concurrent edit wins, and the readings are applied again to the post as it now is.
 async fn record(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     settings: &MetricsSettings,
     mut post: Post,
     readings: &HashMap<ChannelId, Reading>,
@@ -228,16 +233,21 @@ async fn record(
     for _ in 0..WRITE_ATTEMPTS {
         let changed = apply(&mut post, readings, now);
         post.metrics_due_at = next_due(&post, readings, settings, now);
-        match save(state, &mut post).await {
+        match save(accounts, &mut post).await {
             Ok(()) => {
                 if changed {
                     report.posts_changed += 1;
-                    emit(state, post.workspace_id, EventType::PostMetricsUpdated, metrics_data(&post, readings))
-                        .await?;
+                    emit(
+                        &accounts.outbox(),
+                        post.workspace_id,
+                        EventType::PostMetricsUpdated,
+                        metrics_data(&post, readings),
+                    )
+                    .await?;
                 }
                 return Ok(());
             }
-            Err(Error::Conflict(_)) => match state.store.get_post(post.workspace_id, post.id).await? {
+            Err(Error::Conflict(_)) => match accounts.store.get_post(post.workspace_id, post.id).await? {
                 Some(fresh) if settled(&fresh) => post = fresh,
                 _ => return Ok(()),
             },
@@ -323,50 +333,10 @@ pub fn total_metrics(post: &Post) -> Option<Metrics> {
     )
 }
 
-/// Marks a connection expired, conditional on its version; returns whether this call did (and
-/// so fired token.expired). One already expired is left alone, so the event fires once.
-pub async fn expire_connection(
-    state: &AppState,
-    workspace_id: WorkspaceId,
-    connection_id: ConnectionId,
-    reason: &str,
-) -> Result<bool> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut connection) = state.store.get_connection(workspace_id, connection_id).await? else {
-            return Ok(false);
-        };
-        if connection.status == ConnectionStatus::Expired {
-            return Ok(false);
-        }
-        let expected = connection.version;
-        connection.status = ConnectionStatus::Expired;
-        connection.version += 1;
-        connection.updated_at = state.clock.now();
-        match state.store.update_connection(&connection, expected).await {
-            Ok(()) => {
-                emit(state, workspace_id, EventType::TokenExpired, token_expired_data(&connection, reason)).await?;
-                return Ok(true);
-            }
-            Err(Error::Conflict(_)) => continue,
-            Err(Error::NotFound(_)) => return Ok(false),
-            Err(error) => return Err(error),
-        }
-    }
-    Err(Error::Conflict(format!("connection {connection_id} kept changing while it was marked expired")))
-}
-
-fn token_expired_data(connection: &Connection, reason: &str) -> Value {
-    json!({"connection_id": connection.id, "platform": connection.platform, "reason": reason})
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::PostId;
+    use crate::model::ids::{PostId, WorkspaceId};
     use crate::model::platforms::Platform;
 
     fn settings() -> MetricsSettings {

@@ -8,14 +8,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::model::channels::Channel;
-use crate::model::connections::{Connection, ConnectionStatus};
+use crate::model::connections::Connection;
 use crate::model::error::{Error, Result};
 use crate::model::platforms::ErrorCode;
 use crate::model::posts::{Post, PostStatus, Target, TargetError, TargetStatus};
 use crate::model::webhooks::EventType;
-use crate::ports::platforms::{ChannelAuth, PlatformError, PublishRequest, Published};
+use crate::ports::platforms::{PlatformError, PublishRequest, Published};
+use crate::services::connections::Accounts;
+use crate::services::connections::sync::with_fresh_token;
 use crate::services::webhooks::outbox::emit;
 
 /// How long a claim holds a post: a run that dies mid-post frees it after this.
@@ -25,14 +26,14 @@ const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 const MAX_TARGET_ATTEMPTS: u32 = 3;
 
 /// Publishes up to `limit` due posts; returns how many this run claimed.
-pub async fn publish_due(state: &AppState, limit: usize) -> Result<usize> {
-    let now = state.clock.now();
+pub async fn publish_due(accounts: &Accounts<'_>, limit: usize) -> Result<usize> {
+    let now = accounts.clock.now();
     let mut claimed = 0;
-    for post in state.store.due_posts(now, limit).await? {
-        if let Some(post) = claim(state, post, now).await? {
+    for post in accounts.store.due_posts(now, limit).await? {
+        if let Some(post) = claim(accounts, post, now).await? {
             claimed += 1;
             let post_id = post.id;
-            if let Err(error) = publish(state, post).await {
+            if let Err(error) = publish(accounts, post).await {
                 tracing::error!(%post_id, error = %error, "publishing a post failed; it is retried after its lease");
             }
         }
@@ -41,13 +42,13 @@ pub async fn publish_due(state: &AppState, limit: usize) -> Result<usize> {
 }
 
 /// Moves a due post to `publishing` for [`PUBLISH_LEASE`]; `None` if another run got it.
-async fn claim(state: &AppState, mut post: Post, now: OffsetDateTime) -> Result<Option<Post>> {
+async fn claim(accounts: &Accounts<'_>, mut post: Post, now: OffsetDateTime) -> Result<Option<Post>> {
     if !matches!(post.status, PostStatus::Scheduled | PostStatus::Publishing) {
         return Ok(None);
     }
     post.status = PostStatus::Publishing;
     post.due_at = Some(now + PUBLISH_LEASE);
-    match save(state, &mut post).await {
+    match save(accounts, &mut post).await {
         Ok(()) => Ok(Some(post)),
         Err(Error::Conflict(_) | Error::NotFound(_)) => Ok(None),
         Err(error) => Err(error),
@@ -55,25 +56,25 @@ async fn claim(state: &AppState, mut post: Post, now: OffsetDateTime) -> Result<
 }
 
 /// Publishes every pending target of a claimed post, then settles it.
-async fn publish(state: &AppState, mut post: Post) -> Result<()> {
+async fn publish(accounts: &Accounts<'_>, mut post: Post) -> Result<()> {
     let mut wait: Option<Duration> = None;
     for index in 0..post.targets.len() {
         if post.targets[index].status != TargetStatus::Pending {
             continue;
         }
-        let outcome = publish_target(state, &post, &post.targets[index]).await;
-        let now = state.clock.now();
+        let outcome = publish_target(accounts, &post, &post.targets[index]).await;
+        let now = accounts.clock.now();
         if let Some(delay) = record(&mut post.targets[index], outcome, now) {
             wait = Some(wait.map_or(delay, |shortest| shortest.min(delay)));
         }
-        save(state, &mut post).await?;
+        save(accounts, &mut post).await?;
     }
     match wait {
         Some(delay) => {
-            post.due_at = Some(state.clock.now() + delay);
-            save(state, &mut post).await
+            post.due_at = Some(accounts.clock.now() + delay);
+            save(accounts, &mut post).await
         }
-        None => settle(state, post).await,
+        None => settle(accounts, post).await,
     }
 }
 
@@ -106,9 +107,9 @@ fn record(target: &mut Target, outcome: Result<Published, PlatformError>, now: O
     }
 }
 
-async fn publish_target(state: &AppState, post: &Post, target: &Target) -> Result<Published, PlatformError> {
-    let auth = channel_auth(state, post, target).await?;
-    let client = state.platforms.get(target.platform).ok_or_else(|| {
+async fn publish_target(accounts: &Accounts<'_>, post: &Post, target: &Target) -> Result<Published, PlatformError> {
+    let (channel, connection) = target_account(accounts, post, target).await?;
+    let client = accounts.platforms.get(target.platform).ok_or_else(|| {
         PlatformError::new(
             ErrorCode::PlatformError,
             format!("no adapter for {} is configured", target.platform.as_str()),
@@ -116,53 +117,35 @@ async fn publish_target(state: &AppState, post: &Post, target: &Target) -> Resul
     })?;
     let request =
         PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
-    client.publish(&auth, &request).await
-}
-
-/// The base URL, token and channel id to publish `target` with.
-async fn channel_auth(state: &AppState, post: &Post, target: &Target) -> Result<ChannelAuth, PlatformError> {
-    let (channel, connection) = target_account(state, post, target).await?;
-    if connection.status == ConnectionStatus::Expired {
-        return Err(PlatformError::new(ErrorCode::AuthExpired, "the connection expired; reconnect the account"));
-    }
-    account_auth(state, channel, connection)
+    let published = with_fresh_token(accounts, &connection, Some(&channel), |auth| {
+        let request = &request;
+        async move { client.publish(&auth, request).await }
+    })
+    .await?;
+    Ok(published)
 }
 
 /// The channel `target` goes to and the connection it belongs to.
 pub(super) async fn target_account(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     post: &Post,
     target: &Target,
 ) -> Result<(Channel, Connection), PlatformError> {
     let gone =
         |what: &str| PlatformError::new(ErrorCode::PlatformError, format!("the {what} of this target was deleted"));
-    let channel = state
+    let channel = accounts
         .store
         .get_channel(post.workspace_id, target.channel_id)
         .await
         .map_err(internal)?
         .ok_or_else(|| gone("channel"))?;
-    let connection = state
+    let connection = accounts
         .store
         .get_connection(post.workspace_id, channel.connection_id)
         .await
         .map_err(internal)?
         .ok_or_else(|| gone("connection"))?;
     Ok((channel, connection))
-}
-
-/// The base URL, token and channel id to act as `channel` with.
-pub(super) fn account_auth(
-    state: &AppState,
-    channel: Channel,
-    connection: Connection,
-) -> Result<ChannelAuth, PlatformError> {
-    let sealed = channel.channel_token.as_ref().unwrap_or(&connection.access_token);
-    Ok(ChannelAuth {
-        base_url: connection.base_url,
-        access_token: state.secrets.open(sealed).map_err(internal)?,
-        platform_channel_id: channel.platform_channel_id,
-    })
 }
 
 /// A store or decryption failure, as the target's error.
@@ -172,7 +155,7 @@ fn internal(error: Error) -> PlatformError {
 
 /// Sets the final status, clears the lease, makes a post with a published target due for its
 /// first metrics sync, and fires post.published / partial / failed.
-async fn settle(state: &AppState, mut post: Post) -> Result<()> {
+async fn settle(accounts: &Accounts<'_>, mut post: Post) -> Result<()> {
     let published = post.targets.iter().filter(|target| target.status == TargetStatus::Published).count();
     let (status, event) = match published {
         0 => (PostStatus::Failed, EventType::PostFailed),
@@ -182,10 +165,10 @@ async fn settle(state: &AppState, mut post: Post) -> Result<()> {
     post.status = status;
     post.due_at = None;
     if published > 0 {
-        post.metrics_due_at = Some(state.clock.now());
+        post.metrics_due_at = Some(accounts.clock.now());
     }
-    save(state, &mut post).await?;
-    emit(state, post.workspace_id, event, outcome_data(&post)).await?;
+    save(accounts, &mut post).await?;
+    emit(&accounts.outbox(), post.workspace_id, event, outcome_data(&post)).await?;
     Ok(())
 }
 
@@ -220,9 +203,9 @@ fn target_result(target: &Target) -> Value {
 }
 
 /// Writes `post` as its next version: `Conflict` if someone else wrote it since it was read.
-pub async fn save(state: &AppState, post: &mut Post) -> Result<()> {
+pub async fn save(accounts: &Accounts<'_>, post: &mut Post) -> Result<()> {
     let expected_version = post.version;
     post.version += 1;
-    post.updated_at = state.clock.now();
-    state.store.update_post(post, expected_version).await
+    post.updated_at = accounts.clock.now();
+    accounts.store.update_post(post, expected_version).await
 }

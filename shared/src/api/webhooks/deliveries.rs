@@ -147,7 +147,7 @@ pub(super) async fn retry_delivery(
     delivery.next_attempt_at = Some(now);
     delivery.updated_at = now;
     state.store.update_delivery(&delivery, expected_version).await?;
-    enqueue(&state, &delivery, Duration::ZERO).await;
+    enqueue(&state.outbox(), &delivery, Duration::ZERO).await;
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: DeliveryView::from(&delivery) })))
 }
 

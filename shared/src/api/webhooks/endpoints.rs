@@ -303,7 +303,8 @@ pub(super) async fn send_test(
     let endpoint = find_active_webhook(&state, caller, id).await?;
     let data = json!({"webhook_id": endpoint.id, "message": "Posthorn test event"});
     let (event, deliveries) =
-        emit_to(&state, caller.workspace_id, EventType::WebhookTest, data, std::slice::from_ref(&endpoint)).await?;
+        emit_to(&state.outbox(), caller.workspace_id, EventType::WebhookTest, data, std::slice::from_ref(&endpoint))
+            .await?;
     let sent = TestSend { event_id: event.id, delivery_id: deliveries[0].id };
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: sent })))
 }

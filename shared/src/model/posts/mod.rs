@@ -7,6 +7,11 @@ pub mod validate;
 
 pub use idempotency::IdempotencyRecord;
 
+/// How many channels one post (or one automation) may target.
+pub const MAX_TARGETS: usize = 20;
+/// The longest text a post may have, whatever its targets accept.
+pub const MAX_TEXT_CHARS: usize = 100_000;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

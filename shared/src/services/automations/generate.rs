@@ -9,10 +9,9 @@
 //! reason rather than posting the same news twice; one without sources writes from its
 //! instructions alone.
 
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::api::Caller;
-use crate::app::AppState;
 use crate::model::automations::{Automation, EntryRef, FeedEntry, PublishMode, Run, RunStatus, RunTrigger};
 use crate::model::channels::Channel;
 use crate::model::error::{Error, Result};
@@ -20,11 +19,15 @@ use crate::model::ids::RunId;
 use crate::model::posts::Post;
 use crate::model::webhooks::EventType;
 use crate::ports::ai::ChatRequest;
+use crate::services::automations::Automations;
 use crate::services::fit::{fit, limit_phrase};
+use crate::services::posts::{NewPost, create};
 use crate::services::webhooks::outbox::emit;
 
 /// How many entries one run writes from, newest first across the sources.
 pub const ENTRIES_PER_RUN: usize = 5;
+/// How many AI calls one run makes at once.
+pub const CONCURRENT_AI_CALLS: usize = 4;
 /// How much of an entry's summary goes into the prompt.
 const SUMMARY_CHARS: usize = 1_000;
 
@@ -37,7 +40,11 @@ pub struct Finished {
 
 /// Runs `automation` once: records the run, generates and creates its posts, finishes the run
 /// and emits its event. `Err` only if the run itself could not be recorded.
-pub async fn run_automation(state: &AppState, automation: &Automation, trigger: RunTrigger) -> Result<Finished> {
+pub async fn run_automation(
+    automations: &Automations<'_>,
+    automation: &Automation,
+    trigger: RunTrigger,
+) -> Result<Finished> {
     let mut run = Run {
         id: RunId::new(),
         workspace_id: automation.workspace_id,
@@ -48,36 +55,32 @@ pub async fn run_automation(state: &AppState, automation: &Automation, trigger: 
         entries: Vec::new(),
         post_ids: Vec::new(),
         version: 0,
-        started_at: state.clock.now(),
+        started_at: automations.clock.now(),
         finished_at: None,
     };
-    state.store.create_run(&run).await?;
-    let outcome = generate(state, automation, &mut run).await;
+    automations.store.create_run(&run).await?;
+    let outcome = generate(automations, automation, &mut run).await;
     let (posts, failure) = match outcome {
         Ok(posts) => (posts, None),
         Err(error) => (Vec::new(), Some(error)),
     };
-    finish(state, &mut run, failure.as_ref()).await?;
-    remember_run(state, automation, run.id).await;
+    finish(automations, &mut run, failure.as_ref()).await?;
+    remember_run(automations, automation, run.id).await;
     Ok(Finished { run, posts, failure })
 }
 
 /// Generates every post first, then claims the entries, then creates the posts.
-async fn generate(state: &AppState, automation: &Automation, run: &mut Run) -> Result<Vec<Post>> {
-    let channels = target_channels(state, automation).await?;
-    let entries = newest_unused_entries(state, automation).await?;
+async fn generate(automations: &Automations<'_>, automation: &Automation, run: &mut Run) -> Result<Vec<Post>> {
+    let channels = target_channels(automations, automation).await?;
+    let entries = newest_unused_entries(automations, automation).await?;
     if !automation.source_ids.is_empty() && entries.is_empty() {
         return Err(Error::Unprocessable(
             "the automation's sources have no new entries since its last run; nothing was posted".into(),
         ));
     }
-    let mut texts = Vec::with_capacity(channels.len());
-    for channel in &channels {
-        let draft = state.ai.chat(&prompt(automation, &entries, channel)).await?;
-        texts.push(fit(state.ai.as_ref(), channel.platform, draft).await?.text);
-    }
-    claim(state, run, &entries).await?;
-    let now = state.clock.now();
+    let texts = write_texts(automations, automation, &entries, &channels).await?;
+    claim(automations, run, &entries).await?;
+    let now = automations.clock.now();
     let (scheduled_at, draft) = match automation.publish {
         PublishMode::Draft => (None, true),
         PublishMode::Scheduled { offset_minutes } => {
@@ -85,20 +88,43 @@ async fn generate(state: &AppState, automation: &Automation, run: &mut Run) -> R
         }
         PublishMode::Immediate => (None, false),
     };
-    let caller = Caller { workspace_id: automation.workspace_id };
     let mut posts = Vec::with_capacity(channels.len());
     for (channel, text) in channels.iter().zip(texts) {
-        let post = crate::api::posts::create(state, caller, text, vec![channel.id], scheduled_at, draft).await?;
+        let new = NewPost { text, media: Vec::new(), targets: vec![channel.id], scheduled_at, draft };
+        let post = create(&automations.posting(), automation.workspace_id, &new).await?;
         run.post_ids.push(post.id);
         posts.push(post);
     }
     Ok(posts)
 }
 
-async fn target_channels(state: &AppState, automation: &Automation) -> Result<Vec<Channel>> {
+/// One text per channel, fitted to its platform: the AI is asked for every channel at once, at
+/// most [`CONCURRENT_AI_CALLS`] at a time, so a run with many channels fits its deadline. The
+/// texts come back in the channels' order; the first failure fails them all.
+async fn write_texts(
+    automations: &Automations<'_>,
+    automation: &Automation,
+    entries: &[FeedEntry],
+    channels: &[Channel],
+) -> Result<Vec<String>> {
+    let calls: Vec<_> = channels.iter().map(|channel| write_text(automations, automation, entries, channel)).collect();
+    futures_util::stream::iter(calls).buffered(CONCURRENT_AI_CALLS).try_collect().await
+}
+
+async fn write_text(
+    automations: &Automations<'_>,
+    automation: &Automation,
+    entries: &[FeedEntry],
+    channel: &Channel,
+) -> Result<String> {
+    let draft = automations.ai.chat(&prompt(automation, entries, channel)).await?;
+    Ok(fit(automations.ai, channel.platform, draft).await?.text)
+}
+
+async fn target_channels(automations: &Automations<'_>, automation: &Automation) -> Result<Vec<Channel>> {
     let mut channels = Vec::with_capacity(automation.channel_ids.len());
     for id in &automation.channel_ids {
-        let channel = state.store.get_channel(automation.workspace_id, *id).await?;
+        let channel = automations.store.get_channel(automation.workspace_id, *id).await?;
         channels.push(channel.ok_or_else(|| {
             Error::Unprocessable(format!("target channel {id} no longer exists; edit the automation's targets"))
         })?);
@@ -108,10 +134,10 @@ async fn target_channels(state: &AppState, automation: &Automation) -> Result<Ve
 
 /// The newest [`ENTRIES_PER_RUN`] unused entries across the automation's sources (a deleted
 /// source has none).
-async fn newest_unused_entries(state: &AppState, automation: &Automation) -> Result<Vec<FeedEntry>> {
+async fn newest_unused_entries(automations: &Automations<'_>, automation: &Automation) -> Result<Vec<FeedEntry>> {
     let mut entries = Vec::new();
     for source in &automation.source_ids {
-        entries.extend(state.store.unused_feed_entries(automation.workspace_id, *source, ENTRIES_PER_RUN).await?);
+        entries.extend(automations.store.unused_feed_entries(automation.workspace_id, *source, ENTRIES_PER_RUN).await?);
     }
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.sort_time()));
     entries.truncate(ENTRIES_PER_RUN);
@@ -119,11 +145,11 @@ async fn newest_unused_entries(state: &AppState, automation: &Automation) -> Res
 }
 
 /// Marks the entries used by this run; another run that got one first fails this one.
-async fn claim(state: &AppState, run: &mut Run, entries: &[FeedEntry]) -> Result<()> {
-    let now = state.clock.now();
+async fn claim(automations: &Automations<'_>, run: &mut Run, entries: &[FeedEntry]) -> Result<()> {
+    let now = automations.clock.now();
     for entry in entries {
         let used = FeedEntry { used_by_run: Some(run.id), used_at: Some(now), ..entry.clone() };
-        if !state.store.claim_feed_entry(&used).await? {
+        if !automations.store.claim_feed_entry(&used).await? {
             return Err(Error::Conflict(format!(
                 "the entry {} was used by another run at the same time",
                 entry.link.as_deref().unwrap_or(&entry.key)
@@ -171,10 +197,10 @@ fn entry_paragraph(entry: &FeedEntry) -> String {
 }
 
 /// Records the run's end and emits automation.run.completed or automation.run.failed.
-async fn finish(state: &AppState, run: &mut Run, failure: Option<&Error>) -> Result<()> {
+async fn finish(automations: &Automations<'_>, run: &mut Run, failure: Option<&Error>) -> Result<()> {
     let expected_version = run.version;
     run.version += 1;
-    run.finished_at = Some(state.clock.now());
+    run.finished_at = Some(automations.clock.now());
     let (event, data) = match failure {
         None => {
             run.status = RunStatus::Completed;
@@ -197,20 +223,20 @@ async fn finish(state: &AppState, run: &mut Run, failure: Option<&Error>) -> Res
             (EventType::AutomationRunFailed, data)
         }
     };
-    state.store.update_run(run, expected_version).await?;
-    emit(state, run.workspace_id, event, data).await?;
+    automations.store.update_run(run, expected_version).await?;
+    emit(&automations.outbox(), run.workspace_id, event, data).await?;
     Ok(())
 }
 
 /// Notes the run on the automation; an edit that raced it wins, the run is kept either way.
-async fn remember_run(state: &AppState, automation: &Automation, run_id: RunId) {
-    let Ok(Some(mut current)) = state.store.get_automation(automation.workspace_id, automation.id).await else {
+async fn remember_run(automations: &Automations<'_>, automation: &Automation, run_id: RunId) {
+    let Ok(Some(mut current)) = automations.store.get_automation(automation.workspace_id, automation.id).await else {
         return;
     };
     let expected_version = current.version;
     current.last_run_id = Some(run_id);
     current.version += 1;
-    if let Err(error) = state.store.update_automation(&current, expected_version).await {
+    if let Err(error) = automations.store.update_automation(&current, expected_version).await {
         tracing::warn!(%run_id, error = %error, "could not note the run on its automation");
     }
 }

@@ -5,14 +5,42 @@
 mod generate;
 mod scheduler;
 
-pub use generate::{ENTRIES_PER_RUN, Finished, run_automation};
+pub use generate::{CONCURRENT_AI_CALLS, ENTRIES_PER_RUN, Finished, run_automation};
 pub use scheduler::{ScheduleReport, run_due_automations};
 
 use time::OffsetDateTime;
 
+use tokio::sync::Notify;
+
 use crate::model::automations::Automation;
 use crate::model::error::{Error, Result};
+use crate::ports::ai::AiProvider;
+use crate::ports::clock::Clock;
+use crate::ports::queue::Queue;
 use crate::ports::store::Store;
+use crate::services::posts::Posting;
+use crate::services::webhooks::outbox::Outbox;
+
+/// What running automations needs: the AI provider that writes the texts, and what creating
+/// posts needs (the store, the outbox, the publisher's wake-up).
+#[derive(Clone, Copy)]
+pub struct Automations<'a> {
+    pub ai: &'a dyn AiProvider,
+    pub store: &'a dyn Store,
+    pub queue: &'a dyn Queue,
+    pub clock: &'a dyn Clock,
+    pub wake_publisher: &'a Notify,
+}
+
+impl<'a> Automations<'a> {
+    pub fn posting(&self) -> Posting<'a> {
+        Posting { store: self.store, queue: self.queue, clock: self.clock, wake_publisher: self.wake_publisher }
+    }
+
+    pub fn outbox(&self) -> Outbox<'a> {
+        self.posting().outbox()
+    }
+}
 
 /// Claims the slot `automation` is due for: records it as `last_slot` and moves `next_run_at`
 /// to the schedule's following time, in one write conditional on the version that was read.

@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use crate::app::AppState;
 use crate::model::automations::{Automation, RunTrigger};
 use crate::model::error::Result;
+use crate::services::automations::Automations;
 use crate::services::automations::claim_slot;
 use crate::services::automations::generate::run_automation;
 
@@ -26,20 +26,20 @@ pub struct ScheduleReport {
 }
 
 /// Runs the automations due now, starting none after `deadline`.
-pub async fn run_due_automations(state: &AppState, deadline: Instant) -> Result<ScheduleReport> {
-    let now = state.clock.now();
+pub async fn run_due_automations(automations: &Automations<'_>, deadline: Instant) -> Result<ScheduleReport> {
+    let now = automations.clock.now();
     let mut report = ScheduleReport::default();
-    for automation in state.store.automations_due(now, AUTOMATIONS_PER_RUN).await? {
+    for automation in automations.store.automations_due(now, AUTOMATIONS_PER_RUN).await? {
         if Instant::now() >= deadline {
             report.out_of_time = true;
             break;
         }
-        let Some((automation, slot)) = claim_slot(state.store.as_ref(), automation, now).await? else { continue };
-        if !has_new_entries(state, &automation).await? {
+        let Some((automation, slot)) = claim_slot(automations.store, automation, now).await? else { continue };
+        if !has_new_entries(automations, &automation).await? {
             report.nothing_new += 1;
             continue;
         }
-        let finished = run_automation(state, &automation, RunTrigger::Schedule).await?;
+        let finished = run_automation(automations, &automation, RunTrigger::Schedule).await?;
         match finished.failure {
             None => report.completed += 1,
             Some(error) => {
@@ -53,12 +53,12 @@ pub async fn run_due_automations(state: &AppState, deadline: Instant) -> Result<
 
 /// Whether a run would have something to write from: no sources (instructions alone), or an
 /// unused entry in one of them.
-async fn has_new_entries(state: &AppState, automation: &Automation) -> Result<bool> {
+async fn has_new_entries(automations: &Automations<'_>, automation: &Automation) -> Result<bool> {
     if automation.source_ids.is_empty() {
         return Ok(true);
     }
     for source in &automation.source_ids {
-        if !state.store.unused_feed_entries(automation.workspace_id, *source, 1).await?.is_empty() {
+        if !automations.store.unused_feed_entries(automation.workspace_id, *source, 1).await?.is_empty() {
             return Ok(true);
         }
     }

@@ -7,7 +7,6 @@
 use time::OffsetDateTime;
 
 use crate::adapters::platforms::pkce::{Pkce, new_state};
-use crate::app::AppState;
 use crate::model::connections::{Connection, ConnectionStatus, SealedApp};
 use crate::model::connections::{InstanceApp, OAuthState};
 use crate::model::error::{Error, Result};
@@ -18,6 +17,7 @@ use crate::ports::platforms::{
     AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformError, Profile, TokenGrant,
 };
 use crate::ports::store::PageRequest;
+use crate::services::connections::Accounts;
 use crate::services::connections::events;
 use crate::services::connections::record::{
     apply_grant, configured_app, connector, no_app, open_app, seal_app, update_with,
@@ -37,13 +37,13 @@ pub struct Authorization {
 
 /// The consent URL for `platform`, with a new state stored for the callback.
 pub async fn authorize(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     platform: Platform,
     redirect_uri: &str,
     base_url: Option<&str>,
 ) -> Result<Authorization> {
-    let connector = connector(state, platform)?;
+    let connector = connector(accounts, platform)?;
     let ConnectMethod::OAuth { pkce } = connector.method() else {
         return Err(Error::bad_request(format!(
             "{} connects with an app password: POST /functions/v1/connect with identifier and app_password",
@@ -51,8 +51,8 @@ pub async fn authorize(
         )));
     };
     check_url("redirect_uri", redirect_uri)?;
-    let base_url = base_url_for(state, connector.as_ref(), base_url)?;
-    let (app, _) = app_for(state, workspace, connector.as_ref(), &base_url, redirect_uri).await?;
+    let base_url = base_url_for(accounts, connector.as_ref(), base_url)?;
+    let (app, _) = app_for(accounts, workspace, connector.as_ref(), &base_url, redirect_uri).await?;
     let pkce = pkce.then(Pkce::generate);
     let value = new_state();
     let request = AuthorizeRequest {
@@ -63,17 +63,17 @@ pub async fn authorize(
         pkce_challenge: pkce.as_ref().map(|pair| pair.challenge.as_str()),
     };
     let authorization_url = connector.authorization_url(&request).map_err(|e| refused(platform, &e))?;
-    let expires_at = (state.clock.now() + STATE_LIFETIME).replace_nanosecond(0).unwrap_or(state.clock.now());
+    let expires_at = (accounts.clock.now() + STATE_LIFETIME).replace_nanosecond(0).unwrap_or(accounts.clock.now());
     let record = OAuthState {
         state: value.clone(),
         workspace_id: workspace,
         platform,
         redirect_uri: redirect_uri.to_string(),
         base_url,
-        pkce_verifier: pkce.map(|pair| state.secrets.seal(&pair.verifier)),
+        pkce_verifier: pkce.map(|pair| accounts.secrets.seal(&pair.verifier)),
         expires_at,
     };
-    state.store.create_oauth_state(&record).await?;
+    accounts.store.create_oauth_state(&record).await?;
     Ok(Authorization { authorization_url, state: value, expires_at })
 }
 
@@ -94,12 +94,12 @@ pub struct Connected {
 }
 
 /// Completes a connection: tokens, profile, the stored record, account.connected.
-pub async fn complete(state: &AppState, workspace: WorkspaceId, callback: Callback) -> Result<Connected> {
+pub async fn complete(accounts: &Accounts<'_>, workspace: WorkspaceId, callback: Callback) -> Result<Connected> {
     let platform = callback.platform;
-    let connector = connector(state, platform)?;
+    let connector = connector(accounts, platform)?;
     let granted = match connector.method() {
-        ConnectMethod::OAuth { .. } => exchange_code(state, workspace, connector.as_ref(), &callback).await?,
-        ConnectMethod::AppPassword => sign_in(state, connector.as_ref(), &callback).await?,
+        ConnectMethod::OAuth { .. } => exchange_code(accounts, workspace, connector.as_ref(), &callback).await?,
+        ConnectMethod::AppPassword => sign_in(accounts, connector.as_ref(), &callback).await?,
     };
     let auth = ChannelAuth {
         base_url: granted.base_url.clone(),
@@ -107,9 +107,9 @@ pub async fn complete(state: &AppState, workspace: WorkspaceId, callback: Callba
         platform_channel_id: String::new(),
     };
     let profile = connector.profile(&auth).await.map_err(|e| refused(platform, &e))?;
-    let connected = store(state, workspace, platform, granted, profile).await?;
+    let connected = store(accounts, workspace, platform, granted, profile).await?;
     let data = events::connected(&connected.connection, !connected.created);
-    emit(state, workspace, EventType::AccountConnected, data).await?;
+    emit(&accounts.outbox(), workspace, EventType::AccountConnected, data).await?;
     Ok(connected)
 }
 
@@ -122,7 +122,7 @@ struct Granted {
 }
 
 async fn exchange_code(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     connector: &dyn Connector,
     callback: &Callback,
@@ -130,7 +130,7 @@ async fn exchange_code(
     let platform = callback.platform;
     let value = required("state", callback.state.as_deref())?;
     let code = required("code", callback.code.as_deref())?;
-    let pending = state
+    let pending = accounts
         .store
         .take_oauth_state(workspace, value)
         .await?
@@ -142,11 +142,11 @@ async fn exchange_code(
             platform.as_str()
         )));
     }
-    if pending.expires_at <= state.clock.now() {
+    if pending.expires_at <= accounts.clock.now() {
         return Err(Error::bad_request("state expired; start the connection again"));
     }
-    let (app, stored_app) = app_for(state, workspace, connector, &pending.base_url, &pending.redirect_uri).await?;
-    let verifier = pending.pkce_verifier.as_ref().map(|sealed| state.secrets.open(sealed)).transpose()?;
+    let (app, stored_app) = app_for(accounts, workspace, connector, &pending.base_url, &pending.redirect_uri).await?;
+    let verifier = pending.pkce_verifier.as_ref().map(|sealed| accounts.secrets.open(sealed)).transpose()?;
     let exchange = CodeExchange {
         app: &app,
         base_url: &pending.base_url,
@@ -159,10 +159,10 @@ async fn exchange_code(
     Ok(Granted { grant, base_url: pending.base_url, app: stored_app })
 }
 
-async fn sign_in(state: &AppState, connector: &dyn Connector, callback: &Callback) -> Result<Granted> {
+async fn sign_in(accounts: &Accounts<'_>, connector: &dyn Connector, callback: &Callback) -> Result<Granted> {
     let identifier = required("identifier", callback.identifier.as_deref())?;
     let password = required("app_password", callback.app_password.as_deref())?;
-    let base_url = base_url_for(state, connector, callback.base_url.as_deref())?;
+    let base_url = base_url_for(accounts, connector, callback.base_url.as_deref())?;
     let app = no_app();
     let exchange = CodeExchange {
         app: &app,
@@ -179,15 +179,15 @@ async fn sign_in(state: &AppState, connector: &dyn Connector, callback: &Callbac
 /// Stores the connection: the workspace's connection of the same account is updated (its
 /// refresh token kept if the grant has none), else a new one is created.
 async fn store(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     platform: Platform,
     granted: Granted,
     profile: Profile,
 ) -> Result<Connected> {
-    let now = state.clock.now();
+    let now = accounts.clock.now();
     let fill = |connection: &mut Connection| {
-        apply_grant(&state.secrets, connection, &granted.grant, now);
+        apply_grant(accounts.secrets, connection, &granted.grant, now);
         set_profile(connection, &profile);
         connection.base_url = granted.base_url.clone();
         if granted.app.is_some() {
@@ -196,18 +196,18 @@ async fn store(
         connection.status = ConnectionStatus::Active;
         connection.refresh_lease_until = None;
     };
-    if let Some(existing) = find_account(state, workspace, platform, &profile.platform_user_id).await? {
-        let connection = update_with(state, workspace, existing, |connection| {
+    if let Some(existing) = find_account(accounts, workspace, platform, &profile.platform_user_id).await? {
+        let connection = update_with(accounts, workspace, existing, |connection| {
             fill(connection);
             true
         })
         .await?;
         return Ok(Connected { connection, created: false });
     }
-    let access_token = state.secrets.seal(&granted.grant.access_token);
+    let access_token = accounts.secrets.seal(&granted.grant.access_token);
     let mut connection = Connection::new(workspace, platform, access_token, now);
     fill(&mut connection);
-    state.store.create_connection(&connection).await?;
+    accounts.store.create_connection(&connection).await?;
     Ok(Connected { connection, created: true })
 }
 
@@ -222,14 +222,14 @@ pub fn set_profile(connection: &mut Connection, profile: &Profile) {
 
 /// The workspace's connection of this account on this platform, if any.
 async fn find_account(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     platform: Platform,
     platform_user_id: &str,
 ) -> Result<Option<ConnectionId>> {
     let mut cursor = None;
     loop {
-        let page = state.store.list_connections(workspace, PageRequest { limit: 100, cursor }).await?;
+        let page = accounts.store.list_connections(workspace, PageRequest { limit: 100, cursor }).await?;
         let found = page.items.iter().find(|c| c.platform == platform && c.platform_user_id == platform_user_id);
         if let Some(connection) = found {
             return Ok(Some(connection.id));
@@ -243,7 +243,7 @@ async fn find_account(
 
 /// The API to connect at: the user's instance where the platform lets them choose one (Mastodon,
 /// Bluesky), else the configured or default one.
-fn base_url_for(state: &AppState, connector: &dyn Connector, chosen: Option<&str>) -> Result<String> {
+fn base_url_for(accounts: &Accounts<'_>, connector: &dyn Connector, chosen: Option<&str>) -> Result<String> {
     let platform = connector.platform();
     match chosen {
         Some(url) if matches!(platform, Platform::Mastodon | Platform::Bluesky) => {
@@ -254,7 +254,7 @@ fn base_url_for(state: &AppState, connector: &dyn Connector, chosen: Option<&str
             "base_url is accepted for mastodon and bluesky only, not {}",
             platform.as_str()
         ))),
-        None => Ok(state.platforms.base_url(platform).unwrap_or_else(|| connector.default_base_url()).to_string()),
+        None => Ok(accounts.platforms.base_url(platform).unwrap_or_else(|| connector.default_base_url()).to_string()),
     }
 }
 
@@ -262,33 +262,33 @@ fn base_url_for(state: &AppState, connector: &dyn Connector, chosen: Option<&str
 /// that instance (registered now if there is none yet). Also returns the latter sealed, to keep
 /// on the connection.
 async fn app_for(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     connector: &dyn Connector,
     base_url: &str,
     redirect_uri: &str,
 ) -> Result<(OAuthApp, Option<SealedApp>)> {
     let platform = connector.platform();
-    if let Some(app) = state.platforms.app(platform) {
+    if let Some(app) = accounts.platforms.app(platform) {
         return Ok((app.clone(), None));
     }
     let key = InstanceApp::key(platform, base_url, redirect_uri);
-    if let Some(stored) = state.store.get_instance_app(workspace, &key).await? {
-        return Ok((open_app(state, &stored.app)?, Some(stored.app)));
+    if let Some(stored) = accounts.store.get_instance_app(workspace, &key).await? {
+        return Ok((open_app(accounts, &stored.app)?, Some(stored.app)));
     }
     let Some(app) = connector.register_app(base_url, redirect_uri).await.map_err(|e| refused(platform, &e))? else {
-        return configured_app(state, platform).map(|app| (app, None));
+        return configured_app(accounts, platform).map(|app| (app, None));
     };
-    let sealed = seal_app(&state.secrets, &app);
+    let sealed = seal_app(accounts.secrets, &app);
     let record = InstanceApp {
         workspace_id: workspace,
         platform,
         base_url: base_url.to_string(),
         redirect_uri: redirect_uri.to_string(),
         app: sealed.clone(),
-        created_at: state.clock.now(),
+        created_at: accounts.clock.now(),
     };
-    state.store.put_instance_app(&record).await?;
+    accounts.store.put_instance_app(&record).await?;
     Ok((app, Some(sealed)))
 }
 

@@ -2,10 +2,10 @@
 //! channels are deleted (channel.deleted each), the connection and its sealed tokens are deleted,
 //! and account.disconnected says whether the platform confirmed the revocation.
 
-use crate::app::AppState;
 use crate::model::error::Result;
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
+use crate::services::connections::Accounts;
 use crate::services::connections::events;
 use crate::services::connections::import::delete_channel;
 use crate::services::connections::record::{app_of, auth_of, connector, get, refresh_token_of};
@@ -13,22 +13,23 @@ use crate::services::webhooks::outbox::emit;
 
 /// Removes a connection. A revocation the platform refuses or cannot answer is logged and the
 /// connection is removed all the same: the user asked for Posthorn to forget it.
-pub async fn disconnect(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<()> {
-    let connection = get(state, workspace, id).await?;
-    let connector = connector(state, connection.platform)?;
-    let app = app_of(state, connector.as_ref(), &connection)?;
-    let refresh_token = refresh_token_of(state, &connection)?;
-    let revoked = match connector.revoke(&app, &auth_of(state, &connection)?, refresh_token.as_deref()).await {
+pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<()> {
+    let connection = get(accounts, workspace, id).await?;
+    let connector = connector(accounts, connection.platform)?;
+    let app = app_of(accounts, connector.as_ref(), &connection)?;
+    let refresh_token = refresh_token_of(accounts, &connection)?;
+    let revoked = match connector.revoke(&app, &auth_of(accounts, &connection)?, refresh_token.as_deref()).await {
         Ok(()) => true,
         Err(error) => {
             tracing::warn!(connection_id = %id, code = ?error.code, message = %error.message, "revocation failed");
             false
         }
     };
-    for channel in state.store.connection_channels(workspace, id).await? {
-        delete_channel(state, &channel).await?;
+    for channel in accounts.store.connection_channels(workspace, id).await? {
+        delete_channel(accounts, &channel).await?;
     }
-    state.store.delete_connection(workspace, id).await?;
-    emit(state, workspace, EventType::AccountDisconnected, events::disconnected(&connection, revoked)).await?;
+    accounts.store.delete_connection(workspace, id).await?;
+    emit(&accounts.outbox(), workspace, EventType::AccountDisconnected, events::disconnected(&connection, revoked))
+        .await?;
     Ok(())
 }

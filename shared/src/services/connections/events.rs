@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::model::channels::Channel;
 use crate::model::connections::Connection;
 use crate::model::platforms::Platform;
+use crate::model::times::rfc3339;
 
 /// account.connected: the profile as the platform described it, and when.
 pub fn connected(connection: &Connection, reconnected: bool) -> Value {
@@ -74,8 +75,4 @@ pub fn profile_url(connection: &Connection) -> String {
         Platform::Facebook => format!("https://www.facebook.com/{id}"),
         Platform::Linkedin | Platform::Mastodon | Platform::Sandbox => String::new(),
     }
-}
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.replace_nanosecond(0).unwrap_or(at).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -2,50 +2,56 @@
 //! upserted by their platform id — channel.created for new ones, channel.deleted for ones the
 //! platform no longer lists.
 
-use crate::app::AppState;
 use crate::model::channels::Channel;
 use crate::model::connections::Connection;
 use crate::model::error::Result;
 use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::{Profile, RemoteChannel};
+use crate::services::connections::Accounts;
 use crate::services::connections::events;
-use crate::services::connections::record::{auth_of, connector, platform_failed};
-use crate::services::connections::sync::fresh_connection;
+use crate::services::connections::record::{connector, get};
+use crate::services::connections::sync::with_fresh_token;
 use crate::services::webhooks::outbox::emit;
 
 /// Lists the connection's channels at the platform, stores them and returns them.
-pub async fn import_channels(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Vec<Channel>> {
-    let connection = fresh_connection(state, workspace, id).await?;
-    let connector = connector(state, connection.platform)?;
-    let remote = connector
-        .list_channels(&auth_of(state, &connection)?, &profile_of(&connection))
-        .await
-        .map_err(|e| platform_failed(connection.platform, &e))?;
-    let mut stored = state.store.connection_channels(workspace, id).await?;
+pub async fn import_channels(
+    accounts: &Accounts<'_>,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+) -> Result<Vec<Channel>> {
+    let connection = get(accounts, workspace, id).await?;
+    let connector = connector(accounts, connection.platform)?;
+    let profile = profile_of(&connection);
+    let remote = with_fresh_token(accounts, &connection, None, |auth| {
+        let (connector, profile) = (connector.clone(), &profile);
+        async move { connector.list_channels(&auth, profile).await }
+    })
+    .await?;
+    let mut stored = accounts.store.connection_channels(workspace, id).await?;
     let mut channels = Vec::with_capacity(remote.len());
     for listed in remote {
         let channel = match stored.iter().position(|c| c.platform_channel_id == listed.platform_channel_id) {
-            Some(index) => refresh_channel(state, stored.swap_remove(index), listed).await?,
-            None => create_channel(state, &connection, listed).await?,
+            Some(index) => refresh_channel(accounts, stored.swap_remove(index), listed).await?,
+            None => create_channel(accounts, &connection, listed).await?,
         };
         channels.push(channel);
     }
     for gone in stored {
-        delete_channel(state, &gone).await?;
+        delete_channel(accounts, &gone).await?;
     }
     Ok(channels)
 }
 
 /// Deletes a channel and emits channel.deleted. Posts already targeting it fail that target
 /// with a clear error when they publish.
-pub async fn delete_channel(state: &AppState, channel: &Channel) -> Result<()> {
-    state.store.delete_channel(channel.workspace_id, channel.id).await?;
-    emit(state, channel.workspace_id, EventType::ChannelDeleted, events::channel(channel)).await?;
+pub async fn delete_channel(accounts: &Accounts<'_>, channel: &Channel) -> Result<()> {
+    accounts.store.delete_channel(channel.workspace_id, channel.id).await?;
+    emit(&accounts.outbox(), channel.workspace_id, EventType::ChannelDeleted, events::channel(channel)).await?;
     Ok(())
 }
 
-async fn create_channel(state: &AppState, connection: &Connection, listed: RemoteChannel) -> Result<Channel> {
+async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed: RemoteChannel) -> Result<Channel> {
     let channel = Channel {
         id: ChannelId::new(),
         workspace_id: connection.workspace_id,
@@ -54,22 +60,22 @@ async fn create_channel(state: &AppState, connection: &Connection, listed: Remot
         platform_channel_id: listed.platform_channel_id,
         name: listed.name,
         kind: listed.kind,
-        channel_token: listed.channel_token.as_deref().map(|token| state.secrets.seal(token)),
-        created_at: state.clock.now(),
+        channel_token: listed.channel_token.as_deref().map(|token| accounts.secrets.seal(token)),
+        created_at: accounts.clock.now(),
     };
-    state.store.create_channel(&channel).await?;
-    emit(state, channel.workspace_id, EventType::ChannelCreated, events::channel(&channel)).await?;
+    accounts.store.create_channel(&channel).await?;
+    emit(&accounts.outbox(), channel.workspace_id, EventType::ChannelCreated, events::channel(&channel)).await?;
     Ok(channel)
 }
 
 /// Brings a known channel up to date: its name and kind, and its own token if it has one.
-async fn refresh_channel(state: &AppState, mut channel: Channel, listed: RemoteChannel) -> Result<Channel> {
+async fn refresh_channel(accounts: &Accounts<'_>, mut channel: Channel, listed: RemoteChannel) -> Result<Channel> {
     channel.name = listed.name;
     channel.kind = listed.kind;
     if let Some(token) = listed.channel_token {
-        channel.channel_token = Some(state.secrets.seal(&token));
+        channel.channel_token = Some(accounts.secrets.seal(&token));
     }
-    state.store.update_channel(&channel).await?;
+    accounts.store.update_channel(&channel).await?;
     Ok(channel)
 }
 

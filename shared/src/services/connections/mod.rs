@@ -16,3 +16,28 @@ pub mod sync;
 pub use connect::STATE_LIFETIME;
 pub use sandbox::create_sandbox_channels;
 pub use sync::REFRESH_MARGIN;
+
+use crate::adapters::platforms::PlatformRegistry;
+use crate::model::crypto::SecretBox;
+use crate::ports::clock::Clock;
+use crate::ports::queue::Queue;
+use crate::ports::store::Store;
+use crate::services::webhooks::outbox::Outbox;
+
+/// What acting for connected accounts needs — connecting, refreshing tokens, importing
+/// channels, publishing, reading metrics: the store, sealed secrets, the platform adapters, and
+/// the outbox for the events it fires.
+#[derive(Clone, Copy)]
+pub struct Accounts<'a> {
+    pub store: &'a dyn Store,
+    pub queue: &'a dyn Queue,
+    pub clock: &'a dyn Clock,
+    pub secrets: &'a SecretBox,
+    pub platforms: &'a PlatformRegistry,
+}
+
+impl<'a> Accounts<'a> {
+    pub fn outbox(&self) -> Outbox<'a> {
+        Outbox { store: self.store, queue: self.queue, clock: self.clock }
+    }
+}

@@ -6,20 +6,20 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::app::AppState;
 use crate::model::connections::{Connection, SealedApp};
 use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::platforms::Platform;
 use crate::ports::platforms::{ChannelAuth, ConnectMethod, Connector, OAuthApp, PlatformError, TokenGrant};
+use crate::services::connections::Accounts;
 
 /// How often a change is re-applied after losing a race before the write gives up.
 const WRITE_ATTEMPTS: u32 = 10;
 
 /// The connector of `platform`: a 400 where none is registered.
-pub fn connector(state: &AppState, platform: Platform) -> Result<Arc<dyn Connector>> {
-    state
+pub fn connector(accounts: &Accounts<'_>, platform: Platform) -> Result<Arc<dyn Connector>> {
+    accounts
         .platforms
         .connector(platform)
         .cloned()
@@ -40,27 +40,27 @@ pub fn apply_grant(secrets: &SecretBox, connection: &mut Connection, grant: &Tok
 }
 
 /// Writes `connection` as its next version: `Conflict` if it changed since it was read.
-pub async fn save(state: &AppState, connection: &mut Connection) -> Result<()> {
+pub async fn save(accounts: &Accounts<'_>, connection: &mut Connection) -> Result<()> {
     let expected_version = connection.version;
     connection.version += 1;
-    connection.updated_at = state.clock.now();
-    state.store.update_connection(connection, expected_version).await
+    connection.updated_at = accounts.clock.now();
+    accounts.store.update_connection(connection, expected_version).await
 }
 
 /// Reads the connection, lets `change` edit it and writes it, again from a fresh read while
 /// another write gets in first. `change` returns whether there is anything to write.
 pub async fn update_with(
-    state: &AppState,
+    accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     id: ConnectionId,
     mut change: impl FnMut(&mut Connection) -> bool,
 ) -> Result<Connection> {
     for _ in 0..WRITE_ATTEMPTS {
-        let mut connection = get(state, workspace, id).await?;
+        let mut connection = get(accounts, workspace, id).await?;
         if !change(&mut connection) {
             return Ok(connection);
         }
-        match save(state, &mut connection).await {
+        match save(accounts, &mut connection).await {
             Ok(()) => return Ok(connection),
             Err(Error::Conflict(_)) => continue,
             Err(error) => return Err(error),
@@ -69,39 +69,39 @@ pub async fn update_with(
     Err(Error::Conflict(format!("connection {id} keeps changing; try again")))
 }
 
-pub async fn get(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
-    state.store.get_connection(workspace, id).await?.ok_or(Error::NotFound("connection"))
+pub async fn get(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
+    accounts.store.get_connection(workspace, id).await?.ok_or(Error::NotFound("connection"))
 }
 
 /// The base URL, token and account id to call the platform with for `connection`.
-pub fn auth_of(state: &AppState, connection: &Connection) -> Result<ChannelAuth> {
+pub fn auth_of(accounts: &Accounts<'_>, connection: &Connection) -> Result<ChannelAuth> {
     Ok(ChannelAuth {
         base_url: connection.base_url.clone(),
-        access_token: state.secrets.open(&connection.access_token)?,
+        access_token: accounts.secrets.open(&connection.access_token)?,
         platform_channel_id: connection.platform_user_id.clone(),
     })
 }
 
 /// The stored refresh token, opened.
-pub fn refresh_token_of(state: &AppState, connection: &Connection) -> Result<Option<String>> {
-    connection.refresh_token.as_ref().map(|sealed| state.secrets.open(sealed)).transpose()
+pub fn refresh_token_of(accounts: &Accounts<'_>, connection: &Connection) -> Result<Option<String>> {
+    connection.refresh_token.as_ref().map(|sealed| accounts.secrets.open(sealed)).transpose()
 }
 
 /// The OAuth client `connection` was authorized with: its instance's, or the configured one.
 /// App-password platforms have none (an empty client).
-pub fn app_of(state: &AppState, connector: &dyn Connector, connection: &Connection) -> Result<OAuthApp> {
+pub fn app_of(accounts: &Accounts<'_>, connector: &dyn Connector, connection: &Connection) -> Result<OAuthApp> {
     if let Some(app) = &connection.app {
-        return open_app(state, app);
+        return open_app(accounts, app);
     }
     match connector.method() {
         ConnectMethod::AppPassword => Ok(no_app()),
-        ConnectMethod::OAuth { .. } => configured_app(state, connection.platform),
+        ConnectMethod::OAuth { .. } => configured_app(accounts, connection.platform),
     }
 }
 
 /// The configured client of `platform`; a 400 naming the variables to set if there is none.
-pub fn configured_app(state: &AppState, platform: Platform) -> Result<OAuthApp> {
-    state.platforms.app(platform).cloned().ok_or_else(|| {
+pub fn configured_app(accounts: &Accounts<'_>, platform: Platform) -> Result<OAuthApp> {
+    accounts.platforms.app(platform).cloned().ok_or_else(|| {
         let name = platform.as_str().to_uppercase();
         Error::bad_request(format!(
             "platform {} is not configured: set POSTHORN_{name}_CLIENT_ID and POSTHORN_{name}_CLIENT_SECRET",
@@ -119,8 +119,8 @@ pub fn seal_app(secrets: &SecretBox, app: &OAuthApp) -> SealedApp {
     SealedApp { client_id: app.client_id.clone(), client_secret: app.client_secret.as_deref().map(|s| secrets.seal(s)) }
 }
 
-pub fn open_app(state: &AppState, app: &SealedApp) -> Result<OAuthApp> {
-    let client_secret = app.client_secret.as_ref().map(|sealed| state.secrets.open(sealed)).transpose()?;
+pub fn open_app(accounts: &Accounts<'_>, app: &SealedApp) -> Result<OAuthApp> {
+    let client_secret = app.client_secret.as_ref().map(|sealed| accounts.secrets.open(sealed)).transpose()?;
     Ok(OAuthApp { client_id: app.client_id.clone(), client_secret })
 }
 

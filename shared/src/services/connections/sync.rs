@@ -1,21 +1,26 @@
-//! Keeping a connection's tokens fresh (SPEC §7): tokens expiring within [`REFRESH_MARGIN`] are
-//! refreshed by one sync at a time — it first takes a lease on the connection with a conditional
-//! write, and every other sync waits for it and then uses the tokens it stored — so a single-use
-//! refresh token (X, TikTok, Bluesky) is never spent twice. A refresh the platform rejects for
-//! good marks the connection expired and emits token.expired, once: only the write that moves the
-//! connection from active to expired emits.
+//! Keeping a connection's tokens fresh at the moment of use (SPEC §7). Whoever calls a platform
+//! for a connection — /sync, import-channels, publishing, metrics — goes through
+//! [`with_fresh_token`]: a token expiring within [`REFRESH_MARGIN`] is refreshed first, and a
+//! token the platform refuses anyway is refreshed once and the call made once more. Refreshes of
+//! one connection never run at once: a refresh first takes a lease on the connection with a
+//! conditional write, and every other caller waits for it and then uses the tokens it stored, so
+//! a single-use refresh token (X, TikTok, Bluesky) is never spent twice. Only a refresh the
+//! platform refuses for good marks the connection expired and emits token.expired, once: only the
+//! write that moves the connection from active to expired emits.
 
+use std::future::Future;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::app::AppState;
+use crate::model::channels::Channel;
 use crate::model::connections::{Connection, ConnectionStatus};
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ConnectionId, WorkspaceId};
-use crate::model::platforms::ErrorCode;
+use crate::model::platforms::{ErrorCode, Platform};
 use crate::model::webhooks::EventType;
-use crate::ports::platforms::PlatformError;
+use crate::ports::platforms::{ChannelAuth, PlatformError};
+use crate::services::connections::Accounts;
 use crate::services::connections::connect::set_profile;
 use crate::services::connections::events;
 use crate::services::connections::record::{
@@ -32,48 +37,147 @@ const LEASE_POLL: Duration = Duration::from_millis(50);
 const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
 
 /// Refreshes the tokens if they expire soon, re-reads the profile and stores both.
-pub async fn sync(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
-    let connection = fresh_connection(state, workspace, id).await?;
-    let connector = connector(state, connection.platform)?;
-    let profile = match connector.profile(&auth_of(state, &connection)?).await {
-        Ok(profile) => profile,
-        Err(error) if error.code == ErrorCode::AuthExpired => {
-            return Err(expire(state, &connection, &error).await?);
-        }
-        Err(error) => return Err(platform_failed(connection.platform, &error)),
-    };
-    update_with(state, workspace, id, |connection| {
+pub async fn sync(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
+    let connection = get(accounts, workspace, id).await?;
+    let connector = connector(accounts, connection.platform)?;
+    let profile = with_fresh_token(accounts, &connection, None, |auth| {
+        let connector = connector.clone();
+        async move { connector.profile(&auth).await }
+    })
+    .await?;
+    update_with(accounts, workspace, id, |connection| {
         set_profile(connection, &profile);
         true
     })
     .await
 }
 
+/// Why a call for a connection failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The connection is expired: the user must reconnect. `expired_now` when this call's
+    /// refused refresh expired it (and so emitted token.expired).
+    Expired { message: String, expired_now: bool },
+    /// The platform failed the call, or a refresh for a reason that may pass.
+    Platform(Platform, PlatformError),
+    /// The store or the sealed secrets failed.
+    Internal(Error),
+}
+
+impl From<Error> for CallError {
+    fn from(error: Error) -> Self {
+        Self::Internal(error)
+    }
+}
+
+/// For the API: an expired connection or a platform's refusal is a 422 saying so.
+impl From<CallError> for Error {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Expired { message, .. } => Error::Unprocessable(message),
+            CallError::Platform(platform, error) => platform_failed(platform, &error),
+            CallError::Internal(error) => error,
+        }
+    }
+}
+
+/// For a post's target or a metrics reading: the platform's error, `auth_expired` when the
+/// connection is expired.
+impl From<CallError> for PlatformError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Expired { message, .. } => PlatformError::new(ErrorCode::AuthExpired, message),
+            CallError::Platform(_, error) => error,
+            CallError::Internal(error) => PlatformError::new(ErrorCode::PlatformError, error.to_string()),
+        }
+    }
+}
+
+/// Calls the platform for `connection` (as `channel`, where a channel has its own token, else as
+/// the account) with a token fresh at the moment of use: refreshed first when it expires within
+/// [`REFRESH_MARGIN`]; when the platform refuses it all the same, refreshed once more under the
+/// lease and the call made once more.
+pub async fn with_fresh_token<T, F, Fut>(
+    accounts: &Accounts<'_>,
+    connection: &Connection,
+    channel: Option<&Channel>,
+    call: F,
+) -> Result<T, CallError>
+where
+    F: Fn(ChannelAuth) -> Fut,
+    Fut: Future<Output = Result<T, PlatformError>>,
+{
+    let fresh = fresh_connection(accounts, connection.workspace_id, connection.id).await?;
+    let platform = fresh.platform;
+    match call(auth_as(accounts, &fresh, channel)?).await {
+        Err(error) if error.code == ErrorCode::AuthExpired => {
+            let renewed = refreshed_after_refusal(accounts, &fresh).await?;
+            call(auth_as(accounts, &renewed, channel)?).await.map_err(|error| CallError::Platform(platform, error))
+        }
+        outcome => outcome.map_err(|error| CallError::Platform(platform, error)),
+    }
+}
+
+/// The base URL, token and id to call the platform with: the channel's own token where it has
+/// one (a Facebook page), else the account's.
+fn auth_as(accounts: &Accounts<'_>, connection: &Connection, channel: Option<&Channel>) -> Result<ChannelAuth> {
+    let mut auth = auth_of(accounts, connection)?;
+    if let Some(channel) = channel {
+        if let Some(token) = &channel.channel_token {
+            auth.access_token = accounts.secrets.open(token)?;
+        }
+        auth.platform_channel_id = channel.platform_channel_id.clone();
+    }
+    Ok(auth)
+}
+
 /// The connection with tokens valid beyond the margin, refreshed under the lease if need be.
-pub async fn fresh_connection(state: &AppState, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {
+pub async fn fresh_connection(
+    accounts: &Accounts<'_>,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+) -> Result<Connection, CallError> {
+    refreshed_if(accounts, workspace, id, needs_refresh).await
+}
+
+/// After the platform refused `seen`'s access token: the connection with a new one, refreshed
+/// under the lease — or the one another refresh stored meanwhile.
+async fn refreshed_after_refusal(accounts: &Accounts<'_>, seen: &Connection) -> Result<Connection, CallError> {
+    refreshed_if(accounts, seen.workspace_id, seen.id, |connection, _| connection.access_token == seen.access_token)
+        .await
+}
+
+/// The connection, refreshed first under the lease if `stale` says its tokens need it.
+async fn refreshed_if(
+    accounts: &Accounts<'_>,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+    stale: impl Fn(&Connection, OffsetDateTime) -> bool,
+) -> Result<Connection, CallError> {
     let started = tokio::time::Instant::now();
     loop {
-        let connection = get(state, workspace, id).await?;
+        let connection = get(accounts, workspace, id).await?;
         if connection.status == ConnectionStatus::Expired {
-            return Err(expired_error(&connection));
+            return Err(CallError::Expired { message: expired_message(&connection), expired_now: false });
         }
-        let now = state.clock.now();
-        if !needs_refresh(&connection, now) {
+        let now = accounts.clock.now();
+        if !stale(&connection, now) {
             return Ok(connection);
         }
         if connection.refresh_lease_until.is_some_and(|until| until > now) {
             if started.elapsed() > MAX_LEASE_WAIT {
-                return Err(Error::Conflict(format!("a refresh of connection {id} is still running; try again")));
+                let message = format!("a refresh of connection {id} is still running; try again");
+                return Err(CallError::Internal(Error::Conflict(message)));
             }
             tokio::time::sleep(LEASE_POLL).await;
             continue;
         }
         let mut claimed = connection;
         claimed.refresh_lease_until = Some(now + REFRESH_LEASE);
-        match save(state, &mut claimed).await {
-            Ok(()) => return refresh(state, claimed).await,
+        match save(accounts, &mut claimed).await {
+            Ok(()) => return refresh(accounts, claimed).await,
             Err(Error::Conflict(_)) => continue,
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         }
     }
 }
@@ -83,32 +187,33 @@ fn needs_refresh(connection: &Connection, now: OffsetDateTime) -> bool {
 }
 
 /// Refreshes a connection this sync holds the lease of, and releases it.
-async fn refresh(state: &AppState, claimed: Connection) -> Result<Connection> {
-    let connector = connector(state, claimed.platform)?;
-    let app = app_of(state, connector.as_ref(), &claimed)?;
-    let refresh_token = refresh_token_of(state, &claimed)?;
-    let outcome = connector.refresh(&app, &auth_of(state, &claimed)?, refresh_token.as_deref()).await;
-    let now = state.clock.now();
+async fn refresh(accounts: &Accounts<'_>, claimed: Connection) -> Result<Connection, CallError> {
+    let connector = connector(accounts, claimed.platform)?;
+    let app = app_of(accounts, connector.as_ref(), &claimed)?;
+    let refresh_token = refresh_token_of(accounts, &claimed)?;
+    let outcome = connector.refresh(&app, &auth_of(accounts, &claimed)?, refresh_token.as_deref()).await;
+    let now = accounts.clock.now();
     match outcome {
         Ok(grant) => {
-            update_with(state, claimed.workspace_id, claimed.id, |connection| {
-                apply_grant(&state.secrets, connection, &grant, now);
+            let renewed = update_with(accounts, claimed.workspace_id, claimed.id, |connection| {
+                apply_grant(accounts.secrets, connection, &grant, now);
                 connection.refresh_lease_until = None;
                 true
             })
-            .await
+            .await?;
+            Ok(renewed)
         }
-        Err(error) if error.code == ErrorCode::AuthExpired => Err(expire(state, &claimed, &error).await?),
+        Err(error) if error.code == ErrorCode::AuthExpired => Err(expire(accounts, &claimed, &error).await?),
         Err(error) => {
-            release(state, &claimed).await?;
-            Err(platform_failed(claimed.platform, &error))
+            release(accounts, &claimed).await?;
+            Err(CallError::Platform(claimed.platform, error))
         }
     }
 }
 
 /// Drops this sync's lease, unless a reconnect replaced the tokens meanwhile.
-async fn release(state: &AppState, claimed: &Connection) -> Result<()> {
-    update_with(state, claimed.workspace_id, claimed.id, |connection| {
+async fn release(accounts: &Accounts<'_>, claimed: &Connection) -> Result<()> {
+    update_with(accounts, claimed.workspace_id, claimed.id, |connection| {
         let ours = connection.refresh_lease_until == claimed.refresh_lease_until;
         connection.refresh_lease_until = None;
         ours
@@ -119,9 +224,9 @@ async fn release(state: &AppState, claimed: &Connection) -> Result<()> {
 
 /// Marks the connection expired — unless a reconnect gave it new tokens meanwhile — and emits
 /// token.expired if this call is the one that expired it. Returns the error for the caller.
-async fn expire(state: &AppState, seen: &Connection, error: &PlatformError) -> Result<Error> {
+async fn expire(accounts: &Accounts<'_>, seen: &Connection, error: &PlatformError) -> Result<CallError> {
     let mut expired_now = false;
-    let connection = update_with(state, seen.workspace_id, seen.id, |connection| {
+    let connection = update_with(accounts, seen.workspace_id, seen.id, |connection| {
         let same_tokens = connection.access_token == seen.access_token;
         expired_now = same_tokens && connection.status == ConnectionStatus::Active;
         if same_tokens {
@@ -133,16 +238,17 @@ async fn expire(state: &AppState, seen: &Connection, error: &PlatformError) -> R
     .await?;
     if expired_now {
         let data = events::token_expired(&connection, &error.message);
-        emit(state, connection.workspace_id, EventType::TokenExpired, data).await?;
+        emit(&accounts.outbox(), connection.workspace_id, EventType::TokenExpired, data).await?;
     }
-    Ok(Error::Unprocessable(format!(
+    let message = format!(
         "connection {} expired: {} said {}; reconnect the account",
         seen.id,
         seen.platform.as_str(),
         error.message
-    )))
+    );
+    Ok(CallError::Expired { message, expired_now })
 }
 
-fn expired_error(connection: &Connection) -> Error {
-    Error::Unprocessable(format!("connection {} has expired; reconnect the account", connection.id))
+fn expired_message(connection: &Connection) -> String {
+    format!("connection {} has expired; reconnect the account", connection.id)
 }

@@ -2,18 +2,18 @@
 //! the queue should do with the message. The SQS-triggered Lambda and the dev server's loop both
 //! run this.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::adapters::outbound::REQUEST_TIMEOUT;
-use crate::app::AppState;
+use crate::adapters::outbound::OutboundClient;
+use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::webhooks::WebhookEndpoint;
-use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus};
-use crate::ports::queue::{MAX_BATCH, MAX_VISIBILITY, Receipt};
-use crate::ports::store::{DeliveryFilter, PageRequest};
+use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus, RetrySchedule};
+use crate::ports::clock::Clock;
+use crate::ports::queue::{MAX_VISIBILITY, Queue, Receipt};
+use crate::ports::store::{DeliveryFilter, PageRequest, Store};
 use crate::services::webhooks::outbox::DeliveryMessage;
 use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
 
@@ -21,6 +21,18 @@ use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
 pub const ATTEMPT_LEASE: Duration = Duration::from_secs(60);
 /// After this many consecutive deliveries failed for good, an endpoint is disabled.
 pub const DISABLE_AFTER_FAILURES: usize = 20;
+
+/// What delivering needs: the store of deliveries and endpoints, the queue, the outbound
+/// client that makes each attempt, the sealed signing secrets and the retry schedule.
+#[derive(Clone, Copy)]
+pub struct Worker<'a> {
+    pub store: &'a dyn Store,
+    pub queue: &'a dyn Queue,
+    pub clock: &'a dyn Clock,
+    pub outbound: &'a OutboundClient,
+    pub secrets: &'a SecretBox,
+    pub retries: &'a RetrySchedule,
+}
 
 /// What to do with the queue message once the worker is done with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,53 +44,53 @@ pub enum Disposition {
 }
 
 /// Processes one delivery message.
-pub async fn process(state: &AppState, message: DeliveryMessage) -> Result<Disposition> {
-    let Some(delivery) = state.store.get_delivery(message.workspace_id, message.delivery_id).await? else {
+pub async fn process(worker: &Worker<'_>, message: DeliveryMessage) -> Result<Disposition> {
+    let Some(delivery) = worker.store.get_delivery(message.workspace_id, message.delivery_id).await? else {
         return Ok(Disposition::Done);
     };
     if delivery.status != DeliveryStatus::Pending {
         return Ok(Disposition::Done);
     }
-    let now = state.clock.now();
+    let now = worker.clock.now();
     if let Some(due) = delivery.next_attempt_at.filter(|due| *due > now) {
         return Ok(Disposition::RetryIn(until(now, due)));
     }
-    let endpoint = state.store.get_webhook(delivery.workspace_id, delivery.webhook_id).await?;
+    let endpoint = worker.store.get_webhook(delivery.workspace_id, delivery.webhook_id).await?;
     match endpoint {
-        Some(endpoint) if endpoint.active => attempt(state, delivery, &endpoint, now).await,
-        Some(_) => give_up(state, delivery, "not sent: the endpoint is disabled", now).await,
-        None => give_up(state, delivery, "not sent: the endpoint was deleted", now).await,
+        Some(endpoint) if endpoint.active => attempt(worker, delivery, &endpoint, now).await,
+        Some(_) => give_up(worker, delivery, "not sent: the endpoint is disabled", now).await,
+        None => give_up(worker, delivery, "not sent: the endpoint was deleted", now).await,
     }
 }
 
 async fn attempt(
-    state: &AppState,
+    worker: &Worker<'_>,
     delivery: Delivery,
     endpoint: &WebhookEndpoint,
     now: OffsetDateTime,
 ) -> Result<Disposition> {
-    let Some(mut delivery) = claim(state, delivery, now).await? else {
+    let Some(mut delivery) = claim(worker, delivery, now).await? else {
         return Ok(Disposition::Done);
     };
-    let event = state.store.get_event(delivery.workspace_id, delivery.event_id).await?.ok_or_else(|| {
+    let event = worker.store.get_event(delivery.workspace_id, delivery.event_id).await?.ok_or_else(|| {
         Error::Internal(format!("event {} of delivery {} is missing", delivery.event_id, delivery.id))
     })?;
-    let secrets = signing_secrets(&state.secrets, endpoint, now)?;
+    let secrets = signing_secrets(worker.secrets, endpoint, now)?;
     let outgoing =
         Outgoing { event_id: event.id, event_type: event.event_type, delivery_id: delivery.id, body: &event.body };
-    let sent = send(&state.outbound, &endpoint.url, &outgoing, &secrets, now).await;
+    let sent = send(worker.outbound, &endpoint.url, &outgoing, &secrets, now).await;
 
     let succeeded = sent.succeeded();
     let retry_after = sent.response.as_ref().filter(|r| matches!(r.status, 429 | 503)).and_then(|r| r.retry_after);
     delivery.attempts.push(sent.attempt);
-    let finished_at = state.clock.now();
+    let finished_at = worker.clock.now();
     let disposition = if succeeded {
         delivery.status = DeliveryStatus::Delivered;
         delivery.next_attempt_at = None;
         Disposition::Done
     } else {
         let made = delivery.attempts.len() - delivery.schedule_start;
-        match state.retries.next_delay(made, retry_after) {
+        match worker.retries.next_delay(made, retry_after) {
             Some(delay) => {
                 delivery.next_attempt_at = Some(finished_at + delay);
                 Disposition::RetryIn(delay)
@@ -90,25 +102,30 @@ async fn attempt(
             }
         }
     };
-    save(state, &mut delivery, finished_at).await?;
+    save(worker, &mut delivery, finished_at).await?;
     if delivery.status == DeliveryStatus::Failed {
-        disable_if_failing(state, endpoint).await?;
+        disable_if_failing(worker, endpoint).await?;
     }
     Ok(disposition)
 }
 
 /// Marks the delivery as being attempted, so a duplicate message cannot attempt it too.
 /// `None` when another worker holds it.
-async fn claim(state: &AppState, mut delivery: Delivery, now: OffsetDateTime) -> Result<Option<Delivery>> {
+async fn claim(worker: &Worker<'_>, mut delivery: Delivery, now: OffsetDateTime) -> Result<Option<Delivery>> {
     delivery.next_attempt_at = Some(now + ATTEMPT_LEASE);
-    match save(state, &mut delivery, now).await {
+    match save(worker, &mut delivery, now).await {
         Ok(()) => Ok(Some(delivery)),
         Err(Error::Conflict(_)) => Ok(None),
         Err(error) => Err(error),
     }
 }
 
-async fn give_up(state: &AppState, mut delivery: Delivery, reason: &str, now: OffsetDateTime) -> Result<Disposition> {
+async fn give_up(
+    worker: &Worker<'_>,
+    mut delivery: Delivery,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Disposition> {
     delivery.attempts.push(Attempt {
         at: now,
         status_code: None,
@@ -118,30 +135,30 @@ async fn give_up(state: &AppState, mut delivery: Delivery, reason: &str, now: Of
     });
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
-    match save(state, &mut delivery, now).await {
+    match save(worker, &mut delivery, now).await {
         Ok(()) | Err(Error::Conflict(_)) => Ok(Disposition::Done),
         Err(error) => Err(error),
     }
 }
 
-async fn save(state: &AppState, delivery: &mut Delivery, now: OffsetDateTime) -> Result<()> {
+async fn save(worker: &Worker<'_>, delivery: &mut Delivery, now: OffsetDateTime) -> Result<()> {
     let expected_version = delivery.version;
     delivery.version += 1;
     delivery.updated_at = now;
-    state.store.update_delivery(delivery, expected_version).await
+    worker.store.update_delivery(delivery, expected_version).await
 }
 
 /// Disables an endpoint whose last [`DISABLE_AFTER_FAILURES`] deliveries all failed for good.
-async fn disable_if_failing(state: &AppState, endpoint: &WebhookEndpoint) -> Result<()> {
+async fn disable_if_failing(worker: &Worker<'_>, endpoint: &WebhookEndpoint) -> Result<()> {
     let page = PageRequest { limit: DISABLE_AFTER_FAILURES, cursor: None };
     let recent =
-        state.store.list_deliveries(endpoint.workspace_id, endpoint.id, DeliveryFilter::default(), page).await?;
+        worker.store.list_deliveries(endpoint.workspace_id, endpoint.id, DeliveryFilter::default(), page).await?;
     let all_failed = recent.items.len() == DISABLE_AFTER_FAILURES
         && recent.items.iter().all(|delivery| delivery.status == DeliveryStatus::Failed);
     if !all_failed {
         return Ok(());
     }
-    let Some(mut current) = state.store.get_webhook(endpoint.workspace_id, endpoint.id).await? else {
+    let Some(mut current) = worker.store.get_webhook(endpoint.workspace_id, endpoint.id).await? else {
         return Ok(());
     };
     if !current.active {
@@ -152,9 +169,9 @@ async fn disable_if_failing(state: &AppState, endpoint: &WebhookEndpoint) -> Res
     current.disabled_reason = Some(format!(
         "disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}"
     ));
-    current.updated_at = state.clock.now();
+    current.updated_at = worker.clock.now();
     tracing::warn!(webhook_id = %current.id, "endpoint disabled after consecutive failures");
-    state.store.update_webhook(&current).await
+    worker.store.update_webhook(&current).await
 }
 
 fn until(now: OffsetDateTime, due: OffsetDateTime) -> Duration {
@@ -174,7 +191,7 @@ pub enum Settled {
 }
 
 /// Processes one queue message and settles it with the queue.
-pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled {
+pub async fn settle(worker: &Worker<'_>, body: &str, receipt: &Receipt) -> Settled {
     let message: DeliveryMessage = match serde_json::from_str(body) {
         Ok(message) => message,
         Err(error) => {
@@ -182,10 +199,10 @@ pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled 
             return Settled::Failed;
         }
     };
-    let settled = match process(state, message).await {
-        Ok(Disposition::Done) => state.queue.delete(receipt).await.map(|()| Settled::Deleted),
+    let settled = match process(worker, message).await {
+        Ok(Disposition::Done) => worker.queue.delete(receipt).await.map(|()| Settled::Deleted),
         Ok(Disposition::RetryIn(delay)) => {
-            state.queue.change_visibility(receipt, delay.min(MAX_VISIBILITY)).await.map(|()| Settled::Delayed)
+            worker.queue.change_visibility(receipt, delay.min(MAX_VISIBILITY)).await.map(|()| Settled::Delayed)
         }
         Err(error) => Err(error),
     };
@@ -193,32 +210,4 @@ pub async fn settle(state: &AppState, body: &str, receipt: &Receipt) -> Settled 
         tracing::error!(delivery_id = %message.delivery_id, error = %error, "delivery processing failed");
         Settled::Failed
     })
-}
-
-/// The dev server's worker: receives batches and settles each message in its own task, with at
-/// most `in_flight` messages being settled at once, until `shutdown`; then lets those finish.
-pub async fn run_local(state: Arc<AppState>, in_flight: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(MAX_BATCH)));
-    let mut running = tokio::task::JoinSet::new();
-    while !*shutdown.borrow() {
-        let Ok(mut permits) = slots.clone().acquire_many_owned(MAX_BATCH as u32).await else { break };
-        let batch = tokio::select! {
-            batch = state.queue.receive(MAX_BATCH, ATTEMPT_LEASE + REQUEST_TIMEOUT, Duration::from_secs(1)) => batch,
-            _ = shutdown.changed() => break,
-        };
-        let messages = batch.unwrap_or_else(|error| {
-            tracing::error!(error = %error, "receiving deliveries failed");
-            Vec::new()
-        });
-        for message in messages {
-            let permit = permits.split(1);
-            let state = state.clone();
-            running.spawn(async move {
-                settle(&state, &message.body, &message.receipt).await;
-                drop(permit);
-            });
-        }
-        while running.try_join_next().is_some() {}
-    }
-    running.join_all().await;
 }

@@ -1,20 +1,24 @@
 //! The scheduled functions' work: process-queue (every minute: fetch due feeds, run due
 //! automations, publish due posts, sweep the webhook outbox — each step bounded in time), and
-//! the dev server's timers that run it and sync-post-metrics in-process.
+//! the dev server's timers that run it and sync-post-metrics in-process, and its delivery
+//! worker loop. This is composition: it hands each service the ports it uses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
+use crate::adapters::outbound::REQUEST_TIMEOUT;
 use crate::app::AppState;
 use crate::model::error::Result;
+use crate::ports::queue::MAX_BATCH;
 use crate::services::automations::{ScheduleReport, run_due_automations};
 use crate::services::feeds::{FeedReport, fetch_due_sources};
 use crate::services::metrics::MetricsSettings;
 use crate::services::metrics::sync_post_metrics;
 use crate::services::publish::publish_due;
 use crate::services::webhooks::outbox;
+use crate::services::webhooks::worker::{ATTEMPT_LEASE, settle};
 
 /// What one run of process-queue did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,16 +50,16 @@ pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<
         let start = Instant::now();
         start + deadline.saturating_duration_since(start) * thirds / 3
     };
-    let feeds = fetch_due_sources(state, share(1)).await.unwrap_or_else(|error| {
+    let feeds = fetch_due_sources(&state.feed_fetcher(), share(1)).await.unwrap_or_else(|error| {
         tracing::error!(%error, "fetching feeds failed");
         FeedReport::default()
     });
-    let automations = run_due_automations(state, share(2)).await.unwrap_or_else(|error| {
+    let automations = run_due_automations(&state.automations(), share(2)).await.unwrap_or_else(|error| {
         tracing::error!(%error, "running due automations failed");
         ScheduleReport::default()
     });
-    let published_posts = publish_due(state, DUE_POSTS_PER_RUN).await?;
-    let requeued_deliveries = outbox::sweep(state).await?;
+    let published_posts = publish_due(&state.accounts(), DUE_POSTS_PER_RUN).await?;
+    let requeued_deliveries = outbox::sweep(&state.outbox()).await?;
     Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries })
 }
 
@@ -73,8 +77,8 @@ pub async fn sync_metrics_periodically(
     shutdown: watch::Receiver<bool>,
 ) {
     let period = Duration::try_from(settings.interval).unwrap_or(Duration::from_secs(15 * 60));
-    repeat("sync-post-metrics", period, None, shutdown, || {
-        sync_post_metrics(&state, &settings, Instant::now() + period)
+    repeat("sync-post-metrics", period, None, shutdown, || async {
+        sync_post_metrics(&state.accounts(), &settings, Instant::now() + period).await
     })
     .await;
 }
@@ -110,4 +114,31 @@ async fn repeat<F, Fut, R>(
             Err(error) => tracing::error!(error = %error, "{name} failed"),
         }
     }
+}
+/// The dev server's worker: receives batches and settles each message in its own task, with at
+/// most `in_flight` messages being settled at once, until `shutdown`; then lets those finish.
+pub async fn run_local(state: Arc<AppState>, in_flight: usize, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(MAX_BATCH)));
+    let mut running = tokio::task::JoinSet::new();
+    while !*shutdown.borrow() {
+        let Ok(mut permits) = slots.clone().acquire_many_owned(MAX_BATCH as u32).await else { break };
+        let batch = tokio::select! {
+            batch = state.queue.receive(MAX_BATCH, ATTEMPT_LEASE + REQUEST_TIMEOUT, Duration::from_secs(1)) => batch,
+            _ = shutdown.changed() => break,
+        };
+        let messages = batch.unwrap_or_else(|error| {
+            tracing::error!(error = %error, "receiving deliveries failed");
+            Vec::new()
+        });
+        for message in messages {
+            let permit = permits.split(1);
+            let state = state.clone();
+            running.spawn(async move {
+                settle(&state.worker(), &message.body, &message.receipt).await;
+                drop(permit);
+            });
+        }
+        while running.try_join_next().is_some() {}
+    }
+    running.join_all().await;
 }
