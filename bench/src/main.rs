@@ -171,6 +171,7 @@ fn bench_state(
         ai: Arc::new(posthorn::adapters::ai::OfflineProvider),
         outbound,
         retries: RetrySchedule::default(),
+        webhook_limits: posthorn::model::webhooks::WebhookLimits::default(),
         wake_scheduler: Arc::default(),
     })
 }

@@ -12,7 +12,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{Config, QueueConfig, StoreConfig};
 use crate::model::crypto::{EncryptionKey, SecretBox};
 use crate::model::error::{Error, Result};
-use crate::model::webhooks::RetrySchedule;
+use crate::model::webhooks::{RetrySchedule, WebhookLimits};
 use crate::ports::ai::AiProvider;
 use crate::ports::clock::Clock;
 use crate::ports::queue::Queue;
@@ -35,6 +35,7 @@ pub struct AppState {
     /// The one client for user-supplied URLs, with the SSRF guard.
     pub outbound: OutboundClient,
     pub retries: RetrySchedule,
+    pub webhook_limits: WebhookLimits,
     pub platforms: PlatformRegistry,
     /// Generates text and images (text-assist, media-assist, generate-content).
     pub ai: Arc<dyn AiProvider>,
@@ -72,6 +73,7 @@ impl AppState {
             ai: crate::adapters::ai::provider(&config.ai)?,
             outbound,
             retries: config.webhook_retry_schedule.clone(),
+            webhook_limits: config.webhook_limits,
             wake_scheduler: Arc::default(),
         })
     }
@@ -90,6 +92,7 @@ impl AppState {
             outbound: &self.outbound,
             secrets: &self.secrets,
             retries: &self.retries,
+            attempts_kept: self.webhook_limits.attempts_kept,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::adapters::ai::{AiConfig, OpenAiConfig};
 use crate::adapters::platforms::PlatformSettings;
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
-use crate::model::webhooks::RetrySchedule;
+use crate::model::webhooks::{RetrySchedule, WebhookLimits};
 use crate::services::metrics::MetricsSettings;
 
 /// Where records live.
@@ -38,6 +38,8 @@ pub struct Config {
     pub unsafe_allow_private_urls: bool,
     /// Delays before each webhook delivery attempt.
     pub webhook_retry_schedule: RetrySchedule,
+    /// Endpoints per workspace, attempts kept per delivery.
+    pub webhook_limits: WebhookLimits,
     pub metrics: MetricsSettings,
     /// Where the dev server listens.
     pub listen: SocketAddr,
@@ -134,6 +136,22 @@ impl Config {
                 )
             })?,
         };
+        let limits = WebhookLimits::default();
+        let count = |name: &'static str, default: usize| match var(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(name, format!("must be a positive whole number, not `{text}`"))),
+        };
+        let webhook_limits = WebhookLimits {
+            max_endpoints_per_workspace: count(
+                "POSTHORN_MAX_ENDPOINTS_PER_WORKSPACE",
+                limits.max_endpoints_per_workspace,
+            )?,
+            attempts_kept: count("POSTHORN_DELIVERY_ATTEMPTS_KEPT", limits.attempts_kept)?,
+        };
         let defaults = MetricsSettings::default();
         let span = |name: &'static str, default: time::Duration| match var(name) {
             None => Ok(default),
@@ -159,6 +177,7 @@ impl Config {
             encryption_key,
             unsafe_allow_private_urls,
             webhook_retry_schedule,
+            webhook_limits,
             metrics,
             listen,
             data_dir,

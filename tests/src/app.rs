@@ -21,7 +21,7 @@ use posthorn::model::connections::{Connection, ConnectionStatus};
 use posthorn::model::crypto::{EncryptionKey, SecretBox};
 use posthorn::model::ids::{ChannelId, WorkspaceId};
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::RetrySchedule;
+use posthorn::model::webhooks::{RetrySchedule, WebhookLimits};
 use posthorn::ports::ai::AiProvider;
 use posthorn::ports::clock::Clock;
 use posthorn::ports::queue::Queue;
@@ -67,6 +67,7 @@ pub struct TestOptions {
     pub platforms: Option<PlatformRegistry>,
     /// The AI provider to use instead of the offline one.
     pub ai: Option<Arc<dyn AiProvider>>,
+    pub webhook_limits: Option<WebhookLimits>,
 }
 
 impl TestOptions {
@@ -105,6 +106,7 @@ impl TestApp {
             ai: options.ai.unwrap_or_else(|| Arc::new(OfflineProvider)),
             outbound,
             retries: options.retries.unwrap_or_default(),
+            webhook_limits: options.webhook_limits.unwrap_or_default(),
             wake_scheduler: Arc::default(),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())

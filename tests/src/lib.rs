@@ -7,6 +7,7 @@ pub mod app;
 pub mod atproto_pds;
 pub mod aws;
 pub mod bluesky_fake;
+pub mod failing_store;
 pub mod feed_server;
 pub mod graph_fake;
 pub mod mastodon_mock;

@@ -13,6 +13,7 @@ use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
 use posthorn::ports::platforms::{OAuthApp, PlatformClient};
+use posthorn::ports::store::Store;
 use posthorn::services::connections::create_sandbox_channels;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -49,12 +50,25 @@ impl PostsFixture {
         extra: Vec<Arc<dyn PlatformClient>>,
         configure: impl FnOnce(PlatformRegistry) -> PlatformRegistry,
     ) -> Self {
+        Self::build(store(kind, "posthorn-posts").await, extra, configure).await
+    }
+
+    /// The sandbox and recording adapters over `store`.
+    pub async fn with_store(store: Arc<dyn Store>) -> Self {
+        Self::build(Some(store), Vec::new(), |registry| registry).await
+    }
+
+    async fn build(
+        store: Option<Arc<dyn Store>>,
+        extra: Vec<Arc<dyn PlatformClient>>,
+        configure: impl FnOnce(PlatformRegistry) -> PlatformRegistry,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let recording = RecordingPlatform::new(Platform::Mastodon);
         let mut platforms: Vec<Arc<dyn PlatformClient>> = vec![Arc::new(Sandbox), Arc::new(recording.clone())];
         platforms.extend(extra);
         let options = TestOptions {
-            store: store(kind, "posthorn-posts").await,
+            store,
             clock: Some(clock.clone()),
             platforms: Some(configure(registry(platforms))),
             ..TestOptions::receiving()

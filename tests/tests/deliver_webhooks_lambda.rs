@@ -12,7 +12,7 @@ use posthorn::model::webhooks::{EventType, RetrySchedule};
 use posthorn::services::webhooks::outbox::emit;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
-use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
+use posthorn_testkit::receiver::{Receiver, Reply};
 use serde_json::json;
 
 struct Fixture {
@@ -26,14 +26,9 @@ async fn fixture() -> Fixture {
     let queue = SqsQueue::ensure(aws::sqs().await, &name, 3).await.unwrap();
     let queue_url = aws::sqs().await.get_queue_url().queue_name(&name).send().await.unwrap().queue_url.unwrap();
     let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
         retries: Some(RetrySchedule::parse("0,60").unwrap()),
-        store: None,
         queue: Some(Arc::new(queue)),
-        clock: None,
-        platforms: None,
-        ai: None,
+        ..TestOptions::receiving()
     };
     let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     let receiver = Receiver::start().await;

@@ -14,7 +14,7 @@ use posthorn::ports::queue::Queue;
 use posthorn::services::webhooks::outbox::emit;
 use posthorn_testkit::app::{TestApp, TestOptions};
 use posthorn_testkit::aws;
-use posthorn_testkit::receiver::{Receiver, Reply, test_ca};
+use posthorn_testkit::receiver::{Receiver, Reply};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -39,14 +39,9 @@ async fn queue(kind: QueueKind) -> Option<Arc<dyn Queue>> {
 
 async fn app_with(kind: QueueKind, schedule: &str) -> TestApp {
     let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
         retries: Some(RetrySchedule::parse(schedule).unwrap()),
-        store: None,
         queue: queue(kind).await,
-        clock: None,
-        platforms: None,
-        ai: None,
+        ..TestOptions::receiving()
     };
     let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     app.start_worker();
@@ -306,16 +301,7 @@ async fn deliveries_can_be_listed_read_and_retried(kind: QueueKind) {
 
 async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKind) {
     let clock = Arc::new(posthorn::adapters::clock::ManualClock::new(time::OffsetDateTime::now_utc()));
-    let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        retries: Some(RetrySchedule::parse("0").unwrap()),
-        store: None,
-        queue: queue(kind).await,
-        clock: Some(clock.clone()),
-        platforms: None,
-        ai: None,
-    };
+    let options = TestOptions { queue: queue(kind).await, clock: Some(clock.clone()), ..TestOptions::receiving() };
     let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
     app.start_worker();
     let receiver = Receiver::start().await;
@@ -331,7 +317,7 @@ async fn the_outbox_sweep_recovers_an_event_whose_enqueue_was_lost(kind: QueueKi
         json!({"total": 1}),
         now,
     );
-    let delivery = posthorn::services::webhooks::outbox::new_delivery(&event, &endpoint, now);
+    let delivery = posthorn::services::webhooks::outbox::new_delivery(&event, endpoint.id, now);
     app.store().create_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
 
     // WHEN process-queue runs before the grace period, nothing is re-sent; after it, the sweep re-enqueues

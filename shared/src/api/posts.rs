@@ -24,8 +24,9 @@ use crate::model::posts::validate::TargetReport;
 use crate::model::posts::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
 use crate::model::webhooks::EventType;
 use crate::services::metrics::total_metrics;
-use crate::services::posts::{NewPost, after_create, checked_post, checks, reject_problems, target_channels};
-use crate::services::webhooks::outbox::emit;
+use crate::services::posts::{
+    NewPost, after_create, checked_post, checks, commit_change, commit_delete, reject_problems, target_channels,
+};
 
 const MAX_ALT_CHARS: usize = 1_500;
 const MAX_MEDIA: usize = 10;
@@ -328,9 +329,8 @@ async fn update_post(
     if request.targets.is_some() {
         post.targets = channels.iter().map(|channel| Target::pending(channel.id, channel.platform)).collect();
     }
-    save(&state, &mut post).await?;
     let data = json!({"post_id": post.id, "status": post.status, "changed_fields": changed});
-    emit(&state.outbox(), post.workspace_id, EventType::PostUpdated, data).await?;
+    commit_change(&state.outbox(), &mut post, EventType::PostUpdated, data).await.map_err(post_conflict)?;
     Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
@@ -346,14 +346,8 @@ async fn delete_post(
     if post.status == PostStatus::Publishing {
         return Err(Error::Conflict("the post is being published; try again when it is done".into()));
     }
-    state.store.delete_post(caller.workspace_id, id).await?;
-    emit(
-        &state.outbox(),
-        caller.workspace_id,
-        EventType::PostDeleted,
-        json!({"post_id": id, "was_status": post.status}),
-    )
-    .await?;
+    let data = json!({"post_id": id, "was_status": post.status});
+    commit_delete(&state.outbox(), &post, EventType::PostDeleted, data).await.map_err(post_conflict)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -375,14 +369,8 @@ async fn cancel_post(
     }
     post.status = PostStatus::Cancelled;
     post.due_at = None;
-    save(&state, &mut post).await?;
-    emit(
-        &state.outbox(),
-        post.workspace_id,
-        EventType::PostCancelled,
-        json!({"post_id": post.id, "status": post.status}),
-    )
-    .await?;
+    let data = json!({"post_id": post.id, "status": post.status});
+    commit_change(&state.outbox(), &mut post, EventType::PostCancelled, data).await.map_err(post_conflict)?;
     Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
@@ -410,9 +398,8 @@ async fn retry_post(
     post.status = PostStatus::Scheduled;
     post.due_at = Some(state.clock.now());
     post.retried_count += 1;
-    save(&state, &mut post).await?;
     let data = json!({"post_id": post.id, "status": post.status, "retried_count": post.retried_count});
-    emit(&state.outbox(), post.workspace_id, EventType::PostRetried, data).await?;
+    commit_change(&state.outbox(), &mut post, EventType::PostRetried, data).await.map_err(post_conflict)?;
     state.wake_scheduler.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: PostView::from(&post) })))
 }
@@ -421,13 +408,14 @@ async fn find_post(state: &AppState, caller: Caller, id: PostId) -> Result<Post>
     state.store.get_post(caller.workspace_id, id).await?.ok_or(Error::NotFound("post"))
 }
 
-async fn save(state: &AppState, post: &mut Post) -> Result<()> {
-    crate::services::publish::save(&state.accounts(), post).await.map_err(|error| match error {
+/// A conflicting write, in words for the API caller.
+fn post_conflict(error: Error) -> Error {
+    match error {
         Error::Conflict(_) => {
             Error::Conflict("the post changed meanwhile (it may be publishing); read it and try again".into())
         }
         other => other,
-    })
+    }
 }
 
 /// Checks media inputs (count, alt length, URL through the SSRF guard).

@@ -1,10 +1,12 @@
-//! Creating posts (SPEC §5), for `POST /v1/posts` and generate-content alike: every target
-//! checked against its platform's rules before anything is saved, then the post saved whole,
-//! then scheduled (post.scheduled) or handed to the publisher at once.
+//! Posts' changes (SPEC §5). Creating one, for `POST /v1/posts` and generate-content alike:
+//! every target checked against its platform's rules before anything is saved, then the post
+//! saved whole, then scheduled (post.scheduled) or handed to the publisher at once. Changing or
+//! deleting one: the post's next version (or its deletion) and the event it causes are committed
+//! together, conditional on the version that was read.
 
 use std::collections::HashSet;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -19,8 +21,8 @@ use crate::model::times::rfc3339;
 use crate::model::webhooks::EventType;
 use crate::ports::clock::Clock;
 use crate::ports::queue::Queue;
-use crate::ports::store::Store;
-use crate::services::webhooks::outbox::{Outbox, emit};
+use crate::ports::store::{Condition, Record, Store, Write};
+use crate::services::webhooks::outbox::{Outbox, commit, emit};
 
 /// What creating and checking posts needs: the store, the outbox for post.scheduled, and the
 /// publisher's wake-up for a post due now (the dev server's process-queue waits on it).
@@ -156,4 +158,26 @@ pub fn reject_problems(reports: &[TargetReport]) -> Result<()> {
         })
         .collect();
     if problems.is_empty() { Ok(()) } else { Err(Error::BadRequest(problems.join("; "))) }
+}
+
+/// Writes `post` as its next version together with the event the change causes: both or
+/// neither. `Conflict` if the post changed since it was read.
+pub async fn commit_change(outbox: &Outbox<'_>, post: &mut Post, event_type: EventType, data: Value) -> Result<()> {
+    let write = next_version(post, outbox.clock.now())?;
+    commit(outbox, vec![write], post.workspace_id, event_type, data).await.map(drop)
+}
+
+/// Deletes `post` together with the event it causes, unless it changed since it was read (a
+/// publishing run claimed it): then `Conflict`, and neither happens.
+pub async fn commit_delete(outbox: &Outbox<'_>, post: &Post, event_type: EventType, data: Value) -> Result<()> {
+    let write = Write::Delete(post.key(), Condition::Version(post.version));
+    commit(outbox, vec![write], post.workspace_id, event_type, data).await.map(drop)
+}
+
+/// `post` as its next version, written only over the version that was read.
+fn next_version(post: &mut Post, now: OffsetDateTime) -> Result<Write> {
+    let expected = post.version;
+    post.version += 1;
+    post.updated_at = now;
+    Ok(Write::Put(post.document()?, Condition::Version(expected)))
 }

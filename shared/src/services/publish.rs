@@ -17,7 +17,7 @@ use crate::model::webhooks::EventType;
 use crate::ports::platforms::{PlatformError, PublishRequest, Published};
 use crate::services::connections::Accounts;
 use crate::services::connections::sync::with_fresh_token;
-use crate::services::webhooks::outbox::emit;
+use crate::services::posts::commit_change;
 
 /// How long a claim holds a post: a run that dies mid-post frees it after this.
 pub const PUBLISH_LEASE: time::Duration = time::Duration::minutes(5);
@@ -167,9 +167,8 @@ async fn settle(accounts: &Accounts<'_>, mut post: Post) -> Result<()> {
     if published > 0 {
         post.metrics_due_at = Some(accounts.clock.now());
     }
-    save(accounts, &mut post).await?;
-    emit(&accounts.outbox(), post.workspace_id, event, outcome_data(&post)).await?;
-    Ok(())
+    let data = outcome_data(&post);
+    commit_change(&accounts.outbox(), &mut post, event, data).await
 }
 
 /// The `data` of post.published / partial / failed (SPEC §4): counts and per-target results.

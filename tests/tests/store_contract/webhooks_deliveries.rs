@@ -219,6 +219,7 @@ pub(crate) fn event(workspace: WorkspaceId, event_type: EventType) -> Event {
         event_type,
         body: r#"{"event":"post.published","data":{"post_id":"post_1"}}"#.into(),
         created_at: now(),
+        fanout: Vec::new(),
     }
 }
 
@@ -238,6 +239,7 @@ pub(crate) fn delivery(event: &Event, webhook: WebhookId, created_at: OffsetDate
         status: DeliveryStatus::Pending,
         version: 0,
         attempts: Vec::new(),
+        attempts_dropped: 0,
         schedule_start: 0,
         next_attempt_at: Some(created_at),
         created_at,
@@ -266,6 +268,7 @@ fn full_delivery(event: &Event, webhook: WebhookId, created_at: OffsetDateTime) 
                 response_body: None,
             },
         ],
+        attempts_dropped: 3,
         schedule_start: 1,
         next_attempt_at: None,
         updated_at: created_at + Duration::minutes(2),

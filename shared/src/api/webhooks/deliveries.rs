@@ -66,7 +66,7 @@ impl From<&Delivery> for DeliveryView {
             event_id: delivery.event_id,
             event_type: delivery.event_type,
             status: delivery.status,
-            attempt_count: delivery.attempts.len(),
+            attempt_count: delivery.attempts_made(),
             last_status_code: delivery.attempts.last().and_then(|attempt| attempt.status_code),
             next_attempt_at: delivery.next_attempt_at.filter(|_| delivery.status == DeliveryStatus::Pending),
             created_at: delivery.created_at,
@@ -143,7 +143,7 @@ pub(super) async fn retry_delivery(
     let expected_version = delivery.version;
     delivery.version += 1;
     delivery.status = DeliveryStatus::Pending;
-    delivery.schedule_start = delivery.attempts.len();
+    delivery.schedule_start = delivery.attempts_made();
     delivery.next_attempt_at = Some(now);
     delivery.updated_at = now;
     state.store.update_delivery(&delivery, expected_version).await?;

@@ -16,6 +16,7 @@ use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::model::webhooks::catalog::{EventCategory, EventType};
 use crate::model::webhooks::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
+use crate::ports::store::PageRequest;
 use crate::services::webhooks::outbox::{emit_to, new_event};
 use crate::services::webhooks::send::{Outgoing, send};
 
@@ -137,13 +138,14 @@ pub struct CatalogEntry {
 /// 2xx, or nothing is saved.
 #[utoipa::path(post, path = "", tag = "webhooks", request_body = CreateWebhook, security(("api_key" = [])),
     responses((status = 201, body = Data<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn create_webhook(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(request): Json<CreateWebhook>,
 ) -> Result<(StatusCode, axum::Json<Data<WebhookView>>)> {
     caller.ensure_workspace(request.workspace_id)?;
+    ensure_room_for_one_more(&state, caller.workspace_id).await?;
     let url = checked_url(&state, &request.url).await?;
     let events = EventFilter::from_names(&request.events)?;
     if let Some(name) = &request.name {
@@ -164,6 +166,27 @@ pub(super) async fn create_webhook(
     let mut view = WebhookView::from(&endpoint);
     view.secret = Some(secret.as_str().to_string());
     Ok((StatusCode::CREATED, axum::Json(Data { data: view })))
+}
+
+/// A 422 when the workspace already has the most endpoints it may have.
+async fn ensure_room_for_one_more(state: &AppState, workspace: WorkspaceId) -> Result<()> {
+    let most = state.webhook_limits.max_endpoints_per_workspace;
+    let (mut count, mut cursor) = (0, None);
+    loop {
+        let page = state.store.list_webhooks(workspace, PageRequest { limit: 100, cursor }).await?;
+        count += page.items.len();
+        cursor = page.next_cursor;
+        if cursor.is_none() || count >= most {
+            break;
+        }
+    }
+    if count >= most {
+        return Err(Error::Unprocessable(format!(
+            "this workspace has {count} webhook endpoints, the most it may have; delete one first \
+             (the limit is POSTHORN_MAX_ENDPOINTS_PER_WORKSPACE)"
+        )));
+    }
+    Ok(())
 }
 
 /// List the workspace's webhook endpoints, newest first.

@@ -16,6 +16,10 @@ pub struct Event {
     pub body: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The endpoints the event goes to, kept while its deliveries are still being written (a
+    /// fan-out larger than one transaction); empty once every delivery is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fanout: Vec<WebhookId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,7 +71,11 @@ pub struct Delivery {
     /// Bumped by every write; writes are conditional on it, so two workers holding copies of
     /// one delivery never both record an attempt.
     pub version: u64,
+    /// The newest attempts, oldest first (at most the configured number kept).
     pub attempts: Vec<Attempt>,
+    /// How many older attempts were dropped to keep the record small.
+    #[serde(default)]
+    pub attempts_dropped: usize,
     /// How many attempts preceded the current retry schedule: 0, or the count at the last
     /// manual retry, which starts the schedule afresh.
     pub schedule_start: usize,
@@ -79,4 +87,54 @@ pub struct Delivery {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+impl Delivery {
+    /// Records an attempt, keeping only the newest `kept` (at least one).
+    pub fn record_attempt(&mut self, attempt: Attempt, kept: usize) {
+        self.attempts.push(attempt);
+        let excess = self.attempts.len().saturating_sub(kept.max(1));
+        self.attempts.drain(..excess);
+        self.attempts_dropped += excess;
+    }
+
+    /// Every attempt made, the dropped ones included.
+    pub fn attempts_made(&self) -> usize {
+        self.attempts.len() + self.attempts_dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(status_code: u16) -> Attempt {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        Attempt { at, status_code: Some(status_code), duration_ms: 1, error: None, response_body: None }
+    }
+
+    #[test]
+    fn a_delivery_keeps_its_newest_attempts_and_counts_every_one() {
+        let mut delivery = Delivery {
+            id: DeliveryId::new(),
+            workspace_id: WorkspaceId::new(),
+            webhook_id: WebhookId::new(),
+            event_id: EventId::new(),
+            event_type: EventType::PostPublished,
+            status: DeliveryStatus::Pending,
+            version: 0,
+            attempts: Vec::new(),
+            attempts_dropped: 0,
+            schedule_start: 0,
+            next_attempt_at: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        for status in 500..525 {
+            delivery.record_attempt(attempt(status), 20);
+        }
+        assert_eq!(delivery.attempts.len(), 20);
+        assert_eq!(delivery.attempts[0].status_code, Some(505), "the oldest five were dropped");
+        assert_eq!(delivery.attempts_made(), 25);
+    }
 }

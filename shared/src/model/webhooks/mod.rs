@@ -4,10 +4,12 @@
 pub mod catalog;
 mod delivery;
 mod endpoint;
+mod limits;
 mod retry;
 pub mod signing;
 
 pub use catalog::EventType;
 pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
 pub use endpoint::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
+pub use limits::WebhookLimits;
 pub use retry::RetrySchedule;

@@ -21,6 +21,8 @@ use super::records::{Record, due_entry, key_of};
 pub const WORKSPACES: &str = "WORKSPACES";
 /// Second index: pending deliveries with an attempt due, by due time.
 pub const PENDING_DELIVERY: &str = "PENDING_DELIVERY";
+/// Second index: events whose fan-out is still being written, by creation time.
+pub const FANOUT_PENDING: &str = "FANOUT_PENDING";
 /// Second index: posts with a `due_at`, by due time.
 pub const DUE_POST: &str = "DUE_POST";
 /// First index: posts with a `metrics_due_at`, by that time.
@@ -87,6 +89,14 @@ impl Record for Event {
 
     fn key(&self) -> RecordKey {
         key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    /// Only while its deliveries are still being written: what the outbox sweep completes.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        match self.fanout.is_empty() {
+            true => Ok(None),
+            false => due_entry(FANOUT_PENDING, self.created_at, &self.id).map(Some),
+        }
     }
 }
 

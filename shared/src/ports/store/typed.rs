@@ -197,6 +197,12 @@ pub trait Store: RecordStore {
         records(self.core()).before(Index::Second, kinds::PENDING_DELIVERY, sortable_time(before)?, limit).await
     }
 
+    /// Events, of any workspace, whose fan-out was still being written at `before`, oldest
+    /// first: what the outbox sweep completes.
+    async fn unfinished_fanouts(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Event>> {
+        records(self.core()).before(Index::Second, kinds::FANOUT_PENDING, sortable_time(before)?, limit).await
+    }
+
     /// Fails with `Conflict` if the id exists.
     async fn create_connection(&self, connection: &Connection) -> Result<()> {
         records(self.core()).create(connection).await

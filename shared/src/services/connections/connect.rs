@@ -16,13 +16,13 @@ use crate::model::webhooks::EventType;
 use crate::ports::platforms::{
     AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformError, Profile, TokenGrant,
 };
-use crate::ports::store::PageRequest;
+use crate::ports::store::{Condition, PageRequest, Record, Write};
 use crate::services::connections::Accounts;
 use crate::services::connections::events;
 use crate::services::connections::record::{
-    apply_grant, configured_app, connector, no_app, open_app, seal_app, update_with,
+    apply_grant, configured_app, connector, no_app, open_app, seal_app, update_committing,
 };
-use crate::services::webhooks::outbox::emit;
+use crate::services::webhooks::outbox::commit;
 
 /// How long a consent may take.
 pub const STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
@@ -107,10 +107,7 @@ pub async fn complete(accounts: &Accounts<'_>, workspace: WorkspaceId, callback:
         platform_channel_id: String::new(),
     };
     let profile = connector.profile(&auth).await.map_err(|e| refused(platform, &e))?;
-    let connected = store(accounts, workspace, platform, granted, profile).await?;
-    let data = events::connected(&connected.connection, !connected.created);
-    emit(&accounts.outbox(), workspace, EventType::AccountConnected, data).await?;
-    Ok(connected)
+    store(accounts, workspace, platform, granted, profile).await
 }
 
 /// Tokens and where they are valid.
@@ -197,17 +194,21 @@ async fn store(
         connection.refresh_lease_until = None;
     };
     if let Some(existing) = find_account(accounts, workspace, platform, &profile.platform_user_id).await? {
-        let connection = update_with(accounts, workspace, existing, |connection| {
+        let refill = |connection: &mut Connection| {
             fill(connection);
             true
-        })
-        .await?;
+        };
+        let reconnected =
+            |connection: &Connection| Some((EventType::AccountConnected, events::connected(connection, true)));
+        let (connection, _) = update_committing(accounts, workspace, existing, refill, reconnected).await?;
         return Ok(Connected { connection, created: false });
     }
     let access_token = accounts.secrets.seal(&granted.grant.access_token);
     let mut connection = Connection::new(workspace, platform, access_token, now);
     fill(&mut connection);
-    accounts.store.create_connection(&connection).await?;
+    let creation = Write::Put(connection.document()?, Condition::Absent);
+    let data = events::connected(&connection, false);
+    commit(&accounts.outbox(), vec![creation], workspace, EventType::AccountConnected, data).await?;
     Ok(Connected { connection, created: true })
 }
 

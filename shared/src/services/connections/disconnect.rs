@@ -5,11 +5,12 @@
 use crate::model::error::Result;
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
+use crate::ports::store::{Condition, Record, Write};
 use crate::services::connections::Accounts;
 use crate::services::connections::events;
 use crate::services::connections::import::delete_channel;
 use crate::services::connections::record::{app_of, auth_of, connector, get, refresh_token_of};
-use crate::services::webhooks::outbox::emit;
+use crate::services::webhooks::outbox::commit;
 
 /// Removes a connection. A revocation the platform refuses or cannot answer is logged and the
 /// connection is removed all the same: the user asked for Posthorn to forget it.
@@ -28,8 +29,7 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
     for channel in accounts.store.connection_channels(workspace, id).await? {
         delete_channel(accounts, &channel).await?;
     }
-    accounts.store.delete_connection(workspace, id).await?;
-    emit(&accounts.outbox(), workspace, EventType::AccountDisconnected, events::disconnected(&connection, revoked))
-        .await?;
-    Ok(())
+    let removal = Write::Delete(connection.key(), Condition::Present);
+    let data = events::disconnected(&connection, revoked);
+    commit(&accounts.outbox(), vec![removal], workspace, EventType::AccountDisconnected, data).await.map(drop)
 }

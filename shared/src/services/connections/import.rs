@@ -8,11 +8,12 @@ use crate::model::error::Result;
 use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::{Profile, RemoteChannel};
+use crate::ports::store::{Condition, Record, Write};
 use crate::services::connections::Accounts;
 use crate::services::connections::events;
 use crate::services::connections::record::{connector, get};
 use crate::services::connections::sync::with_fresh_token;
-use crate::services::webhooks::outbox::emit;
+use crate::services::webhooks::outbox::commit;
 
 /// Lists the connection's channels at the platform, stores them and returns them.
 pub async fn import_channels(
@@ -46,9 +47,9 @@ pub async fn import_channels(
 /// Deletes a channel and emits channel.deleted. Posts already targeting it fail that target
 /// with a clear error when they publish.
 pub async fn delete_channel(accounts: &Accounts<'_>, channel: &Channel) -> Result<()> {
-    accounts.store.delete_channel(channel.workspace_id, channel.id).await?;
-    emit(&accounts.outbox(), channel.workspace_id, EventType::ChannelDeleted, events::channel(channel)).await?;
-    Ok(())
+    let removal = Write::Delete(channel.key(), Condition::Present);
+    let data = events::channel(channel);
+    commit(&accounts.outbox(), vec![removal], channel.workspace_id, EventType::ChannelDeleted, data).await.map(drop)
 }
 
 async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed: RemoteChannel) -> Result<Channel> {
@@ -63,8 +64,9 @@ async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed
         channel_token: listed.channel_token.as_deref().map(|token| accounts.secrets.seal(token)),
         created_at: accounts.clock.now(),
     };
-    accounts.store.create_channel(&channel).await?;
-    emit(&accounts.outbox(), channel.workspace_id, EventType::ChannelCreated, events::channel(&channel)).await?;
+    let creation = Write::Put(channel.document()?, Condition::Absent);
+    let data = events::channel(&channel);
+    commit(&accounts.outbox(), vec![creation], channel.workspace_id, EventType::ChannelCreated, data).await?;
     Ok(channel)
 }
 

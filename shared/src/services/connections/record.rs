@@ -1,9 +1,11 @@
 //! How a connection record changes: a grant sealed into it (a refresh token the platform did not
 //! replace is kept), and writes as the next version that re-read and re-apply a change when
-//! another write got in first, so no write — least of all a rotated token — is lost.
+//! another write got in first, so no write — least of all a rotated token — is lost. A change
+//! that fires an event is written in one transaction with it.
 
 use std::sync::Arc;
 
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::model::connections::{Connection, SealedApp};
@@ -11,8 +13,11 @@ use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::platforms::Platform;
+use crate::model::webhooks::EventType;
 use crate::ports::platforms::{ChannelAuth, ConnectMethod, Connector, OAuthApp, PlatformError, TokenGrant};
+use crate::ports::store::{Condition, Outcome, Record, Write};
 use crate::services::connections::Accounts;
+use crate::services::webhooks::outbox::commit;
 
 /// How often a change is re-applied after losing a race before the write gives up.
 const WRITE_ATTEMPTS: u32 = 10;
@@ -53,15 +58,40 @@ pub async fn update_with(
     accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     id: ConnectionId,
-    mut change: impl FnMut(&mut Connection) -> bool,
+    change: impl FnMut(&mut Connection) -> bool,
 ) -> Result<Connection> {
+    update_committing(accounts, workspace, id, change, |_| None).await.map(|(connection, _)| connection)
+}
+
+/// Like [`update_with`], and the event `event` names for the connection as changed is written in
+/// the same transaction: both or neither. Returns the connection and whether it was written.
+pub async fn update_committing(
+    accounts: &Accounts<'_>,
+    workspace: WorkspaceId,
+    id: ConnectionId,
+    mut change: impl FnMut(&mut Connection) -> bool,
+    event: impl Fn(&Connection) -> Option<(EventType, Value)>,
+) -> Result<(Connection, bool)> {
     for _ in 0..WRITE_ATTEMPTS {
         let mut connection = get(accounts, workspace, id).await?;
         if !change(&mut connection) {
-            return Ok(connection);
+            return Ok((connection, false));
         }
-        match save(accounts, &mut connection).await {
-            Ok(()) => return Ok(connection),
+        let expected = connection.version;
+        connection.version += 1;
+        connection.updated_at = accounts.clock.now();
+        let write = Write::Put(connection.document()?, Condition::Version(expected));
+        let written = match event(&connection) {
+            Some((event_type, data)) => {
+                commit(&accounts.outbox(), vec![write], workspace, event_type, data).await.map(drop)
+            }
+            None => match accounts.store.write(write).await? {
+                Outcome::Written => Ok(()),
+                Outcome::Refused { .. } => Err(Error::Conflict(format!("connection {id} changed meanwhile"))),
+            },
+        };
+        match written {
+            Ok(()) => return Ok((connection, true)),
             Err(Error::Conflict(_)) => continue,
             Err(error) => return Err(error),
         }

@@ -24,9 +24,9 @@ use crate::services::connections::Accounts;
 use crate::services::connections::connect::set_profile;
 use crate::services::connections::events;
 use crate::services::connections::record::{
-    app_of, apply_grant, auth_of, connector, get, platform_failed, refresh_token_of, save, update_with,
+    app_of, apply_grant, auth_of, connector, get, platform_failed, refresh_token_of, save, update_committing,
+    update_with,
 };
-use crate::services::webhooks::outbox::emit;
 
 /// Tokens expiring sooner than this are refreshed.
 pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(5);
@@ -225,21 +225,19 @@ async fn release(accounts: &Accounts<'_>, claimed: &Connection) -> Result<()> {
 /// Marks the connection expired — unless a reconnect gave it new tokens meanwhile — and emits
 /// token.expired if this call is the one that expired it. Returns the error for the caller.
 async fn expire(accounts: &Accounts<'_>, seen: &Connection, error: &PlatformError) -> Result<CallError> {
-    let mut expired_now = false;
-    let connection = update_with(accounts, seen.workspace_id, seen.id, |connection| {
+    let expire_if_unchanged = |connection: &mut Connection| {
         let same_tokens = connection.access_token == seen.access_token;
-        expired_now = same_tokens && connection.status == ConnectionStatus::Active;
+        let expiring = same_tokens && connection.status == ConnectionStatus::Active;
         if same_tokens {
             connection.status = ConnectionStatus::Expired;
             connection.refresh_lease_until = None;
         }
-        expired_now
-    })
-    .await?;
-    if expired_now {
-        let data = events::token_expired(&connection, &error.message);
-        emit(&accounts.outbox(), connection.workspace_id, EventType::TokenExpired, data).await?;
-    }
+        expiring
+    };
+    let token_expired =
+        |connection: &Connection| Some((EventType::TokenExpired, events::token_expired(connection, &error.message)));
+    let (_, expired_now) =
+        update_committing(accounts, seen.workspace_id, seen.id, expire_if_unchanged, token_expired).await?;
     let message = format!(
         "connection {} expired: {} said {}; reconnect the account",
         seen.id,

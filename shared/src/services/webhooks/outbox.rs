@@ -1,6 +1,11 @@
-//! The outbox (SPEC §4): an event and one delivery per subscribed endpoint are written to the
-//! store before anything is queued; the sweep re-enqueues deliveries whose next attempt is long
-//! overdue, so a crash or a queue outage between the two steps loses nothing.
+//! The outbox (SPEC §4): a state change, the event it causes and one delivery per subscribed
+//! endpoint are written to the store before anything is queued. The change and the event are
+//! one transaction, so neither is ever stored without the other. When the deliveries fit in that
+//! transaction they go with it; a larger fan-out stores the event with the endpoints it goes to,
+//! then writes the deliveries in transactions of at most [`MAX_ITEMS_PER_TRANSACTION`] (their
+//! ids derived from the event and the endpoint, so a second try never writes a second
+//! delivery). The sweep completes a fan-out that a crash interrupted and re-enqueues deliveries
+//! whose next attempt is long overdue, so a crash or a queue outage loses nothing.
 
 use std::time::Duration;
 
@@ -9,20 +14,17 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::model::error::{Error, Result};
-use crate::model::ids::{DeliveryId, EventId, WorkspaceId};
+use crate::model::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::model::times::rfc3339;
 use crate::model::webhooks::WebhookEndpoint;
 use crate::model::webhooks::catalog::EventType;
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event};
 use crate::ports::clock::Clock;
 use crate::ports::queue::Queue;
-use crate::ports::store::{MAX_DELIVERIES_PER_EVENT, PageRequest, Store};
+use crate::ports::store::{Condition, MAX_ITEMS_PER_TRANSACTION, Outcome, PageRequest, Record, Store, Write};
 
-/// A transaction holds the event and its deliveries, so an event reaches at most this many
-/// endpoints.
-pub const MAX_ENDPOINTS_PER_EVENT: usize = MAX_DELIVERIES_PER_EVENT;
-
-/// How overdue a pending delivery must be before the sweep decides its message was lost.
+/// How overdue a pending delivery (or an unfinished fan-out) must be before the sweep decides
+/// its message was lost (or its writer died).
 pub const SWEEP_GRACE: time::Duration = time::Duration::minutes(2);
 const SWEEP_BATCH: usize = 100;
 
@@ -44,8 +46,22 @@ pub struct DeliveryMessage {
 
 /// Emits an event to every active endpoint of the workspace subscribed to it.
 pub async fn emit(outbox: &Outbox<'_>, workspace_id: WorkspaceId, event_type: EventType, data: Value) -> Result<Event> {
+    commit(outbox, Vec::new(), workspace_id, event_type, data).await
+}
+
+/// Writes `changes` (the state change, e.g. a post's next version) and the event it causes as
+/// one transaction, then the event's deliveries to every active endpoint subscribed to it, and
+/// queues them. If a change's condition fails, nothing is written: `Conflict`.
+pub async fn commit(
+    outbox: &Outbox<'_>,
+    changes: Vec<Write>,
+    workspace_id: WorkspaceId,
+    event_type: EventType,
+    data: Value,
+) -> Result<Event> {
     let endpoints = subscribed_endpoints(outbox, workspace_id, event_type).await?;
-    emit_to(outbox, workspace_id, event_type, data, &endpoints).await.map(|(event, _)| event)
+    let targets: Vec<WebhookId> = endpoints.iter().map(|endpoint| endpoint.id).collect();
+    commit_to(outbox, changes, new_event(workspace_id, event_type, data, outbox.clock.now()), &targets).await
 }
 
 /// Emits an event to the given endpoints only (e.g. a test send).
@@ -56,14 +72,59 @@ pub async fn emit_to(
     data: Value,
     endpoints: &[WebhookEndpoint],
 ) -> Result<(Event, Vec<Delivery>)> {
-    let now = outbox.clock.now();
-    let event = new_event(workspace_id, event_type, data, now);
-    let deliveries: Vec<Delivery> = endpoints.iter().map(|endpoint| new_delivery(&event, endpoint, now)).collect();
-    outbox.store.create_event(&event, &deliveries).await?;
-    for delivery in &deliveries {
-        enqueue(outbox, delivery, Duration::ZERO).await;
-    }
+    let targets: Vec<WebhookId> = endpoints.iter().map(|endpoint| endpoint.id).collect();
+    let event =
+        commit_to(outbox, Vec::new(), new_event(workspace_id, event_type, data, outbox.clock.now()), &targets).await?;
+    let deliveries = targets.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
     Ok((event, deliveries))
+}
+
+async fn commit_to(outbox: &Outbox<'_>, changes: Vec<Write>, mut event: Event, targets: &[WebhookId]) -> Result<Event> {
+    let deliveries: Vec<Delivery> =
+        targets.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
+    let fits = changes.len() + 1 + deliveries.len() <= MAX_ITEMS_PER_TRANSACTION;
+    if !fits {
+        event.fanout = targets.to_vec();
+    }
+    let change_count = changes.len();
+    let mut writes = changes;
+    writes.push(Write::Put(event.document()?, Condition::Absent));
+    if fits {
+        for delivery in &deliveries {
+            writes.push(Write::Put(delivery.document()?, Condition::Absent));
+        }
+    }
+    match outbox.store.transact(writes).await? {
+        Outcome::Written => {}
+        Outcome::Refused { item } if item < change_count => {
+            return Err(Error::Conflict("the record changed meanwhile; read it and try again".into()));
+        }
+        Outcome::Refused { .. } => return Err(Error::Conflict(format!("event {} already exists", event.id))),
+    }
+    if fits {
+        enqueue_all(outbox, &deliveries).await;
+    } else {
+        fan_out(outbox, &event, deliveries).await?;
+    }
+    Ok(event)
+}
+
+/// Writes a large fan-out's deliveries, one transaction per chunk, queues them, and marks the
+/// event's fan-out finished. Deliveries a crashed earlier try already wrote are kept as they are.
+async fn fan_out(outbox: &Outbox<'_>, event: &Event, deliveries: Vec<Delivery>) -> Result<()> {
+    for chunk in deliveries.chunks(MAX_ITEMS_PER_TRANSACTION) {
+        let writes = chunk.iter().map(|d| Ok(Write::Put(d.document()?, Condition::Absent))).collect::<Result<_>>()?;
+        if let Outcome::Refused { .. } = outbox.store.transact(writes).await? {
+            for delivery in chunk {
+                match outbox.store.write(Write::Put(delivery.document()?, Condition::Absent)).await? {
+                    Outcome::Written | Outcome::Refused { .. } => {}
+                }
+            }
+        }
+        enqueue_all(outbox, chunk).await;
+    }
+    let finished = Event { fanout: Vec::new(), ..event.clone() };
+    outbox.store.write(Write::Put(finished.document()?, Condition::Present)).await.map(drop)
 }
 
 /// The envelope of SPEC §4, serialized once: every attempt sends exactly these bytes.
@@ -76,20 +137,21 @@ pub fn new_event(workspace_id: WorkspaceId, event_type: EventType, data: Value, 
         "workspace_id": workspace_id,
         "data": data,
     });
-    Event { id, workspace_id, event_type, body: body.to_string(), created_at: now }
+    Event { id, workspace_id, event_type, body: body.to_string(), created_at: now, fanout: Vec::new() }
 }
 
-/// A pending delivery of `event` to `endpoint`, due at once.
-pub fn new_delivery(event: &Event, endpoint: &WebhookEndpoint, now: OffsetDateTime) -> Delivery {
+/// The pending delivery of `event` to `webhook`, due at once.
+pub fn new_delivery(event: &Event, webhook: WebhookId, now: OffsetDateTime) -> Delivery {
     Delivery {
-        id: DeliveryId::new(),
+        id: DeliveryId::of(event.id, webhook),
         workspace_id: event.workspace_id,
-        webhook_id: endpoint.id,
+        webhook_id: webhook,
         event_id: event.id,
         event_type: event.event_type,
         status: DeliveryStatus::Pending,
         version: 0,
         attempts: Vec::new(),
+        attempts_dropped: 0,
         schedule_start: 0,
         next_attempt_at: Some(now),
         created_at: now,
@@ -110,17 +172,15 @@ async fn subscribed_endpoints(
             .extend(page.items.into_iter().filter(|endpoint| endpoint.active && endpoint.events.accepts(event_type)));
         cursor = page.next_cursor;
         if cursor.is_none() {
-            break;
+            return Ok(endpoints);
         }
     }
-    if endpoints.len() > MAX_ENDPOINTS_PER_EVENT {
-        return Err(Error::Internal(format!(
-            "workspace {workspace_id} has {} endpoints for {}; at most {MAX_ENDPOINTS_PER_EVENT} are supported",
-            endpoints.len(),
-            event_type.as_str()
-        )));
+}
+
+async fn enqueue_all(outbox: &Outbox<'_>, deliveries: &[Delivery]) {
+    for delivery in deliveries {
+        enqueue(outbox, delivery, Duration::ZERO).await;
     }
-    Ok(endpoints)
 }
 
 /// Queues a delivery's message. A failure is logged, not returned: the delivery is already
@@ -133,10 +193,15 @@ pub async fn enqueue(outbox: &Outbox<'_>, delivery: &Delivery, delay: Duration) 
     }
 }
 
-/// Re-enqueues pending deliveries whose next attempt is more than [`SWEEP_GRACE`] overdue.
-/// Returns how many were queued.
+/// Completes the fan-outs a crash interrupted, then re-enqueues pending deliveries whose next
+/// attempt is more than [`SWEEP_GRACE`] overdue. Returns how many deliveries were queued.
 pub async fn sweep(outbox: &Outbox<'_>) -> Result<usize> {
     let now = outbox.clock.now();
+    for event in outbox.store.unfinished_fanouts(now - SWEEP_GRACE, SWEEP_BATCH).await? {
+        tracing::warn!(event_id = %event.id, endpoints = event.fanout.len(), "completing an interrupted fan-out");
+        let deliveries = event.fanout.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
+        fan_out(outbox, &event, deliveries).await?;
+    }
     let overdue = outbox.store.overdue_deliveries(now - SWEEP_GRACE, SWEEP_BATCH).await?;
     let mut queued = 0;
     for mut delivery in overdue {

@@ -32,6 +32,8 @@ pub struct Worker<'a> {
     pub outbound: &'a OutboundClient,
     pub secrets: &'a SecretBox,
     pub retries: &'a RetrySchedule,
+    /// How many of its newest attempts a delivery keeps.
+    pub attempts_kept: usize,
 }
 
 /// What to do with the queue message once the worker is done with it.
@@ -82,14 +84,14 @@ async fn attempt(
 
     let succeeded = sent.succeeded();
     let retry_after = sent.response.as_ref().filter(|r| matches!(r.status, 429 | 503)).and_then(|r| r.retry_after);
-    delivery.attempts.push(sent.attempt);
+    delivery.record_attempt(sent.attempt, worker.attempts_kept);
     let finished_at = worker.clock.now();
     let disposition = if succeeded {
         delivery.status = DeliveryStatus::Delivered;
         delivery.next_attempt_at = None;
         Disposition::Done
     } else {
-        let made = delivery.attempts.len() - delivery.schedule_start;
+        let made = delivery.attempts_made() - delivery.schedule_start;
         match worker.retries.next_delay(made, retry_after) {
             Some(delay) => {
                 delivery.next_attempt_at = Some(finished_at + delay);
@@ -126,13 +128,9 @@ async fn give_up(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<Disposition> {
-    delivery.attempts.push(Attempt {
-        at: now,
-        status_code: None,
-        duration_ms: 0,
-        error: Some(reason.into()),
-        response_body: None,
-    });
+    let attempt =
+        Attempt { at: now, status_code: None, duration_ms: 0, error: Some(reason.into()), response_body: None };
+    delivery.record_attempt(attempt, worker.attempts_kept);
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
     match save(worker, &mut delivery, now).await {
