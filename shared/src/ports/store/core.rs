@@ -37,7 +37,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The record's name, in errors and as the SQLite adapter's `kind` column.
+    /// The record's name, in errors and as the SQLite adapter's `kind` column (so a stored
+    /// value: renaming a kind means moving its rows).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Workspace => "workspace",
