@@ -1,5 +1,5 @@
 //! Transactions of the generic core: all or nothing over creates, version-conditional replaces
-//! and deletes, up to `MAX_ITEMS_PER_TRANSACTION` writes and not one more.
+//! and deletes, up to `MAX_ITEMS_PER_TRANSACTION` writes (not one more), each record once.
 
 use posthorn::ports::store::{Condition, MAX_ITEMS_PER_TRANSACTION, Outcome, Record, Write, key_of};
 
@@ -10,6 +10,7 @@ use crate::webhooks_deliveries::endpoint;
 contract!(
     a_transaction_of_the_maximum_size_writes_every_item,
     a_transaction_over_the_maximum_is_refused_and_writes_nothing,
+    a_transaction_writing_one_record_twice_is_refused,
     a_failed_condition_refuses_the_whole_transaction,
     a_transaction_replaces_deletes_and_creates_together,
 );
@@ -37,6 +38,17 @@ async fn a_transaction_over_the_maximum_is_refused_and_writes_nothing(store: &dy
         Err(Error::Internal(message)) => {
             assert_eq!(message, "a transaction writes at most 100 items; this one has 101");
         }
+        other => panic!("expected the transaction to be refused, got {other:?}"),
+    }
+    assert_eq!(stored_endpoints(store, workspace).await, 0);
+}
+
+async fn a_transaction_writing_one_record_twice_is_refused(store: &dyn Store) {
+    let workspace = WorkspaceId::new();
+    let mut writes = creates(workspace, 2);
+    writes.push(writes[0].clone());
+    match store.transact(writes).await {
+        Err(Error::Internal(message)) => assert!(message.contains("is written twice"), "{message}"),
         other => panic!("expected the transaction to be refused, got {other:?}"),
     }
     assert_eq!(stored_endpoints(store, workspace).await, 0);

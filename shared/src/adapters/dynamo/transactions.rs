@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
 
 use crate::model::error::{Error, Result};
-use crate::ports::store::{Condition, Outcome, Write, check_transaction_size, sortable_time};
+use crate::ports::store::{Condition, Outcome, Write, check_transaction, sortable_time};
 
 use super::DynamoStore;
 use super::items;
@@ -106,7 +106,7 @@ impl DynamoStore {
     /// All `writes` in one TransactWriteItems, tried again while it collides with a concurrent
     /// transaction on the same items.
     pub(super) async fn transact_items(&self, writes: Vec<Write>) -> Result<Outcome> {
-        check_transaction_size(&writes)?;
+        check_transaction(&writes)?;
         if writes.is_empty() {
             return Ok(Outcome::Written);
         }

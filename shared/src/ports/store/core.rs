@@ -3,6 +3,8 @@
 //! once (get, conditional write, transaction, list, index query). The typed accessors in
 //! [`super::records`] and [`super::Store`] are written over it.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -35,7 +37,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The record's name, in errors and as the SQLite adapter's `kind` column.
+    /// The record's name, in errors and as the SQLite adapter's `kind` column (so a stored
+    /// value: renaming a kind means moving its rows).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Workspace => "workspace",
@@ -59,7 +62,7 @@ impl Kind {
 
 /// Where one record is kept: its kind, its workspace (`None` for the few records found before
 /// the workspace is known, such as API keys) and its id within both.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordKey {
     pub kind: Kind,
     pub workspace: Option<WorkspaceId>,
@@ -216,18 +219,29 @@ pub trait RecordStore: Send + Sync {
     /// One conditional write.
     async fn write(&self, write: Write) -> Result<Outcome>;
     /// Up to [`MAX_ITEMS_PER_TRANSACTION`] writes to distinct keys, all or nothing: if any
-    /// condition fails, none is written. More writes are refused with an error.
+    /// condition fails, none is written. More writes, or two to one key, are refused with an
+    /// error ([`check_transaction`]).
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome>;
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>>;
     async fn query_index(&self, query: IndexQuery) -> Result<Vec<Value>>;
 }
 
-/// Refuses a transaction of more than [`MAX_ITEMS_PER_TRANSACTION`] writes, alike in every adapter.
-pub fn check_transaction_size(writes: &[Write]) -> Result<()> {
-    match writes.len() {
-        count if count > MAX_ITEMS_PER_TRANSACTION => Err(Error::Internal(format!(
-            "a transaction writes at most {MAX_ITEMS_PER_TRANSACTION} items; this one has {count}"
+/// Refuses, alike in every adapter, a transaction of more than [`MAX_ITEMS_PER_TRANSACTION`]
+/// writes or with two writes to one key (which DynamoDB refuses).
+pub fn check_transaction(writes: &[Write]) -> Result<()> {
+    if writes.len() > MAX_ITEMS_PER_TRANSACTION {
+        return Err(Error::Internal(format!(
+            "a transaction writes at most {MAX_ITEMS_PER_TRANSACTION} items; this one has {}",
+            writes.len()
+        )));
+    }
+    let mut keys = HashSet::new();
+    match writes.iter().map(Write::key).find(|key| !keys.insert(*key)) {
+        Some(twice) => Err(Error::Internal(format!(
+            "a transaction writes each record once; {} {:?} is written twice",
+            twice.kind.name(),
+            twice.id
         ))),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }

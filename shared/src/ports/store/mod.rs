@@ -15,7 +15,7 @@ mod typed;
 
 pub use self::core::{
     Condition, Document, FieldIs, Index, IndexEntry, IndexQuery, Kind, ListQuery, MAX_ITEMS_PER_TRANSACTION, Order,
-    Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction_size,
+    Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction,
 };
 pub use self::kinds::{api_key_key, workspace_key};
 pub use self::records::{Record, Records, key_of, records};

@@ -15,9 +15,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::model::error::{Error, Result};
-use crate::ports::store::{
-    IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write, check_transaction_size,
-};
+use crate::ports::store::{IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write, check_transaction};
 
 use self::rows::sql_error;
 
@@ -69,7 +67,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome> {
-        check_transaction_size(&writes)?;
+        check_transaction(&writes)?;
         self.run(|conn| writes::apply_all(conn, &writes))
     }
 

@@ -21,20 +21,11 @@ impl Select {
         Self { conditions: Vec::new(), params: Vec::new() }
     }
 
-    /// Adds `condition`, in which each `?` stands for the next of `values`.
+    /// Adds `condition`, in which each `?` stands for the next of `values` (SQLite numbers
+    /// anonymous parameters in order).
     fn and<const N: usize>(mut self, condition: &str, values: [SqlValue; N]) -> Self {
-        let mut values = values.into_iter();
-        let mut numbered = String::new();
-        for piece in condition.split_inclusive('?') {
-            match piece.strip_suffix('?') {
-                Some(before) => {
-                    self.params.extend(values.next());
-                    numbered.push_str(&format!("{before}?{}", self.params.len()));
-                }
-                None => numbered.push_str(piece),
-            }
-        }
-        self.conditions.push(numbered);
+        self.conditions.push(condition.to_string());
+        self.params.extend(values);
         self
     }
 
@@ -45,14 +36,13 @@ impl Select {
     }
 
     fn run(self, conn: &Connection, order_by: &str, limit: usize) -> Result<Vec<Value>> {
-        let sql = format!(
-            "SELECT record FROM records WHERE {} ORDER BY {order_by} LIMIT {}",
-            self.conditions.join(" AND "),
-            i64::try_from(limit).unwrap_or(i64::MAX)
-        );
+        let sql =
+            format!("SELECT record FROM records WHERE {} ORDER BY {order_by} LIMIT ?", self.conditions.join(" AND "));
+        let mut params = self.params;
+        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let mut statement = conn.prepare_cached(&sql).map_err(sql_error("sqlite: preparing a query"))?;
         let rows = statement
-            .query_map(rusqlite::params_from_iter(self.params), |row| row.get::<_, String>(0))
+            .query_map(rusqlite::params_from_iter(params), |row| row.get::<_, String>(0))
             .map_err(sql_error("sqlite: querying records"))?;
         rows.map(|text| from_json(&text.map_err(sql_error("sqlite: querying records"))?)).collect()
     }
