@@ -315,7 +315,19 @@ fn configure_file(conn: &Connection) -> Result<()> {
 }
 
 fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |e| Error::internal(context, e)
+    move |e| sqlite_failure(context, e)
+}
+
+/// A failed statement: unavailable (503, worth retrying) while another process holds the
+/// database's lock beyond [`BUSY_TIMEOUT`], internal otherwise.
+fn sqlite_failure(context: &str, error: rusqlite::Error) -> Error {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            tracing::warn!(context, %error, "the SQLite database is locked by another connection");
+            Error::Unavailable("the store is busy: its database is locked by another process; try again shortly".into())
+        }
+        _ => Error::internal(context, error),
+    }
 }
 
 /// Maps a failed insert: a uniqueness violation means the record already exists.
@@ -324,7 +336,7 @@ fn insert_error(what: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
         if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
             Error::Conflict(format!("{what} already exists"))
         } else {
-            Error::internal(&format!("sqlite: inserting {what}"), e)
+            sqlite_failure(&format!("sqlite: inserting {what}"), e)
         }
     }
 }
@@ -461,7 +473,7 @@ fn update_versioned(
     expected_version: u64,
 ) -> Result<()> {
     let updating = || format!("sqlite: updating a {}", target.what);
-    let changed = conn.execute(sql, params).map_err(|e| Error::internal(&updating(), e))?;
+    let changed = conn.execute(sql, params).map_err(|e| sqlite_failure(&updating(), e))?;
     if changed > 0 {
         return Ok(());
     }
@@ -471,7 +483,7 @@ fn update_versioned(
             [target.id, target.workspace_id],
             |r| r.get(0),
         )
-        .map_err(|e| Error::internal(&updating(), e))?;
+        .map_err(|e| sqlite_failure(&updating(), e))?;
     if exists {
         Err(Error::Conflict(format!("{} {} was changed since version {expected_version}", target.what, target.id)))
     } else {
@@ -1216,7 +1228,7 @@ impl VersionedTable {
         let sql = format!("DELETE FROM {} WHERE workspace_id = ?1 AND id = ?2", self.name);
         let changed = conn
             .execute(&sql, [workspace.to_string(), id.to_string()])
-            .map_err(|e| Error::internal(&format!("sqlite: deleting a {}", self.what), e))?;
+            .map_err(|e| sqlite_failure(&format!("sqlite: deleting a {}", self.what), e))?;
         found(changed, self.what)
     }
 
