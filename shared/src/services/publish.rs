@@ -3,7 +3,7 @@
 //! recording each result before the next target, so a crash never re-posts one that succeeded —
 //! then settles the post's status and fires its event.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -25,11 +25,16 @@ pub const PUBLISH_LEASE: time::Duration = time::Duration::minutes(5);
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 const MAX_TARGET_ATTEMPTS: u32 = 3;
 
-/// Publishes up to `limit` due posts; returns how many this run claimed.
-pub async fn publish_due(accounts: &Accounts<'_>, limit: usize) -> Result<usize> {
+/// Publishes up to `limit` due posts, claiming none after `deadline` (a post already claimed is
+/// finished); returns how many this run claimed. Posts left unclaimed stay due for the next run.
+pub async fn publish_due(accounts: &Accounts<'_>, limit: usize, deadline: Instant) -> Result<usize> {
     let now = accounts.clock.now();
     let mut claimed = 0;
     for post in accounts.store.due_posts(now, limit).await? {
+        if Instant::now() >= deadline {
+            tracing::info!(claimed, "out of time: the remaining due posts wait for the next run");
+            break;
+        }
         if let Some(post) = claim(accounts, post, now).await? {
             claimed += 1;
             let post_id = post.id;
