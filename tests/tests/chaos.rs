@@ -208,9 +208,12 @@ impl Drop for StoreLock {
 async fn a_locked_store_answers_503_and_the_backlog_drains_afterwards() {
     /// Longer than the store's 5 s busy timeout, so a write waiting for it gives up.
     const LOCK_HELD: Duration = Duration::from_secs(8);
-    let stack = Stack::start(&[], []).await;
+    let mut stack = Stack::start(&[("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "0,2,4,8,16")], []).await;
     let mut accepted = stack.send_tests(3).await;
     stack.wait_for_deliveries(&accepted, Duration::from_secs(10)).await;
+    // A backlog: deliveries whose first attempt failed, due again while the store is locked.
+    stack.receiver.stop();
+    accepted.extend(stack.send_tests(5).await);
 
     let lock = StoreLock::hold(&stack.server.store_path());
     let mut during = tokio::task::JoinSet::new();
@@ -221,6 +224,7 @@ async fn a_locked_store_answers_503_and_the_backlog_drains_afterwards() {
     tokio::time::sleep(LOCK_HELD).await;
     drop(lock);
     let answers = during.join_all().await;
+    stack.receiver.resume().await;
 
     let refused: Vec<&Answer> = answers.iter().filter(|answer| answer.status != StatusCode::ACCEPTED).collect();
     assert!(!refused.is_empty(), "no request waited out the lock: {answers:?}");
@@ -232,7 +236,8 @@ async fn a_locked_store_answers_503_and_the_backlog_drains_afterwards() {
     accepted.extend(answers.iter().filter_map(accepted_delivery));
     accepted.extend(stack.send_tests(3).await);
 
-    stack.wait_for_deliveries(&accepted, Duration::from_secs(30)).await;
+    // A delivery whose claim gave up on the lock waits out its lease before the next attempt.
+    stack.wait_for_deliveries(&accepted, CRASH_RECOVERY + Duration::from_secs(15)).await;
     let listed: HashSet<String> = stack
         .deliveries("?limit=100")
         .await
