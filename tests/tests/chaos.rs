@@ -96,6 +96,29 @@ impl Stack {
         }
     }
 
+    /// Waits until every delivery of `ids` has had an attempt, or panics after `timeout`.
+    async fn wait_for_first_attempts(&self, ids: &HashSet<String>, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let attempted = self
+                .deliveries("?limit=100")
+                .await
+                .into_iter()
+                .filter(|delivery| ids.contains(delivery["id"].as_str().unwrap()))
+                .filter(|delivery| delivery["attempt_count"].as_u64().unwrap() > 0)
+                .count();
+            if attempted == ids.len() {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{attempted} of {} attempted within {timeout:?}",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The endpoint's deliveries as the API lists them with `query` (one page).
     async fn deliveries(&self, query: &str) -> Vec<Value> {
         let path = format!("/v1/webhooks/{}/deliveries{query}", self.webhook);
@@ -114,22 +137,51 @@ fn accepted_delivery(answer: &Answer) -> Option<String> {
     (answer.status == StatusCode::ACCEPTED).then(|| answer.body["data"]["delivery_id"].as_str().unwrap().to_string())
 }
 
-/// Sends `count` test events over `concurrency` connections; each one's delivery id, or `None`
-/// where the server did not accept it (it was down).
-async fn burst(api: ApiClient, webhook: String, count: usize, concurrency: usize) -> Vec<Option<String>> {
-    let remaining = Arc::new(AtomicUsize::new(count));
-    let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (api, webhook, remaining) = (api.clone(), webhook.clone(), remaining.clone());
-        senders.spawn(async move {
-            let mut outcomes = Vec::new();
-            while remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
-                outcomes.push(send_test(&api, &webhook).await);
-            }
-            outcomes
-        });
+/// Test events sent over several connections at once, counting those accepted so far.
+struct Burst {
+    accepted: Arc<AtomicUsize>,
+    sending: tokio::task::JoinHandle<Vec<Option<String>>>,
+}
+
+impl Burst {
+    /// Starts sending `count` test events over `concurrency` connections.
+    fn start(api: &ApiClient, webhook: &str, count: usize, concurrency: usize) -> Self {
+        let (remaining, accepted) = (Arc::new(AtomicUsize::new(count)), Arc::new(AtomicUsize::new(0)));
+        let mut senders = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            let (api, webhook, remaining, accepted) =
+                (api.clone(), webhook.to_string(), remaining.clone(), accepted.clone());
+            senders.spawn(async move {
+                let mut outcomes = Vec::new();
+                while remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+                    let outcome = send_test(&api, &webhook).await;
+                    if outcome.is_some() {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        // The server is down: back off a little, as a client would.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    outcomes.push(outcome);
+                }
+                outcomes
+            });
+        }
+        Self { accepted, sending: tokio::spawn(async move { senders.join_all().await.concat() }) }
     }
-    senders.join_all().await.concat()
+
+    /// Waits until `count` events were accepted, or panics after `timeout`.
+    async fn wait_for_accepted(&self, count: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.accepted.load(Ordering::SeqCst) < count {
+            assert!(tokio::time::Instant::now() < deadline, "fewer than {count} events accepted within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Each event's delivery id, or `None` where the server did not accept it (it was down).
+    async fn outcomes(self) -> Vec<Option<String>> {
+        self.sending.await.expect("the burst's senders")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,15 +191,14 @@ async fn a_crash_mid_burst_loses_no_accepted_event() {
     let slow = std::iter::repeat_n(Reply::Hang(Duration::from_millis(300)), BURST);
     let mut stack = Stack::start(&[], slow).await;
 
-    let sending = tokio::spawn(burst(stack.server.api.clone(), stack.webhook.clone(), BURST, 8));
-    stack.receiver.wait_for(BURST / 5, Duration::from_secs(60)).await;
+    let burst = Burst::start(&stack.server.api, &stack.webhook, BURST, 8);
+    burst.wait_for_accepted(BURST / 3, Duration::from_secs(60)).await;
     stack.server.kill();
     stack.server.restart();
-    let outcomes = sending.await.unwrap();
+    let outcomes = burst.outcomes().await;
 
     let accepted: HashSet<String> = outcomes.iter().flatten().cloned().collect();
-    let refused = outcomes.len() - accepted.len();
-    assert!(refused > 0, "the kill came after the burst");
+    assert!(accepted.len() >= BURST / 3 && accepted.len() < BURST, "{} of {BURST} accepted", accepted.len());
     stack.wait_for_deliveries(&accepted, CRASH_RECOVERY + Duration::from_secs(15)).await;
     let duplicates: usize = stack.arrivals().values().map(|count| count - 1).sum();
     assert!(duplicates <= DELIVERIES_IN_FLIGHT, "{duplicates} duplicates, more than the in-flight limit");
@@ -206,14 +257,17 @@ impl Drop for StoreLock {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_store_answers_503_and_the_backlog_drains_afterwards() {
-    /// Longer than the store's 5 s busy timeout, so a write waiting for it gives up.
-    const LOCK_HELD: Duration = Duration::from_secs(8);
-    let mut stack = Stack::start(&[("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "0,2,4,8,16")], []).await;
+    /// Well over the store's 5 s busy timeout, so the first write waiting for it gives up.
+    const LOCK_HELD: Duration = Duration::from_secs(9);
+    // Retries come due after the lock, so the requests alone wait on it.
+    let mut stack = Stack::start(&[("POSTHORN_WEBHOOK_RETRY_SCHEDULE", "0,12,12,12")], []).await;
     let mut accepted = stack.send_tests(3).await;
     stack.wait_for_deliveries(&accepted, Duration::from_secs(10)).await;
-    // A backlog: deliveries whose first attempt failed, due again while the store is locked.
+    // A backlog: deliveries whose first attempt failed, waiting for their retry.
     stack.receiver.stop();
-    accepted.extend(stack.send_tests(5).await);
+    let backlog = stack.send_tests(5).await;
+    stack.wait_for_first_attempts(&backlog, Duration::from_secs(10)).await;
+    accepted.extend(backlog);
 
     let lock = StoreLock::hold(&stack.server.store_path());
     let mut during = tokio::task::JoinSet::new();
@@ -236,8 +290,7 @@ async fn a_locked_store_answers_503_and_the_backlog_drains_afterwards() {
     accepted.extend(answers.iter().filter_map(accepted_delivery));
     accepted.extend(stack.send_tests(3).await);
 
-    // A delivery whose claim gave up on the lock waits out its lease before the next attempt.
-    stack.wait_for_deliveries(&accepted, CRASH_RECOVERY + Duration::from_secs(15)).await;
+    stack.wait_for_deliveries(&accepted, Duration::from_secs(30)).await;
     let listed: HashSet<String> = stack
         .deliveries("?limit=100")
         .await
