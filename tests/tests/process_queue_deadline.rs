@@ -1,7 +1,7 @@
 //! process-queue within its invocation's deadline, on both stores: a run whose remaining time is
 //! below the margin takes up no post but still sweeps the webhook outbox; a run that runs out of
-//! time mid-way leaves the rest due; and the next run publishes what was left, each post exactly
-//! once.
+//! time mid-way (between posts, or between a post's targets) leaves the rest due; and the next
+//! run publishes what was left, each post and target exactly once.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -88,7 +88,32 @@ async fn a_run_cut_short_resumes_next_time_without_duplicates(kind: StoreKind) {
     assert_eq!(published.len(), 3);
 }
 
+async fn a_post_cut_short_between_targets_resumes_without_reposting(kind: StoreKind) {
+    let fixture = PostsFixture::start(kind).await;
+    let mut targets = Vec::new();
+    for name in ["deadline-a", "deadline-b", "deadline-c"] {
+        targets.push(fixture.channel(Platform::Mastodon, name, ConnectionStatus::Active).await.id);
+    }
+    let post = fixture.create(json!({"text": "Three targets", "targets": targets})).await;
+    fixture.recording.take_time(Duration::from_millis(1500));
+
+    // Time for one target: the post is taken up, and left due with two targets pending.
+    process_queue_until(&fixture.app.state, Instant::now() + Duration::from_secs(1)).await.unwrap();
+    let cut = fixture.get(post["id"].as_str().unwrap()).await;
+    assert_eq!(cut["status"], "publishing", "{cut}");
+    assert_eq!(fixture.recording.calls().len(), 1);
+
+    let ample = Instant::now() + Duration::from_secs(30);
+    assert_eq!(process_queue_until(&fixture.app.state, ample).await.unwrap().published_posts, 1);
+    let mut channels: Vec<String> = fixture.recording.calls().into_iter().map(|call| call.channel).collect();
+    channels.sort();
+    assert_eq!(channels, ["deadline-a", "deadline-b", "deadline-c"], "each target published once");
+    let published = fixture.events("post.published", 1).await;
+    assert_eq!(published[0]["data"]["published"], 3, "{}", published[0]);
+}
+
 on_both_stores!(
+    a_post_cut_short_between_targets_resumes_without_reposting,
     a_run_below_the_margin_takes_no_post_but_sweeps_the_outbox,
     a_run_cut_short_resumes_next_time_without_duplicates,
 );

@@ -25,8 +25,8 @@ pub const PUBLISH_LEASE: time::Duration = time::Duration::minutes(5);
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 const MAX_TARGET_ATTEMPTS: u32 = 3;
 
-/// Publishes up to `limit` due posts, claiming none after `deadline` (a post already claimed is
-/// finished); returns how many this run claimed. Posts left unclaimed stay due for the next run.
+/// Publishes up to `limit` due posts, taking up no post or target after `deadline`; returns how
+/// many posts this run claimed. What is left stays due for the next run.
 pub async fn publish_due(accounts: &Accounts<'_>, limit: usize, deadline: Instant) -> Result<usize> {
     let now = accounts.clock.now();
     let mut claimed = 0;
@@ -38,7 +38,7 @@ pub async fn publish_due(accounts: &Accounts<'_>, limit: usize, deadline: Instan
         if let Some(post) = claim(accounts, post, now).await? {
             claimed += 1;
             let post_id = post.id;
-            if let Err(error) = publish(accounts, post).await {
+            if let Err(error) = publish(accounts, post, deadline).await {
                 tracing::error!(%post_id, error = %error, "publishing a post failed; it is retried after its lease");
             }
         }
@@ -60,12 +60,19 @@ async fn claim(accounts: &Accounts<'_>, mut post: Post, now: OffsetDateTime) -> 
     }
 }
 
-/// Publishes every pending target of a claimed post, then settles it.
-async fn publish(accounts: &Accounts<'_>, mut post: Post) -> Result<()> {
+/// Publishes every pending target of a claimed post, then settles it. After `deadline` no
+/// further target is taken up: the post stays due, and the next run publishes the rest.
+async fn publish(accounts: &Accounts<'_>, mut post: Post, deadline: Instant) -> Result<()> {
     let mut wait: Option<Duration> = None;
     for index in 0..post.targets.len() {
         if post.targets[index].status != TargetStatus::Pending {
             continue;
+        }
+        if Instant::now() >= deadline {
+            // Due again at once for the untaken targets (a rate-limited one comes back early
+            // with them, within its bounded attempts).
+            wait = Some(Duration::ZERO);
+            break;
         }
         let outcome = publish_target(accounts, &post, &post.targets[index]).await;
         let now = accounts.clock.now();
