@@ -107,7 +107,7 @@ impl DevServer {
     /// needs, and waits until it listens.
     pub fn start(binary: &Path, env: &[(&str, &str)]) -> Self {
         let address = free_loopback_address();
-        posthorn::https::install_crypto_provider();
+        posthorn::adapters::https::install_crypto_provider();
         let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().expect("HTTP client");
         let mut server = Self {
             binary: binary.to_path_buf(),

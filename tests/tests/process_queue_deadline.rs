@@ -6,13 +6,13 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use posthorn::channels::ConnectionStatus;
 use posthorn::jobs::process_queue_until;
 use posthorn::lambda::{run_deadline, run_process_queue};
-use posthorn::platforms::Platform;
-use posthorn::store::PageRequest;
-use posthorn::webhooks::EventType;
-use posthorn::webhooks::outbox::{SWEEP_GRACE, new_delivery, new_event};
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::platforms::Platform;
+use posthorn::model::webhooks::EventType;
+use posthorn::ports::store::PageRequest;
+use posthorn::services::webhooks::outbox::{SWEEP_GRACE, new_delivery, new_event};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::publishing::{PostsFixture, WAIT};
 use posthorn_testkit::stores::StoreKind;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::adapters::outbound::OutboundClient;
+use crate::adapters::outbound::{OutboundClient, REQUEST_TIMEOUT};
 use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::webhooks::WebhookEndpoint;
