@@ -13,9 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use posthorn::config::{AiConfig, Config};
-use posthorn::connections::MAX_LEASE_WAIT;
-use posthorn::outbound::REQUEST_TIMEOUT;
+use posthorn::adapters::ai::AiConfig;
+use posthorn::adapters::outbound::REQUEST_TIMEOUT;
+use posthorn::config::Config;
+use posthorn::model::posts::MAX_TARGETS;
+use posthorn::services::automations::CONCURRENT_AI_CALLS;
+use posthorn::services::connections::MAX_LEASE_WAIT;
 
 /// One thing a request waits on.
 #[derive(Debug, Clone, Copy)]
@@ -32,29 +35,34 @@ use Wait::{AiCalls, OutboundCalls, RefreshLease};
 
 /// What each HTTP function's slowest request waits on.
 const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
-    // POST /v1/webhooks: the verification ping (webhooks/api/endpoints.rs).
+    // POST /v1/webhooks: the verification ping (api/webhooks/endpoints.rs).
     ("webhooks", &[OutboundCalls(1)]),
     // Media URLs and feed URLs are only checked by the SSRF guard, never fetched.
     ("posts", &[]),
     ("automations", &[]),
-    // DELETE /v1/connections/{id}: the platform's revoke (connections/disconnect.rs).
+    // DELETE /v1/connections/{id}: the platform's revoke (services/connections/disconnect.rs).
     ("connections", &[OutboundCalls(1)]),
     // A Facebook callback: the code, the long-lived token, the granted permissions
-    // (platforms/meta_login.rs), then the profile (connections/connect.rs).
+    // (adapters/platforms/meta_login.rs), then the profile (services/connections/connect.rs).
     ("connect", &[OutboundCalls(4)]),
-    // Waiting out another sync's refresh, then a refresh and a profile read (connections/sync.rs).
-    ("sync", &[RefreshLease, OutboundCalls(2)]),
-    // The answer, then a shorter one when it is over the platform's limit (ai/assist.rs, ai/fit.rs).
+    // A fresh token (waiting out another refresh, then a refresh) and the profile read; when the
+    // platform refuses the token, the same again (services/connections/sync.rs).
+    ("sync", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
+    // The answer, then a shorter one when it is over the platform's limit (api/assist.rs,
+    // services/fit.rs).
     ("text-assist", &[AiCalls(2)]),
     ("media-assist", &[AiCalls(1)]),
+    // Two AI calls per target channel, a few channels at a time (services/automations/generate.rs).
+    ("generate-content", &[AiCalls(GENERATION_ROUNDS * 2)]),
 ];
 
+/// How many rounds of AI calls a run for the most channels an automation may target makes.
+const GENERATION_ROUNDS: u32 = MAX_TARGETS.div_ceil(CONCURRENT_AI_CALLS) as u32;
+
 /// HTTP functions whose slowest request has no fixed bound yet, and why. Each needs its work
-/// bounded (concurrency, a run deadline) before it can be counted above.
-const UNBOUNDED: &[(&str, &str)] = &[
-    ("generate-content", "two AI calls per target channel (up to 20), one channel after another"),
-    ("import-channels", "paginated channel lists: Facebook up to 20 pages, LinkedIn one call per organization"),
-];
+/// bounded (fewer pages, a run deadline) before it can be counted above.
+const UNBOUNDED: &[(&str, &str)] =
+    &[("import-channels", "paginated channel lists: Facebook up to 20 pages, LinkedIn one call per organization")];
 
 /// Room around the waits: store reads and writes, DNS, a cold start's set-up.
 const MARGIN: Duration = Duration::from_secs(3);
