@@ -26,7 +26,7 @@ use posthorn::services::connections::create_sandbox_channels;
 use posthorn::services::metrics::MetricsSettings;
 use posthorn::services::webhooks::outbox::{DeliveryMessage, emit};
 use posthorn_testkit::app::{TestApp, TestOptions};
-use posthorn_testkit::receiver::{Receiver, test_ca};
+use posthorn_testkit::receiver::Receiver;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -446,12 +446,7 @@ async fn unreadable_sqs_records_are_reported_as_failures_not_deleted() {
 /// An app whose one endpoint has a queued delivery, a receiver for it, the delivery's message,
 /// and the events/ file `file` with its placeholders replaced by that message.
 async fn queued_delivery_event(file: &str) -> (TestApp, Receiver, DeliveryMessage, SqsEvent) {
-    let options = TestOptions {
-        allow_private_urls: true,
-        trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-        ..TestOptions::default()
-    };
-    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], TestOptions::receiving()).await;
     let receiver = Receiver::start().await;
     let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
     assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
