@@ -1,6 +1,7 @@
 //! The local server: every function's routes on one port, the delivery worker and the
 //! process-queue and sync-post-metrics schedules in-process, with the embedded store and queue under `./.posthorn/`.
-//! On first start it creates a workspace and prints its API key once.
+//! On first start it creates a workspace and prints its API key once. Ctrl-C or SIGTERM shuts it
+//! down gracefully.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,8 +49,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Ctrl-C, or SIGTERM (what `kill`, systemd and container runtimes send): either stops taking
+/// requests, lets in-flight deliveries finish and leaves the rest queued for the next start.
 async fn shutdown_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = interrupted => {}
+        () = terminated() => {}
     }
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            terminate.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
 }

@@ -26,6 +26,10 @@ pub enum QueueConfig {
     Sqs { queue_url: String },
 }
 
+/// The AI timeout when none is configured: two calls (an answer, then a fit to the platform's
+/// limit) fit a 29 s function with room for the rest of the request.
+const DEFAULT_AI_TIMEOUT_SECONDS: u64 = 12;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: StoreConfig,
@@ -198,7 +202,9 @@ fn ai_config(var: &impl Fn(&str) -> Option<String>) -> Result<AiConfig, ConfigEr
             api_key: var("POSTHORN_AI_API_KEY"),
             text_model: var("POSTHORN_AI_TEXT_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
             image_model: var("POSTHORN_AI_IMAGE_MODEL").unwrap_or_else(|| "dall-e-3".into()),
-            timeout: Duration::from_secs(number(var, "POSTHORN_AI_TIMEOUT_SECONDS", 60)?.max(1)),
+            timeout: Duration::from_secs(
+                number(var, "POSTHORN_AI_TIMEOUT_SECONDS", DEFAULT_AI_TIMEOUT_SECONDS)?.max(1),
+            ),
             max_retries: u32::try_from(number(var, "POSTHORN_AI_MAX_RETRIES", 2)?.min(10)).unwrap_or(10),
         })),
         Some(other) => Err(invalid("POSTHORN_AI_PROVIDER", format!("must be offline or openai, not `{other}`"))),

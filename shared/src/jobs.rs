@@ -1,7 +1,7 @@
-//! The scheduled functions' work: process-queue (every minute: fetch due feeds, run due
-//! automations, publish due posts, sweep the webhook outbox — each step bounded in time), and
-//! the dev server's timers that run it and sync-post-metrics in-process, and its delivery
-//! worker loop. This is composition: it hands each service the ports it uses.
+//! The scheduled functions' work: process-queue (every minute: sweep the webhook outbox, fetch
+//! due feeds, run due automations, publish due posts — each step bounded in time), and the dev
+//! server's timers that run it and sync-post-metrics in-process, and its delivery worker loop.
+//! This is composition: it hands each service the ports it uses.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,10 +42,12 @@ pub async fn process_queue(state: &AppState) -> Result<ProcessQueueReport> {
     process_queue_until(state, Instant::now() + DEFAULT_RUN_TIME).await
 }
 
-/// One process-queue run that takes up no new work after `deadline`. Feeds may use the first
-/// third of the time and automations up to two thirds, so due posts always get their turn; a
-/// failing step is logged and the next one still runs.
+/// One process-queue run that takes up no new work after `deadline`. The outbox sweep runs
+/// first, so no amount of due work starves it; then feeds may use the first third of the time
+/// left and automations up to two thirds, so due posts always get their turn. A failing step is
+/// logged and the next one still runs; a failed sweep fails the run once the others are done.
 pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<ProcessQueueReport> {
+    let swept = outbox::sweep(&state.outbox()).await;
     let share = |thirds: u32| {
         let start = Instant::now();
         start + deadline.saturating_duration_since(start) * thirds / 3
@@ -58,8 +60,8 @@ pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<
         tracing::error!(%error, "running due automations failed");
         ScheduleReport::default()
     });
-    let published_posts = publish_due(&state.accounts(), DUE_POSTS_PER_RUN).await?;
-    let requeued_deliveries = outbox::sweep(&state.outbox()).await?;
+    let published_posts = publish_due(&state.accounts(), DUE_POSTS_PER_RUN, deadline).await?;
+    let requeued_deliveries = swept?;
     Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries })
 }
 

@@ -48,11 +48,16 @@ pub async fn serve_delivery_worker() -> Result<(), BoxError> {
 }
 
 /// Settles every record of an SQS batch at once; records to retry or that failed are reported
-/// as batch item failures, so SQS keeps them (with the visibility the worker set).
+/// as batch item failures, so SQS keeps them (with the visibility the worker set) and moves a
+/// record that keeps failing to the dead-letter queue.
 pub async fn deliver_batch(state: Arc<AppState>, event: SqsEvent) -> SqsBatchResponse {
     let mut running = tokio::task::JoinSet::new();
     for record in event.records {
-        let (Some(id), Some(body), Some(receipt)) = (record.message_id, record.body, record.receipt_handle) else {
+        let id = record.message_id.unwrap_or_default();
+        let (Some(body), Some(receipt)) = (record.body, record.receipt_handle) else {
+            // Reported rather than skipped: a skipped record counts as processed and is deleted.
+            tracing::error!(message_id = %id, "SQS record without a body or receipt handle");
+            running.spawn(async move { (id, Settled::Failed) });
             continue;
         };
         let state = state.clone();
@@ -61,12 +66,18 @@ pub async fn deliver_batch(state: Arc<AppState>, event: SqsEvent) -> SqsBatchRes
     let mut response = SqsBatchResponse::default();
     for (id, settled) in running.join_all().await {
         if settled != Settled::Deleted {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(batch_item_failure(id));
         }
     }
     response
+}
+
+/// A record for SQS to keep. An empty identifier (a record without a message id) makes Lambda
+/// treat the whole batch as failed, which keeps that record too.
+fn batch_item_failure(message_id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    failure
 }
 
 /// Runs process-queue on its EventBridge schedule, each run stopping before its Lambda deadline.

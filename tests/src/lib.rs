@@ -1,12 +1,13 @@
-//! What the cross-function tests share: an in-process API over the embedded adapters, real
-//! HTTPS webhook receivers, fakes and independent servers for the platform adapters, a fake
-//! OpenAI-compatible AI provider, and the local AWS emulator's clients with uniquely named tables
-//! and queues, so suites never see each other's data.
+//! What the cross-function tests share: an in-process API over the embedded adapters, the dev
+//! server as a child process, real HTTP(S) webhook receivers, fakes and independent servers for
+//! the platform adapters, a fake OpenAI-compatible AI provider, and the local AWS emulator's
+//! clients with uniquely named tables and queues, so suites never see each other's data.
 
 pub mod app;
 pub mod atproto_pds;
 pub mod aws;
 pub mod bluesky_fake;
+pub mod dev_server;
 pub mod failing_store;
 pub mod feed_server;
 pub mod graph_fake;

@@ -1,7 +1,8 @@
 //! Real HTTPS webhook receivers on loopback: a certificate authority made with rcgen (one per
 //! test process, trusted by the app under test), and servers whose answers a test scripts —
 //! success, errors, Retry-After, redirects, hangs, huge and slow bodies — and which record every
-//! request they get.
+//! request they get. Plain-HTTP receivers serve a dev server started as a child process (it
+//! cannot trust the test CA), and any receiver can go down and come back on its address.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -82,33 +83,44 @@ struct Shared {
     arrived: tokio::sync::Notify,
 }
 
-/// An HTTPS server on 127.0.0.1 that answers 200 unless scripted otherwise.
+/// A server on 127.0.0.1 that answers 200 unless scripted otherwise.
 pub struct Receiver {
     pub address: SocketAddr,
     shared: Arc<Shared>,
     handle: axum_server::Handle<SocketAddr>,
+    /// `None` for a plain-HTTP receiver.
+    tls: Option<RustlsConfig>,
 }
 
 impl Receiver {
+    /// An HTTPS receiver whose certificate chains to [`test_ca`].
     pub async fn start() -> Self {
         posthorn::adapters::https::install_crypto_provider();
         let ca = test_ca();
         let tls = RustlsConfig::from_pem(ca.leaf_pem.clone().into_bytes(), ca.leaf_key_pem.clone().into_bytes())
             .await
             .expect("receiver TLS configuration");
-        let shared = Arc::new(Shared::default());
-        let app = Router::new().fallback(receive).with_state(shared.clone());
+        Self::serve_new(Some(tls))
+    }
+
+    /// A plain-HTTP receiver, for a Posthorn that allows private URLs but cannot be given the
+    /// test CA (the dev server binary).
+    pub async fn start_http() -> Self {
+        Self::serve_new(None)
+    }
+
+    fn serve_new(tls: Option<RustlsConfig>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("receiver port");
         let address = listener.local_addr().expect("receiver address");
-        let handle = axum_server::Handle::new();
-        let server = axum_server::from_tcp_rustls(listener, tls).expect("receiver server").handle(handle.clone());
-        tokio::spawn(server.serve(app.into_make_service()));
-        Self { address, shared, handle }
+        let shared = Arc::new(Shared::default());
+        let handle = serve(listener, shared.clone(), tls.clone());
+        Self { address, shared, handle, tls }
     }
 
     /// The URL to register, at `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.address.port())
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.address.port())
     }
 
     /// The next requests are answered with `replies`, in order; after them, 200.
@@ -124,7 +136,6 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().expect("received lock").clone()
     }
-
     /// Waits until at least `count` requests have arrived, or panics after `timeout`.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -164,6 +175,41 @@ impl Receiver {
     pub fn stop(&self) {
         self.handle.shutdown();
     }
+
+    /// Serves again on the same address after [`Receiver::stop`], keeping what was received.
+    pub async fn resume(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match std::net::TcpListener::bind(self.address) {
+                Ok(listener) => break listener,
+                // The stopped server may hold the address for a moment while it winds down.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(error) => panic!("the receiver's address {} stayed taken: {error}", self.address),
+            }
+        };
+        self.handle = serve(listener, self.shared.clone(), self.tls.clone());
+    }
+}
+
+/// Serves `listener` (with TLS when given) until the returned handle shuts it down.
+fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<RustlsConfig>,
+) -> axum_server::Handle<SocketAddr> {
+    let app = Router::new().fallback(receive).with_state(shared);
+    let handle = axum_server::Handle::new();
+    match tls {
+        Some(tls) => {
+            let server = axum_server::from_tcp_rustls(listener, tls).expect("receiver server").handle(handle.clone());
+            tokio::spawn(server.serve(app.into_make_service()));
+        }
+        None => {
+            let server = axum_server::from_tcp(listener).expect("receiver server").handle(handle.clone());
+            tokio::spawn(server.serve(app.into_make_service()));
+        }
+    }
+    handle
 }
 
 impl Drop for Receiver {

@@ -1,9 +1,10 @@
 //! A platform adapter for pipeline tests: it records every publish and metrics read, fails the
-//! channels a test names, and answers the figures a test scripts, so tests can count exactly what
-//! was posted and read where.
+//! channels a test names, answers the figures a test scripts and can be slow, so tests can count
+//! exactly what was posted and read where.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use posthorn::model::platforms::{ErrorCode, Metrics, Platform};
@@ -24,6 +25,8 @@ struct Script {
     metrics: HashMap<String, Result<Metrics, PlatformError>>,
     /// Metrics reads per channel.
     metrics_reads: HashMap<String, usize>,
+    /// How long each publish takes.
+    latency: Duration,
 }
 
 /// Stands in for `platform`; clones share their record.
@@ -41,6 +44,11 @@ impl RecordingPlatform {
     /// Publishing to the channel whose platform id is `channel` fails with `code` until healed.
     pub fn fail(&self, channel: &str, code: ErrorCode) {
         self.script.lock().expect("script lock").failing.insert(channel.to_string(), code);
+    }
+
+    /// Each publish from now on takes `latency` before it answers, like a slow platform.
+    pub fn take_time(&self, latency: Duration) {
+        self.script.lock().expect("script lock").latency = latency;
     }
 
     pub fn heal(&self, channel: &str) {
@@ -69,6 +77,8 @@ impl PlatformClient for RecordingPlatform {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
+        let latency = self.script.lock().expect("script lock").latency;
+        tokio::time::sleep(latency).await;
         let mut script = self.script.lock().expect("script lock");
         script.calls.push(PublishCall { channel: auth.platform_channel_id.clone(), text: post.text.clone() });
         if let Some(code) = script.failing.get(&auth.platform_channel_id) {

@@ -134,6 +134,19 @@ async fn a_rate_limit_is_retried_and_then_succeeds() {
 }
 
 #[tokio::test]
+async fn no_retry_outlasts_the_calls_timeout() {
+    let (app, fake) = app().await;
+    let busy =
+        || Answer::Error { status: 429, message: "Rate limit reached".into(), kind: "requests", retry_after: Some(1) };
+    fake.script([busy(), busy(), Answer::text("Too late.")]);
+    let started = Instant::now();
+    let reply = assist(&app, json!({"text": "Hello", "action": "shorten"})).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
+    assert_eq!(fake.requests().len(), 1, "waiting 1 s to retry would pass the 1 s timeout");
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn a_provider_still_failing_after_retries_is_a_503_with_its_message() {
     let (app, fake) = app().await;
     fake.script((0..3).map(|_| Answer::error(500, "The server had an error while processing your request.")));

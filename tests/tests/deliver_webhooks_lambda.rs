@@ -1,6 +1,7 @@
 //! The deliver-webhooks Lambda handler on real SQS batches (moto): delivered records are not
 //! reported, records to retry are reported as batch item failures and stay hidden for their
-//! delay, and a message the worker cannot read is reported so it ends in the dead-letter queue.
+//! delay, and a message the worker cannot read (not JSON, or JSON that is not a delivery) is
+//! reported, never deleted, so it ends in the dead-letter queue after the queue's receive limit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,27 +93,44 @@ async fn a_record_to_retry_is_reported_and_hidden_for_its_delay() {
 }
 
 #[tokio::test]
-async fn an_unreadable_message_is_reported_and_dead_lettered() {
+async fn unreadable_messages_are_reported_and_dead_lettered() {
     let fixture = fixture().await;
     let sqs = aws::sqs().await;
-    sqs.send_message().queue_url(&fixture.queue_url).message_body("not a delivery").send().await.unwrap();
-    for _ in 0..3 {
-        let batch = sqs_batch(&fixture.queue_url).await;
-        assert_eq!(batch.records.len(), 1);
-        let receipt = batch.records[0].receipt_handle.clone().unwrap();
+    let unreadable = ["not a delivery", r#"{"workspace_id": "ws_01JD8Z3QK5V7Y2W9X4T6R8P0WS"}"#];
+    for body in unreadable {
+        sqs.send_message().queue_url(&fixture.queue_url).message_body(body).send().await.unwrap();
+    }
+    for receive in 1..=3 {
+        let batch = sqs_batch_of(&fixture.queue_url, unreadable.len()).await;
+        let receipts: Vec<String> = batch.records.iter().map(|record| record.receipt_handle.clone().unwrap()).collect();
         let response = posthorn::lambda::deliver_batch(fixture.app.state.clone(), batch).await;
-        assert_eq!(response.batch_item_failures.len(), 1);
+        assert_eq!(response.batch_item_failures.len(), unreadable.len(), "receive {receive}: reported, not deleted");
         // Lambda would wait out the visibility timeout; the test hurries it.
-        sqs.change_message_visibility()
-            .queue_url(&fixture.queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
+        for receipt in receipts {
+            sqs.change_message_visibility()
+                .queue_url(&fixture.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
     }
     assert!(sqs_batch(&fixture.queue_url).await.records.is_empty(), "moved to the dead-letter queue");
     let dead = fixture.app.state.queue.receive_dead_letters(10, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, "not a delivery");
+    let mut bodies: Vec<&str> = dead.iter().map(|message| message.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(bodies, unreadable);
+    assert!(fixture.receiver.received().is_empty());
+}
+
+/// Receives until `count` records are in hand (moto may split a batch), as one Lambda event.
+async fn sqs_batch_of(queue_url: &str, count: usize) -> SqsEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut event = SqsEvent::default();
+    while event.records.len() < count {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {count} records received", event.records.len());
+        event.records.extend(sqs_batch(queue_url).await.records);
+    }
+    event
 }

@@ -26,7 +26,7 @@ use posthorn::services::connections::create_sandbox_channels;
 use posthorn::services::metrics::MetricsSettings;
 use posthorn::services::webhooks::outbox::{DeliveryMessage, emit};
 use posthorn_testkit::app::{TestApp, TestOptions};
-use posthorn_testkit::receiver::{Receiver, test_ca};
+use posthorn_testkit::receiver::Receiver;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -128,6 +128,8 @@ const TEXT_ASSIST: &[HttpCase] = &[
 const MEDIA_ASSIST: &[HttpCase] = &[case("generate.json", 200, Shape::One), case("function-url.json", 200, Shape::One)];
 
 const DELIVER_WEBHOOKS: &[&str] = &["batch.json"];
+/// A batch whose first record is a delivery and whose others the worker cannot read.
+const DELIVER_WEBHOOKS_UNREADABLE: &[&str] = &["unreadable.json"];
 const PROCESS_QUEUE: &[&str] = &["schedule.json"];
 const SYNC_POST_METRICS: &[&str] = &["schedule.json"];
 
@@ -172,6 +174,7 @@ fn covered() -> BTreeSet<(String, String)> {
     .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
     let events = [
         ("deliver-webhooks", DELIVER_WEBHOOKS),
+        ("deliver-webhooks", DELIVER_WEBHOOKS_UNREADABLE),
         ("process-queue", PROCESS_QUEUE),
         ("sync-post-metrics", SYNC_POST_METRICS),
     ]
@@ -412,25 +415,7 @@ async fn an_http_event_without_the_api_key_is_refused() {
 #[tokio::test]
 async fn the_sqs_batch_is_delivered_and_reports_no_failures() {
     for file in DELIVER_WEBHOOKS {
-        let options = TestOptions {
-            allow_private_urls: true,
-            trusted_ca: Some(test_ca().ca_pem.clone().into_bytes()),
-            ..TestOptions::default()
-        };
-        let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], options).await;
-        let receiver = Receiver::start().await;
-        let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
-        assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
-        emit(&app.state.outbox(), app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
-        let queued = app.state.queue.receive(1, Duration::from_secs(60), Duration::ZERO).await.unwrap().remove(0);
-        let message: DeliveryMessage = serde_json::from_str(&queued.body).unwrap();
-
-        let substitutions = [
-            (WORKSPACE, message.workspace_id.to_string()),
-            (DELIVERY, message.delivery_id.to_string()),
-            (RECEIPT, queued.receipt.0.clone()),
-        ];
-        let event: SqsEvent = serde_json::from_str(&event_text("deliver-webhooks", file, &substitutions)).unwrap();
+        let (app, receiver, message, event) = queued_delivery_event(file).await;
         let response = posthorn::lambda::deliver_batch(app.state.clone(), event).await;
 
         assert!(response.batch_item_failures.is_empty(), "deliver-webhooks/{file}");
@@ -438,6 +423,44 @@ async fn the_sqs_batch_is_delivered_and_reports_no_failures() {
         assert_eq!(received.len(), 1, "deliver-webhooks/{file}");
         assert_eq!(received[0].headers["x-posthorn-delivery"], message.delivery_id.to_string());
     }
+}
+
+#[tokio::test]
+async fn unreadable_sqs_records_are_reported_as_failures_not_deleted() {
+    for file in DELIVER_WEBHOOKS_UNREADABLE {
+        let (app, receiver, message, event) = queued_delivery_event(file).await;
+        let unreadable: Vec<String> =
+            event.records[1..].iter().map(|record| record.message_id.clone().unwrap()).collect();
+        let response = posthorn::lambda::deliver_batch(app.state.clone(), event).await;
+
+        let mut reported: Vec<String> =
+            response.batch_item_failures.iter().map(|failure| failure.item_identifier.clone()).collect();
+        reported.sort();
+        assert_eq!(reported, unreadable, "deliver-webhooks/{file}: every unreadable record, and only those");
+        let received = receiver.received();
+        assert_eq!(received.len(), 1, "deliver-webhooks/{file}: the readable record was still delivered");
+        assert_eq!(received[0].headers["x-posthorn-delivery"], message.delivery_id.to_string());
+    }
+}
+
+/// An app whose one endpoint has a queued delivery, a receiver for it, the delivery's message,
+/// and the events/ file `file` with its placeholders replaced by that message.
+async fn queued_delivery_event(file: &str) -> (TestApp, Receiver, DeliveryMessage, SqsEvent) {
+    let app = TestApp::with_options(|| vec![posthorn::api::webhooks::routes()], TestOptions::receiving()).await;
+    let receiver = Receiver::start().await;
+    let body = json!({"url": receiver.url("/hooks"), "events": ["*"], "skip_verification": true});
+    assert_eq!(app.call(Method::POST, "/v1/webhooks", Some(body)).await.status, StatusCode::CREATED);
+    emit(&app.state.outbox(), app.workspace_id, EventType::PostPublished, json!({"total": 1})).await.unwrap();
+    let queued = app.state.queue.receive(1, Duration::from_secs(60), Duration::ZERO).await.unwrap().remove(0);
+    let message: DeliveryMessage = serde_json::from_str(&queued.body).unwrap();
+
+    let substitutions = [
+        (WORKSPACE, message.workspace_id.to_string()),
+        (DELIVERY, message.delivery_id.to_string()),
+        (RECEIPT, queued.receipt.0.clone()),
+    ];
+    let event: SqsEvent = serde_json::from_str(&event_text("deliver-webhooks", file, &substitutions)).unwrap();
+    (app, receiver, message, event)
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! recording each result before the next target, so a crash never re-posts one that succeeded —
 //! then settles the post's status and fires its event.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -25,15 +25,20 @@ pub const PUBLISH_LEASE: time::Duration = time::Duration::minutes(5);
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 const MAX_TARGET_ATTEMPTS: u32 = 3;
 
-/// Publishes up to `limit` due posts; returns how many this run claimed.
-pub async fn publish_due(accounts: &Accounts<'_>, limit: usize) -> Result<usize> {
+/// Publishes up to `limit` due posts, taking up no post or target after `deadline`; returns how
+/// many posts this run claimed. What is left stays due for the next run.
+pub async fn publish_due(accounts: &Accounts<'_>, limit: usize, deadline: Instant) -> Result<usize> {
     let now = accounts.clock.now();
     let mut claimed = 0;
     for post in accounts.store.due_posts(now, limit).await? {
+        if Instant::now() >= deadline {
+            tracing::info!(claimed, "out of time: the remaining due posts wait for the next run");
+            break;
+        }
         if let Some(post) = claim(accounts, post, now).await? {
             claimed += 1;
             let post_id = post.id;
-            if let Err(error) = publish(accounts, post).await {
+            if let Err(error) = publish(accounts, post, deadline).await {
                 tracing::error!(%post_id, error = %error, "publishing a post failed; it is retried after its lease");
             }
         }
@@ -55,12 +60,19 @@ async fn claim(accounts: &Accounts<'_>, mut post: Post, now: OffsetDateTime) -> 
     }
 }
 
-/// Publishes every pending target of a claimed post, then settles it.
-async fn publish(accounts: &Accounts<'_>, mut post: Post) -> Result<()> {
+/// Publishes every pending target of a claimed post, then settles it. After `deadline` no
+/// further target is taken up: the post stays due, and the next run publishes the rest.
+async fn publish(accounts: &Accounts<'_>, mut post: Post, deadline: Instant) -> Result<()> {
     let mut wait: Option<Duration> = None;
     for index in 0..post.targets.len() {
         if post.targets[index].status != TargetStatus::Pending {
             continue;
+        }
+        if Instant::now() >= deadline {
+            // Due again at once for the untaken targets (a rate-limited one comes back early
+            // with them, within its bounded attempts).
+            wait = Some(Duration::ZERO);
+            break;
         }
         let outcome = publish_target(accounts, &post, &post.targets[index]).await;
         let now = accounts.clock.now();

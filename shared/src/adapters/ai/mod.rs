@@ -33,7 +33,7 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     pub text_model: String,
     pub image_model: String,
-    /// How long one request may take before it is abandoned.
+    /// How long one AI call may take, its retries included, before it is abandoned.
     pub timeout: Duration,
     /// How often a 429 or 5xx answer is retried (with backoff).
     pub max_retries: u32,

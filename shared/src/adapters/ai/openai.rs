@@ -4,11 +4,12 @@
 //! Requests go through the one [`OutboundClient`], but with a guard that allows private
 //! addresses and plain http: the base URL is operator configuration, never user input, and a
 //! local Ollama (`http://localhost:11434/v1`) or vLLM must be reachable. Redirects are still
-//! not followed. Each request has the configured timeout; 429 and 5xx answers are retried with
-//! exponential backoff (honouring `Retry-After`, capped); anything else fails at once.
+//! not followed. The configured timeout bounds each call, retries included; 429 and 5xx answers
+//! are retried with exponential backoff (honouring `Retry-After`, capped) while time is left;
+//! anything else fails at once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -47,21 +48,25 @@ impl OpenAiProvider {
         Self { backoff, ..self }
     }
 
-    /// POSTs `body` to `{base}{path}`, retrying 429 and 5xx, and returns the JSON answer.
+    /// POSTs `body` to `{base}{path}`, retrying 429 and 5xx, and returns the JSON answer. The
+    /// configured timeout bounds the whole call, retries and their waits included, so a
+    /// function's budget counts it once.
     async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let url = format!("{}{path}", self.config.base_url);
+        let deadline = Instant::now() + self.config.timeout;
         let mut retries = 0;
         loop {
-            let response = self.send(&url, body).await?;
+            let response = self.send(&url, body, deadline).await?;
             if response.is_success() {
                 return serde_json::from_slice(&response.body)
                     .map_err(|_| Error::BadGateway("the AI provider's answer is not JSON".into()));
             }
             let retryable = response.status == 429 || response.status >= 500;
-            if !retryable || retries >= self.config.max_retries {
+            let wait = response.retry_after().unwrap_or(self.backoff * 2u32.pow(retries)).min(MAX_BACKOFF);
+            let time_left = Instant::now() + wait < deadline;
+            if !retryable || retries >= self.config.max_retries || !time_left {
                 return Err(self.provider_error(&response));
             }
-            let wait = response.retry_after().unwrap_or(self.backoff * 2u32.pow(retries)).min(MAX_BACKOFF);
             tracing::warn!(
                 status = response.status,
                 retry_in_ms = wait.as_millis() as u64,
@@ -72,13 +77,13 @@ impl OpenAiProvider {
         }
     }
 
-    async fn send(&self, url: &str, body: &Value) -> Result<FullResponse> {
+    async fn send(&self, url: &str, body: &Value, deadline: Instant) -> Result<FullResponse> {
         let mut request = self
             .client
             .request(Method::POST, url)
             .await
             .map_err(|error| Error::Unavailable(format!("the AI provider URL cannot be used: {error}")))?
-            .timeout(self.config.timeout)
+            .timeout(deadline.saturating_duration_since(Instant::now()))
             .header(CONTENT_TYPE, "application/json")
             .body(body.to_string());
         if let Some(key) = &self.config.api_key {

@@ -15,7 +15,7 @@ pub mod sync;
 
 pub use connect::STATE_LIFETIME;
 pub use sandbox::create_sandbox_channels;
-pub use sync::REFRESH_MARGIN;
+pub use sync::{MAX_LEASE_WAIT, REFRESH_MARGIN};
 
 use crate::adapters::platforms::PlatformRegistry;
 use crate::model::crypto::SecretBox;

@@ -33,8 +33,8 @@ pub const REFRESH_MARGIN: time::Duration = time::Duration::minutes(5);
 /// How long a refresh may hold a connection; a sync that died is overtaken after it.
 const REFRESH_LEASE: time::Duration = time::Duration::seconds(60);
 const LEASE_POLL: Duration = Duration::from_millis(50);
-/// How long a sync waits for another one's refresh.
-const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
+/// How long a caller waits for another one's refresh: that refresh is one platform call.
+pub const MAX_LEASE_WAIT: Duration = crate::adapters::outbound::REQUEST_TIMEOUT;
 
 /// Refreshes the tokens if they expire soon, re-reads the profile and stores both.
 pub async fn sync(accounts: &Accounts<'_>, workspace: WorkspaceId, id: ConnectionId) -> Result<Connection> {

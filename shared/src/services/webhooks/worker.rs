@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::adapters::outbound::OutboundClient;
+use crate::adapters::outbound::{OutboundClient, REQUEST_TIMEOUT};
 use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::webhooks::WebhookEndpoint;
@@ -18,7 +18,9 @@ use crate::services::webhooks::outbox::DeliveryMessage;
 use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
 
 /// How long an attempt holds a delivery: a worker that dies mid-attempt frees it after this.
-pub const ATTEMPT_LEASE: Duration = Duration::from_secs(60);
+/// An attempt is bounded by the request timeout; twice that leaves room for the store writes
+/// around it, and a crashed worker's deliveries resume within half a minute.
+pub const ATTEMPT_LEASE: Duration = Duration::from_secs(2 * REQUEST_TIMEOUT.as_secs());
 /// After this many consecutive deliveries failed for good, an endpoint is disabled.
 pub const DISABLE_AFTER_FAILURES: usize = 20;
 

@@ -1,15 +1,23 @@
 //! Records as rows of the `records` table and back: a document's key and index entries become
 //! columns, its body the JSON text in `record`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::model::error::{Error, Result};
 use crate::ports::store::{Document, IndexEntry, RecordKey, sortable_time};
 
+/// A failed statement: unavailable (503, worth retrying) while another process holds the
+/// database's lock beyond the busy timeout, internal otherwise.
 pub(super) fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |e| Error::internal(context, e)
+    move |error| match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            tracing::warn!(context, %error, "the SQLite database is locked by another connection");
+            Error::Unavailable("the store is busy: its database is locked by another process; try again shortly".into())
+        }
+        _ => Error::internal(context, error),
+    }
 }
 
 pub(super) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
