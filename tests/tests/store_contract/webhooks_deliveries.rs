@@ -43,6 +43,7 @@ pub(crate) fn endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         secret: sealed("whsec_current"),
         secret_hint: "rent".into(),
         retiring_secret: None,
+        version: 0,
         created_at: now(),
         updated_at: now(),
     }
@@ -56,6 +57,7 @@ fn full_endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         active: false,
         disabled_reason: Some("the last 20 deliveries failed".into()),
         retiring_secret: Some(RetiringSecret { secret: sealed("whsec_previous"), until: now() + Duration::hours(24) }),
+        version: 3,
         ..endpoint(workspace)
     }
 }
@@ -100,9 +102,15 @@ async fn webhook_update_replaces_the_record(store: &dyn Store) {
         created_at: original.created_at,
         ..full_endpoint(original.workspace_id)
     };
-    store.update_webhook(&updated).await.unwrap();
+    store.update_webhook(&updated, original.version).await.unwrap();
     let stored = store.get_webhook(original.workspace_id, original.id).await;
-    assert_eq!(stored.unwrap(), Some(updated));
+    assert_eq!(stored.unwrap(), Some(updated.clone()));
+
+    let stale = WebhookEndpoint { active: true, version: 4, ..updated.clone() };
+    let lost = store.update_webhook(&stale, original.version).await;
+    assert!(matches!(lost, Err(Error::Conflict(_))), "a write over a version that was replaced: {lost:?}");
+    let stored = store.get_webhook(original.workspace_id, original.id).await;
+    assert_eq!(stored.unwrap(), Some(updated), "the newer write stays");
 }
 
 async fn webhook_delete_removes_it(store: &dyn Store) {
@@ -131,7 +139,7 @@ fn full_endpoint_with_id(endpoint: &WebhookEndpoint) -> WebhookEndpoint {
 
 async fn missing_webhook_cannot_be_updated_or_deleted(store: &dyn Store) {
     let missing = endpoint(WorkspaceId::new());
-    let update = store.update_webhook(&missing).await;
+    let update = store.update_webhook(&missing, 0).await;
     assert!(matches!(update, Err(Error::NotFound("webhook"))), "{update:?}");
     let delete = store.delete_webhook(missing.workspace_id, missing.id).await;
     assert!(matches!(delete, Err(Error::NotFound("webhook"))), "{delete:?}");
@@ -146,7 +154,7 @@ async fn webhooks_are_invisible_to_other_workspaces(store: &dyn Store) {
 
     assert_eq!(store.get_webhook(intruder, endpoint.id).await.unwrap(), None);
     let hijack = WebhookEndpoint { workspace_id: intruder, ..full_endpoint_with_id(&endpoint) };
-    let update = store.update_webhook(&hijack).await;
+    let update = store.update_webhook(&hijack, endpoint.version).await;
     assert!(matches!(update, Err(Error::NotFound("webhook"))), "{update:?}");
     let delete = store.delete_webhook(intruder, endpoint.id).await;
     assert!(matches!(delete, Err(Error::NotFound("webhook"))), "{delete:?}");

@@ -17,6 +17,7 @@ use crate::model::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::model::webhooks::catalog::{EventCategory, EventType};
 use crate::model::webhooks::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
 use crate::ports::store::PageRequest;
+use crate::services::webhooks::endpoints::update_endpoint;
 use crate::services::webhooks::outbox::{emit_to, new_event};
 use crate::services::webhooks::send::{Outgoing, send};
 
@@ -234,23 +235,31 @@ pub(super) async fn update_webhook(
     if request.url.is_none() && request.events.is_none() && request.name.is_none() && request.active.is_none() {
         return Err(Error::bad_request("give at least one of url, events, name, active"));
     }
-    let mut endpoint = find_webhook(&state, caller, id).await?;
-    if let Some(url) = &request.url {
-        endpoint.url = checked_url(&state, url).await?;
+    let url = match &request.url {
+        Some(url) => Some(checked_url(&state, url).await?),
+        None => None,
+    };
+    let events = request.events.as_deref().map(EventFilter::from_names).transpose()?;
+    if let Some(name) = &request.name {
+        validate_name(name)?;
     }
-    if let Some(names) = &request.events {
-        endpoint.events = EventFilter::from_names(names)?;
-    }
-    if let Some(name) = request.name {
-        validate_name(&name)?;
-        endpoint.name = Some(name);
-    }
-    if let Some(active) = request.active {
-        endpoint.active = active;
-        endpoint.disabled_reason = None;
-    }
-    endpoint.updated_at = state.clock.now();
-    state.store.update_webhook(&endpoint).await?;
+    let endpoint = update_endpoint(&*state.store, &*state.clock, caller.workspace_id, id, |endpoint| {
+        if let Some(url) = &url {
+            endpoint.url = url.clone();
+        }
+        if let Some(events) = &events {
+            endpoint.events = events.clone();
+        }
+        if let Some(name) = &request.name {
+            endpoint.name = Some(name.clone());
+        }
+        if let Some(active) = request.active {
+            endpoint.active = active;
+            endpoint.disabled_reason = None;
+        }
+        Ok(true)
+    })
+    .await?;
     Ok(axum::Json(Data { data: WebhookView::from(&endpoint) }))
 }
 
@@ -297,15 +306,19 @@ pub(super) async fn rotate_secret(
     caller: Caller,
     PathId(id): PathId<WebhookId>,
 ) -> Response<Data<RotatedSecret>> {
-    let mut endpoint = find_webhook(&state, caller, id).await?;
     let now = state.clock.now();
-    let secret = WebhookSecret::generate();
     let until = now + ROTATION_OVERLAP;
-    endpoint.retiring_secret = Some(RetiringSecret { secret: endpoint.secret.clone(), until });
-    endpoint.secret = state.secrets.seal(secret.as_str());
-    endpoint.secret_hint = secret.hint();
-    endpoint.updated_at = now;
-    state.store.update_webhook(&endpoint).await?;
+    let mut issued = None;
+    update_endpoint(&*state.store, &*state.clock, caller.workspace_id, id, |endpoint| {
+        let secret = WebhookSecret::generate();
+        endpoint.retiring_secret = Some(RetiringSecret { secret: endpoint.secret.clone(), until });
+        endpoint.secret = state.secrets.seal(secret.as_str());
+        endpoint.secret_hint = secret.hint();
+        issued = Some(secret);
+        Ok(true)
+    })
+    .await?;
+    let secret = issued.expect("a written rotation issued a secret");
     let rotated = RotatedSecret {
         secret: secret.as_str().to_string(),
         secret_hint: secret.hint(),

@@ -57,6 +57,10 @@ pub struct WebhookEndpoint {
     /// The last 4 characters of the secret, so owners can tell secrets apart.
     pub secret_hint: String,
     pub retiring_secret: Option<RetiringSecret>,
+    /// Bumped by every write; writes are conditional on it, so no change overwrites another.
+    /// Endpoints stored before versions existed read as version 0.
+    #[serde(default)]
+    pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -86,6 +90,7 @@ impl WebhookEndpoint {
             secret: secrets.seal(new.secret.as_str()),
             secret_hint: new.secret.hint(),
             retiring_secret: None,
+            version: 0,
             created_at: now,
             updated_at: now,
         }

@@ -81,6 +81,10 @@ impl Record for WebhookEndpoint {
     fn key(&self) -> RecordKey {
         key_of::<Self>(self.workspace_id, &self.id)
     }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
 }
 
 impl Record for Event {

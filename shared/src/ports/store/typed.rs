@@ -111,9 +111,10 @@ pub trait Store: RecordStore {
         records(self.core()).page(workspace, page, Vec::new()).await
     }
 
-    /// Replaces the stored endpoint; `NotFound` if it is not in that workspace.
-    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
-        records(self.core()).replace(endpoint).await
+    /// Replaces the stored endpoint if its `version` is `expected_version`: `Conflict` if another
+    /// write came first, `NotFound` if it is not in that workspace.
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(endpoint, expected_version).await
     }
 
     /// `NotFound` if it is not in that workspace.

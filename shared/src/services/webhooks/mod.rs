@@ -2,6 +2,7 @@
 //! queued, the worker that takes deliveries off the queue, and the one signed POST of each
 //! attempt.
 
+pub mod endpoints;
 pub mod outbox;
 pub mod send;
 pub mod worker;

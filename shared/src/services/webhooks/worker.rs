@@ -9,11 +9,13 @@ use time::OffsetDateTime;
 use crate::adapters::outbound::{OutboundClient, REQUEST_TIMEOUT};
 use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
+use crate::model::ids::{WebhookId, WorkspaceId};
 use crate::model::webhooks::WebhookEndpoint;
 use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus, RetrySchedule};
 use crate::ports::clock::Clock;
 use crate::ports::queue::{MAX_VISIBILITY, Queue, Receipt};
 use crate::ports::store::{DeliveryFilter, PageRequest, Store};
+use crate::services::webhooks::endpoints::update_endpoint;
 use crate::services::webhooks::outbox::DeliveryMessage;
 use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
 
@@ -158,20 +160,33 @@ async fn disable_if_failing(worker: &Worker<'_>, endpoint: &WebhookEndpoint) -> 
     if !all_failed {
         return Ok(());
     }
-    let Some(mut current) = worker.store.get_webhook(endpoint.workspace_id, endpoint.id).await? else {
-        return Ok(());
-    };
-    if !current.active {
-        return Ok(());
-    }
     let last_error = recent.items[0].attempts.last().and_then(|attempt| attempt.error.clone()).unwrap_or_default();
-    current.active = false;
-    current.disabled_reason = Some(format!(
-        "disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}"
-    ));
-    current.updated_at = worker.clock.now();
-    tracing::warn!(webhook_id = %current.id, "endpoint disabled after consecutive failures");
-    worker.store.update_webhook(&current).await
+    let reason =
+        format!("disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}");
+    match disable_endpoint(worker.store, worker.clock, endpoint.workspace_id, endpoint.id, &reason).await {
+        Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Disables an active endpoint with `reason`, over whatever else changed it meanwhile.
+pub async fn disable_endpoint(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    workspace: WorkspaceId,
+    id: WebhookId,
+    reason: &str,
+) -> Result<WebhookEndpoint> {
+    update_endpoint(store, clock, workspace, id, |endpoint| {
+        if !endpoint.active {
+            return Ok(false);
+        }
+        endpoint.active = false;
+        endpoint.disabled_reason = Some(reason.to_string());
+        tracing::warn!(webhook_id = %endpoint.id, "endpoint disabled after consecutive failures");
+        Ok(true)
+    })
+    .await
 }
 
 fn until(now: OffsetDateTime, due: OffsetDateTime) -> Duration {
