@@ -28,9 +28,25 @@ pub fn auth(server: &MockServer, version: &str, channel_id: &str) -> ChannelAuth
     }
 }
 
-/// Container checks a few milliseconds apart, so polling tests run fast.
+/// The first container check right after its creation (Meta advises about 30 seconds), so a
+/// container already FINISHED is published in one try; then Meta's cadence.
 pub fn fast_polling() -> Polling {
-    Polling { interval: Duration::from_millis(10), attempts: 3 }
+    Polling {
+        first_check_after: Duration::ZERO,
+        interval: Duration::from_secs(60),
+        give_up_after: Duration::from_secs(300),
+    }
+}
+
+/// The container a publish step kept on the target names (`{container}@{created}`).
+pub fn step_container(progress: Option<&str>) -> Option<&str> {
+    progress.map(|step| step.split_once('@').map_or(step, |(container, _)| container))
+}
+
+/// A step for `container`, created `seconds_ago`.
+pub fn step_created(container: &str, seconds_ago: i64) -> String {
+    let created = time::OffsetDateTime::now_utc().unix_timestamp() - seconds_ago;
+    format!("{container}@{created}")
 }
 
 pub fn post(text: &str, image_urls: &[&str]) -> PublishRequest {

@@ -189,6 +189,22 @@ async fn meta_errors_map_to_stable_codes_and_keep_the_raw_message() {
             ErrorCode::AuthExpired,
         ),
         case(400, "An API session error occurred.", "OAuthException", 102, None, ErrorCode::AuthExpired),
+        case(
+            403,
+            "(#10) Application does not have permission for this action",
+            "OAuthException",
+            10,
+            None,
+            ErrorCode::PlatformError,
+        ),
+        case(
+            403,
+            "(#200) Requires pages_manage_posts permission to manage the object",
+            "OAuthException",
+            200,
+            None,
+            ErrorCode::PlatformError,
+        ),
         case(400, "(#4) Application request limit reached", "OAuthException", 4, None, ErrorCode::RateLimited),
         case(400, "(#17) User request limit reached", "OAuthException", 17, None, ErrorCode::RateLimited),
         ErrorCase {
@@ -232,17 +248,34 @@ async fn meta_errors_map_to_stable_codes_and_keep_the_raw_message() {
 }
 
 #[tokio::test]
-async fn an_answer_that_is_not_meta_json_keeps_the_status_and_body() {
+async fn an_answer_that_is_not_meta_json_keeps_the_status_and_never_its_body() {
     let (server, auth) = fake().await;
+    let leaked = "EAAG-leaked-user-token";
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .respond_with(ResponseTemplate::new(502).set_body_string(format!("<html>Bad Gateway access_token={leaked}")))
         .mount(&server)
         .await;
 
     let error = facebook().publish(&auth, &post("Hello", &[])).await.expect_err("bad gateway");
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(error.message, "HTTP 502: <html>Bad Gateway</html>");
+    assert!(error.message.starts_with("HTTP 502"), "{}", error.message);
+    assert!(!error.message.contains(leaked), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_success_answer_holding_a_token_in_an_undocumented_shape_is_not_echoed() {
+    let (server, auth) = fake().await;
+    let leaked = "EAAG-leaked-page-token";
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": { "access_token": leaked } })))
+        .mount(&server)
+        .await;
+
+    let error = facebook().publish(&auth, &post("Hello", &[])).await.expect_err("an id that is no id");
+
+    assert_eq!(error.code, ErrorCode::PlatformError);
+    assert!(!error.message.contains(leaked), "{}", error.message);
 }
 
 #[tokio::test]

@@ -4,8 +4,12 @@
 //! container exists carries its id, and a retry from it creates no second container); and
 //! Instagram's 2207xxx errors.
 
-use posthorn::platforms::{ChannelAuth, ErrorCode, Instagram, PlatformClient, PublishRequest};
-use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, no_form, post};
+use std::time::Duration;
+
+use posthorn::platforms::{ChannelAuth, ErrorCode, Instagram, PlatformClient, Polling, PublishRequest};
+use posthorn_testkit::graph_fake::{
+    TOKEN, auth, client, error_body, fast_polling, form, no_form, post, step_container, step_created,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -125,7 +129,7 @@ async fn a_post_without_an_image_is_invalid_media_before_any_call() {
 }
 
 #[tokio::test]
-async fn an_in_progress_container_is_polled_until_finished() {
+async fn an_in_progress_container_pauses_the_publish_and_the_next_run_resumes_it() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
     Mock::given(method("GET"))
@@ -139,21 +143,45 @@ async fn an_in_progress_container_is_polled_until_finished() {
     mount_status(&server, "c-1", "FINISHED").await;
     mount_publish(&server, "c-1", "m-1").await;
 
-    let published = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect("published");
+    let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("still processing");
+    assert_eq!(first.resumes_after(), Some(Duration::from_secs(60)), "Meta: at most one check a minute");
+    assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
+    let second = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
+    let second = instagram().publish(&auth, &second).await.expect_err("still processing");
+    let third = PublishRequest { resume_from: second.progress, ..post("Sunset", &[IMAGE]) };
+    let published = instagram().publish(&auth, &third).await.expect("published");
 
     assert_eq!(published.platform_post_id, "m-1");
+    server.verify().await;
 }
 
 #[tokio::test]
-async fn a_container_still_in_progress_after_the_last_check_is_resumable() {
+async fn the_first_check_waits_as_meta_advises_without_holding_the_run() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
+    mount_status(&server, "c-1", "FINISHED").await;
+    let patient = Instagram::new(client()).with_polling(Polling::default());
+
+    let started = std::time::Instant::now();
+    let error = patient.publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("too early to check");
+
+    assert!(started.elapsed() < Duration::from_secs(5), "the run returned at once");
+    let wait = error.resumes_after().expect("a pause");
+    assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+    let checks = server.received_requests().await.unwrap_or_default();
+    assert!(checks.iter().all(|request| request.url.path() != "/v21.0/c-1"), "no check before 30 s");
+}
+
+#[tokio::test]
+async fn a_container_still_in_progress_after_five_minutes_is_given_up_and_not_resumed() {
+    let (server, auth) = fake().await;
     mount_status(&server, "c-1", "IN_PROGRESS").await;
 
-    let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("still processing");
+    let stale = PublishRequest { resume_from: Some(step_created("c-1", 301)), ..post("Sunset", &[IMAGE]) };
+    let error = instagram().publish(&auth, &stale).await.expect_err("given up");
 
-    assert_eq!(error.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(error.progress.as_deref(), Some("c-1"));
+    assert_eq!((error.code, error.resumes_after()), (ErrorCode::InvalidMedia, None));
+    assert_eq!(error.progress, None, "the next try starts over");
 }
 
 #[tokio::test]
@@ -204,7 +232,7 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
 
     let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("publish fails");
     assert_eq!(first.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(first.progress.as_deref(), Some("c-1"));
+    assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
 
     let retry = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
     let published = instagram().publish(&auth, &retry).await.expect("the retry publishes");
@@ -228,7 +256,7 @@ async fn the_daily_publishing_limit_is_rate_limited_and_resumable() {
     let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("limit reached");
 
     assert_eq!((error.code, error.message.as_str()), (ErrorCode::RateLimited, message));
-    assert_eq!(error.progress.as_deref(), Some("c-1"));
+    assert_eq!(step_container(error.progress.as_deref()), Some("c-1"));
 }
 
 #[tokio::test]

@@ -16,11 +16,10 @@ use serde::Deserialize;
 use super::connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
-use super::graph::{self, ContainerFlow, Created, Graph, Polling};
+use super::container::{ContainerApi, Polling};
+use super::graph::Graph;
 use super::meta_login::LongLivedLogin;
-use super::{
-    ChannelAuth, ErrorCode, MediaItem, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published,
-};
+use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
 use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
@@ -55,8 +54,15 @@ struct Me {
 }
 
 /// `status_code` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `status` says why.
-const FLOW: ContainerFlow =
-    ContainerFlow { status_field: "status_code", detail_field: "status", publish_edge: "media_publish" };
+const CONTAINERS: ContainerApi = ContainerApi {
+    platform: Platform::Instagram,
+    create_edge: "media",
+    text_field: "caption",
+    image_media_type: None,
+    status_field: "status_code",
+    detail_field: "status",
+    publish_edge: "media_publish",
+};
 
 #[derive(Deserialize)]
 struct Counts {
@@ -80,36 +86,6 @@ impl Instagram {
         self.polling = polling;
         self
     }
-
-    async fn create_container(graph: &Graph<'_>, post: &PublishRequest) -> Result<String, PlatformError> {
-        match post.media.as_slice() {
-            [image] => Self::create_media(graph, image, &[("caption", post.text.as_str())]).await,
-            images => Self::create_carousel(graph, &post.text, images).await,
-        }
-    }
-
-    async fn create_carousel(graph: &Graph<'_>, caption: &str, images: &[MediaItem]) -> Result<String, PlatformError> {
-        let mut children = Vec::with_capacity(images.len());
-        for image in images {
-            children.push(Self::create_media(graph, image, &[("is_carousel_item", "true")]).await?);
-        }
-        let children = children.join(",");
-        let form = [("media_type", "CAROUSEL"), ("children", children.as_str()), ("caption", caption)];
-        let created: Created = graph.post(&[graph.channel(), "media"], &form).await?;
-        Ok(created.id)
-    }
-
-    async fn create_media(
-        graph: &Graph<'_>,
-        image: &MediaItem,
-        extra: &[(&str, &str)],
-    ) -> Result<String, PlatformError> {
-        let mut form = vec![("image_url", image.url.as_str())];
-        form.extend(image.alt.as_deref().map(|alt| ("alt_text", alt)));
-        form.extend_from_slice(extra);
-        let created: Created = graph.post(&[graph.channel(), "media"], &form).await?;
-        Ok(created.id)
-    }
 }
 
 #[async_trait]
@@ -119,15 +95,7 @@ impl PlatformClient for Instagram {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
-        let container = match &post.resume_from {
-            Some(container) => container.clone(),
-            None => {
-                graph::check_limits(Platform::Instagram, post)?;
-                Self::create_container(&graph, post).await?
-            }
-        };
-        FLOW.publish(&graph, self.polling, &container).await.map_err(graph::resumable(&container))
+        CONTAINERS.publish(&Graph::new(&self.http, auth), self.polling, post).await
     }
 
     async fn delete(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<(), PlatformError> {

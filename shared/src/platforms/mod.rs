@@ -6,6 +6,7 @@
 pub mod bluesky;
 mod bluesky_session;
 mod connect;
+mod container;
 pub mod facebook;
 mod graph;
 pub mod http;
@@ -26,8 +27,8 @@ pub use bluesky::Bluesky;
 pub use connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
+pub use container::Polling;
 pub use facebook::Facebook;
-pub use graph::Polling;
 pub use instagram::Instagram;
 pub use limits::{Limits, TextUnit};
 pub use linkedin::Linkedin;
@@ -171,6 +172,25 @@ pub struct PlatformError {
 impl PlatformError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), retry_after: None, progress: None }
+    }
+
+    /// A multi-step publish under way on the platform (media still processing): not a failure
+    /// but a pause, to resume from `progress` after `after`.
+    pub fn not_ready(message: impl Into<String>, progress: String, after: Duration) -> Self {
+        Self {
+            code: ErrorCode::PlatformUnavailable,
+            message: message.into(),
+            retry_after: Some(after),
+            progress: Some(progress),
+        }
+    }
+
+    /// When to resume, if this is a [`not_ready`](Self::not_ready) pause.
+    pub fn resumes_after(&self) -> Option<Duration> {
+        match (self.code, &self.progress) {
+            (ErrorCode::PlatformUnavailable, Some(_)) => self.retry_after,
+            _ => None,
+        }
     }
 }
 
