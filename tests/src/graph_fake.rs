@@ -97,5 +97,5 @@ pub async fn closed_url() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     let address = listener.local_addr().expect("local address");
     drop(listener);
-    format!("http://{address}/v21.0")
+    format!("http://{address}/v25.0")
 }

@@ -17,7 +17,7 @@ const USAGE: &str = r#"{"1029384756":[{"type":"pages","call_count":100,"total_cp
 
 async fn fake() -> (MockServer, ChannelAuth) {
     let server = MockServer::start().await;
-    let auth = auth(&server, "v21.0", PAGE);
+    let auth = auth(&server, "v25.0", PAGE);
     (server, auth)
 }
 
@@ -29,7 +29,7 @@ fn facebook() -> Facebook {
 async fn text_is_posted_to_the_page_feed_with_the_page_token() {
     let (server, auth) = fake().await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/feed")))
+        .and(path(format!("/v25.0/{PAGE}/feed")))
         .and(form("message", "Hello from Posthorn"))
         .and(form("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": format!("{PAGE}_555") })))
@@ -44,10 +44,27 @@ async fn text_is_posted_to_the_page_feed_with_the_page_token() {
 }
 
 #[tokio::test]
+async fn a_connection_made_at_an_older_graph_version_calls_the_configured_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v26.0/{PAGE}/feed")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": format!("{PAGE}_556") })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connected_in_2024 = auth(&server, "v21.0", PAGE);
+
+    let facebook = Facebook::new(client()).with_graph_version("v26.0");
+    let published = facebook.publish(&connected_in_2024, &post("Hello", &[])).await.expect("published");
+
+    assert_eq!(published.platform_post_id, format!("{PAGE}_556"));
+}
+
+#[tokio::test]
 async fn one_image_is_a_photo_post_with_a_caption() {
     let (server, auth) = fake().await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/photos")))
+        .and(path(format!("/v25.0/{PAGE}/photos")))
         .and(form("url", "https://cdn.example.com/a.jpg"))
         .and(form("caption", "A photo"))
         .and(form("access_token", TOKEN))
@@ -69,7 +86,7 @@ async fn several_images_are_uploaded_unpublished_and_attached_to_one_feed_post()
     let (server, auth) = fake().await;
     for (url, id) in [("https://cdn.example.com/a.jpg", "8001"), ("https://cdn.example.com/b.jpg", "8002")] {
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{PAGE}/photos")))
+            .and(path(format!("/v25.0/{PAGE}/photos")))
             .and(form("url", url))
             .and(form("published", "false"))
             .and(form("access_token", TOKEN))
@@ -79,7 +96,7 @@ async fn several_images_are_uploaded_unpublished_and_attached_to_one_feed_post()
             .await;
     }
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/feed")))
+        .and(path(format!("/v25.0/{PAGE}/feed")))
         .and(form("message", "Two photos"))
         .and(form("attached_media[0]", r#"{"media_fbid":"8001"}"#))
         .and(form("attached_media[1]", r#"{"media_fbid":"8002"}"#))
@@ -109,7 +126,7 @@ async fn a_text_over_the_limit_is_refused_before_any_call() {
 async fn delete_removes_the_post() {
     let (server, auth) = fake().await;
     Mock::given(method("DELETE"))
-        .and(path(format!("/v21.0/{PAGE}_555")))
+        .and(path(format!("/v25.0/{PAGE}_555")))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "success": true })))
         .expect(1)
@@ -123,7 +140,7 @@ async fn delete_removes_the_post() {
 async fn metrics_read_reactions_comments_and_shares() {
     let (server, auth) = fake().await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{PAGE}_555")))
+        .and(path(format!("/v25.0/{PAGE}_555")))
         .and(query_param("fields", "reactions.summary(total_count),comments.summary(total_count),shares"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -165,7 +182,7 @@ async fn publish_error(case: &ErrorCase) -> posthorn::platforms::PlatformError {
     for (name, value) in case.headers {
         response = response.insert_header(*name, *value);
     }
-    Mock::given(method("POST")).and(path(format!("/v21.0/{PAGE}/feed"))).respond_with(response).mount(&server).await;
+    Mock::given(method("POST")).and(path(format!("/v25.0/{PAGE}/feed"))).respond_with(response).mount(&server).await;
     facebook().publish(&auth, &post("Hello", &[])).await.expect_err("the fake fails")
 }
 

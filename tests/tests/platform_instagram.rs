@@ -19,7 +19,7 @@ const IMAGE: &str = "https://cdn.example.com/a.jpg";
 
 async fn fake() -> (MockServer, ChannelAuth) {
     let server = MockServer::start().await;
-    let auth = auth(&server, "v21.0", USER);
+    let auth = auth(&server, "v25.0", USER);
     (server, auth)
 }
 
@@ -34,7 +34,7 @@ fn ok(body: serde_json::Value) -> ResponseTemplate {
 /// `POST /{ig-user-id}/media` for one image, answering `container`.
 async fn mount_image_container(server: &MockServer, caption: &str, container: &str) {
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media")))
+        .and(path(format!("/v25.0/{USER}/media")))
         .and(form("image_url", IMAGE))
         .and(form("caption", caption))
         .and(form("access_token", TOKEN))
@@ -48,7 +48,7 @@ async fn mount_image_container(server: &MockServer, caption: &str, container: &s
 
 async fn mount_status(server: &MockServer, container: &str, status: &str) {
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{container}")))
+        .and(path(format!("/v25.0/{container}")))
         .and(query_param("fields", "status_code,status"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "status_code": status, "id": container })))
@@ -58,7 +58,7 @@ async fn mount_status(server: &MockServer, container: &str, status: &str) {
 
 async fn mount_publish(server: &MockServer, container: &str, media: &str) {
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .and(form("creation_id", container))
         .and(form("access_token", TOKEN))
         .respond_with(ok(json!({ "id": media })))
@@ -66,7 +66,7 @@ async fn mount_publish(server: &MockServer, container: &str, media: &str) {
         .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{media}")))
+        .and(path(format!("/v25.0/{media}")))
         .and(query_param("fields", "permalink"))
         .respond_with(ok(json!({ "permalink": format!("https://www.instagram.com/p/{media}/"), "id": media })))
         .mount(server)
@@ -92,7 +92,7 @@ async fn several_images_are_carousel_children_of_one_carousel_container() {
     let images = ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"];
     for (url, child) in images.iter().zip(["child-a", "child-b"]) {
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{USER}/media")))
+            .and(path(format!("/v25.0/{USER}/media")))
             .and(form("image_url", url))
             .and(form("is_carousel_item", "true"))
             .respond_with(ok(json!({ "id": child })))
@@ -101,7 +101,7 @@ async fn several_images_are_carousel_children_of_one_carousel_container() {
             .await;
     }
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media")))
+        .and(path(format!("/v25.0/{USER}/media")))
         .and(form("media_type", "CAROUSEL"))
         .and(form("children", "child-a,child-b"))
         .and(form("caption", "Album"))
@@ -133,7 +133,7 @@ async fn an_in_progress_container_pauses_the_publish_and_the_next_run_resumes_it
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/c-1"))
+        .and(path("/v25.0/c-1"))
         .respond_with(ok(json!({ "status_code": "IN_PROGRESS", "id": "c-1" })))
         .up_to_n_times(2)
         .with_priority(1)
@@ -169,7 +169,7 @@ async fn the_first_check_waits_as_meta_advises_without_holding_the_run() {
     let wait = error.resumes_after().expect("a pause");
     assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
     let checks = server.received_requests().await.unwrap_or_default();
-    assert!(checks.iter().all(|request| request.url.path() != "/v21.0/c-1"), "no check before 30 s");
+    assert!(checks.iter().all(|request| request.url.path() != "/v25.0/c-1"), "no check before 30 s");
 }
 
 #[tokio::test]
@@ -189,7 +189,7 @@ async fn a_container_in_error_is_invalid_media_and_not_resumed() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/c-1"))
+        .and(path("/v25.0/c-1"))
         .respond_with(ok(json!({
             "status_code": "ERROR",
             "status": "Error: Media download has failed. The media URI doesn't meet our requirements.",
@@ -198,7 +198,7 @@ async fn a_container_in_error_is_invalid_media_and_not_resumed() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ok(json!({})))
         .expect(0)
         .mount(&server)
@@ -217,7 +217,7 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
     mount_image_container(&server, "Sunset", "c-1").await;
     mount_status(&server, "c-1", "FINISHED").await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ResponseTemplate::new(500).set_body_json(error_body(
             "An unexpected error has occurred. Please retry your request later.",
             "OAuthException",
@@ -248,7 +248,7 @@ async fn the_daily_publishing_limit_is_rate_limited_and_resumable() {
     mount_status(&server, "c-1", "FINISHED").await;
     let message = "You reached maximum number of posts that is allowed to be published by Content Publishing API.";
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ResponseTemplate::new(400).set_body_json(error_body(message, "OAuthException", 9, Some(2207042))))
         .mount(&server)
         .await;
@@ -278,7 +278,7 @@ async fn container_creation_errors_map_to_stable_codes() {
     for (message, code, subcode, expected) in cases {
         let (server, auth) = fake().await;
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{USER}/media")))
+            .and(path(format!("/v25.0/{USER}/media")))
             .respond_with(ResponseTemplate::new(400).set_body_json(error_body(
                 message,
                 "OAuthException",
@@ -310,14 +310,14 @@ async fn delete_is_refused_because_the_api_cannot_delete_media() {
 async fn metrics_read_counts_and_insights() {
     let (server, auth) = fake().await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/m-1"))
+        .and(path("/v25.0/m-1"))
         .and(query_param("fields", "like_count,comments_count"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "like_count": 120, "comments_count": 8, "id": "m-1" })))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/m-1/insights"))
+        .and(path("/v25.0/m-1/insights"))
         .and(query_param("metric", "views,shares"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "data": [

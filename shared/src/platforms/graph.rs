@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader};
+use super::versions::is_graph_version;
 use super::{ChannelAuth, ErrorCode, Platform, PlatformError, PublishRequest};
 use crate::outbound::OutboundClient;
 
@@ -75,11 +76,19 @@ struct Insights {
 pub(crate) struct Graph<'a> {
     http: &'a OutboundClient,
     auth: &'a ChannelAuth,
+    base_url: String,
 }
 
 impl<'a> Graph<'a> {
+    /// At the channel's base URL as stored.
     pub(crate) fn new(http: &'a OutboundClient, auth: &'a ChannelAuth) -> Self {
-        Self { http, auth }
+        Self { http, auth, base_url: auth.base_url.clone() }
+    }
+
+    /// At Graph API `version`, whatever version the connection's stored base URL names, so
+    /// connections made before the pinned version changed follow it.
+    pub(crate) fn at_version(http: &'a OutboundClient, auth: &'a ChannelAuth, version: &str) -> Self {
+        Self { http, auth, base_url: with_version(&auth.base_url, version) }
     }
 
     /// The channel's own id (page, Instagram user or Threads user).
@@ -135,7 +144,7 @@ impl<'a> Graph<'a> {
     }
 
     async fn request(&self, method: Method, path: &[&str]) -> Result<reqwest::RequestBuilder, PlatformError> {
-        request(self.http, method, &self.auth.base_url, path).await
+        request(self.http, method, &self.base_url, path).await
     }
 
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, PlatformError> {
@@ -169,15 +178,16 @@ pub(crate) async fn post_public<T: DeserializeOwned>(
 pub(crate) fn unversioned(base_url: &str) -> &str {
     let base = base_url.trim_end_matches('/');
     match base.rsplit_once('/') {
-        Some((root, last)) if is_version(last) => root,
+        Some((root, last)) if is_graph_version(last) => root,
         _ => base,
     }
 }
 
-fn is_version(segment: &str) -> bool {
-    segment
-        .strip_prefix('v')
-        .is_some_and(|number| !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.'))
+/// `base_url` with its trailing version segment replaced by `version`; a base URL without one
+/// (a proxy, a fake) is kept as it is.
+pub(crate) fn with_version(base_url: &str, version: &str) -> String {
+    let root = unversioned(base_url);
+    if root.len() == base_url.trim_end_matches('/').len() { root.to_owned() } else { format!("{root}/{version}") }
 }
 
 async fn request(
@@ -359,6 +369,13 @@ mod tests {
         assert_eq!(unversioned("https://graph.instagram.com/v21.0/"), "https://graph.instagram.com");
         assert_eq!(unversioned("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
         assert_eq!(unversioned("https://example.com/video"), "https://example.com/video");
+    }
+
+    #[test]
+    fn stored_versions_follow_the_configured_one() {
+        assert_eq!(with_version("https://graph.facebook.com/v21.0", "v25.0"), "https://graph.facebook.com/v25.0");
+        assert_eq!(with_version("https://graph.instagram.com/v21.0/", "v25.0"), "https://graph.instagram.com/v25.0");
+        assert_eq!(with_version("http://127.0.0.1:8080", "v25.0"), "http://127.0.0.1:8080");
     }
 
     #[test]

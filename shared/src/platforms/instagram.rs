@@ -19,13 +19,14 @@ use super::connect::{
 use super::container::{ContainerApi, Polling};
 use super::graph::Graph;
 use super::meta_login::LongLivedLogin;
+use super::versions::{META_GRAPH, meta_graph_version};
 use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
 use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
 
 /// Instagram API with Instagram Login (`instagram_business_*` permissions); accounts connected
-/// through Facebook Login use `https://graph.facebook.com/v21.0` instead.
-pub const DEFAULT_BASE_URL: &str = "https://graph.instagram.com/v21.0";
+/// through Facebook Login use `https://graph.facebook.com/{version}` instead.
+pub const DEFAULT_BASE_URL: &str = concat!("https://graph.instagram.com/", meta_graph_version!());
 /// Where the authorization window (`/oauth/authorize`) and the code exchange
 /// (`/oauth/access_token`) are, unless [`Instagram::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://api.instagram.com";
@@ -40,6 +41,7 @@ pub struct Instagram {
     http: OutboundClient,
     polling: Polling,
     oauth_base: String,
+    graph_version: String,
 }
 
 /// `GET /me?fields=user_id,username,name,profile_picture_url`: `user_id` is the professional
@@ -72,7 +74,22 @@ struct Counts {
 
 impl Instagram {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, polling: Polling::default(), oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+        Self {
+            http,
+            polling: Polling::default(),
+            oauth_base: DEFAULT_OAUTH_BASE.to_string(),
+            graph_version: META_GRAPH.version.to_string(),
+        }
+    }
+
+    /// The Graph API version called, whatever version a connection was made at.
+    pub fn with_graph_version(mut self, version: impl Into<String>) -> Self {
+        self.graph_version = version.into();
+        self
+    }
+
+    fn graph<'a>(&'a self, auth: &'a ChannelAuth) -> Graph<'a> {
+        Graph::at_version(&self.http, auth, &self.graph_version)
     }
 
     /// Where the authorization window and the code exchange are: a fake in tests.
@@ -95,7 +112,7 @@ impl PlatformClient for Instagram {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
-        CONTAINERS.publish(&Graph::new(&self.http, auth), self.polling, post).await
+        CONTAINERS.publish(&self.graph(auth), self.polling, post).await
     }
 
     async fn delete(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<(), PlatformError> {
@@ -106,7 +123,7 @@ impl PlatformClient for Instagram {
     }
 
     async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
+        let graph = self.graph(auth);
         let counts: Counts = graph.get(&[platform_post_id], &[("fields", "like_count,comments_count")]).await?;
         let insights = graph.insights(platform_post_id, "views,shares").await?;
         Ok(Metrics {
@@ -146,7 +163,7 @@ impl Connector for Instagram {
 
     async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
         let fields = [("fields", "user_id,username,name,profile_picture_url")];
-        let me: Me = Graph::new(&self.http, auth).get(&["me"], &fields).await?;
+        let me: Me = self.graph(auth).get(&["me"], &fields).await?;
         Ok(Profile {
             profile_url: Some(format!("https://www.instagram.com/{}", me.username)),
             platform_user_id: me.user_id.unwrap_or(me.id),

@@ -13,6 +13,7 @@ pub mod http;
 pub mod instagram;
 mod limits;
 pub mod linkedin;
+mod little_text;
 pub mod mastodon;
 pub mod media;
 mod meta_login;
@@ -21,6 +22,7 @@ pub mod pkce;
 mod registry;
 pub mod sandbox;
 pub mod threads;
+pub mod versions;
 pub mod x;
 
 pub use bluesky::Bluesky;
