@@ -51,7 +51,7 @@ pub fn step_created(container: &str, seconds_ago: i64) -> String {
 
 pub fn post(text: &str, image_urls: &[&str]) -> PublishRequest {
     let media = image_urls.iter().map(|url| MediaItem { url: (*url).to_owned(), alt: None }).collect();
-    PublishRequest { text: text.to_owned(), media, resume_from: None }
+    PublishRequest { target_key: crate::platforms::new_target_key(), text: text.to_owned(), media, resume_from: None }
 }
 
 /// Meta's documented error body.

@@ -50,12 +50,18 @@ pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A post to a target of its own (retries reuse the request, and so the target).
 pub fn text_post(text: &str) -> PublishRequest {
-    PublishRequest { text: text.to_string(), media: Vec::new(), resume_from: None }
+    post_with_media(text, Vec::new())
 }
 
 pub fn post_with_media(text: &str, media: Vec<MediaItem>) -> PublishRequest {
-    PublishRequest { text: text.to_string(), media, resume_from: None }
+    PublishRequest { target_key: new_target_key(), text: text.to_string(), media, resume_from: None }
+}
+
+/// A target key no other request has: `{post id}:{channel id}` as the pipeline makes them.
+pub fn new_target_key() -> String {
+    format!("post_{}:ch_test", ulid::Ulid::new())
 }
 
 /// Serves [`PNG`] at `route` of a media host and returns the item pointing at it.

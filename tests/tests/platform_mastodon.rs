@@ -147,7 +147,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
         (error_body(401, "The access token is invalid"), ErrorCode::AuthExpired, "The access token is invalid"),
         (
             error_body(403, "This action is outside the authorized scopes"),
-            ErrorCode::AuthExpired,
+            ErrorCode::PlatformError,
             "This action is outside the authorized scopes",
         ),
         (
@@ -160,7 +160,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
             ErrorCode::ContentRejected,
             "Validation failed: Text can't be blank",
         ),
-        (ResponseTemplate::new(503).set_body_string("upstream down"), ErrorCode::PlatformUnavailable, "upstream down"),
+        (ResponseTemplate::new(503).set_body_string("upstream down"), ErrorCode::PlatformUnavailable, "HTTP 503"),
         (error_body(404, "Record not found"), ErrorCode::PlatformError, "Record not found"),
     ];
     for (answer, code, message) in cases {
@@ -217,6 +217,22 @@ async fn an_unreachable_instance_is_unavailable() {
     let error = Mastodon::new(outbound()).delete(&auth, "1").await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable, "{error:?}");
+}
+
+#[tokio::test]
+async fn the_idempotency_key_is_the_target_so_equal_texts_are_two_statuses_on_mastodon_mock() {
+    let server = MastodonMock::start().await;
+    let mut auth = channel_at(&server.base_url, "");
+    auth.access_token = mastodon_mock::TOKEN.to_string();
+    let mastodon = Mastodon::new(outbound());
+
+    let monday = text_post("Standup in 5 minutes");
+    let first = mastodon.publish(&auth, &monday).await.unwrap();
+    let retried = mastodon.publish(&auth, &monday).await.unwrap();
+    let tuesday = mastodon.publish(&auth, &text_post("Standup in 5 minutes")).await.unwrap();
+
+    assert_eq!(retried.platform_post_id, first.platform_post_id, "a retry of one target posts once");
+    assert_ne!(tuesday.platform_post_id, first.platform_post_id, "another post with the same text is posted");
 }
 
 #[tokio::test]

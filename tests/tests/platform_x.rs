@@ -147,6 +147,11 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
     let cases = [
         (problem(401, "Unauthorized", "Unauthorized"), ErrorCode::AuthExpired, "Unauthorized"),
         (problem(403, "Forbidden", duplicate), ErrorCode::ContentRejected, duplicate),
+        (
+            problem(403, "Forbidden", "You are not permitted to perform this action."),
+            ErrorCode::PlatformError,
+            "You are not permitted to perform this action.",
+        ),
         (too_long, ErrorCode::ContentTooLong, "Your Tweet text is too long."),
         (
             problem(503, "Service Unavailable", "Service Unavailable"),

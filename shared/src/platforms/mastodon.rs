@@ -1,7 +1,8 @@
 //! The Mastodon adapter: statuses on the channel's instance (`auth.base_url`) with the user's
 //! bearer token. Images go up through `POST /api/v2/media` (alt text as `description`); an upload
 //! still processing (202) is polled at `GET /api/v1/media/:id`, boundedly, until it has its `url`.
-//! Statuses carry an `Idempotency-Key` derived from the post, so a retried publish posts once.
+//! Statuses carry the target's key as `Idempotency-Key`, so a retried publish posts once while
+//! two posts with the same text are two statuses.
 //!
 //! Connecting: Posthorn registers itself on each instance (`POST /api/v1/apps`), sends the user
 //! to `/oauth/authorize` with an S256 PKCE challenge (Mastodon 4.3+; older instances ignore
@@ -15,7 +16,6 @@ use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::multipart::Form;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::media::{self, Image};
@@ -101,7 +101,7 @@ impl PlatformClient for Mastodon {
         let body = NewStatus { status: &post.text, media_ids };
         let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token)
             .await?
-            .header("Idempotency-Key", idempotency_key(auth, post))
+            .header("Idempotency-Key", &post.target_key)
             .json(&body);
         let status: Status = http::send_json::<Dialect, _>(&self.http, request).await?;
         Ok(Published { platform_post_id: status.id, url: status.url })
@@ -231,21 +231,6 @@ struct Account {
     url: Option<String>,
 }
 
-/// The same post to the same channel always gets the same key, so the instance answers a retry
-/// with the status it already created.
-fn idempotency_key(auth: &ChannelAuth, post: &PublishRequest) -> String {
-    let mut hash = Sha256::new();
-    for part in [auth.base_url.as_str(), auth.platform_channel_id.as_str(), post.text.as_str()] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    for item in &post.media {
-        hash.update(item.url.as_bytes());
-        hash.update([0]);
-    }
-    hex::encode(hash.finalize())
-}
-
 #[derive(serde::Serialize)]
 struct NewStatus<'a> {
     status: &'a str,
@@ -283,10 +268,12 @@ impl ErrorDialect for Dialect {
         Some(PlatformMessage::new(None, text))
     }
 
+    /// A refused token is a 401; a 403 about scopes is a permission the token lacks, which
+    /// is not an expired connection.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
         let text = &message.text;
         match status {
-            403 if mentions(text, &["token", "scope"]) => ErrorCode::AuthExpired,
+            403 if mentions(text, &["scope"]) => ErrorCode::PlatformError,
             413 => ErrorCode::InvalidMedia,
             422 if mentions(text, &["character limit", "too long"]) => ErrorCode::ContentTooLong,
             422 if mentions(text, &["file", "media"]) => ErrorCode::InvalidMedia,
@@ -308,7 +295,7 @@ mod tests {
     fn documented_errors_map_to_codes() {
         assert_eq!(classify(422, "Validation failed: Text character limit of 500 exceeded"), ErrorCode::ContentTooLong);
         assert_eq!(classify(422, "Validation failed: File content type is invalid"), ErrorCode::InvalidMedia);
-        assert_eq!(classify(403, "This action is outside the authorized scopes"), ErrorCode::AuthExpired);
+        assert_eq!(classify(403, "This action is outside the authorized scopes"), ErrorCode::PlatformError);
         assert_eq!(classify(403, "Your login is currently disabled"), ErrorCode::ContentRejected);
         assert_eq!(classify(404, "Record not found"), ErrorCode::PlatformError);
     }

@@ -121,6 +121,10 @@ pub struct MediaItem {
 /// One post to publish on one channel.
 #[derive(Debug, Clone)]
 pub struct PublishRequest {
+    /// The Posthorn target this publishes (its post and channel), the same on every retry:
+    /// where a platform deduplicates requests (Mastodon's `Idempotency-Key`), the retry of one
+    /// target is recognised while two posts with the same text stay two posts.
+    pub target_key: String,
     pub text: String,
     pub media: Vec<MediaItem>,
     /// The step a multi-step publish reached on an earlier try (e.g. an Instagram container id),

@@ -314,12 +314,16 @@ impl ErrorDialect for Dialect {
         Some(PlatformMessage::new(title, text))
     }
 
+    /// A refused token is a 401; a 403 is the content or a permission the app or token lacks,
+    /// never an expired connection.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
         let text = &message.text;
         match status {
             _ if mentions(text, &["too long", "length"]) => ErrorCode::ContentTooLong,
             400 if mentions(text, &["media"]) => ErrorCode::InvalidMedia,
-            403 if mentions(text, &["token", "unauthorized"]) => ErrorCode::AuthExpired,
+            403 if mentions(text, &["not permitted", "unsupported authentication", "client-not-enrolled"]) => {
+                ErrorCode::PlatformError
+            }
             403 => ErrorCode::ContentRejected,
             413 => ErrorCode::InvalidMedia,
             _ => ErrorCode::PlatformError,

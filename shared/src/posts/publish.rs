@@ -116,8 +116,12 @@ async fn publish_target(state: &AppState, post: &Post, target: &Target) -> Resul
             format!("no adapter for {} is configured", target.platform.as_str()),
         )
     })?;
-    let request =
-        PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
+    let request = PublishRequest {
+        target_key: format!("{}:{}", post.id, target.channel_id),
+        text: post.text.clone(),
+        media: post.media.clone(),
+        resume_from: target.progress.clone(),
+    };
     client.publish(&auth, &request).await
 }
 
