@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use posthorn::platforms::{ErrorCode, Mastodon, Metrics, PlatformClient, PlatformError, Published};
+use posthorn::platforms::{
+    Connector, ErrorCode, Mastodon, Metrics, Platform, PlatformClient, PlatformError, Published,
+};
 use posthorn_testkit::mastodon_mock::{self, MastodonMock};
 use posthorn_testkit::platforms::{
     BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
@@ -233,6 +235,35 @@ async fn the_idempotency_key_is_the_target_so_equal_texts_are_two_statuses_on_ma
 
     assert_eq!(retried.platform_post_id, first.platform_post_id, "a retry of one target posts once");
     assert_ne!(tuesday.platform_post_id, first.platform_post_id, "another post with the same text is posted");
+}
+
+#[tokio::test]
+async fn the_instance_sets_its_own_status_length_and_link_weight() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/instance"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "domain": "mastodon.example",
+            "configuration": { "statuses": {
+                "max_characters": 5000, "max_media_attachments": 4, "characters_reserved_per_url": 30
+            } }
+        })))
+        .mount(&server)
+        .await;
+
+    let limits = Mastodon::new(outbound()).server_limits(&channel(&server, "")).await.unwrap().unwrap();
+
+    assert_eq!(limits.max_text, 5000);
+    assert_eq!(limits.length("see https://example.com/some/long/path"), 4 + 30);
+}
+
+#[tokio::test]
+async fn mastodon_mock_advertises_the_default_limits() {
+    let server = MastodonMock::start().await;
+
+    let limits = Mastodon::new(outbound()).server_limits(&channel_at(&server.base_url, "")).await.unwrap();
+
+    assert_eq!(limits, Some(Platform::Mastodon.limits()));
 }
 
 #[tokio::test]

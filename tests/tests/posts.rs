@@ -95,8 +95,8 @@ async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreK
 
     let cases = [
         (
-            json!({"text": "a".repeat(281), "targets": [x.id]}),
-            format!("targets[0] (x {}): text is 281 characters; x allows 280", x.id),
+            json!({"text": "日".repeat(141), "targets": [x.id]}),
+            format!("targets[0] (x {}): text is 282 weighted characters; x allows 280", x.id),
         ),
         (
             json!({"text": "b".repeat(301), "targets": [bluesky.id]}),

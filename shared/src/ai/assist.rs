@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::fit::{fit, limit_phrase, unit_name};
+use super::fit::{fit, limit_phrase};
 use super::{ChatRequest, GeneratedImage, IMAGE_SIZES, ImageRequest};
 use crate::api::{Caller, Data, FunctionRoutes, Json};
 use crate::app::AppState;
@@ -123,7 +123,7 @@ async fn text_assist(
     let (text, fit) = match task {
         Task::Fit(platform) => {
             let fitted = fit(state.ai.as_ref(), platform, answer).await?;
-            let unit = unit_name(platform.limits().unit);
+            let unit = platform.limits().unit.name();
             let report =
                 FitReport { platform, length: fitted.length, limit: fitted.limit, unit, truncated: fitted.truncated };
             (fitted.text, Some(report))

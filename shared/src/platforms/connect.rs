@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ChannelAuth, Platform, PlatformError};
+use super::{ChannelAuth, Limits, Platform, PlatformError};
 use crate::channels::ChannelKind;
 
 /// Posthorn's OAuth client on one platform (from configuration) or on one Mastodon instance
@@ -157,6 +157,13 @@ pub trait Connector: Send + Sync {
     /// Registers Posthorn's OAuth client on an instance, for platforms whose apps are per
     /// instance (Mastodon: `POST /api/v1/apps`). `None` where the app comes from configuration.
     async fn register_app(&self, _base_url: &str, _redirect_uri: &str) -> Result<Option<OAuthApp>, PlatformError> {
+        Ok(None)
+    }
+
+    /// The limits of the connection's own server, read at connect and kept on the connection,
+    /// for platforms whose servers each set theirs (Mastodon instances); `None` where the
+    /// platform's [`Limits`] hold for every account.
+    async fn server_limits(&self, _auth: &ChannelAuth) -> Result<Option<Limits>, PlatformError> {
         Ok(None)
     }
 }

@@ -18,11 +18,12 @@ use reqwest::multipart::Form;
 use serde::Deserialize;
 
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
+use super::limits::{MASTODON_DEFAULT_MAX_CHARACTERS, MASTODON_DEFAULT_URL_WEIGHT};
 use super::media::{self, Image};
 use super::oauth::{self, authorization_query, client_fields, url_with_query};
 use super::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Metrics, OAuthApp, Platform,
-    PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Limits, Metrics, OAuthApp,
+    Platform, PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
 };
 use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
@@ -207,6 +208,42 @@ impl Connector for Mastodon {
         let app: RegisteredApp = http::send_json::<Dialect, _>(&self.http, request).await?;
         Ok(Some(OAuthApp { client_id: app.client_id, client_secret: Some(app.client_secret) }))
     }
+
+    /// `configuration.statuses` of `GET /api/v2/instance`: the instance's status length and
+    /// what a link counts (<https://docs.joinmastodon.org/methods/instance/#v2>).
+    async fn server_limits(&self, auth: &ChannelAuth) -> Result<Option<Limits>, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/api/v2/instance");
+        let request = self.http.request(Method::GET, &url).await.map_err(http::transport_error)?;
+        let instance: Instance = http::send_json::<Dialect, _>(&self.http, request).await?;
+        let statuses = instance.configuration.statuses;
+        Ok(Some(Limits::mastodon(statuses.max_characters, statuses.characters_reserved_per_url)))
+    }
+}
+
+#[derive(Deserialize)]
+struct Instance {
+    configuration: InstanceConfiguration,
+}
+
+#[derive(Deserialize)]
+struct InstanceConfiguration {
+    statuses: StatusesConfiguration,
+}
+
+#[derive(Deserialize)]
+struct StatusesConfiguration {
+    #[serde(default = "default_max_characters")]
+    max_characters: usize,
+    #[serde(default = "default_url_weight")]
+    characters_reserved_per_url: usize,
+}
+
+fn default_max_characters() -> usize {
+    MASTODON_DEFAULT_MAX_CHARACTERS
+}
+
+fn default_url_weight() -> usize {
+    MASTODON_DEFAULT_URL_WEIGHT
 }
 
 #[derive(serde::Serialize)]

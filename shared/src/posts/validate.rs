@@ -41,10 +41,7 @@ pub fn check_target(
     let mut problems = Vec::new();
     let length = limits.length(text);
     if length > limits.max_text {
-        let unit = match limits.unit {
-            crate::platforms::TextUnit::Characters => "characters",
-            crate::platforms::TextUnit::Graphemes => "graphemes",
-        };
+        let unit = limits.unit.name();
         problems.push(Problem {
             rule: "text_too_long",
             message: format!("text is {length} {unit}; {name} allows {}", limits.max_text),
