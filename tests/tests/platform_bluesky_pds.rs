@@ -109,3 +109,39 @@ async fn publishes_reads_back_measures_and_deletes_on_a_real_pds() {
         assert_eq!((status, &body["error"]), (400, &json!("RecordNotFound")), "{body}");
     }
 }
+
+#[tokio::test]
+async fn tag_and_scheme_less_link_facets_pass_the_pds_lexicon_validation() {
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    let mut auth = channel_at(&account.pds, &account.did);
+    auth.access_token = account.access_jwt.clone();
+    let text = "Shipping #Posthorn today, docs at posthorn.dev/docs";
+
+    let published = Bluesky::new(outbound()).publish(&auth, &text_post(text)).await.unwrap();
+
+    let (status, record) = get_record(&account.pds, &published.platform_post_id).await;
+    assert_eq!(status, 200, "{record}");
+    let features: Vec<&Value> =
+        record["value"]["facets"].as_array().unwrap().iter().map(|f| &f["features"][0]).collect();
+    assert_eq!(
+        features,
+        [
+            &json!({ "$type": "app.bsky.richtext.facet#tag", "tag": "Posthorn" }),
+            &json!({ "$type": "app.bsky.richtext.facet#link", "uri": "https://posthorn.dev/docs" })
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_record_the_lexicon_refuses_is_reported_with_the_pds_reason() {
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    let mut auth = channel_at(&account.pds, &account.did);
+    auth.access_token = account.access_jwt.clone();
+
+    let error = Bluesky::new(outbound()).publish(&auth, &text_post(&"🦋".repeat(301))).await.unwrap_err();
+
+    assert_eq!(error.code, ErrorCode::ContentTooLong, "{error:?}");
+    assert!(error.message.contains("maximum 300"), "{error:?}");
+}

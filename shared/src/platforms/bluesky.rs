@@ -1,8 +1,9 @@
 //! The Bluesky adapter (AT Protocol) against the channel's PDS (`auth.base_url`) with the
 //! session's access JWT: images as blobs (`com.atproto.repo.uploadBlob`), the post as an
 //! `app.bsky.feed.post` record in the repo of the channel's DID (`com.atproto.repo.createRecord`)
-//! with link facets at UTF-8 byte offsets and an `app.bsky.embed.images` embed carrying alt
-//! text. The post id kept is the record's `at://` URI; its rkey deletes it.
+//! with link, mention and tag facets at UTF-8 byte offsets (`bluesky_richtext`; handles resolved
+//! through `com.atproto.identity.resolveHandle`) and an `app.bsky.embed.images` embed carrying
+//! alt text. The post id kept is the record's `at://` URI; its rkey deletes it.
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::bluesky_richtext::{self, ByteSlice, Facet, Feature, Found};
 use super::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use super::media::{self, Image};
 use super::{ChannelAuth, ErrorCode, Metrics, Platform, PlatformClient, PlatformError, PublishRequest, Published};
@@ -50,6 +52,34 @@ impl Bluesky {
         Ok(Some(Embed { kind: "app.bsky.embed.images", images }))
     }
 
+    /// The text's facets; a mention whose handle does not resolve is left as plain text, as
+    /// the official clients leave it.
+    async fn facets(&self, auth: &ChannelAuth, text: &str) -> Vec<Facet> {
+        let mut facets = Vec::new();
+        for (range, found) in bluesky_richtext::detect(text) {
+            let feature = match found {
+                Found::Link { uri } => Feature::Link { uri },
+                Found::Tag { tag } => Feature::Tag { tag },
+                Found::Mention { handle } => match self.resolve_handle(auth, &handle).await {
+                    Some(did) => Feature::Mention { did },
+                    None => continue,
+                },
+            };
+            facets.push(Facet { index: ByteSlice::from(range), features: vec![feature] });
+        }
+        facets
+    }
+
+    async fn resolve_handle(&self, auth: &ChannelAuth, handle: &str) -> Option<String> {
+        let url = http::endpoint(&auth.base_url, "/xrpc/com.atproto.identity.resolveHandle");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
+            .await
+            .ok()?
+            .query(&[("handle", handle)]);
+        let resolved: ResolvedHandle = http::send_json::<Dialect, _>(&self.http, request).await.ok()?;
+        Some(resolved.did)
+    }
+
     async fn xrpc_post<B: Serialize>(
         &self,
         auth: &ChannelAuth,
@@ -73,7 +103,7 @@ impl PlatformClient for Bluesky {
             kind: POST_COLLECTION,
             text: &post.text,
             created_at: now_rfc3339(),
-            facets: link_facets(&post.text),
+            facets: self.facets(auth, &post.text).await,
             embed: self.embed(auth, post).await?,
         };
         let body = CreateRecord { repo: &auth.platform_channel_id, collection: POST_COLLECTION, record };
@@ -128,52 +158,6 @@ impl AtUri {
     pub fn web_url(&self) -> String {
         format!("https://bsky.app/profile/{}/post/{}", self.repo, self.rkey)
     }
-}
-
-/// A rich-text facet: a link over a UTF-8 byte range of the text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Facet {
-    pub index: ByteSlice,
-    pub features: Vec<LinkFeature>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ByteSlice {
-    pub byte_start: usize,
-    pub byte_end: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LinkFeature {
-    #[serde(rename = "$type")]
-    kind: &'static str,
-    pub uri: String,
-}
-
-/// Link facets for every http(s) URL in `text`. Offsets are UTF-8 byte offsets (what the
-/// protocol counts), so emoji and other multi-byte characters before a link are accounted for.
-pub fn link_facets(text: &str) -> Vec<Facet> {
-    let mut facets = Vec::new();
-    let mut word_start = 0;
-    for (index, character) in text.char_indices().chain([(text.len(), ' ')]) {
-        if character.is_whitespace() {
-            facets.extend(link_in(text, word_start, index));
-            word_start = index + character.len_utf8();
-        }
-    }
-    facets
-}
-
-/// The link facet of the word `text[start..end]`, if it is a URL (trailing punctuation excluded).
-fn link_in(text: &str, start: usize, end: usize) -> Option<Facet> {
-    let word = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
-    let rest = word.strip_prefix("https://").or_else(|| word.strip_prefix("http://"))?;
-    if rest.is_empty() {
-        return None;
-    }
-    let index = ByteSlice { byte_start: start, byte_end: start + word.len() };
-    Some(Facet { index, features: vec![LinkFeature { kind: "app.bsky.richtext.facet#link", uri: word.to_string() }] })
 }
 
 fn now_rfc3339() -> String {
@@ -237,6 +221,11 @@ struct UploadedBlob {
 }
 
 #[derive(Deserialize)]
+struct ResolvedHandle {
+    did: String,
+}
+
+#[derive(Deserialize)]
 struct CreatedRecord {
     uri: String,
 }
@@ -285,7 +274,8 @@ impl ErrorDialect for Dialect {
             "ExpiredToken" | "InvalidToken" | "AuthMissing" | "AuthenticationRequired" => ErrorCode::AuthExpired,
             "RateLimitExceeded" => ErrorCode::RateLimited,
             "BlobTooLarge" | "InvalidMimeType" => ErrorCode::InvalidMedia,
-            _ if mentions(&message.text, &["longer than", "too long"]) => ErrorCode::ContentTooLong,
+            _ if is_about_text_length(&message.text) => ErrorCode::ContentTooLong,
+            "InvalidRequest" if is_about_record_media(&message.text) => ErrorCode::InvalidMedia,
             "InvalidRequest" if mentions(&message.text, &["record"]) => ErrorCode::ContentRejected,
             _ if status == 413 => ErrorCode::InvalidMedia,
             _ if status == 403 => ErrorCode::ContentRejected,
@@ -294,20 +284,32 @@ impl ErrorDialect for Dialect {
     }
 }
 
+/// The PDS's lexicon validation names the value's path: `… grapheme too big (maximum 300, got
+/// 301) at $.record.text`; older versions said `Record/text must not be longer than …`.
+fn is_about_text_length(message: &str) -> bool {
+    mentions(message, &["longer than", "too long", "too big"]) && mentions(message, &["text", "grapheme"])
+}
+
+/// An `Invalid app.bsky.feed.post record` about the embed: the images, not the words.
+fn is_about_record_media(message: &str) -> bool {
+    mentions(message, &["record"]) && mentions(message, &["embed", "blob", "image", "mimetype"])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn facets_count_bytes_not_characters() {
-        let text = "👨‍👩‍👧 see https://example.com/a?b=1. and http://x.y";
-        let facets = link_facets(text);
-        assert_eq!(facets.len(), 2);
-        let first = facets[0].index;
-        assert_eq!(&text[first.byte_start..first.byte_end], "https://example.com/a?b=1");
-        assert_eq!(first.byte_start, "👨‍👩‍👧 see ".len());
-        assert_eq!(facets[1].features[0].uri, "http://x.y");
-        assert!(link_facets("no links, only https:// here").is_empty());
+    fn the_pds_lexicon_errors_say_what_was_refused() {
+        let classify = |text: &str| Dialect::classify(400, &PlatformMessage::new(Some("InvalidRequest".into()), text));
+        let long = "Invalid app.bsky.feed.post record: grapheme too big (maximum 300, got 301) at $.record.text";
+        assert_eq!(classify(long), ErrorCode::ContentTooLong);
+        let big = "Invalid app.bsky.feed.post record: $.record.embed.images[0].image blob too big";
+        assert_eq!(classify(big), ErrorCode::InvalidMedia);
+        assert_eq!(
+            classify("Invalid app.bsky.feed.post record: must have the property \"createdAt\""),
+            ErrorCode::ContentRejected
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! limits and its errors mapped to stable codes.
 
 pub mod bluesky;
+mod bluesky_richtext;
 mod bluesky_session;
 mod connect;
 mod container;
