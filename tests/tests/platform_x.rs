@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use posthorn::platforms::{ErrorCode, Metrics, PlatformClient, PlatformError, Published, X};
 use posthorn_testkit::platforms::{
-    BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
-    text_post,
+    BEARER, PNG, bytes_at, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound,
+    post_with_media, text_post,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -214,4 +214,20 @@ async fn an_unreachable_api_is_unavailable() {
     let error = X::new(outbound()).delete(&channel_at(&closed_port_url(), ""), "1").await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable, "{error:?}");
+}
+
+#[tokio::test]
+async fn an_image_over_5_mb_is_refused_before_any_upload() {
+    let server = MockServer::start().await;
+    let media_host = MockServer::start().await;
+    let mut large = PNG.to_vec();
+    large.resize(5 * 1024 * 1024 + 1, 0);
+    let image = bytes_at(&media_host, "/large.png", "image/png", large).await;
+
+    let error =
+        X::new(outbound()).publish(&channel(&server, ""), &post_with_media("Big", vec![image])).await.unwrap_err();
+
+    assert_eq!(error.code, ErrorCode::InvalidMedia, "{error:?}");
+    assert!(error.message.contains("at most 5242880 bytes"), "{error:?}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "nothing was uploaded");
 }

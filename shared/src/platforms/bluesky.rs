@@ -38,7 +38,8 @@ impl Bluesky {
             .body(image.bytes);
         let response = http::send::<Dialect>(&self.http, request).await.map_err(http::as_media_error)?;
         let uploaded: UploadedBlob = http::parse_json(&response)?;
-        Ok(EmbeddedImage { alt: image.alt.unwrap_or_default(), image: uploaded.blob })
+        let aspect_ratio = image.dimensions.map(|(width, height)| AspectRatio { width, height });
+        Ok(EmbeddedImage { alt: image.alt.unwrap_or_default(), image: uploaded.blob, aspect_ratio })
     }
 
     async fn embed(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Embed>, PlatformError> {
@@ -46,7 +47,7 @@ impl Bluesky {
             return Ok(None);
         }
         let mut images = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Bluesky.limits().images).await? {
             images.push(self.upload_blob(auth, image).await?);
         }
         Ok(Some(Embed { kind: "app.bsky.embed.images", images }))
@@ -192,9 +193,19 @@ struct Embed {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct EmbeddedImage {
     alt: String,
     image: Blob,
+    /// Lets clients lay the image out before loading it (`app.bsky.embed.defs#aspectRatio`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aspect_ratio: Option<AspectRatio>,
+}
+
+#[derive(Serialize)]
+struct AspectRatio {
+    width: u32,
+    height: u32,
 }
 
 /// A blob reference exactly as `uploadBlob` returned it, to put in the record.

@@ -1,5 +1,6 @@
 //! What each platform accepts (SPEC §7), checked before anything is queued and used by `fit`:
-//! text length in the platform's own unit, how many images, and whether an image is required.
+//! text length in the platform's own unit, how many images, whether an image is required, and
+//! which images (formats, bytes) it takes.
 //!
 //! The units, as each platform documents them:
 //! - X: twitter-text's weighted length (most CJK and emoji weigh 2, every URL 23), computed by
@@ -13,6 +14,14 @@
 //! - Threads: characters, each emoji counting as its UTF-8 bytes
 //!   (<https://developers.facebook.com/documentation/threads/posts>).
 //! - LinkedIn, Facebook, Instagram: Unicode characters.
+//!
+//! Images, as documented: X takes JPG, PNG, GIF and WEBP up to 5 MB
+//! (<https://docs.x.com/x-api/media/quickstart/best-practices>); a Bluesky blob is at most
+//! 2,000,000 bytes (`app.bsky.embed.images` lexicon), so larger images are downscaled;
+//! Instagram publishes JPEG only, up to 8 MB, and Threads JPEG and PNG up to 8 MB
+//! (<https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media>,
+//! <https://developers.facebook.com/docs/threads/overview#image-specifications>); Facebook
+//! photos up to 4 MB (<https://developers.facebook.com/docs/graph-api/reference/page/photos/>).
 
 use twitter_text::ParserBackend;
 use twitter_text::extractor::{Extract, Extractor};
@@ -69,7 +78,71 @@ pub struct Limits {
     pub unit: TextUnit,
     pub max_images: usize,
     pub requires_image: bool,
+    pub images: ImageRules,
 }
+
+/// An image format, as platforms name what they take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    /// The file extensions of the format, for media given by URL.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg => &["jpg", "jpeg"],
+            Self::Png => &["png"],
+            Self::Gif => &["gif"],
+            Self::Webp => &["webp"],
+        }
+    }
+}
+
+const ALL_FORMATS: &[ImageFormat] = &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Webp];
+
+/// What a platform does with an image over its size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// Refused with `invalid_media` before any upload.
+    Refuse,
+    /// Downscaled and re-encoded as JPEG until it fits.
+    Downscale,
+}
+
+/// The images a platform takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRules {
+    pub formats: &'static [ImageFormat],
+    pub max_bytes: usize,
+    pub oversize: Oversize,
+}
+
+impl ImageRules {
+    /// The format whose media type is `media_type`, if the platform takes it.
+    pub fn format(&self, media_type: &str) -> Option<ImageFormat> {
+        self.formats.iter().copied().find(|format| format.media_type() == media_type)
+    }
+
+    /// The accepted file extensions, for messages: `jpg/jpeg/png`.
+    pub fn extensions(&self) -> String {
+        self.formats.iter().flat_map(|format| format.extensions()).copied().collect::<Vec<_>>().join("/")
+    }
+}
+
+const MB: usize = 1024 * 1024;
 
 /// What Mastodon instances allow unless their configuration says otherwise.
 pub const MASTODON_DEFAULT_MAX_CHARACTERS: usize = 500;
@@ -100,19 +173,48 @@ impl Limits {
 impl Platform {
     /// The platform's limits; a Mastodon instance may allow more (see [`Limits::mastodon`]).
     pub fn limits(self) -> Limits {
-        let limits = |max_text, unit, max_images| Limits { max_text, unit, max_images, requires_image: false };
+        let any_image = ImageRules { formats: ALL_FORMATS, max_bytes: 16 * MB, oversize: Oversize::Refuse };
+        let limits = |max_text, unit, max_images| Limits {
+            max_text,
+            unit,
+            max_images,
+            requires_image: false,
+            images: any_image,
+        };
         match self {
             Self::Mastodon => limits(
                 MASTODON_DEFAULT_MAX_CHARACTERS,
                 TextUnit::GraphemesWithUrls { url_weight: MASTODON_DEFAULT_URL_WEIGHT },
                 4,
             ),
-            Self::Bluesky => limits(300, TextUnit::Graphemes, 4),
-            Self::X => limits(280, TextUnit::Weighted, 4),
-            Self::Linkedin => limits(3000, TextUnit::Characters, 9),
-            Self::Facebook => limits(63206, TextUnit::Characters, 10),
-            Self::Instagram => Limits { requires_image: true, ..limits(2200, TextUnit::Characters, 10) },
-            Self::Threads => limits(500, TextUnit::EmojiAsBytes, 10),
+            Self::Bluesky => Limits {
+                images: ImageRules { max_bytes: 2_000_000, oversize: Oversize::Downscale, ..any_image },
+                ..limits(300, TextUnit::Graphemes, 4)
+            },
+            Self::X => {
+                Limits { images: ImageRules { max_bytes: 5 * MB, ..any_image }, ..limits(280, TextUnit::Weighted, 4) }
+            }
+            Self::Linkedin => Limits {
+                images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif], ..any_image },
+                ..limits(3000, TextUnit::Characters, 9)
+            },
+            Self::Facebook => Limits {
+                images: ImageRules {
+                    formats: &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif],
+                    max_bytes: 4 * MB,
+                    ..any_image
+                },
+                ..limits(63206, TextUnit::Characters, 10)
+            },
+            Self::Instagram => Limits {
+                requires_image: true,
+                images: ImageRules { formats: &[ImageFormat::Jpeg], max_bytes: 8 * MB, ..any_image },
+                ..limits(2200, TextUnit::Characters, 10)
+            },
+            Self::Threads => Limits {
+                images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png], max_bytes: 8 * MB, ..any_image },
+                ..limits(500, TextUnit::EmojiAsBytes, 10)
+            },
             Self::Sandbox => limits(5000, TextUnit::Characters, 10),
         }
     }

@@ -159,7 +159,7 @@ impl Linkedin {
 
     async fn content(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Content>, PlatformError> {
         let mut images = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Linkedin.limits().images).await? {
             images.push(self.upload(auth, image).await?);
         }
         Ok(match images.len() {

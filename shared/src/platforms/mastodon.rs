@@ -95,7 +95,7 @@ impl PlatformClient for Mastodon {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let mut media_ids = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Mastodon.limits().images).await? {
             media_ids.push(self.upload(auth, image).await?);
         }
         let url = http::endpoint(&auth.base_url, "/api/v1/statuses");

@@ -93,7 +93,7 @@ impl PlatformClient for X {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let mut media_ids = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::X.limits().images).await? {
             media_ids.push(self.upload(auth, image).await?);
         }
         let body = NewTweet { text: &post.text, media: (!media_ids.is_empty()).then_some(MediaIds { media_ids }) };

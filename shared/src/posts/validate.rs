@@ -6,10 +6,7 @@ use utoipa::ToSchema;
 
 use crate::channels::{Channel, ConnectionStatus};
 use crate::ids::ChannelId;
-use crate::platforms::{MediaItem, Platform};
-
-/// The image types every platform accepts, by file extension of the media URL's path.
-const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "gif", "webp"];
+use crate::platforms::{ImageRules, MediaItem, Platform};
 
 /// One rule a post breaks on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -54,10 +51,10 @@ pub fn check_target(
         });
     }
     for (index, item) in media.iter().enumerate() {
-        if !is_image_url(&item.url) {
+        if !is_image_url(&item.url, &limits.images) {
             problems.push(Problem {
                 rule: "unsupported_media_type",
-                message: format!("media[{index}] is not a {} image", IMAGE_EXTENSIONS.join("/")),
+                message: format!("media[{index}] is not a {} image, which {name} takes", limits.images.extensions()),
             });
         }
     }
@@ -73,10 +70,12 @@ pub fn check_target(
     TargetReport { channel_id: channel.id, platform, problems }
 }
 
-fn is_image_url(raw: &str) -> bool {
+/// Whether the URL's path ends in an extension of a format the platform takes.
+fn is_image_url(raw: &str, rules: &ImageRules) -> bool {
     url::Url::parse(raw).ok().and_then(|url| {
         let path = url.path().to_ascii_lowercase();
-        path.rsplit_once('.').map(|(_, extension)| IMAGE_EXTENSIONS.contains(&extension))
+        path.rsplit_once('.')
+            .map(|(_, extension)| rules.formats.iter().any(|format| format.extensions().contains(&extension)))
     }) == Some(true)
 }
 
@@ -86,8 +85,11 @@ mod tests {
 
     #[test]
     fn images_are_recognised_by_extension() {
-        assert!(is_image_url("https://cdn.example.com/a/photo.JPG?w=100"));
-        assert!(!is_image_url("https://cdn.example.com/clip.mp4"));
-        assert!(!is_image_url("https://cdn.example.com/photo"));
+        let any = Platform::X.limits().images;
+        assert!(is_image_url("https://cdn.example.com/a/photo.JPG?w=100", &any));
+        assert!(!is_image_url("https://cdn.example.com/clip.mp4", &any));
+        assert!(!is_image_url("https://cdn.example.com/photo", &any));
+        let instagram = Platform::Instagram.limits().images;
+        assert!(!is_image_url("https://cdn.example.com/photo.png", &instagram), "Instagram publishes JPEG only");
     }
 }
