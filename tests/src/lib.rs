@@ -16,3 +16,4 @@ pub mod publishing;
 pub mod receiver;
 pub mod recording;
 pub mod stores;
+pub mod x_contract;

@@ -121,7 +121,7 @@ impl PlatformClient for X {
             views: figures.impression_count,
             likes: Some(figures.like_count),
             comments: Some(figures.reply_count),
-            shares: Some(figures.retweet_count + figures.quote_count),
+            shares: Some(figures.repost_count + figures.quote_count),
         })
     }
 }
@@ -272,10 +272,12 @@ struct Tweet {
     public_metrics: PublicMetrics,
 }
 
+/// `PostPublicMetrics` of X's OpenAPI document: reposts are `repost_count` (formerly
+/// `retweet_count`, still read from older answers).
 #[derive(Deserialize)]
 struct PublicMetrics {
-    #[serde(default)]
-    retweet_count: u64,
+    #[serde(default, alias = "retweet_count")]
+    repost_count: u64,
     #[serde(default)]
     reply_count: u64,
     #[serde(default)]
