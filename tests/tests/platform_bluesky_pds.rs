@@ -113,12 +113,12 @@ async fn publishes_reads_back_measures_and_deletes_on_a_real_pds() {
 }
 
 #[tokio::test]
-async fn tag_and_scheme_less_link_facets_pass_the_pds_lexicon_validation() {
+async fn tag_and_scheme_less_link_facets_and_langs_pass_the_pds_lexicon_validation() {
     let server = AtprotoPds::start().await;
     let account = &server.account;
     let mut auth = channel_at(&account.pds, &account.did);
     auth.access_token = account.access_jwt.clone();
-    let text = "Shipping #Posthorn today, docs at posthorn.dev/docs";
+    let text = "We are shipping #Posthorn today with faster scheduling and better previews, read the docs at posthorn.dev/docs";
 
     let published = Bluesky::new(outbound()).publish(&auth, &text_post(text)).await.unwrap();
 
@@ -133,6 +133,7 @@ async fn tag_and_scheme_less_link_facets_pass_the_pds_lexicon_validation() {
             &json!({ "$type": "app.bsky.richtext.facet#link", "uri": "https://posthorn.dev/docs" })
         ]
     );
+    assert_eq!(record["value"]["langs"], json!(["en"]));
 }
 
 #[tokio::test]
