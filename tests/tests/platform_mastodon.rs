@@ -251,8 +251,9 @@ async fn the_instance_sets_its_own_status_length_and_link_weight() {
         .mount(&server)
         .await;
 
-    let limits = Mastodon::new(outbound()).server_limits(&channel(&server, "")).await.unwrap().unwrap();
+    let instance = Mastodon::new(outbound()).instance_limits(&channel(&server, "")).await.unwrap();
 
+    let limits = Platform::Mastodon.limits_on(instance);
     assert_eq!(limits.max_text, 5000);
     assert_eq!(limits.length("see https://example.com/some/long/path"), 4 + 30);
 }
@@ -261,9 +262,9 @@ async fn the_instance_sets_its_own_status_length_and_link_weight() {
 async fn mastodon_mock_advertises_the_default_limits() {
     let server = MastodonMock::start().await;
 
-    let limits = Mastodon::new(outbound()).server_limits(&channel_at(&server.base_url, "")).await.unwrap();
+    let instance = Mastodon::new(outbound()).instance_limits(&channel_at(&server.base_url, "")).await.unwrap();
 
-    assert_eq!(limits, Some(Platform::Mastodon.limits()));
+    assert_eq!(Platform::Mastodon.limits_on(instance), Platform::Mastodon.limits());
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::Sealed;
 use crate::ids::{ChannelId, ConnectionId, WorkspaceId};
-use crate::platforms::Platform;
+use crate::platforms::{InstanceLimits, Platform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +44,10 @@ pub struct Connection {
     #[serde(default)]
     pub app: Option<SealedApp>,
     pub status: ConnectionStatus,
+    /// The text limits of the account's own instance (Mastodon), read at connect; `None`
+    /// where the platform's hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_limits: Option<InstanceLimits>,
     /// While set and in the future, one sync holds the right to refresh the tokens: refreshes
     /// of one connection never run concurrently (single-use refresh tokens).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -73,6 +77,7 @@ impl Connection {
             access_token,
             refresh_token: None,
             expires_at: None,
+            instance_limits: None,
             app: None,
             status: ConnectionStatus::Active,
             refresh_lease_until: None,

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, WorkspaceId};
 use crate::platforms::pkce::{Pkce, new_state};
 use crate::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, Platform, PlatformError, Profile,
-    TokenGrant,
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, InstanceLimits, OAuthApp, Platform,
+    PlatformError, Profile, TokenGrant,
 };
 use crate::store::PageRequest;
 use crate::webhooks::EventType;
@@ -105,10 +105,20 @@ pub async fn complete(state: &AppState, workspace: WorkspaceId, callback: Callba
         platform_channel_id: String::new(),
     };
     let profile = connector.profile(&auth).await.map_err(|e| refused(platform, &e))?;
-    let connected = store(state, workspace, platform, granted, profile).await?;
+    let instance_limits = instance_limits(connector.as_ref(), &auth).await;
+    let connected = store(state, workspace, platform, granted, profile, instance_limits).await?;
     let data = events::connected(&connected.connection, !connected.created);
     emit(state, workspace, EventType::AccountConnected, data).await?;
     Ok(connected)
+}
+
+/// The instance's own text limits; an instance that does not say keeps the platform's, rather
+/// than failing the connection.
+async fn instance_limits(connector: &dyn Connector, auth: &ChannelAuth) -> Option<InstanceLimits> {
+    connector.instance_limits(auth).await.unwrap_or_else(|error| {
+        tracing::warn!(platform = connector.platform().as_str(), error = %error, "the instance's limits could not be read");
+        None
+    })
 }
 
 /// Tokens and where they are valid.
@@ -182,11 +192,13 @@ async fn store(
     platform: Platform,
     granted: Granted,
     profile: Profile,
+    instance_limits: Option<InstanceLimits>,
 ) -> Result<Connected> {
     let now = state.clock.now();
     let fill = |connection: &mut Connection| {
         apply_grant(&state.secrets, connection, &granted.grant, now);
         set_profile(connection, &profile);
+        connection.instance_limits = instance_limits;
         connection.base_url = granted.base_url.clone();
         if granted.app.is_some() {
             connection.app = granted.app.clone();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ChannelAuth, Limits, Platform, PlatformError};
+use super::{ChannelAuth, InstanceLimits, Platform, PlatformError};
 use crate::channels::ChannelKind;
 
 /// Posthorn's OAuth client on one platform (from configuration) or on one Mastodon instance
@@ -160,10 +160,10 @@ pub trait Connector: Send + Sync {
         Ok(None)
     }
 
-    /// The limits of the connection's own server, read at connect and kept on the connection,
-    /// for platforms whose servers each set theirs (Mastodon instances); `None` where the
-    /// platform's [`Limits`] hold for every account.
-    async fn server_limits(&self, _auth: &ChannelAuth) -> Result<Option<Limits>, PlatformError> {
+    /// The text limits of the connection's own instance, read at connect and kept on the
+    /// connection, for platforms whose instances each set theirs (Mastodon); `None` where the
+    /// platform's limits hold for every account.
+    async fn instance_limits(&self, _auth: &ChannelAuth) -> Result<Option<InstanceLimits>, PlatformError> {
         Ok(None)
     }
 }

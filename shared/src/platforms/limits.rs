@@ -23,6 +23,7 @@
 //! <https://developers.facebook.com/docs/threads/overview#image-specifications>); Facebook
 //! photos up to 4 MB (<https://developers.facebook.com/docs/graph-api/reference/page/photos/>).
 
+use serde::{Deserialize, Serialize};
 use twitter_text::ParserBackend;
 use twitter_text::extractor::{Extract, Extractor};
 use unicode_segmentation::UnicodeSegmentation;
@@ -170,8 +171,24 @@ impl Limits {
     }
 }
 
+/// A Mastodon instance's own text limits (`configuration.statuses` of its instance API), read at
+/// connect and kept on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceLimits {
+    pub max_characters: usize,
+    pub characters_reserved_per_url: usize,
+}
+
 impl Platform {
-    /// The platform's limits; a Mastodon instance may allow more (see [`Limits::mastodon`]).
+    /// The limits on an account of this platform: its instance's where it has its own.
+    pub fn limits_on(self, instance: Option<InstanceLimits>) -> Limits {
+        match instance {
+            Some(instance) => Limits::mastodon(instance.max_characters, instance.characters_reserved_per_url),
+            None => self.limits(),
+        }
+    }
+
+    /// The platform's limits; a Mastodon instance may allow more (see [`Platform::limits_on`]).
     pub fn limits(self) -> Limits {
         let any_image = ImageRules { formats: ALL_FORMATS, max_bytes: 16 * MB, oversize: Oversize::Refuse };
         let limits = |max_text, unit, max_images| Limits {

@@ -22,8 +22,8 @@ use super::limits::{MASTODON_DEFAULT_MAX_CHARACTERS, MASTODON_DEFAULT_URL_WEIGHT
 use super::media::{self, Image};
 use super::oauth::{self, authorization_query, client_fields, url_with_query};
 use super::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, Limits, Metrics, OAuthApp,
-    Platform, PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, ErrorCode, InstanceLimits, Metrics,
+    OAuthApp, Platform, PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
 };
 use crate::channels::ChannelKind;
 use crate::outbound::OutboundClient;
@@ -211,12 +211,15 @@ impl Connector for Mastodon {
 
     /// `configuration.statuses` of `GET /api/v2/instance`: the instance's status length and
     /// what a link counts (<https://docs.joinmastodon.org/methods/instance/#v2>).
-    async fn server_limits(&self, auth: &ChannelAuth) -> Result<Option<Limits>, PlatformError> {
+    async fn instance_limits(&self, auth: &ChannelAuth) -> Result<Option<InstanceLimits>, PlatformError> {
         let url = http::endpoint(&auth.base_url, "/api/v2/instance");
         let request = self.http.request(Method::GET, &url).await.map_err(http::transport_error)?;
         let instance: Instance = http::send_json::<Dialect, _>(&self.http, request).await?;
         let statuses = instance.configuration.statuses;
-        Ok(Some(Limits::mastodon(statuses.max_characters, statuses.characters_reserved_per_url)))
+        Ok(Some(InstanceLimits {
+            max_characters: statuses.max_characters,
+            characters_reserved_per_url: statuses.characters_reserved_per_url,
+        }))
     }
 }
 

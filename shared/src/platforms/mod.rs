@@ -33,7 +33,7 @@ pub use connect::{
 pub use container::Polling;
 pub use facebook::Facebook;
 pub use instagram::Instagram;
-pub use limits::{ImageFormat, ImageRules, Limits, Oversize, TextUnit};
+pub use limits::{ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, TextUnit};
 pub use linkedin::Linkedin;
 pub use mastodon::Mastodon;
 pub use registry::PlatformRegistry;

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::channels::{Channel, ConnectionStatus};
 use crate::ids::ChannelId;
-use crate::platforms::{ImageRules, MediaItem, Platform};
+use crate::platforms::{ImageRules, Limits, MediaItem, Platform};
 
 /// One rule a post breaks on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -25,15 +25,16 @@ pub struct TargetReport {
     pub problems: Vec<Problem>,
 }
 
-/// The problems of `text` and `media` on `channel`, whose connection has `connection_status`.
+/// The problems of `text` and `media` on `channel`, under the `limits` of its account (its
+/// platform's, or its Mastodon instance's), whose connection has `connection_status`.
 pub fn check_target(
     text: &str,
     media: &[MediaItem],
     channel: &Channel,
+    limits: Limits,
     connection_status: ConnectionStatus,
 ) -> TargetReport {
     let platform = channel.platform;
-    let limits = platform.limits();
     let name = platform.as_str();
     let mut problems = Vec::new();
     let length = limits.length(text);
