@@ -69,7 +69,7 @@ impl AppState {
             queue,
             clock: Arc::new(SystemClock),
             secrets: SecretBox::new(encryption_key),
-            platforms: PlatformRegistry::standard(&outbound).configured(&config.platforms),
+            platforms: PlatformRegistry::at_versions(&outbound, &config.api_versions).configured(&config.platforms),
             ai: crate::adapters::ai::provider(&config.ai)?,
             outbound,
             retries: config.webhook_retry_schedule.clone(),

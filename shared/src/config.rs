@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::adapters::ai::{AiConfig, OpenAiConfig};
 use crate::adapters::platforms::PlatformSettings;
+use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
 use crate::model::webhooks::{RetrySchedule, WebhookLimits};
@@ -52,6 +53,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// OAuth clients and base URLs of the platforms that have any configured.
     pub platforms: Vec<PlatformSettings>,
+    /// The platform API versions called: the pinned ones unless configured otherwise.
+    pub api_versions: ApiVersions,
 }
 
 /// The OAuth client variables of the platforms whose client is configured (Mastodon registers
@@ -174,6 +177,7 @@ impl Config {
 
         let ai = ai_config(&var)?;
         let platforms = platform_settings(&var)?;
+        let api_versions = api_versions(&var)?;
 
         Ok(Self {
             store,
@@ -187,8 +191,30 @@ impl Config {
             data_dir,
             ai,
             platforms,
+            api_versions,
         })
     }
+}
+
+/// `POSTHORN_LINKEDIN_VERSION` (YYYYMM) and `POSTHORN_META_GRAPH_VERSION` (`vNN.N`), each
+/// defaulting to the pinned version.
+fn api_versions(var: &impl Fn(&str) -> Option<String>) -> Result<ApiVersions, ConfigError> {
+    let pinned = ApiVersions::default();
+    let linkedin = match var("POSTHORN_LINKEDIN_VERSION") {
+        Some(version) if !versions::is_linkedin_version(&version) => {
+            return Err(invalid("POSTHORN_LINKEDIN_VERSION", format!("must be YYYYMM, like 202607, not `{version}`")));
+        }
+        Some(version) => version,
+        None => pinned.linkedin,
+    };
+    let meta_graph = match var("POSTHORN_META_GRAPH_VERSION") {
+        Some(version) if !versions::is_graph_version(&version) => {
+            return Err(invalid("POSTHORN_META_GRAPH_VERSION", format!("must be like v25.0, not `{version}`")));
+        }
+        Some(version) => version,
+        None => pinned.meta_graph,
+    };
+    Ok(ApiVersions { linkedin, meta_graph })
 }
 
 fn ai_config(var: &impl Fn(&str) -> Option<String>) -> Result<AiConfig, ConfigError> {
@@ -285,6 +311,16 @@ mod tests {
         assert_eq!(config.ai, AiConfig::Offline);
         assert_eq!(config.metrics, MetricsSettings::default());
         assert!(config.platforms.is_empty());
+        assert_eq!(config.api_versions, ApiVersions::default());
+    }
+
+    #[test]
+    fn reads_the_platform_api_versions() {
+        let configured =
+            config(&[("POSTHORN_LINKEDIN_VERSION", "202611"), ("POSTHORN_META_GRAPH_VERSION", "v26.0")]).unwrap();
+        assert_eq!(configured.api_versions, ApiVersions { linkedin: "202611".into(), meta_graph: "v26.0".into() });
+        assert_eq!(config(&[("POSTHORN_LINKEDIN_VERSION", "2026-11")]).unwrap_err().name, "POSTHORN_LINKEDIN_VERSION");
+        assert_eq!(config(&[("POSTHORN_META_GRAPH_VERSION", "26")]).unwrap_err().name, "POSTHORN_META_GRAPH_VERSION");
     }
 
     #[test]

@@ -30,14 +30,30 @@ pub fn auth(server: &MockServer, version: &str, channel_id: &str) -> ChannelAuth
     }
 }
 
-/// Container checks a few milliseconds apart, so polling tests run fast.
+/// The first container check right after its creation (Meta advises about 30 seconds), so a
+/// container already FINISHED is published in one try; then Meta's cadence.
 pub fn fast_polling() -> Polling {
-    Polling { interval: Duration::from_millis(10), attempts: 3 }
+    Polling {
+        first_check_after: Duration::ZERO,
+        interval: Duration::from_secs(60),
+        give_up_after: Duration::from_secs(300),
+    }
+}
+
+/// The container a publish step kept on the target names (`{container}@{created}`).
+pub fn step_container(progress: Option<&str>) -> Option<&str> {
+    progress.map(|step| step.split_once('@').map_or(step, |(container, _)| container))
+}
+
+/// A step for `container`, created `seconds_ago`.
+pub fn step_created(container: &str, seconds_ago: i64) -> String {
+    let created = time::OffsetDateTime::now_utc().unix_timestamp() - seconds_ago;
+    format!("{container}@{created}")
 }
 
 pub fn post(text: &str, image_urls: &[&str]) -> PublishRequest {
     let media = image_urls.iter().map(|url| MediaItem { url: (*url).to_owned(), alt: None }).collect();
-    PublishRequest { text: text.to_owned(), media, resume_from: None }
+    PublishRequest { target_key: crate::platforms::new_target_key(), text: text.to_owned(), media, resume_from: None }
 }
 
 /// Meta's documented error body.
@@ -83,5 +99,5 @@ pub async fn closed_url() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
     let address = listener.local_addr().expect("local address");
     drop(listener);
-    format!("http://{address}/v21.0")
+    format!("http://{address}/v25.0")
 }

@@ -18,4 +18,5 @@ pub mod publishing;
 pub mod receiver;
 pub mod recording;
 pub mod stores;
+pub mod x_contract;
 pub mod x_fake;

@@ -51,12 +51,18 @@ pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A post to a target of its own (retries reuse the request, and so the target).
 pub fn text_post(text: &str) -> PublishRequest {
-    PublishRequest { text: text.to_string(), media: Vec::new(), resume_from: None }
+    post_with_media(text, Vec::new())
 }
 
 pub fn post_with_media(text: &str, media: Vec<MediaItem>) -> PublishRequest {
-    PublishRequest { text: text.to_string(), media, resume_from: None }
+    PublishRequest { target_key: new_target_key(), text: text.to_string(), media, resume_from: None }
+}
+
+/// A target key no other request has: `{post id}:{channel id}` as the pipeline makes them.
+pub fn new_target_key() -> String {
+    format!("post_{}:ch_test", ulid::Ulid::new())
 }
 
 /// Serves [`PNG`] at `route` of a media host and returns the item pointing at it.
@@ -67,6 +73,29 @@ pub async fn image_at(host: &MockServer, route: &str, alt: Option<&str>) -> Medi
         .mount(host)
         .await;
     MediaItem { url: format!("{}{route}", host.uri()), alt: alt.map(str::to_string) }
+}
+
+/// Serves `bytes` as `content_type` at `route` of a media host and returns the item pointing
+/// at it.
+pub async fn bytes_at(host: &MockServer, route: &str, content_type: &str, bytes: Vec<u8>) -> MediaItem {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", content_type).set_body_bytes(bytes))
+        .mount(host)
+        .await;
+    MediaItem { url: format!("{}{route}", host.uri()), alt: None }
+}
+
+/// A `width`×`height` PNG of noise, which compresses badly: a large file from a small picture.
+pub fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut seed = 7u32;
+    let pixels = image::RgbImage::from_fn(width, height, |_, _| {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        image::Rgb([(seed >> 16) as u8, (seed >> 8) as u8, seed as u8])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    pixels.write_to(&mut bytes, image::ImageFormat::Png).expect("encode a PNG");
+    bytes.into_inner()
 }
 
 /// Whether a multipart request has a field `name` whose value contains `value`.

@@ -116,7 +116,7 @@ async fn fit_keeps_a_second_answer_that_fits() {
     let reply = assist(&app, json!({"text": "A long post", "action": "fit", "platform": "x"})).await;
     assert_eq!(reply.body["data"]["text"], "Short and sweet.");
     assert_eq!(reply.body["data"]["fit"]["truncated"], false);
-    assert!(fake.requests()[0].system().contains("at most 280 characters"));
+    assert!(fake.requests()[0].system().contains("at most 280 weighted characters"), "X counts twitter-text weights");
 }
 
 #[tokio::test]

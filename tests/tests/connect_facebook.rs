@@ -22,7 +22,7 @@ fn app() -> OAuthApp {
 }
 
 fn facebook(server: &MockServer) -> Facebook {
-    Facebook::new(client()).with_oauth_base(format!("{}/v21.0", server.uri()))
+    Facebook::new(client()).with_oauth_base(format!("{}/v25.0", server.uri()))
 }
 
 fn user() -> Profile {
@@ -43,7 +43,7 @@ fn token(access: &str, expires_in: u64) -> ResponseTemplate {
 /// The Graph API's `oauth/access_token` on the fake, answering the exchange of `short` for `long`.
 async fn long_lived_exchange(server: &MockServer, short: &str, long: &str) {
     Mock::given(method("GET"))
-        .and(path("/v21.0/oauth/access_token"))
+        .and(path("/v25.0/oauth/access_token"))
         .and(query_param("grant_type", "fb_exchange_token"))
         .and(query_param("client_id", "fb-app"))
         .and(query_param("client_secret", "fb-secret"))
@@ -61,7 +61,7 @@ async fn the_login_dialog_is_at_the_graph_version_and_asks_for_pages() {
 
     let (page, asked) = consent(&connector, &app(), None).unwrap();
 
-    assert_eq!(page, format!("{}/v21.0/dialog/oauth", server.uri()));
+    assert_eq!(page, format!("{}/v25.0/dialog/oauth", server.uri()));
     assert_eq!(
         asked,
         query(&[
@@ -73,14 +73,14 @@ async fn the_login_dialog_is_at_the_graph_version_and_asks_for_pages() {
         ])
     );
     assert_eq!(connector.method(), ConnectMethod::OAuth { pkce: false });
-    assert_eq!(connector.default_base_url(), "https://graph.facebook.com/v21.0");
+    assert_eq!(connector.default_base_url(), "https://graph.facebook.com/v25.0");
 }
 
 #[tokio::test]
 async fn the_code_becomes_a_long_lived_user_token_with_its_granted_permissions() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/oauth/access_token"))
+        .and(path("/v25.0/oauth/access_token"))
         .and(query_param("client_id", "fb-app"))
         .and(query_param("redirect_uri", REDIRECT))
         .and(query_param("client_secret", "fb-secret"))
@@ -91,7 +91,7 @@ async fn the_code_becomes_a_long_lived_user_token_with_its_granted_permissions()
         .await;
     long_lived_exchange(&server, "EAAG-short", "EAAG-long").await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/me/permissions"))
+        .and(path("/v25.0/me/permissions"))
         .and(query_param("access_token", "EAAG-long"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [
             { "permission": "pages_show_list", "status": "granted" },
@@ -102,7 +102,7 @@ async fn the_code_becomes_a_long_lived_user_token_with_its_granted_permissions()
         .mount(&server)
         .await;
     let app = app();
-    let base = format!("{}/v21.0", server.uri());
+    let base = format!("{}/v25.0", server.uri());
     let exchange = callback(&app, &base);
 
     let grant = facebook(&server).exchange_code(&exchange).await.unwrap();
@@ -117,12 +117,12 @@ async fn a_used_code_says_why() {
     let server = MockServer::start().await;
     let used = error_body("This authorization code has been used.", "OAuthException", 100, Some(36009));
     Mock::given(method("GET"))
-        .and(path("/v21.0/oauth/access_token"))
+        .and(path("/v25.0/oauth/access_token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(used))
         .mount(&server)
         .await;
     let app = app();
-    let base = format!("{}/v21.0", server.uri());
+    let base = format!("{}/v25.0", server.uri());
     let exchange = callback(&app, &base);
 
     let error = facebook(&server).exchange_code(&exchange).await.unwrap_err();
@@ -135,7 +135,7 @@ async fn refreshing_exchanges_the_current_token_for_a_new_long_lived_one() {
     let server = MockServer::start().await;
     long_lived_exchange(&server, TOKEN, "EAAG-extended").await;
 
-    let grant = facebook(&server).refresh(&app(), &auth(&server, "v21.0", USER), None).await.unwrap();
+    let grant = facebook(&server).refresh(&app(), &auth(&server, "v25.0", USER), None).await.unwrap();
 
     assert_eq!(grant.access_token, "EAAG-extended");
     assert_eq!((grant.refresh_token, grant.expires_in), (None, Some(Duration::from_secs(5183944))));
@@ -151,12 +151,12 @@ async fn an_expired_token_cannot_be_extended() {
         Some(463),
     );
     Mock::given(method("GET"))
-        .and(path("/v21.0/oauth/access_token"))
+        .and(path("/v25.0/oauth/access_token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(expired))
         .mount(&server)
         .await;
 
-    let error = facebook(&server).refresh(&app(), &auth(&server, "v21.0", USER), None).await.unwrap_err();
+    let error = facebook(&server).refresh(&app(), &auth(&server, "v25.0", USER), None).await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::AuthExpired);
     assert!(!error.message.contains(TOKEN));
@@ -166,7 +166,7 @@ async fn an_expired_token_cannot_be_extended() {
 async fn the_profile_is_the_user_with_their_picture() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/me"))
+        .and(path("/v25.0/me"))
         .and(query_param("fields", "id,name,picture"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -177,7 +177,7 @@ async fn the_profile_is_the_user_with_their_picture() {
         .mount(&server)
         .await;
 
-    let profile = facebook(&server).profile(&auth(&server, "v21.0", "")).await.unwrap();
+    let profile = facebook(&server).profile(&auth(&server, "v25.0", "")).await.unwrap();
 
     assert_eq!(profile, Profile { avatar_url: Some("https://scontent.xx.fbcdn.net/ada.jpg".into()), ..user() });
 }
@@ -187,12 +187,12 @@ async fn a_throttled_profile_read_is_rate_limited() {
     let server = MockServer::start().await;
     let throttled = error_body("(#4) Application request limit reached", "OAuthException", 4, None);
     Mock::given(method("GET"))
-        .and(path("/v21.0/me"))
+        .and(path("/v25.0/me"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30").set_body_json(throttled))
         .mount(&server)
         .await;
 
-    let error = facebook(&server).profile(&auth(&server, "v21.0", "")).await.unwrap_err();
+    let error = facebook(&server).profile(&auth(&server, "v25.0", "")).await.unwrap_err();
 
     assert_eq!((error.code, error.retry_after), (ErrorCode::RateLimited, Some(Duration::from_secs(30))));
 }
@@ -207,7 +207,7 @@ async fn channels_are_every_page_with_its_own_token_across_pages_of_results() {
     let server = MockServer::start().await;
     let accounts = || {
         Mock::given(method("GET"))
-            .and(path("/v21.0/me/accounts"))
+            .and(path("/v25.0/me/accounts"))
             .and(query_param("fields", "id,name,access_token"))
             .and(query_param("access_token", TOKEN))
     };
@@ -216,7 +216,7 @@ async fn channels_are_every_page_with_its_own_token_across_pages_of_results() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "data": [page("111", "Engines"), page("222", "Difference Works")],
             "paging": { "cursors": { "before": "QVFIUjE", "after": "QVFIUjI" },
-                        "next": "https://graph.facebook.com/v21.0/10158000000000001/accounts?access_token=EAAG&limit=2&after=QVFIUjI" }
+                        "next": "https://graph.facebook.com/v25.0/10158000000000001/accounts?access_token=EAAG&limit=2&after=QVFIUjI" }
         })))
         .expect(1)
         .mount(&server)
@@ -231,7 +231,7 @@ async fn channels_are_every_page_with_its_own_token_across_pages_of_results() {
         .mount(&server)
         .await;
 
-    let channels = facebook(&server).list_channels(&auth(&server, "v21.0", ""), &user()).await.unwrap();
+    let channels = facebook(&server).list_channels(&auth(&server, "v25.0", ""), &user()).await.unwrap();
 
     let listed: Vec<_> = channels
         .iter()
@@ -253,12 +253,12 @@ async fn channels_are_every_page_with_its_own_token_across_pages_of_results() {
 async fn revoking_deletes_the_apps_permissions() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
-        .and(path("/v21.0/me/permissions"))
+        .and(path("/v25.0/me/permissions"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "success": true })))
         .expect(1)
         .mount(&server)
         .await;
 
-    facebook(&server).revoke(&app(), &auth(&server, "v21.0", USER), None).await.unwrap();
+    facebook(&server).revoke(&app(), &auth(&server, "v25.0", USER), None).await.unwrap();
 }

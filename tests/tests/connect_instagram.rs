@@ -44,7 +44,7 @@ async fn the_authorization_window_asks_for_business_publishing() {
             ("state", STATE),
         ])
     );
-    assert_eq!(instagram.default_base_url(), "https://graph.instagram.com/v21.0");
+    assert_eq!(instagram.default_base_url(), "https://graph.instagram.com/v25.0");
 }
 
 #[tokio::test]
@@ -78,7 +78,7 @@ async fn the_code_becomes_a_long_lived_token_with_the_granted_permissions() {
         .mount(&api)
         .await;
     let app = app();
-    let base = format!("{}/v21.0", api.uri());
+    let base = format!("{}/v25.0", api.uri());
     let exchange = callback(&app, &base);
 
     let grant = instagram.exchange_code(&exchange).await.unwrap();
@@ -111,7 +111,7 @@ async fn refreshing_extends_the_long_lived_token_and_expiry_is_final() {
         )))
         .mount(&api)
         .await;
-    let auth = auth(&api, "v21.0", "");
+    let auth = auth(&api, "v25.0", "");
 
     let grant = instagram.refresh(&app(), &auth, None).await.unwrap();
     let error = instagram.refresh(&app(), &auth, None).await.unwrap_err();
@@ -124,7 +124,7 @@ async fn refreshing_extends_the_long_lived_token_and_expiry_is_final() {
 async fn the_professional_account_is_the_one_channel() {
     let (_oauth, api, instagram) = fakes().await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/me"))
+        .and(path("/v25.0/me"))
         .and(query_param("fields", "user_id,username,name,profile_picture_url"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -134,7 +134,7 @@ async fn the_professional_account_is_the_one_channel() {
         .expect(1)
         .mount(&api)
         .await;
-    let auth = auth(&api, "v21.0", "");
+    let auth = auth(&api, "v25.0", "");
 
     let profile = instagram.profile(&auth).await.unwrap();
     let channels = instagram.list_channels(&auth, &profile).await.unwrap();

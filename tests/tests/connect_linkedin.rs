@@ -211,7 +211,7 @@ async fn a_rate_limited_profile_read_is_rate_limited() {
 
 fn versioned(mock: wiremock::MockBuilder) -> wiremock::MockBuilder {
     mock.and(header("authorization", BEARER))
-        .and(header("LinkedIn-Version", "202510"))
+        .and(header("LinkedIn-Version", posthorn::adapters::platforms::versions::LINKEDIN.version))
         .and(header("X-Restli-Protocol-Version", "2.0.0"))
 }
 

@@ -43,7 +43,7 @@ async fn the_authorization_window_asks_for_publishing_and_insights() {
         query(&[
             ("client_id", "th-app"),
             ("redirect_uri", REDIRECT),
-            ("scope", "threads_basic,threads_content_publish,threads_manage_insights"),
+            ("scope", "threads_basic,threads_content_publish,threads_manage_insights,threads_delete"),
             ("response_type", "code"),
             ("state", STATE),
         ])

@@ -198,6 +198,32 @@ async fn a_refused_client_is_a_configuration_error_not_an_expired_connection() {
 }
 
 #[tokio::test]
+async fn token_answers_in_an_undocumented_shape_never_reach_the_error() {
+    let server = MockServer::start().await;
+    let leaked = ["access-LEAKED", "refresh-LEAKED", "x-secret"];
+    let form_encoded = format!("access_token={}&refresh_token={}&token_type=bearer", leaked[0], leaked[1]);
+    Mock::given(method("POST"))
+        .and(path("/2/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(form_encoded))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let debug_page = format!("<pre>client_secret={} access_token={}</pre>", leaked[2], leaked[0]);
+    Mock::given(method("POST"))
+        .and(path("/2/oauth2/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(debug_page))
+        .mount(&server)
+        .await;
+
+    for _ in 0..2 {
+        let error = x(&server).refresh(&confidential(), &channel(&server, ""), Some("refresh-1")).await.unwrap_err();
+        for secret in leaked {
+            assert!(!error.message.contains(secret), "{secret} in {:?}", error.message);
+        }
+    }
+}
+
+#[tokio::test]
 async fn without_a_refresh_token_the_user_must_reconnect() {
     let server = MockServer::start().await;
 

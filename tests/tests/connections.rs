@@ -273,6 +273,7 @@ on_both_stores!(
     a_refresh_refused_for_good_expires_the_connection_and_emits_token_expired_once,
     import_channels_creates_new_channels_and_deletes_gone_ones,
     disconnecting_revokes_deletes_channels_and_fails_pending_targets,
+    an_instances_own_status_length_is_read_at_connect_and_validates_its_posts,
 );
 
 async fn the_sandbox_connects_imports_its_channels_and_publishes(kind: StoreKind) {
@@ -740,4 +741,34 @@ async fn bluesky_connects_syncs_and_disconnects_on_a_real_pds() {
         .await
         .unwrap();
     assert_eq!(reuse.status(), 400, "the PDS ended the session");
+}
+
+async fn an_instances_own_status_length_is_read_at_connect_and_validates_its_posts(kind: StoreKind) {
+    let fixture = fixture(kind).await;
+    let instance = Instance::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/instance"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "domain": "mastodon.example",
+            "configuration": { "statuses": {
+                "max_characters": 1000, "max_media_attachments": 4, "characters_reserved_per_url": 23
+            } }
+        })))
+        .mount(&instance.server)
+        .await;
+    let reply = connect_mastodon(&fixture, &instance, "code-1", false).await;
+    let id = reply.body["data"]["id"].as_str().unwrap().to_string();
+    let channel_id = fixture.post("/functions/v1/import-channels", &id).await.body["data"][0]["id"].clone();
+    let validate = |text: String| {
+        let body = json!({ "text": text, "targets": [channel_id] });
+        async { fixture.app.call(Method::POST, "/v1/posts/validate", Some(body)).await.body["data"].clone() }
+    };
+
+    let fits = validate("a".repeat(970) + " https://example.com/a/long/path/that/counts/as/twenty/three").await;
+    let too_long = validate("a".repeat(1001)).await;
+
+    assert_eq!(fits["valid"], true, "{fits}");
+    assert_eq!(too_long["targets"][0]["problems"][0]["rule"], "text_too_long", "{too_long}");
+    let message = too_long["targets"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(message.ends_with("mastodon allows 1000"), "{message}");
 }

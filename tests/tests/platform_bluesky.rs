@@ -73,6 +73,38 @@ async fn publishes_text_with_link_facets_at_byte_offsets_after_an_emoji() {
 }
 
 #[tokio::test]
+async fn mentions_tags_and_links_without_a_scheme_become_facets_as_the_official_clients_make_them() {
+    let server = MockServer::start().await;
+    let text = "Thanks @alice.bsky.social and @nobody.example.com! #Rust2026 at posthorn.dev/docs.";
+    let at = |part: &str| text.find(part).unwrap();
+    let facet = |part: &str, feature: serde_json::Value| json!({ "index": { "byteStart": at(part), "byteEnd": at(part) + part.len() }, "features": [feature] });
+    Mock::given(method("GET"))
+        .and(path("/xrpc/com.atproto.identity.resolveHandle"))
+        .and(query_param("handle", "alice.bsky.social"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "did": "did:plc:alice" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/xrpc/com.atproto.identity.resolveHandle"))
+        .respond_with(xrpc_error(400, "InvalidRequest", "Unable to resolve handle"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/xrpc/com.atproto.repo.createRecord"))
+        .and(body_partial_json(json!({ "record": { "facets": [
+            facet("@alice.bsky.social", json!({ "$type": "app.bsky.richtext.facet#mention", "did": "did:plc:alice" })),
+            facet("#Rust2026", json!({ "$type": "app.bsky.richtext.facet#tag", "tag": "Rust2026" })),
+            facet("posthorn.dev/docs", json!({ "$type": "app.bsky.richtext.facet#link", "uri": "https://posthorn.dev/docs" })),
+        ] } })))
+        .respond_with(created())
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    Bluesky::new(outbound()).publish(&channel(&server, DID), &text_post(text)).await.unwrap();
+}
+
+#[tokio::test]
 async fn publishes_images_as_blobs_embedded_with_alt_text() {
     let server = MockServer::start().await;
     let media_host = MockServer::start().await;

@@ -11,7 +11,9 @@ use posthorn::adapters::platforms::bluesky::AtUri;
 use posthorn::model::platforms::{ErrorCode, Metrics};
 use posthorn::ports::platforms::PlatformClient;
 use posthorn_testkit::atproto_pds::AtprotoPds;
-use posthorn_testkit::platforms::{PNG, channel_at, image_at, outbound, post_with_media, text_post};
+use posthorn_testkit::platforms::{
+    PNG, bytes_at, channel_at, image_at, noisy_png, outbound, post_with_media, text_post,
+};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
@@ -110,4 +112,63 @@ async fn publishes_reads_back_measures_and_deletes_on_a_real_pds() {
         let (status, body) = get_record(&account.pds, uri).await;
         assert_eq!((status, &body["error"]), (400, &json!("RecordNotFound")), "{body}");
     }
+}
+
+#[tokio::test]
+async fn tag_and_scheme_less_link_facets_and_langs_pass_the_pds_lexicon_validation() {
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    let mut auth = channel_at(&account.pds, &account.did);
+    auth.access_token = account.access_jwt.clone();
+    let text = "We are shipping #Posthorn today with faster scheduling and better previews, read the docs at posthorn.dev/docs";
+
+    let published = Bluesky::new(outbound()).publish(&auth, &text_post(text)).await.unwrap();
+
+    let (status, record) = get_record(&account.pds, &published.platform_post_id).await;
+    assert_eq!(status, 200, "{record}");
+    let features: Vec<&Value> =
+        record["value"]["facets"].as_array().unwrap().iter().map(|f| &f["features"][0]).collect();
+    assert_eq!(
+        features,
+        [
+            &json!({ "$type": "app.bsky.richtext.facet#tag", "tag": "Posthorn" }),
+            &json!({ "$type": "app.bsky.richtext.facet#link", "uri": "https://posthorn.dev/docs" })
+        ]
+    );
+    assert_eq!(record["value"]["langs"], json!(["en"]));
+}
+
+#[tokio::test]
+async fn a_record_the_lexicon_refuses_is_reported_with_the_pds_reason() {
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    let mut auth = channel_at(&account.pds, &account.did);
+    auth.access_token = account.access_jwt.clone();
+
+    let error = Bluesky::new(outbound()).publish(&auth, &text_post(&"🦋".repeat(301))).await.unwrap_err();
+
+    assert_eq!(error.code, ErrorCode::ContentTooLong, "{error:?}");
+    assert!(error.message.contains("maximum 300"), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_image_over_the_blob_limit_is_downscaled_and_laid_out_by_its_aspect_ratio() {
+    let server = AtprotoPds::start().await;
+    let account = &server.account;
+    let mut auth = channel_at(&account.pds, &account.did);
+    auth.access_token = account.access_jwt.clone();
+    let media_host = MockServer::start().await;
+    let large = noisy_png(1600, 1000);
+    assert!(large.len() > 2_000_000, "{}", large.len());
+    let image = bytes_at(&media_host, "/large.png", "image/png", large).await;
+
+    let published = Bluesky::new(outbound()).publish(&auth, &post_with_media("Wide", vec![image])).await.unwrap();
+
+    let (status, record) = get_record(&account.pds, &published.platform_post_id).await;
+    assert_eq!(status, 200, "{record}");
+    let embedded = &record["value"]["embed"]["images"][0];
+    assert_eq!(embedded["image"]["mimeType"], "image/jpeg");
+    assert!(embedded["image"]["size"].as_u64().unwrap() <= 2_000_000, "{embedded}");
+    let ratio = &embedded["aspectRatio"];
+    assert_eq!(ratio["width"].as_u64().unwrap() * 10 / ratio["height"].as_u64().unwrap(), 16, "{ratio}");
 }

@@ -19,7 +19,7 @@ const USAGE: &str = r#"{"1029384756":[{"type":"pages","call_count":100,"total_cp
 
 async fn fake() -> (MockServer, ChannelAuth) {
     let server = MockServer::start().await;
-    let auth = auth(&server, "v21.0", PAGE);
+    let auth = auth(&server, "v25.0", PAGE);
     (server, auth)
 }
 
@@ -31,7 +31,7 @@ fn facebook() -> Facebook {
 async fn text_is_posted_to_the_page_feed_with_the_page_token() {
     let (server, auth) = fake().await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/feed")))
+        .and(path(format!("/v25.0/{PAGE}/feed")))
         .and(form("message", "Hello from Posthorn"))
         .and(form("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": format!("{PAGE}_555") })))
@@ -46,10 +46,27 @@ async fn text_is_posted_to_the_page_feed_with_the_page_token() {
 }
 
 #[tokio::test]
+async fn a_connection_made_at_an_older_graph_version_calls_the_configured_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v26.0/{PAGE}/feed")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": format!("{PAGE}_556") })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let connected_in_2024 = auth(&server, "v21.0", PAGE);
+
+    let facebook = Facebook::new(client()).with_graph_version("v26.0");
+    let published = facebook.publish(&connected_in_2024, &post("Hello", &[])).await.expect("published");
+
+    assert_eq!(published.platform_post_id, format!("{PAGE}_556"));
+}
+
+#[tokio::test]
 async fn one_image_is_a_photo_post_with_a_caption() {
     let (server, auth) = fake().await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/photos")))
+        .and(path(format!("/v25.0/{PAGE}/photos")))
         .and(form("url", "https://cdn.example.com/a.jpg"))
         .and(form("caption", "A photo"))
         .and(form("access_token", TOKEN))
@@ -71,7 +88,7 @@ async fn several_images_are_uploaded_unpublished_and_attached_to_one_feed_post()
     let (server, auth) = fake().await;
     for (url, id) in [("https://cdn.example.com/a.jpg", "8001"), ("https://cdn.example.com/b.jpg", "8002")] {
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{PAGE}/photos")))
+            .and(path(format!("/v25.0/{PAGE}/photos")))
             .and(form("url", url))
             .and(form("published", "false"))
             .and(form("access_token", TOKEN))
@@ -81,7 +98,7 @@ async fn several_images_are_uploaded_unpublished_and_attached_to_one_feed_post()
             .await;
     }
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{PAGE}/feed")))
+        .and(path(format!("/v25.0/{PAGE}/feed")))
         .and(form("message", "Two photos"))
         .and(form("attached_media[0]", r#"{"media_fbid":"8001"}"#))
         .and(form("attached_media[1]", r#"{"media_fbid":"8002"}"#))
@@ -111,7 +128,7 @@ async fn a_text_over_the_limit_is_refused_before_any_call() {
 async fn delete_removes_the_post() {
     let (server, auth) = fake().await;
     Mock::given(method("DELETE"))
-        .and(path(format!("/v21.0/{PAGE}_555")))
+        .and(path(format!("/v25.0/{PAGE}_555")))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "success": true })))
         .expect(1)
@@ -125,7 +142,7 @@ async fn delete_removes_the_post() {
 async fn metrics_read_reactions_comments_and_shares() {
     let (server, auth) = fake().await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{PAGE}_555")))
+        .and(path(format!("/v25.0/{PAGE}_555")))
         .and(query_param("fields", "reactions.summary(total_count),comments.summary(total_count),shares"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -167,7 +184,7 @@ async fn publish_error(case: &ErrorCase) -> posthorn::ports::platforms::Platform
     for (name, value) in case.headers {
         response = response.insert_header(*name, *value);
     }
-    Mock::given(method("POST")).and(path(format!("/v21.0/{PAGE}/feed"))).respond_with(response).mount(&server).await;
+    Mock::given(method("POST")).and(path(format!("/v25.0/{PAGE}/feed"))).respond_with(response).mount(&server).await;
     facebook().publish(&auth, &post("Hello", &[])).await.expect_err("the fake fails")
 }
 
@@ -191,6 +208,22 @@ async fn meta_errors_map_to_stable_codes_and_keep_the_raw_message() {
             ErrorCode::AuthExpired,
         ),
         case(400, "An API session error occurred.", "OAuthException", 102, None, ErrorCode::AuthExpired),
+        case(
+            403,
+            "(#10) Application does not have permission for this action",
+            "OAuthException",
+            10,
+            None,
+            ErrorCode::PlatformError,
+        ),
+        case(
+            403,
+            "(#200) Requires pages_manage_posts permission to manage the object",
+            "OAuthException",
+            200,
+            None,
+            ErrorCode::PlatformError,
+        ),
         case(400, "(#4) Application request limit reached", "OAuthException", 4, None, ErrorCode::RateLimited),
         case(400, "(#17) User request limit reached", "OAuthException", 17, None, ErrorCode::RateLimited),
         ErrorCase {
@@ -234,17 +267,34 @@ async fn meta_errors_map_to_stable_codes_and_keep_the_raw_message() {
 }
 
 #[tokio::test]
-async fn an_answer_that_is_not_meta_json_keeps_the_status_and_body() {
+async fn an_answer_that_is_not_meta_json_keeps_the_status_and_never_its_body() {
     let (server, auth) = fake().await;
+    let leaked = "EAAG-leaked-user-token";
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .respond_with(ResponseTemplate::new(502).set_body_string(format!("<html>Bad Gateway access_token={leaked}")))
         .mount(&server)
         .await;
 
     let error = facebook().publish(&auth, &post("Hello", &[])).await.expect_err("bad gateway");
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(error.message, "HTTP 502: <html>Bad Gateway</html>");
+    assert!(error.message.starts_with("HTTP 502"), "{}", error.message);
+    assert!(!error.message.contains(leaked), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_success_answer_holding_a_token_in_an_undocumented_shape_is_not_echoed() {
+    let (server, auth) = fake().await;
+    let leaked = "EAAG-leaked-page-token";
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": { "access_token": leaked } })))
+        .mount(&server)
+        .await;
+
+    let error = facebook().publish(&auth, &post("Hello", &[])).await.expect_err("an id that is no id");
+
+    assert_eq!(error.code, ErrorCode::PlatformError);
+    assert!(!error.message.contains(leaked), "{}", error.message);
 }
 
 #[tokio::test]

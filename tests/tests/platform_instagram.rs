@@ -4,10 +4,14 @@
 //! container exists carries its id, and a retry from it creates no second container); and
 //! Instagram's 2207xxx errors.
 
-use posthorn::adapters::platforms::Instagram;
+use std::time::Duration;
+
+use posthorn::adapters::platforms::{Instagram, Polling};
 use posthorn::model::platforms::ErrorCode;
 use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
-use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, no_form, post};
+use posthorn_testkit::graph_fake::{
+    TOKEN, auth, client, error_body, fast_polling, form, no_form, post, step_container, step_created,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -17,7 +21,7 @@ const IMAGE: &str = "https://cdn.example.com/a.jpg";
 
 async fn fake() -> (MockServer, ChannelAuth) {
     let server = MockServer::start().await;
-    let auth = auth(&server, "v21.0", USER);
+    let auth = auth(&server, "v25.0", USER);
     (server, auth)
 }
 
@@ -32,7 +36,7 @@ fn ok(body: serde_json::Value) -> ResponseTemplate {
 /// `POST /{ig-user-id}/media` for one image, answering `container`.
 async fn mount_image_container(server: &MockServer, caption: &str, container: &str) {
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media")))
+        .and(path(format!("/v25.0/{USER}/media")))
         .and(form("image_url", IMAGE))
         .and(form("caption", caption))
         .and(form("access_token", TOKEN))
@@ -46,7 +50,7 @@ async fn mount_image_container(server: &MockServer, caption: &str, container: &s
 
 async fn mount_status(server: &MockServer, container: &str, status: &str) {
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{container}")))
+        .and(path(format!("/v25.0/{container}")))
         .and(query_param("fields", "status_code,status"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "status_code": status, "id": container })))
@@ -56,7 +60,7 @@ async fn mount_status(server: &MockServer, container: &str, status: &str) {
 
 async fn mount_publish(server: &MockServer, container: &str, media: &str) {
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .and(form("creation_id", container))
         .and(form("access_token", TOKEN))
         .respond_with(ok(json!({ "id": media })))
@@ -64,7 +68,7 @@ async fn mount_publish(server: &MockServer, container: &str, media: &str) {
         .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path(format!("/v21.0/{media}")))
+        .and(path(format!("/v25.0/{media}")))
         .and(query_param("fields", "permalink"))
         .respond_with(ok(json!({ "permalink": format!("https://www.instagram.com/p/{media}/"), "id": media })))
         .mount(server)
@@ -90,7 +94,7 @@ async fn several_images_are_carousel_children_of_one_carousel_container() {
     let images = ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"];
     for (url, child) in images.iter().zip(["child-a", "child-b"]) {
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{USER}/media")))
+            .and(path(format!("/v25.0/{USER}/media")))
             .and(form("image_url", url))
             .and(form("is_carousel_item", "true"))
             .respond_with(ok(json!({ "id": child })))
@@ -99,7 +103,7 @@ async fn several_images_are_carousel_children_of_one_carousel_container() {
             .await;
     }
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media")))
+        .and(path(format!("/v25.0/{USER}/media")))
         .and(form("media_type", "CAROUSEL"))
         .and(form("children", "child-a,child-b"))
         .and(form("caption", "Album"))
@@ -127,11 +131,11 @@ async fn a_post_without_an_image_is_invalid_media_before_any_call() {
 }
 
 #[tokio::test]
-async fn an_in_progress_container_is_polled_until_finished() {
+async fn an_in_progress_container_pauses_the_publish_and_the_next_run_resumes_it() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/c-1"))
+        .and(path("/v25.0/c-1"))
         .respond_with(ok(json!({ "status_code": "IN_PROGRESS", "id": "c-1" })))
         .up_to_n_times(2)
         .with_priority(1)
@@ -141,21 +145,45 @@ async fn an_in_progress_container_is_polled_until_finished() {
     mount_status(&server, "c-1", "FINISHED").await;
     mount_publish(&server, "c-1", "m-1").await;
 
-    let published = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect("published");
+    let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("still processing");
+    assert_eq!(first.resumes_after(), Some(Duration::from_secs(60)), "Meta: at most one check a minute");
+    assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
+    let second = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
+    let second = instagram().publish(&auth, &second).await.expect_err("still processing");
+    let third = PublishRequest { resume_from: second.progress, ..post("Sunset", &[IMAGE]) };
+    let published = instagram().publish(&auth, &third).await.expect("published");
 
     assert_eq!(published.platform_post_id, "m-1");
+    server.verify().await;
 }
 
 #[tokio::test]
-async fn a_container_still_in_progress_after_the_last_check_is_resumable() {
+async fn the_first_check_waits_as_meta_advises_without_holding_the_run() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
+    mount_status(&server, "c-1", "FINISHED").await;
+    let patient = Instagram::new(client()).with_polling(Polling::default());
+
+    let started = std::time::Instant::now();
+    let error = patient.publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("too early to check");
+
+    assert!(started.elapsed() < Duration::from_secs(5), "the run returned at once");
+    let wait = error.resumes_after().expect("a pause");
+    assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+    let checks = server.received_requests().await.unwrap_or_default();
+    assert!(checks.iter().all(|request| request.url.path() != "/v25.0/c-1"), "no check before 30 s");
+}
+
+#[tokio::test]
+async fn a_container_still_in_progress_after_five_minutes_is_given_up_and_not_resumed() {
+    let (server, auth) = fake().await;
     mount_status(&server, "c-1", "IN_PROGRESS").await;
 
-    let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("still processing");
+    let stale = PublishRequest { resume_from: Some(step_created("c-1", 301)), ..post("Sunset", &[IMAGE]) };
+    let error = instagram().publish(&auth, &stale).await.expect_err("given up");
 
-    assert_eq!(error.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(error.progress.as_deref(), Some("c-1"));
+    assert_eq!((error.code, error.resumes_after()), (ErrorCode::InvalidMedia, None));
+    assert_eq!(error.progress, None, "the next try starts over");
 }
 
 #[tokio::test]
@@ -163,7 +191,7 @@ async fn a_container_in_error_is_invalid_media_and_not_resumed() {
     let (server, auth) = fake().await;
     mount_image_container(&server, "Sunset", "c-1").await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/c-1"))
+        .and(path("/v25.0/c-1"))
         .respond_with(ok(json!({
             "status_code": "ERROR",
             "status": "Error: Media download has failed. The media URI doesn't meet our requirements.",
@@ -172,7 +200,7 @@ async fn a_container_in_error_is_invalid_media_and_not_resumed() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ok(json!({})))
         .expect(0)
         .mount(&server)
@@ -191,7 +219,7 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
     mount_image_container(&server, "Sunset", "c-1").await;
     mount_status(&server, "c-1", "FINISHED").await;
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ResponseTemplate::new(500).set_body_json(error_body(
             "An unexpected error has occurred. Please retry your request later.",
             "OAuthException",
@@ -206,7 +234,7 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
 
     let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("publish fails");
     assert_eq!(first.code, ErrorCode::PlatformUnavailable);
-    assert_eq!(first.progress.as_deref(), Some("c-1"));
+    assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
 
     let retry = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
     let published = instagram().publish(&auth, &retry).await.expect("the retry publishes");
@@ -222,7 +250,7 @@ async fn the_daily_publishing_limit_is_rate_limited_and_resumable() {
     mount_status(&server, "c-1", "FINISHED").await;
     let message = "You reached maximum number of posts that is allowed to be published by Content Publishing API.";
     Mock::given(method("POST"))
-        .and(path(format!("/v21.0/{USER}/media_publish")))
+        .and(path(format!("/v25.0/{USER}/media_publish")))
         .respond_with(ResponseTemplate::new(400).set_body_json(error_body(message, "OAuthException", 9, Some(2207042))))
         .mount(&server)
         .await;
@@ -230,7 +258,7 @@ async fn the_daily_publishing_limit_is_rate_limited_and_resumable() {
     let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("limit reached");
 
     assert_eq!((error.code, error.message.as_str()), (ErrorCode::RateLimited, message));
-    assert_eq!(error.progress.as_deref(), Some("c-1"));
+    assert_eq!(step_container(error.progress.as_deref()), Some("c-1"));
 }
 
 #[tokio::test]
@@ -252,7 +280,7 @@ async fn container_creation_errors_map_to_stable_codes() {
     for (message, code, subcode, expected) in cases {
         let (server, auth) = fake().await;
         Mock::given(method("POST"))
-            .and(path(format!("/v21.0/{USER}/media")))
+            .and(path(format!("/v25.0/{USER}/media")))
             .respond_with(ResponseTemplate::new(400).set_body_json(error_body(
                 message,
                 "OAuthException",
@@ -284,14 +312,14 @@ async fn delete_is_refused_because_the_api_cannot_delete_media() {
 async fn metrics_read_counts_and_insights() {
     let (server, auth) = fake().await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/m-1"))
+        .and(path("/v25.0/m-1"))
         .and(query_param("fields", "like_count,comments_count"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "like_count": 120, "comments_count": 8, "id": "m-1" })))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v21.0/m-1/insights"))
+        .and(path("/v25.0/m-1/insights"))
         .and(query_param("metric", "views,shares"))
         .and(query_param("access_token", TOKEN))
         .respond_with(ok(json!({ "data": [

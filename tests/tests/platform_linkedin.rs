@@ -1,8 +1,9 @@
 //! The LinkedIn adapter against a fake `/rest` Posts API that reproduces the documented calls
-//! (image upload initialization and PUT, create with `x-restli-id`, delete, social actions) with
-//! the version headers, and LinkedIn's error bodies.
+//! (image upload initialization and PUT, create with `x-restli-id` and little-text commentary,
+//! delete, social metadata) with the version headers, and LinkedIn's error bodies.
 
 use posthorn::adapters::platforms::Linkedin;
+use posthorn::adapters::platforms::versions::LINKEDIN;
 use posthorn::model::platforms::{ErrorCode, Metrics};
 use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::platforms::{
@@ -13,18 +14,19 @@ use wiremock::matchers::{body_bytes, body_partial_json, header, method, path, qu
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const AUTHOR: &str = "urn:li:person:8675309";
+const ORGANIZATION: &str = "urn:li:organization:2414183";
 const URN: &str = "urn:li:share:6844785523593134080";
 const ENCODED_URN: &str = "urn%3Ali%3Ashare%3A6844785523593134080";
 
 fn linkedin() -> Linkedin {
-    Linkedin::new(outbound()).with_version("202510")
+    Linkedin::new(outbound())
 }
 
 fn rest(verb: &str, route: &str) -> wiremock::MockBuilder {
     Mock::given(method(verb))
         .and(path(route))
         .and(header("authorization", BEARER))
-        .and(header("linkedin-version", "202510"))
+        .and(header("linkedin-version", LINKEDIN.version))
         .and(header("x-restli-protocol-version", "2.0.0"))
 }
 
@@ -126,7 +128,22 @@ async fn publishes_several_images_as_multi_image() {
 }
 
 #[tokio::test]
-async fn deletes_and_reads_social_actions() {
+async fn commentary_is_little_text_so_reserved_characters_survive() {
+    let server = MockServer::start().await;
+    let text = r"Q&A (live) [today] @10 <3 *new* _v2_ ~1h {x|y} back\slash #1 and #Rust";
+    let little = r"Q&A \(live\) \[today\] \@10 \<3 \*new\* \_v2\_ \~1h \{x\|y\} back\\slash \#1 and {hashtag|\#|Rust}";
+    rest("POST", "/rest/posts")
+        .and(body_partial_json(json!({ "commentary": little })))
+        .respond_with(created())
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    linkedin().publish(&channel(&server, AUTHOR), &text_post(text)).await.unwrap();
+}
+
+#[tokio::test]
+async fn deletes_a_post() {
     let server = MockServer::start().await;
     rest("DELETE", &format!("/rest/posts/{ENCODED_URN}"))
         .and(header("x-restli-method", "DELETE"))
@@ -134,20 +151,51 @@ async fn deletes_and_reads_social_actions() {
         .expect(1)
         .mount(&server)
         .await;
-    rest("GET", &format!("/rest/socialActions/{ENCODED_URN}"))
+
+    linkedin().delete(&channel(&server, AUTHOR), URN).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_organization_posts_figures_come_from_social_metadata() {
+    let server = MockServer::start().await;
+    rest("GET", &format!("/rest/socialMetadata/{ENCODED_URN}"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "target": URN,
-            "likesSummary": { "selectedLikes": [], "aggregatedTotalLikes": 9, "likedByCurrentUser": false, "totalLikes": 9 },
-            "commentsSummary": { "selectedComments": [], "totalFirstLevelComments": 2, "aggregatedTotalComments": 4 }
+            "reactionSummaries": {
+                "LIKE": { "reactionType": "LIKE", "count": 7 },
+                "PRAISE": { "reactionType": "PRAISE", "count": 2 }
+            },
+            "commentsState": "OPEN",
+            "commentSummary": { "count": 4, "topLevelCount": 3 },
+            "entity": URN
         })))
+        .expect(1)
         .mount(&server)
         .await;
-    let auth = channel(&server, AUTHOR);
 
-    linkedin().delete(&auth, URN).await.unwrap();
-    let metrics = linkedin().metrics(&auth, URN).await.unwrap();
+    let metrics = linkedin().metrics(&channel(&server, ORGANIZATION), URN).await.unwrap();
 
     assert_eq!(metrics, Metrics { views: None, likes: Some(9), comments: Some(4), shares: None });
+}
+
+#[tokio::test]
+async fn a_members_post_has_no_figures_posthorn_may_read() {
+    let server = MockServer::start().await;
+
+    let metrics = linkedin().metrics(&channel(&server, AUTHOR), URN).await.unwrap();
+
+    assert_eq!(metrics, Metrics::default());
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "r_member_social is not requested");
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_not_an_expired_connection() {
+    let server = MockServer::start().await;
+    let denied = "Not enough permissions to access: socialMetadata.GET.NO_VERSION";
+    Mock::given(method("GET")).respond_with(linkedin_error(403, denied, Some("ACCESS_DENIED"))).mount(&server).await;
+
+    let error = linkedin().metrics(&channel(&server, ORGANIZATION), URN).await.unwrap_err();
+
+    assert_eq!((error.code, error.message.contains(denied)), (ErrorCode::PlatformError, true), "{error:?}");
 }
 
 async fn publish_answered(answer: ResponseTemplate) -> PlatformError {
@@ -164,7 +212,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
     let too_long = "/commentary :: length of 3001 exceeds the maximum allowed length of 3000";
     let cases = [
         (linkedin_error(401, revoked, Some("REVOKED_ACCESS_TOKEN")), ErrorCode::AuthExpired, revoked),
-        (linkedin_error(403, denied, Some("ACCESS_DENIED")), ErrorCode::AuthExpired, denied),
+        (linkedin_error(403, denied, Some("ACCESS_DENIED")), ErrorCode::PlatformError, denied),
         (linkedin_error(422, duplicate, Some("DUPLICATE_POST")), ErrorCode::ContentRejected, duplicate),
         (linkedin_error(422, too_long, None), ErrorCode::ContentTooLong, too_long),
         (linkedin_error(504, "Gateway timeout", None), ErrorCode::PlatformUnavailable, "Gateway timeout"),
@@ -212,7 +260,7 @@ async fn uploads_linkedin_refuses_are_invalid_media() {
 
 #[tokio::test]
 async fn an_unreachable_api_is_unavailable() {
-    let error = linkedin().metrics(&channel_at(&closed_port_url(), AUTHOR), URN).await.unwrap_err();
+    let error = linkedin().metrics(&channel_at(&closed_port_url(), ORGANIZATION), URN).await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable, "{error:?}");
 }

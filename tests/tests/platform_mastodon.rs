@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use posthorn::adapters::platforms::Mastodon;
-use posthorn::model::platforms::{ErrorCode, Metrics};
-use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
+use posthorn::model::platforms::{ErrorCode, Metrics, Platform};
+use posthorn::ports::platforms::{Connector, PlatformClient, PlatformError, Published};
 use posthorn_testkit::mastodon_mock::{self, MastodonMock};
 use posthorn_testkit::platforms::{
     BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
@@ -149,7 +149,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
         (error_body(401, "The access token is invalid"), ErrorCode::AuthExpired, "The access token is invalid"),
         (
             error_body(403, "This action is outside the authorized scopes"),
-            ErrorCode::AuthExpired,
+            ErrorCode::PlatformError,
             "This action is outside the authorized scopes",
         ),
         (
@@ -162,7 +162,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
             ErrorCode::ContentRejected,
             "Validation failed: Text can't be blank",
         ),
-        (ResponseTemplate::new(503).set_body_string("upstream down"), ErrorCode::PlatformUnavailable, "upstream down"),
+        (ResponseTemplate::new(503).set_body_string("upstream down"), ErrorCode::PlatformUnavailable, "HTTP 503"),
         (error_body(404, "Record not found"), ErrorCode::PlatformError, "Record not found"),
     ];
     for (answer, code, message) in cases {
@@ -219,6 +219,52 @@ async fn an_unreachable_instance_is_unavailable() {
     let error = Mastodon::new(outbound()).delete(&auth, "1").await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable, "{error:?}");
+}
+
+#[tokio::test]
+async fn the_idempotency_key_is_the_target_so_equal_texts_are_two_statuses_on_mastodon_mock() {
+    let server = MastodonMock::start().await;
+    let mut auth = channel_at(&server.base_url, "");
+    auth.access_token = mastodon_mock::TOKEN.to_string();
+    let mastodon = Mastodon::new(outbound());
+
+    let monday = text_post("Standup in 5 minutes");
+    let first = mastodon.publish(&auth, &monday).await.unwrap();
+    let retried = mastodon.publish(&auth, &monday).await.unwrap();
+    let tuesday = mastodon.publish(&auth, &text_post("Standup in 5 minutes")).await.unwrap();
+
+    assert_eq!(retried.platform_post_id, first.platform_post_id, "a retry of one target posts once");
+    assert_ne!(tuesday.platform_post_id, first.platform_post_id, "another post with the same text is posted");
+}
+
+#[tokio::test]
+async fn the_instance_sets_its_own_status_length_and_link_weight() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/instance"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "domain": "mastodon.example",
+            "configuration": { "statuses": {
+                "max_characters": 5000, "max_media_attachments": 4, "characters_reserved_per_url": 30
+            } }
+        })))
+        .mount(&server)
+        .await;
+
+    let instance = Mastodon::new(outbound()).instance_limits(&channel(&server, "")).await.unwrap();
+
+    let limits = Platform::Mastodon.limits_on(instance);
+    assert_eq!(limits.max_text, 5000);
+    assert_eq!(limits.length("see https://example.com/some/long/path"), 4 + 30);
+}
+
+#[tokio::test]
+async fn mastodon_mock_advertises_the_default_limits() {
+    let server = MastodonMock::start().await;
+
+    let instance = Mastodon::new(outbound()).instance_limits(&channel_at(&server.base_url, "")).await.unwrap();
+
+    assert_eq!(Platform::Mastodon.limits_on(instance), Platform::Mastodon.limits());
 }
 
 #[tokio::test]

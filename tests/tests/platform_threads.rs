@@ -8,7 +8,7 @@ use std::time::Duration;
 use posthorn::adapters::platforms::Threads;
 use posthorn::model::platforms::{ErrorCode, MediaItem};
 use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
-use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, post};
+use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, post, step_container};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -150,7 +150,7 @@ async fn a_text_over_500_characters_is_refused_before_any_call() {
 }
 
 #[tokio::test]
-async fn an_in_progress_container_is_polled_until_finished() {
+async fn an_in_progress_container_pauses_the_publish_and_the_next_run_resumes_it() {
     let (server, auth) = fake().await;
     mount_text_container(&server, "Hello", "c-1").await;
     Mock::given(method("GET"))
@@ -164,9 +164,13 @@ async fn an_in_progress_container_is_polled_until_finished() {
     mount_status(&server, "c-1", "FINISHED").await;
     mount_publish(&server, "c-1", "t-1").await;
 
-    let published = threads().publish(&auth, &post("Hello", &[])).await.expect("published");
+    let first = threads().publish(&auth, &post("Hello", &[])).await.expect_err("still processing");
+    assert_eq!(first.resumes_after(), Some(Duration::from_secs(60)));
+    let retry = PublishRequest { resume_from: first.progress, ..post("Hello", &[]) };
+    let published = threads().publish(&auth, &retry).await.expect("published");
 
     assert_eq!(published.platform_post_id, "t-1");
+    server.verify().await;
 }
 
 #[tokio::test]
@@ -209,7 +213,7 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
     let first = threads().publish(&auth, &post("Hello", &[])).await.expect_err("rate limited");
     assert_eq!((first.code, first.message.as_str()), (ErrorCode::RateLimited, message));
     assert_eq!(first.retry_after, Some(Duration::from_secs(60)));
-    assert_eq!(first.progress.as_deref(), Some("c-1"));
+    assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
 
     let retry = PublishRequest { resume_from: first.progress, ..post("Hello", &[]) };
     let published = threads().publish(&auth, &retry).await.expect("the retry publishes");

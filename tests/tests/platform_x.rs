@@ -1,5 +1,7 @@
 //! The X adapter against a fake API v2 that reproduces the documented calls (media upload and
 //! metadata, create, delete and look up posts with public metrics) and problem-style errors.
+//! The fake's answers and the adapter's JSON requests are checked against X's OpenAPI document
+//! (`x_contract`).
 
 use std::time::Duration;
 
@@ -7,17 +9,17 @@ use posthorn::adapters::platforms::X;
 use posthorn::model::platforms::{ErrorCode, Metrics};
 use posthorn::ports::platforms::{PlatformClient, PlatformError, Published};
 use posthorn_testkit::platforms::{
-    BEARER, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound, post_with_media,
-    text_post,
+    BEARER, PNG, bytes_at, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound,
+    post_with_media, text_post,
 };
+use posthorn_testkit::x_contract::{answer, assert_requests_documented, request_problems, response_problems};
 use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn created(id: &str) -> ResponseTemplate {
-    ResponseTemplate::new(201)
-        .set_body_json(json!({ "data": { "id": id, "text": "Hello", "edit_history_tweet_ids": [id] } }))
+    answer("POST", "/2/tweets", 201, json!({ "data": { "id": id, "text": "Hello", "edit_history_tweet_ids": [id] } }))
 }
 
 fn problem(status: u16, title: &str, detail: &str) -> ResponseTemplate {
@@ -41,6 +43,7 @@ async fn publishes_text_with_the_users_bearer_token() {
 
     let url = Some("https://x.com/i/web/status/1445880548472328192".to_string());
     assert_eq!(published, Published { platform_post_id: "1445880548472328192".into(), url });
+    assert_requests_documented(&server).await;
 }
 
 #[tokio::test]
@@ -53,10 +56,15 @@ async fn publishes_images_uploaded_with_alt_text() {
         .and(header("authorization", BEARER))
         .and(carries_png)
         .and(form_field("media_category", b"tweet_image"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "data": { "id": "1880028106020515840", "media_key": "3_1880028106020515840", "size": 68,
-                      "expires_after_secs": 86400, "image": { "image_type": "image/png", "w": 1, "h": 1 } }
-        })))
+        .respond_with(answer(
+            "POST",
+            "/2/media/upload",
+            200,
+            json!({
+                "data": { "id": "1880028106020515840", "media_key": "3_1880028106020515840", "size": 68,
+                          "expires_after_secs": 86400, "image": { "image_type": "image/png", "w": 1, "h": 1 } }
+            }),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -64,7 +72,7 @@ async fn publishes_images_uploaded_with_alt_text() {
         .and(path("/2/media/metadata"))
         .and(header("authorization", BEARER))
         .and(body_json(json!({ "id": "1880028106020515840", "metadata": { "alt_text": { "text": "A dancing cat" } } })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        .respond_with(answer("POST", "/2/media/metadata", 200, json!({
             "data": { "id": "1880028106020515840", "associated_metadata": { "alt_text": { "text": "A dancing cat" } } }
         })))
         .expect(1)
@@ -82,6 +90,7 @@ async fn publishes_images_uploaded_with_alt_text() {
     let published = X::new(outbound()).publish(&channel(&server, ""), &post).await.unwrap();
 
     assert_eq!(published.platform_post_id, "1445880548472328193");
+    assert_requests_documented(&server).await;
 }
 
 #[tokio::test]
@@ -90,16 +99,16 @@ async fn deletes_and_reads_public_metrics() {
     Mock::given(method("DELETE"))
         .and(path("/2/tweets/1445880548472328192"))
         .and(header("authorization", BEARER))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "deleted": true } })))
+        .respond_with(answer("DELETE", "/2/tweets/1445880548472328192", 200, json!({ "data": { "deleted": true } })))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/2/tweets/1445880548472328192"))
         .and(query_param("tweet.fields", "public_metrics"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        .respond_with(answer("GET", "/2/tweets/1445880548472328192", 200, json!({
             "data": { "id": "1445880548472328192", "text": "Hello", "edit_history_tweet_ids": ["1445880548472328192"],
-                      "public_metrics": { "retweet_count": 5, "reply_count": 2, "like_count": 40, "quote_count": 1,
+                      "public_metrics": { "repost_count": 5, "reply_count": 2, "like_count": 40, "quote_count": 1,
                                           "bookmark_count": 3, "impression_count": 1200 } }
         })))
         .mount(&server)
@@ -118,11 +127,16 @@ async fn a_post_that_is_gone_reports_the_lookup_error() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/2/tweets/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "errors": [{ "value": "1", "detail": "Could not find tweet with id: [1].", "title": "Not Found Error",
-                         "resource_type": "tweet", "parameter": "id", "resource_id": "1",
-                         "type": "https://api.twitter.com/2/problems/resource-not-found" }]
-        })))
+        .respond_with(answer(
+            "GET",
+            "/2/tweets/1",
+            200,
+            json!({
+                "errors": [{ "value": "1", "detail": "Could not find tweet with id: [1].", "title": "Not Found Error",
+                             "resource_type": "tweet", "parameter": "id", "resource_id": "1",
+                             "type": "https://api.x.com/2/problems/resource-not-found" }]
+            }),
+        ))
         .mount(&server)
         .await;
 
@@ -149,6 +163,11 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
     let cases = [
         (problem(401, "Unauthorized", "Unauthorized"), ErrorCode::AuthExpired, "Unauthorized"),
         (problem(403, "Forbidden", duplicate), ErrorCode::ContentRejected, duplicate),
+        (
+            problem(403, "Forbidden", "You are not permitted to perform this action."),
+            ErrorCode::PlatformError,
+            "You are not permitted to perform this action.",
+        ),
         (too_long, ErrorCode::ContentTooLong, "Your Tweet text is too long."),
         (
             problem(503, "Service Unavailable", "Service Unavailable"),
@@ -211,4 +230,30 @@ async fn an_unreachable_api_is_unavailable() {
     let error = X::new(outbound()).delete(&channel_at(&closed_port_url(), ""), "1").await.unwrap_err();
 
     assert_eq!(error.code, ErrorCode::PlatformUnavailable, "{error:?}");
+}
+
+#[tokio::test]
+async fn an_image_over_5_mb_is_refused_before_any_upload() {
+    let server = MockServer::start().await;
+    let media_host = MockServer::start().await;
+    let mut large = PNG.to_vec();
+    large.resize(5 * 1024 * 1024 + 1, 0);
+    let image = bytes_at(&media_host, "/large.png", "image/png", large).await;
+
+    let error =
+        X::new(outbound()).publish(&channel(&server, ""), &post_with_media("Big", vec![image])).await.unwrap_err();
+
+    assert_eq!(error.code, ErrorCode::InvalidMedia, "{error:?}");
+    assert!(error.message.contains("at most 5242880"), "{error:?}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "nothing was uploaded");
+}
+
+#[test]
+fn the_contract_refuses_what_x_does_not_document() {
+    let numeric_ids = json!({ "text": "Cat", "media": { "media_ids": [1880028106020515840_u64] } });
+    assert!(!request_problems("POST", "/2/tweets", &numeric_ids).is_empty(), "media ids are strings");
+    let unknown_field = json!({ "text": "Cat", "alt": "A cat" });
+    assert!(!request_problems("POST", "/2/tweets", &unknown_field).is_empty(), "CreatePostsRequest is closed");
+    let numeric_id = json!({ "data": { "id": 1445880548472328192_u64, "text": "Hello" } });
+    assert!(!response_problems("POST", "/2/tweets", 201, &numeric_id).is_empty(), "post ids are strings");
 }

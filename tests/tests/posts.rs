@@ -23,6 +23,7 @@ fn in_seconds(clock: &ManualClock, seconds: i64) -> String {
 }
 
 on_both_stores!(
+    a_multi_step_publish_pauses_without_failing_and_the_next_run_resumes_from_its_step,
     a_scheduled_post_to_three_channels_ends_partial_with_each_targets_result,
     an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count,
     every_target_is_checked_against_its_platform_before_saving,
@@ -96,8 +97,8 @@ async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreK
 
     let cases = [
         (
-            json!({"text": "a".repeat(281), "targets": [x.id]}),
-            format!("targets[0] (x {}): text is 281 characters; x allows 280", x.id),
+            json!({"text": "日".repeat(141), "targets": [x.id]}),
+            format!("targets[0] (x {}): text is 282 weighted characters; x allows 280", x.id),
         ),
         (
             json!({"text": "b".repeat(301), "targets": [bluesky.id]}),
@@ -339,4 +340,71 @@ async fn media_urls_pass_the_ssrf_guard(kind: StoreKind) {
     }
     let body = json!({"text": "hi", "targets": ids(&channels), "media": [{"url": "https://hooks.example.com/a.png"}], "draft": true});
     assert_eq!(app.call(Method::POST, "/v1/posts", Some(body)).await.status, StatusCode::CREATED);
+}
+
+/// A platform whose publishing takes two runs, like a Meta media container still processing:
+/// the first try starts it and asks to come back in a minute, the next one finishes it.
+#[derive(Clone, Default)]
+struct TwoStepPlatform {
+    resumed_from: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+}
+
+#[async_trait::async_trait]
+impl posthorn::ports::platforms::PlatformClient for TwoStepPlatform {
+    fn platform(&self) -> Platform {
+        Platform::Threads
+    }
+
+    async fn publish(
+        &self,
+        _: &posthorn::ports::platforms::ChannelAuth,
+        post: &posthorn::ports::platforms::PublishRequest,
+    ) -> Result<posthorn::ports::platforms::Published, posthorn::ports::platforms::PlatformError> {
+        self.resumed_from.lock().unwrap().push(post.resume_from.clone());
+        match &post.resume_from {
+            None => Err(posthorn::ports::platforms::PlatformError::not_ready(
+                "processing the media",
+                "container-1@1790000000".into(),
+                std::time::Duration::from_secs(60),
+            )),
+            Some(_) => Ok(posthorn::ports::platforms::Published { platform_post_id: "t-1".into(), url: None }),
+        }
+    }
+
+    async fn delete(
+        &self,
+        _: &posthorn::ports::platforms::ChannelAuth,
+        _: &str,
+    ) -> Result<(), posthorn::ports::platforms::PlatformError> {
+        Ok(())
+    }
+
+    async fn metrics(
+        &self,
+        _: &posthorn::ports::platforms::ChannelAuth,
+        _: &str,
+    ) -> Result<posthorn::model::platforms::Metrics, posthorn::ports::platforms::PlatformError> {
+        Ok(posthorn::model::platforms::Metrics::default())
+    }
+}
+
+async fn a_multi_step_publish_pauses_without_failing_and_the_next_run_resumes_from_its_step(kind: StoreKind) {
+    let platform = TwoStepPlatform::default();
+    let fixture = Fixture::with_platforms(kind, vec![std::sync::Arc::new(platform.clone())]).await;
+    let channel = fixture.channel(Platform::Threads, "th-1", ConnectionStatus::Active).await;
+    let post = fixture.create(json!({"text": "A picture", "targets": [channel.id]})).await;
+    let id = post["id"].as_str().unwrap();
+
+    fixture.run_process_queue().await;
+    let paused = fixture.get(id).await;
+    assert_eq!((&paused["status"], &paused["targets"][0]["status"]), (&json!("publishing"), &json!("pending")));
+    fixture.run_process_queue().await;
+    assert_eq!(platform.resumed_from.lock().unwrap().len(), 1, "not tried again before the minute is over");
+
+    fixture.clock.advance(time::Duration::seconds(61));
+    fixture.run_process_queue().await;
+
+    assert_eq!(fixture.get(id).await["status"], "published");
+    assert_eq!(*platform.resumed_from.lock().unwrap(), [None, Some("container-1@1790000000".to_string())]);
+    fixture.events("post.published", 1).await;
 }

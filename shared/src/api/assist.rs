@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::platforms::Platform;
 use crate::ports::ai::{ChatRequest, GeneratedImage, IMAGE_SIZES, ImageRequest};
-use crate::services::fit::{fit, limit_phrase, unit_name};
+use crate::services::fit::{fit, limit_phrase};
 
 const MAX_TEXT_CHARS: usize = 10_000;
 const MAX_PROMPT_CHARS: usize = 4_000;
@@ -123,7 +123,7 @@ async fn text_assist(
     let (text, fit) = match task {
         Task::Fit(platform) => {
             let fitted = fit(state.ai.as_ref(), platform, answer).await?;
-            let unit = unit_name(platform.limits().unit);
+            let unit = platform.limits().unit.name();
             let report =
                 FitReport { platform, length: fitted.length, limit: fitted.limit, unit, truncated: fitted.truncated };
             (fitted.text, Some(report))

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::model::crypto::Sealed;
 use crate::model::ids::{ConnectionId, WorkspaceId};
-use crate::model::platforms::Platform;
+use crate::model::platforms::{InstanceLimits, Platform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +46,10 @@ pub struct Connection {
     #[serde(default)]
     pub app: Option<SealedApp>,
     pub status: ConnectionStatus,
+    /// The text limits of the account's own instance (Mastodon), read at connect; `None`
+    /// where the platform's hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_limits: Option<InstanceLimits>,
     /// While set and in the future, one sync holds the right to refresh the tokens: refreshes
     /// of one connection never run concurrently (single-use refresh tokens).
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -75,6 +79,7 @@ impl Connection {
             access_token,
             refresh_token: None,
             expires_at: None,
+            instance_limits: None,
             app: None,
             status: ConnectionStatus::Active,
             refresh_lease_until: None,

@@ -1,12 +1,12 @@
-//! Fitting text to a platform's length limit, in the platform's own unit (Bluesky counts
-//! graphemes). The model is told the limit up front; if its text is still too long it is asked
+//! Fitting text to a platform's length limit, in the platform's own unit (the one validation
+//! counts in: Bluesky graphemes, X weighted characters, …). The model is told the limit up front; if its text is still too long it is asked
 //! once more to shorten it; if that is still too long, the text is cut at a word boundary and
 //! ends with an ellipsis. The result always fits.
 
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::model::error::Result;
-use crate::model::platforms::{Limits, Platform, TextUnit};
+use crate::model::platforms::{Limits, Platform};
 use crate::ports::ai::{AiProvider, ChatRequest};
 
 const ELLIPSIS: &str = "…";
@@ -24,22 +24,10 @@ pub struct Fitted {
     pub truncated: bool,
 }
 
-/// The platform's unit in words: `characters` or `graphemes`.
-pub fn unit_name(unit: TextUnit) -> &'static str {
-    match unit {
-        TextUnit::Characters => "characters",
-        TextUnit::Graphemes => "graphemes",
-    }
-}
-
 /// The limit as the model is told it: `at most 300 graphemes (user-perceived characters, …)`.
 pub fn limit_phrase(platform: Platform) -> String {
     let limits = platform.limits();
-    let unit = match limits.unit {
-        TextUnit::Characters => "characters, counting spaces, emoji and links".to_string(),
-        TextUnit::Graphemes => "graphemes (user-perceived characters, counting spaces and links)".to_string(),
-    };
-    format!("at most {} {unit}: the {} limit", limits.max_text, platform.as_str())
+    format!("at most {} {}: the {} limit", limits.max_text, limits.unit.description(), platform.as_str())
 }
 
 /// Makes `text` fit `platform`: as it is, or shortened once more by the model, or cut.
@@ -61,7 +49,7 @@ pub async fn fit(ai: &dyn AiProvider, platform: Platform, text: String) -> Resul
              hashtags where you can. Answer with the post only.",
             limit_phrase(platform),
             limits.length(&text),
-            unit_name(limits.unit)
+            limits.unit.name()
         ),
         user: text,
     };
@@ -73,27 +61,26 @@ pub async fn fit(ai: &dyn AiProvider, platform: Platform, text: String) -> Resul
 }
 
 /// `text` cut to `limits` at a word boundary, ending with an ellipsis; unchanged if it fits.
+/// The cut is the longest prefix of whole graphemes that fits with the ellipsis, measured as the
+/// platform measures the whole text (a link counts its fixed weight once it is whole), so the
+/// prefix is found by bisection rather than by adding up graphemes.
 pub fn truncate(text: &str, limits: Limits) -> String {
     if limits.length(text) <= limits.max_text {
         return text.to_string();
     }
-    let budget = limits.max_text.saturating_sub(limits.length(ELLIPSIS));
-    let mut kept = String::new();
-    let mut length = 0;
-    let mut cut_before_space = false;
-    for grapheme in text.graphemes(true) {
-        let grapheme_length = limits.length(grapheme);
-        if length + grapheme_length > budget {
-            cut_before_space = grapheme.chars().all(char::is_whitespace);
-            break;
-        }
-        kept.push_str(grapheme);
-        length += grapheme_length;
+    let boundaries: Vec<usize> = text.grapheme_indices(true).map(|(at, _)| at).chain([text.len()]).collect();
+    let fits = |end: usize| limits.length(&format!("{}{ELLIPSIS}", &text[..end])) <= limits.max_text;
+    let (mut low, mut high) = (0, boundaries.len() - 1);
+    while low < high {
+        let middle = (low + high).div_ceil(2);
+        if fits(boundaries[middle]) { low = middle } else { high = middle - 1 }
     }
+    let kept = &text[..boundaries[low]];
+    let cut_before_space = text[kept.len()..].starts_with(char::is_whitespace);
     let at_word = match kept.rfind(char::is_whitespace) {
-        _ if cut_before_space => kept.as_str(),
+        _ if cut_before_space => kept,
         Some(space) if space >= kept.len() / 2 => &kept[..space],
-        _ => kept.as_str(),
+        _ => kept,
     };
     let trimmed = at_word.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c));
     format!("{trimmed}{ELLIPSIS}")
@@ -105,7 +92,7 @@ mod tests {
 
     #[test]
     fn cuts_at_a_word_boundary_with_an_ellipsis() {
-        let limits = Limits { max_text: 20, ..Platform::X.limits() };
+        let limits = Limits { max_text: 20, ..Platform::Linkedin.limits() };
         let cut = truncate("The quick brown fox jumps over the lazy dog", limits);
         assert_eq!(cut, "The quick brown fox…");
         assert!(limits.length(&cut) <= 20);
@@ -123,8 +110,16 @@ mod tests {
     }
 
     #[test]
+    fn x_is_cut_by_weighted_length() {
+        let cjk = "日本語".repeat(100);
+        let cut = truncate(&cjk, Platform::X.limits());
+        assert!(Platform::X.limits().length(&cut) <= 280, "{}", Platform::X.limits().length(&cut));
+        assert_eq!(cut.chars().count(), 139 + 1, "CJK and the ellipsis weigh 2: 139 characters, then …");
+    }
+
+    #[test]
     fn a_single_long_word_is_cut_hard() {
-        let limits = Limits { max_text: 10, ..Platform::X.limits() };
+        let limits = Limits { max_text: 10, ..Platform::Linkedin.limits() };
         assert_eq!(truncate(&"a".repeat(50), limits), format!("{}…", "a".repeat(9)));
     }
 }

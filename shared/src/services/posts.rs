@@ -140,8 +140,9 @@ pub async fn checks(
     let mut reports = Vec::with_capacity(channels.len());
     for channel in channels {
         let connection = posting.store.get_connection(channel.workspace_id, channel.connection_id).await?;
-        let status = connection.map_or(ConnectionStatus::Expired, |connection| connection.status);
-        reports.push(check_target(text, media, channel, status));
+        let status = connection.as_ref().map_or(ConnectionStatus::Expired, |connection| connection.status);
+        let limits = channel.platform.limits_on(connection.and_then(|connection| connection.instance_limits));
+        reports.push(check_target(text, media, channel, limits, status));
     }
     Ok(reports)
 }

@@ -104,13 +104,17 @@ fn record(target: &mut Target, outcome: Result<Published, PlatformError>, now: O
             None
         }
         Err(error) => {
-            target.error = Some(TargetError { code: error.code, message: error.message });
-            target.progress = error.progress.or(target.progress.take());
-            let retry_in = error.retry_after.filter(|delay| {
+            let resume_in = error.resumes_after();
+            let rate_limit_wait = error.retry_after.filter(|delay| {
                 error.code == ErrorCode::RateLimited
                     && *delay <= MAX_RATE_LIMIT_WAIT
                     && target.attempts < MAX_TARGET_ATTEMPTS
             });
+            let retry_in = resume_in.or(rate_limit_wait);
+            target.error = Some(TargetError { code: error.code, message: error.message });
+            // Adapters hand back the step on every error that may resume from it, so an error
+            // without one (an unusable media container) makes the next try start over.
+            target.progress = error.progress;
             if retry_in.is_none() {
                 target.status = TargetStatus::Failed;
             }
@@ -127,8 +131,12 @@ async fn publish_target(accounts: &Accounts<'_>, post: &Post, target: &Target) -
             format!("no adapter for {} is configured", target.platform.as_str()),
         )
     })?;
-    let request =
-        PublishRequest { text: post.text.clone(), media: post.media.clone(), resume_from: target.progress.clone() };
+    let request = PublishRequest {
+        target_key: format!("{}:{}", post.id, target.channel_id),
+        text: post.text.clone(),
+        media: post.media.clone(),
+        resume_from: target.progress.clone(),
+    };
     let published = with_fresh_token(accounts, &connection, Some(&channel), |auth| {
         let request = &request;
         async move { client.publish(&auth, request).await }

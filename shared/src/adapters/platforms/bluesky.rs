@@ -1,8 +1,9 @@
 //! The Bluesky adapter (AT Protocol) against the channel's PDS (`auth.base_url`) with the
 //! session's access JWT: images as blobs (`com.atproto.repo.uploadBlob`), the post as an
 //! `app.bsky.feed.post` record in the repo of the channel's DID (`com.atproto.repo.createRecord`)
-//! with link facets at UTF-8 byte offsets and an `app.bsky.embed.images` embed carrying alt
-//! text. The post id kept is the record's `at://` URI; its rkey deletes it.
+//! with link, mention and tag facets at UTF-8 byte offsets (`bluesky_richtext`; handles resolved
+//! through `com.atproto.identity.resolveHandle`) and an `app.bsky.embed.images` embed carrying
+//! alt text. The post id kept is the record's `at://` URI; its rkey deletes it.
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::adapters::outbound::{FullResponse, OutboundClient};
+use crate::adapters::platforms::bluesky_richtext::{self, ByteSlice, Facet, Feature, Found};
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use crate::adapters::platforms::media::{self, Image};
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
@@ -37,7 +39,8 @@ impl Bluesky {
             .body(image.bytes);
         let response = http::send::<Dialect>(&self.http, request).await.map_err(http::as_media_error)?;
         let uploaded: UploadedBlob = http::parse_json(&response)?;
-        Ok(EmbeddedImage { alt: image.alt.unwrap_or_default(), image: uploaded.blob })
+        let aspect_ratio = image.dimensions.map(|(width, height)| AspectRatio { width, height });
+        Ok(EmbeddedImage { alt: image.alt.unwrap_or_default(), image: uploaded.blob, aspect_ratio })
     }
 
     async fn embed(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Embed>, PlatformError> {
@@ -45,10 +48,38 @@ impl Bluesky {
             return Ok(None);
         }
         let mut images = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Bluesky.limits().images).await? {
             images.push(self.upload_blob(auth, image).await?);
         }
         Ok(Some(Embed { kind: "app.bsky.embed.images", images }))
+    }
+
+    /// The text's facets; a mention whose handle does not resolve is left as plain text, as
+    /// the official clients leave it.
+    async fn facets(&self, auth: &ChannelAuth, text: &str) -> Vec<Facet> {
+        let mut facets = Vec::new();
+        for (range, found) in bluesky_richtext::detect(text) {
+            let feature = match found {
+                Found::Link { uri } => Feature::Link { uri },
+                Found::Tag { tag } => Feature::Tag { tag },
+                Found::Mention { handle } => match self.resolve_handle(auth, &handle).await {
+                    Some(did) => Feature::Mention { did },
+                    None => continue,
+                },
+            };
+            facets.push(Facet { index: ByteSlice::from(range), features: vec![feature] });
+        }
+        facets
+    }
+
+    async fn resolve_handle(&self, auth: &ChannelAuth, handle: &str) -> Option<String> {
+        let url = http::endpoint(&auth.base_url, "/xrpc/com.atproto.identity.resolveHandle");
+        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
+            .await
+            .ok()?
+            .query(&[("handle", handle)]);
+        let resolved: ResolvedHandle = http::send_json::<Dialect, _>(&self.http, request).await.ok()?;
+        Some(resolved.did)
     }
 
     async fn xrpc_post<B: Serialize>(
@@ -74,7 +105,8 @@ impl PlatformClient for Bluesky {
             kind: POST_COLLECTION,
             text: &post.text,
             created_at: now_rfc3339(),
-            facets: link_facets(&post.text),
+            facets: self.facets(auth, &post.text).await,
+            langs: language(&post.text).into_iter().collect(),
             embed: self.embed(auth, post).await?,
         };
         let body = CreateRecord { repo: &auth.platform_channel_id, collection: POST_COLLECTION, record };
@@ -131,50 +163,12 @@ impl AtUri {
     }
 }
 
-/// A rich-text facet: a link over a UTF-8 byte range of the text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Facet {
-    pub index: ByteSlice,
-    pub features: Vec<LinkFeature>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ByteSlice {
-    pub byte_start: usize,
-    pub byte_end: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LinkFeature {
-    #[serde(rename = "$type")]
-    kind: &'static str,
-    pub uri: String,
-}
-
-/// Link facets for every http(s) URL in `text`. Offsets are UTF-8 byte offsets (what the
-/// protocol counts), so emoji and other multi-byte characters before a link are accounted for.
-pub fn link_facets(text: &str) -> Vec<Facet> {
-    let mut facets = Vec::new();
-    let mut word_start = 0;
-    for (index, character) in text.char_indices().chain([(text.len(), ' ')]) {
-        if character.is_whitespace() {
-            facets.extend(link_in(text, word_start, index));
-            word_start = index + character.len_utf8();
-        }
-    }
-    facets
-}
-
-/// The link facet of the word `text[start..end]`, if it is a URL (trailing punctuation excluded).
-fn link_in(text: &str, start: usize, end: usize) -> Option<Facet> {
-    let word = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
-    let rest = word.strip_prefix("https://").or_else(|| word.strip_prefix("http://"))?;
-    if rest.is_empty() {
-        return None;
-    }
-    let index = ByteSlice { byte_start: start, byte_end: start + word.len() };
-    Some(Facet { index, features: vec![LinkFeature { kind: "app.bsky.richtext.facet#link", uri: word.to_string() }] })
+/// The BCP-47 tag of the text's language, when the detector is confident; posts carry no
+/// language of their own.
+fn language(text: &str) -> Option<String> {
+    let detected = whatlang::detect(text).filter(whatlang::Info::is_reliable)?;
+    let language = isolang::Language::from_639_3(detected.lang().code())?;
+    Some(language.to_639_1().unwrap_or(detected.lang().code()).to_string())
 }
 
 fn now_rfc3339() -> String {
@@ -197,6 +191,10 @@ struct PostRecord<'a> {
     created_at: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     facets: Vec<Facet>,
+    /// The text's language, where it can be told (`app.bsky.feed.post#langs`), so feeds and
+    /// readers' language filters find the post.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    langs: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     embed: Option<Embed>,
 }
@@ -209,9 +207,19 @@ struct Embed {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct EmbeddedImage {
     alt: String,
     image: Blob,
+    /// Lets clients lay the image out before loading it (`app.bsky.embed.defs#aspectRatio`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aspect_ratio: Option<AspectRatio>,
+}
+
+#[derive(Serialize)]
+struct AspectRatio {
+    width: u32,
+    height: u32,
 }
 
 /// A blob reference exactly as `uploadBlob` returned it, to put in the record.
@@ -235,6 +243,11 @@ struct BlobLink {
 #[derive(Deserialize)]
 struct UploadedBlob {
     blob: Blob,
+}
+
+#[derive(Deserialize)]
+struct ResolvedHandle {
+    did: String,
 }
 
 #[derive(Deserialize)]
@@ -286,7 +299,8 @@ impl ErrorDialect for Dialect {
             "ExpiredToken" | "InvalidToken" | "AuthMissing" | "AuthenticationRequired" => ErrorCode::AuthExpired,
             "RateLimitExceeded" => ErrorCode::RateLimited,
             "BlobTooLarge" | "InvalidMimeType" => ErrorCode::InvalidMedia,
-            _ if mentions(&message.text, &["longer than", "too long"]) => ErrorCode::ContentTooLong,
+            _ if is_about_text_length(&message.text) => ErrorCode::ContentTooLong,
+            "InvalidRequest" if is_about_record_media(&message.text) => ErrorCode::InvalidMedia,
             "InvalidRequest" if mentions(&message.text, &["record"]) => ErrorCode::ContentRejected,
             _ if status == 413 => ErrorCode::InvalidMedia,
             _ if status == 403 => ErrorCode::ContentRejected,
@@ -295,20 +309,41 @@ impl ErrorDialect for Dialect {
     }
 }
 
+/// The PDS's lexicon validation names the value's path: `… grapheme too big (maximum 300, got
+/// 301) at $.record.text`; older versions said `Record/text must not be longer than …`.
+fn is_about_text_length(message: &str) -> bool {
+    mentions(message, &["longer than", "too long", "too big"]) && mentions(message, &["text", "grapheme"])
+}
+
+/// An `Invalid app.bsky.feed.post record` about the embed: the images, not the words.
+fn is_about_record_media(message: &str) -> bool {
+    mentions(message, &["record"]) && mentions(message, &["embed", "blob", "image", "mimetype"])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn facets_count_bytes_not_characters() {
-        let text = "👨‍👩‍👧 see https://example.com/a?b=1. and http://x.y";
-        let facets = link_facets(text);
-        assert_eq!(facets.len(), 2);
-        let first = facets[0].index;
-        assert_eq!(&text[first.byte_start..first.byte_end], "https://example.com/a?b=1");
-        assert_eq!(first.byte_start, "👨‍👩‍👧 see ".len());
-        assert_eq!(facets[1].features[0].uri, "http://x.y");
-        assert!(link_facets("no links, only https:// here").is_empty());
+    fn the_pds_lexicon_errors_say_what_was_refused() {
+        let classify = |text: &str| Dialect::classify(400, &PlatformMessage::new(Some("InvalidRequest".into()), text));
+        let long = "Invalid app.bsky.feed.post record: grapheme too big (maximum 300, got 301) at $.record.text";
+        assert_eq!(classify(long), ErrorCode::ContentTooLong);
+        let big = "Invalid app.bsky.feed.post record: $.record.embed.images[0].image blob too big";
+        assert_eq!(classify(big), ErrorCode::InvalidMedia);
+        assert_eq!(
+            classify("Invalid app.bsky.feed.post record: must have the property \"createdAt\""),
+            ErrorCode::ContentRejected
+        );
+    }
+
+    #[test]
+    fn the_language_is_set_only_when_the_detector_is_confident() {
+        let english = "We shipped the new release today, with faster scheduling and better previews for everyone.";
+        assert_eq!(language(english).as_deref(), Some("en"));
+        let german = "Heute haben wir die neue Version veröffentlicht, mit schnellerer Planung für alle.";
+        assert_eq!(language(german).as_deref(), Some("de"));
+        assert_eq!(language("ok 👍"), None);
     }
 
     #[test]

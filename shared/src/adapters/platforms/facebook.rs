@@ -14,6 +14,7 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::graph::{self, Graph};
 use crate::adapters::platforms::meta_login::FacebookLogin;
 use crate::adapters::platforms::oauth;
+use crate::adapters::platforms::versions::{META_GRAPH, meta_graph_version};
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{MediaItem, Metrics, Platform};
 use crate::ports::platforms::connect::{
@@ -21,10 +22,10 @@ use crate::ports::platforms::connect::{
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
-pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com/v21.0";
+pub const DEFAULT_BASE_URL: &str = concat!("https://graph.facebook.com/", meta_graph_version!());
 /// Where the login dialog is, at the Graph API's version, unless
 /// [`Facebook::with_oauth_base`] says otherwise.
-pub const DEFAULT_OAUTH_BASE: &str = "https://www.facebook.com/v21.0";
+pub const DEFAULT_OAUTH_BASE: &str = concat!("https://www.facebook.com/", meta_graph_version!());
 /// Listing the user's pages, posting on them and reading their engagement; pages owned through a
 /// business portfolio are listed only with `business_management`.
 pub const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts,business_management";
@@ -37,6 +38,7 @@ const METRIC_FIELDS: &str = "reactions.summary(total_count),comments.summary(tot
 pub struct Facebook {
     http: OutboundClient,
     oauth_base: String,
+    graph_version: String,
 }
 
 /// `GET /me?fields=id,name,picture`.
@@ -128,7 +130,17 @@ struct Engagement {
 
 impl Facebook {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string(), graph_version: META_GRAPH.version.to_string() }
+    }
+
+    /// The Graph API version called, whatever version a connection was made at.
+    pub fn with_graph_version(mut self, version: impl Into<String>) -> Self {
+        self.graph_version = version.into();
+        self
+    }
+
+    fn graph<'a>(&'a self, auth: &'a ChannelAuth) -> Graph<'a> {
+        Graph::at_version(&self.http, auth, &self.graph_version)
     }
 
     /// Where the login dialog (`/dialog/oauth`) is: a fake in tests.
@@ -180,7 +192,7 @@ impl PlatformClient for Facebook {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         graph::check_limits(Platform::Facebook, post)?;
-        let graph = Graph::new(&self.http, auth);
+        let graph = self.graph(auth);
         let post_id = match post.media.as_slice() {
             [] => Self::post_text(&graph, &post.text).await?,
             [image] => Self::post_photo(&graph, &post.text, image).await?,
@@ -191,11 +203,11 @@ impl PlatformClient for Facebook {
     }
 
     async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
-        Graph::new(&self.http, auth).delete(&[platform_post_id]).await
+        self.graph(auth).delete(&[platform_post_id]).await
     }
 
     async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
+        let graph = self.graph(auth);
         let engagement: Engagement = graph.get(&[platform_post_id], &[("fields", METRIC_FIELDS)]).await?;
         Ok(Metrics {
             views: None,
@@ -221,7 +233,7 @@ impl Connector for Facebook {
     }
 
     fn authorization_url(&self, request: &AuthorizeRequest<'_>) -> Result<String, PlatformError> {
-        let page = format!("{}/dialog/oauth", self.oauth_base.trim_end_matches('/'));
+        let page = format!("{}/dialog/oauth", graph::with_version(&self.oauth_base, &self.graph_version));
         let query = oauth::authorization_query(request.app, request.redirect_uri, SCOPES, request.state, None);
         oauth::url_with_query(&page, &query)
     }
@@ -231,12 +243,13 @@ impl Connector for Facebook {
     }
 
     async fn refresh(&self, app: &OAuthApp, auth: &ChannelAuth, _: Option<&str>) -> Result<TokenGrant, PlatformError> {
-        self.login(&auth.base_url, app).extend(&auth.access_token).await
+        let base_url = graph::with_version(&auth.base_url, &self.graph_version);
+        self.login(&base_url, app).extend(&auth.access_token).await
     }
 
     /// Facebook has no handles: the name stands for one.
     async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
-        let me: Me = Graph::new(&self.http, auth).get(&["me"], &[("fields", "id,name,picture")]).await?;
+        let me: Me = self.graph(auth).get(&["me"], &[("fields", "id,name,picture")]).await?;
         Ok(Profile {
             platform_user_id: me.id,
             username: me.name.clone(),
@@ -248,7 +261,7 @@ impl Connector for Facebook {
 
     /// Every page the user can post on, each with its own page token.
     async fn list_channels(&self, auth: &ChannelAuth, _: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
+        let graph = self.graph(auth);
         let mut channels = Vec::new();
         let mut after = None;
         for _ in 0..MAX_ACCOUNTS_PAGES {
@@ -275,6 +288,6 @@ impl Connector for Facebook {
         auth: &ChannelAuth,
         _refresh_token: Option<&str>,
     ) -> Result<(), PlatformError> {
-        Graph::new(&self.http, auth).delete(&["me", "permissions"]).await
+        self.graph(auth).delete(&["me", "permissions"]).await
     }
 }

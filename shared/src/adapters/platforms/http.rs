@@ -1,9 +1,13 @@
 //! What every platform adapter does around one API call: build the request through the one
 //! [`OutboundClient`], send it, and turn a failure — no answer, or an error status with the
-//! platform's own error body — into a [`PlatformError`] with a stable code, the platform's raw
+//! platform's own error body — into a [`PlatformError`] with a stable code, the platform's own
 //! message and, for rate limits, when to try again. Each platform supplies only its
-//! [`ErrorDialect`]: how its error bodies read, which rate-limit header it sends, and how its
-//! 4xx answers map to codes.
+//! [`ErrorDialect`]: how its error bodies read, when it says to come back, and how its answers
+//! map to codes.
+//!
+//! An answer that is not in the platform's documented shape is never echoed into an error: it
+//! may hold tokens or client secrets (a token endpoint's answer, a proxy's debug page), and
+//! errors are stored on posts and connections and shown to API callers.
 
 use std::time::{Duration, SystemTime};
 
@@ -19,8 +23,6 @@ use crate::ports::platforms::PlatformError;
 
 /// How much of an API answer is read at most (media downloads have their own cap).
 pub const MAX_API_BODY: usize = 1024 * 1024;
-/// How much of an unreadable error body is kept as the message.
-const MAX_RAW_MESSAGE: usize = 500;
 
 /// The header a platform announces the end of its rate-limit window in, besides `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,12 @@ pub trait ErrorDialect {
     /// The platform's rate-limit reset header.
     const RESET: ResetHeader;
 
+    /// How long the platform asked to wait, besides `Retry-After`: by default its [`Self::RESET`]
+    /// header.
+    fn rate_limit_delay(headers: &HeaderMap) -> Option<Duration> {
+        reset_delay(headers, Self::RESET)
+    }
+
     /// The platform's message from a JSON error body, if it has the platform's shape.
     fn message(body: &serde_json::Value) -> Option<PlatformMessage>;
 
@@ -66,9 +74,10 @@ pub trait ErrorDialect {
     /// are); `message` is what the platform said.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode;
 
-    /// The code for an answer the platform's own error name decides, whatever its status (an
-    /// OAuth `invalid_client` is the app's configuration, not an expired connection).
-    fn decide(_message: &PlatformMessage) -> Option<ErrorCode> {
+    /// The code for an answer the platform's own error fields decide, whatever its status (an
+    /// OAuth `invalid_client` is the app's configuration, not an expired connection; Meta's
+    /// numeric codes); `body` is the whole JSON error body.
+    fn decide(_body: &serde_json::Value, _message: &PlatformMessage) -> Option<ErrorCode> {
         None
     }
 }
@@ -89,6 +98,15 @@ pub fn endpoint(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
 
+/// `base_url` with the percent-encoded `segments` appended, so an id can never climb out of its
+/// node (Graph-style APIs address objects by id).
+pub fn node_url(base_url: &str, segments: &[&str]) -> Result<String, PlatformError> {
+    let invalid = || PlatformError::new(ErrorCode::PlatformError, format!("invalid API base URL `{base_url}`"));
+    let mut url = url::Url::parse(base_url).map_err(|_| invalid())?;
+    url.path_segments_mut().map_err(|()| invalid())?.pop_if_empty().extend(segments);
+    Ok(url.into())
+}
+
 /// Sends `request` and returns the answer if its status is a success, else the mapped error.
 pub async fn send<D: ErrorDialect>(
     http: &OutboundClient,
@@ -107,14 +125,31 @@ pub async fn send_json<D: ErrorDialect, T: DeserializeOwned>(
     parse_json(&response)
 }
 
-/// A successful answer read as `T`; an answer of another shape is a `platform_error`.
+/// A successful answer read as `T`; an answer of another shape is a `platform_error` that says
+/// where the answer went wrong, never what it held.
 pub fn parse_json<T: DeserializeOwned>(response: &FullResponse) -> Result<T, PlatformError> {
     serde_json::from_slice(&response.body).map_err(|e| {
         PlatformError::new(
             ErrorCode::PlatformError,
-            format!("unexpected answer from the platform ({e}): {}", raw_text(&response.body)),
+            format!(
+                "the platform's answer was not what its API documents ({} error at line {} column {})",
+                category_name(e.classify()),
+                e.line(),
+                e.column()
+            ),
         )
     })
+}
+
+/// Serde's own messages quote the value they refused (`invalid type: string "…"`), which may
+/// be a token: only the kind of mismatch is named.
+fn category_name(category: serde_json::error::Category) -> &'static str {
+    match category {
+        serde_json::error::Category::Io => "read",
+        serde_json::error::Category::Syntax => "syntax",
+        serde_json::error::Category::Data => "shape",
+        serde_json::error::Category::Eof => "truncation",
+    }
 }
 
 /// No answer: timeouts and connection failures are the platform being unavailable.
@@ -134,14 +169,15 @@ pub fn error_from<D: ErrorDialect>(response: &FullResponse) -> PlatformError {
         .ok()
         .and_then(|body| D::message(&body))
         .unwrap_or_else(|| PlatformMessage::new(None, fallback_text(response)));
-    let code = D::decide(&message).unwrap_or_else(|| match response.status {
+    let body = serde_json::from_slice::<serde_json::Value>(&response.body).unwrap_or_default();
+    let code = D::decide(&body, &message).unwrap_or_else(|| match response.status {
         401 => ErrorCode::AuthExpired,
         429 => ErrorCode::RateLimited,
         500.. => ErrorCode::PlatformUnavailable,
         status => D::classify(status, &message),
     });
     let retry_after = match code {
-        ErrorCode::RateLimited => response.retry_after().or_else(|| reset_delay(&response.headers, D::RESET)),
+        ErrorCode::RateLimited => response.retry_after().or_else(|| D::rate_limit_delay(&response.headers)),
         _ => None,
     };
     PlatformError { code, message: message.into_message(), retry_after, progress: None }
@@ -179,14 +215,12 @@ fn reset_delay(headers: &HeaderMap, reset: ResetHeader) -> Option<Duration> {
     Some(Duration::try_from(at - now).unwrap_or_default())
 }
 
-/// The message for an error body that is not in the platform's shape.
+/// The message for an error body that is not in the platform's shape: its status and size only.
 fn fallback_text(response: &FullResponse) -> String {
-    let raw = raw_text(&response.body);
-    if raw.is_empty() { format!("HTTP {}", response.status) } else { format!("HTTP {}: {raw}", response.status) }
-}
-
-fn raw_text(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).trim().chars().take(MAX_RAW_MESSAGE).collect()
+    match response.body.len() {
+        0 => format!("HTTP {}", response.status),
+        size => format!("HTTP {} with an undocumented answer of {size} bytes", response.status),
+    }
 }
 
 #[cfg(test)]
@@ -235,7 +269,17 @@ mod tests {
         let error = error_from::<Plain>(&response(429, &[("x-reset", reset)], "slow down"));
         let wait = error.retry_after.unwrap();
         assert!(wait > Duration::from_secs(50) && wait <= Duration::from_secs(60), "{wait:?}");
-        assert_eq!(error.message, "HTTP 429: slow down");
+        assert_eq!(error.message, "HTTP 429 with an undocumented answer of 9 bytes");
+    }
+
+    #[test]
+    fn undocumented_answers_are_never_echoed() {
+        let secret = "ya29.a0-SECRET-TOKEN";
+        let error = error_from::<Plain>(&response(400, &[], &format!("<html>access_token={secret}</html>")));
+        assert!(!error.message.contains(secret), "{}", error.message);
+        let mistyped = response(200, &[], &format!(r#"{{"count": "{secret}"}}"#));
+        let error = parse_json::<std::collections::HashMap<String, u64>>(&mistyped).unwrap_err();
+        assert!(!error.message.contains(secret), "{}", error.message);
     }
 
     #[test]

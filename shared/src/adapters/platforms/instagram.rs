@@ -14,18 +14,20 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::adapters::outbound::OutboundClient;
-use crate::adapters::platforms::graph::{self, ContainerFlow, Created, Graph, Polling};
+use crate::adapters::platforms::container::{ContainerApi, Polling};
+use crate::adapters::platforms::graph::Graph;
 use crate::adapters::platforms::meta_login::LongLivedLogin;
+use crate::adapters::platforms::versions::{META_GRAPH, meta_graph_version};
 use crate::model::channels::ChannelKind;
-use crate::model::platforms::{ErrorCode, MediaItem, Metrics, Platform};
+use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
 /// Instagram API with Instagram Login (`instagram_business_*` permissions); accounts connected
-/// through Facebook Login use `https://graph.facebook.com/v21.0` instead.
-pub const DEFAULT_BASE_URL: &str = "https://graph.instagram.com/v21.0";
+/// through Facebook Login use `https://graph.facebook.com/{version}` instead.
+pub const DEFAULT_BASE_URL: &str = concat!("https://graph.instagram.com/", meta_graph_version!());
 /// Where the authorization window (`/oauth/authorize`) and the code exchange
 /// (`/oauth/access_token`) are, unless [`Instagram::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://api.instagram.com";
@@ -40,6 +42,7 @@ pub struct Instagram {
     http: OutboundClient,
     polling: Polling,
     oauth_base: String,
+    graph_version: String,
 }
 
 /// `GET /me?fields=user_id,username,name,profile_picture_url`: `user_id` is the professional
@@ -54,8 +57,15 @@ struct Me {
 }
 
 /// `status_code` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `status` says why.
-const FLOW: ContainerFlow =
-    ContainerFlow { status_field: "status_code", detail_field: "status", publish_edge: "media_publish" };
+const CONTAINERS: ContainerApi = ContainerApi {
+    platform: Platform::Instagram,
+    create_edge: "media",
+    text_field: "caption",
+    image_media_type: None,
+    status_field: "status_code",
+    detail_field: "status",
+    publish_edge: "media_publish",
+};
 
 #[derive(Deserialize)]
 struct Counts {
@@ -65,7 +75,22 @@ struct Counts {
 
 impl Instagram {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, polling: Polling::default(), oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+        Self {
+            http,
+            polling: Polling::default(),
+            oauth_base: DEFAULT_OAUTH_BASE.to_string(),
+            graph_version: META_GRAPH.version.to_string(),
+        }
+    }
+
+    /// The Graph API version called, whatever version a connection was made at.
+    pub fn with_graph_version(mut self, version: impl Into<String>) -> Self {
+        self.graph_version = version.into();
+        self
+    }
+
+    fn graph<'a>(&'a self, auth: &'a ChannelAuth) -> Graph<'a> {
+        Graph::at_version(&self.http, auth, &self.graph_version)
     }
 
     /// Where the authorization window and the code exchange are: a fake in tests.
@@ -79,36 +104,6 @@ impl Instagram {
         self.polling = polling;
         self
     }
-
-    async fn create_container(graph: &Graph<'_>, post: &PublishRequest) -> Result<String, PlatformError> {
-        match post.media.as_slice() {
-            [image] => Self::create_media(graph, image, &[("caption", post.text.as_str())]).await,
-            images => Self::create_carousel(graph, &post.text, images).await,
-        }
-    }
-
-    async fn create_carousel(graph: &Graph<'_>, caption: &str, images: &[MediaItem]) -> Result<String, PlatformError> {
-        let mut children = Vec::with_capacity(images.len());
-        for image in images {
-            children.push(Self::create_media(graph, image, &[("is_carousel_item", "true")]).await?);
-        }
-        let children = children.join(",");
-        let form = [("media_type", "CAROUSEL"), ("children", children.as_str()), ("caption", caption)];
-        let created: Created = graph.post(&[graph.channel(), "media"], &form).await?;
-        Ok(created.id)
-    }
-
-    async fn create_media(
-        graph: &Graph<'_>,
-        image: &MediaItem,
-        extra: &[(&str, &str)],
-    ) -> Result<String, PlatformError> {
-        let mut form = vec![("image_url", image.url.as_str())];
-        form.extend(image.alt.as_deref().map(|alt| ("alt_text", alt)));
-        form.extend_from_slice(extra);
-        let created: Created = graph.post(&[graph.channel(), "media"], &form).await?;
-        Ok(created.id)
-    }
 }
 
 #[async_trait]
@@ -118,15 +113,7 @@ impl PlatformClient for Instagram {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
-        let container = match &post.resume_from {
-            Some(container) => container.clone(),
-            None => {
-                graph::check_limits(Platform::Instagram, post)?;
-                Self::create_container(&graph, post).await?
-            }
-        };
-        FLOW.publish(&graph, self.polling, &container).await.map_err(graph::resumable(&container))
+        CONTAINERS.publish(&self.graph(auth), self.polling, post).await
     }
 
     async fn delete(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<(), PlatformError> {
@@ -137,7 +124,7 @@ impl PlatformClient for Instagram {
     }
 
     async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
+        let graph = self.graph(auth);
         let counts: Counts = graph.get(&[platform_post_id], &[("fields", "like_count,comments_count")]).await?;
         let insights = graph.insights(platform_post_id, "views,shares").await?;
         Ok(Metrics {
@@ -177,7 +164,7 @@ impl Connector for Instagram {
 
     async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError> {
         let fields = [("fields", "user_id,username,name,profile_picture_url")];
-        let me: Me = Graph::new(&self.http, auth).get(&["me"], &fields).await?;
+        let me: Me = self.graph(auth).get(&["me"], &fields).await?;
         Ok(Profile {
             profile_url: Some(format!("https://www.instagram.com/{}", me.username)),
             platform_user_id: me.user_id.unwrap_or(me.id),

@@ -1,8 +1,11 @@
 //! The LinkedIn adapter (versioned `/rest` Posts API, Rest.li 2.0) posting as the channel's
 //! person or organization URN: images through `POST /rest/images?action=initializeUpload` and a
 //! `PUT` of the bytes to the returned upload URL, the post through `POST /rest/posts` (its URN
-//! comes back in `x-restli-id`), deletion through `DELETE /rest/posts/{urn}`, and likes and
-//! comments through `GET /rest/socialActions/{urn}`. Members connect through 3-legged OAuth
+//! comes back in `x-restli-id`) with its commentary in little text, deletion through
+//! `DELETE /rest/posts/{urn}`, and reactions and comments of organization posts through
+//! `GET /rest/socialMetadata/{urn}` (reading a member's own posts takes `r_member_social`, which
+//! LinkedIn grants to select developers only: their figures are reported as unavailable).
+//! Members connect through 3-legged OAuth
 //! with OpenID Connect: consent and tokens on www.linkedin.com (`/oauth/v2/authorization`,
 //! `/oauth/v2/accessToken`, `/oauth/v2/revoke`; refresh tokens only for apps LinkedIn approved
 //! for them), the member from `GET /v2/userinfo`, and the organizations they administer from
@@ -16,8 +19,10 @@ use serde_json::json;
 
 use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
+use crate::adapters::platforms::little_text::to_little_text;
 use crate::adapters::platforms::media::{self, Image};
 use crate::adapters::platforms::oauth::{self, ClientAuth, TokenEndpoint};
+use crate::adapters::platforms::versions;
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::connect::{
@@ -28,16 +33,13 @@ use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, Publis
 pub const DEFAULT_BASE_URL: &str = "https://api.linkedin.com";
 /// Where consent, tokens and revocation are, unless [`Linkedin::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://www.linkedin.com";
-/// Sign In with OpenID Connect and Share on LinkedIn. Posting as organizations also takes
-/// `w_organization_social rw_organization_admin` (Community Management API): see
-/// [`Linkedin::with_scopes`].
+/// Sign In with OpenID Connect and Share on LinkedIn. Posting as organizations and reading their
+/// posts' figures also takes `w_organization_social r_organization_social rw_organization_admin`
+/// (Community Management API): see [`Linkedin::with_scopes`].
 pub const DEFAULT_SCOPES: &str = "openid profile w_member_social";
 /// Organizations read per `organizationAcls` page, and pages read at most.
 const ACL_PAGE_SIZE: usize = 100;
 const MAX_ACL_PAGES: usize = 10;
-/// The `LinkedIn-Version` (YYYYMM) sent unless [`Linkedin::with_version`] says otherwise; LinkedIn
-/// serves each version for about a year.
-pub const DEFAULT_VERSION: &str = "202510";
 const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
 const POST_ID_HEADER: &str = "x-restli-id";
 const ORGANIZATION_URN: &str = "urn:li:organization:";
@@ -53,12 +55,13 @@ impl Linkedin {
     pub fn new(http: OutboundClient) -> Self {
         Self {
             http,
-            version: DEFAULT_VERSION.to_string(),
+            version: versions::LINKEDIN.version.to_string(),
             oauth_base: DEFAULT_OAUTH_BASE.to_string(),
             scopes: DEFAULT_SCOPES.to_string(),
         }
     }
 
+    /// The `LinkedIn-Version` (YYYYMM) sent on every `/rest` call instead of the pinned one.
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
         self
@@ -157,7 +160,7 @@ impl Linkedin {
 
     async fn content(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Option<Content>, PlatformError> {
         let mut images = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Linkedin.limits().images).await? {
             images.push(self.upload(auth, image).await?);
         }
         Ok(match images.len() {
@@ -177,7 +180,7 @@ impl PlatformClient for Linkedin {
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let body = NewPost {
             author: &auth.platform_channel_id,
-            commentary: &post.text,
+            commentary: to_little_text(&post.text),
             visibility: "PUBLIC",
             distribution: Distribution {
                 feed_distribution: "MAIN_FEED",
@@ -202,14 +205,19 @@ impl PlatformClient for Linkedin {
         http::send::<Dialect>(&self.http, request).await.map(drop)
     }
 
+    /// Reactions (every kind counts as a like) and comments of an organization's post; a
+    /// member's post has no figures Posthorn may read.
     async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let path = format!("/rest/socialActions/{}", encode_urn(platform_post_id));
+        if !auth.platform_channel_id.starts_with(ORGANIZATION_URN) {
+            return Ok(Metrics::default());
+        }
+        let path = format!("/rest/socialMetadata/{}", encode_urn(platform_post_id));
         let request = self.rest(auth, Method::GET, &path).await?;
-        let actions: SocialActions = http::send_json::<Dialect, _>(&self.http, request).await?;
+        let metadata: SocialMetadata = http::send_json::<Dialect, _>(&self.http, request).await?;
         Ok(Metrics {
             views: None,
-            likes: actions.likes_summary.map(|likes| likes.total_likes),
-            comments: actions.comments_summary.map(|comments| comments.aggregated_total_comments),
+            likes: Some(metadata.reaction_summaries.values().map(|summary| summary.count).sum()),
+            comments: Some(metadata.comment_summary.map_or(0, |summary| summary.count)),
             shares: None,
         })
     }
@@ -301,7 +309,7 @@ fn encode_urn(urn: &str) -> String {
 #[serde(rename_all = "camelCase")]
 struct NewPost<'a> {
     author: &'a str,
-    commentary: &'a str,
+    commentary: String,
     visibility: &'static str,
     distribution: Distribution,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,23 +377,19 @@ struct InitializedUpload {
     image: String,
 }
 
+/// `{"reactionSummaries": {"LIKE": {"reactionType": "LIKE", "count": 3}, …}, "commentSummary":
+/// {"count": 2, "topLevelCount": 1}, "commentsState": "OPEN", "entity": "urn:li:share:…"}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SocialActions {
-    likes_summary: Option<LikesSummary>,
-    comments_summary: Option<CommentsSummary>,
+struct SocialMetadata {
+    #[serde(default)]
+    reaction_summaries: std::collections::HashMap<String, Counted>,
+    comment_summary: Option<Counted>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LikesSummary {
-    total_likes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CommentsSummary {
-    aggregated_total_comments: u64,
+struct Counted {
+    count: u64,
 }
 
 /// LinkedIn errors are `{"message", "status", "serviceErrorCode", "code"?}`.
@@ -400,11 +404,12 @@ impl ErrorDialect for Dialect {
         Some(PlatformMessage::new(kind, text))
     }
 
+    /// Only a 401 (a refused token) is an expired connection: a 403 "Not enough permissions"
+    /// means the app lacks a product or scope, which reconnecting does not grant.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
         let text = &message.text;
         match status {
-            _ if mentions(text, &["token"]) => ErrorCode::AuthExpired,
-            403 if mentions(text, &["permission", "access_denied", "not enough"]) => ErrorCode::AuthExpired,
+            403 if is_permission(message) => ErrorCode::PlatformError,
             _ if mentions(text, &["too long", "exceeds", "length"]) => ErrorCode::ContentTooLong,
             _ if mentions(text, &["image", "media", "upload"]) => ErrorCode::InvalidMedia,
             403 | 409 | 422 => ErrorCode::ContentRejected,
@@ -412,6 +417,10 @@ impl ErrorDialect for Dialect {
             _ => ErrorCode::PlatformError,
         }
     }
+}
+
+fn is_permission(message: &PlatformMessage) -> bool {
+    message.kind.as_deref() == Some("ACCESS_DENIED") || mentions(&message.text, &["permission", "not enough"])
 }
 
 #[cfg(test)]

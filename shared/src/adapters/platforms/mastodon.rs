@@ -1,7 +1,8 @@
 //! The Mastodon adapter: statuses on the channel's instance (`auth.base_url`) with the user's
 //! bearer token. Images go up through `POST /api/v2/media` (alt text as `description`); an upload
 //! still processing (202) is polled at `GET /api/v1/media/:id`, boundedly, until it has its `url`.
-//! Statuses carry an `Idempotency-Key` derived from the post, so a retried publish posts once.
+//! Statuses carry the target's key as `Idempotency-Key`, so a retried publish posts once while
+//! two posts with the same text are two statuses.
 //!
 //! Connecting: Posthorn registers itself on each instance (`POST /api/v1/apps`), sends the user
 //! to `/oauth/authorize` with an S256 PKCE challenge (Mastodon 4.3+; older instances ignore
@@ -15,13 +16,14 @@ use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::multipart::Form;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use crate::adapters::platforms::media::{self, Image};
 use crate::adapters::platforms::oauth::{self, authorization_query, client_fields, url_with_query};
 use crate::model::channels::ChannelKind;
+use crate::model::platforms::InstanceLimits;
+use crate::model::platforms::limits::{MASTODON_DEFAULT_MAX_CHARACTERS, MASTODON_DEFAULT_URL_WEIGHT};
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
     AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformClient, PlatformError,
@@ -95,14 +97,14 @@ impl PlatformClient for Mastodon {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let mut media_ids = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::Mastodon.limits().images).await? {
             media_ids.push(self.upload(auth, image).await?);
         }
         let url = http::endpoint(&auth.base_url, "/api/v1/statuses");
         let body = NewStatus { status: &post.text, media_ids };
         let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token)
             .await?
-            .header("Idempotency-Key", idempotency_key(auth, post))
+            .header("Idempotency-Key", &post.target_key)
             .json(&body);
         let status: Status = http::send_json::<Dialect, _>(&self.http, request).await?;
         Ok(Published { platform_post_id: status.id, url: status.url })
@@ -208,6 +210,45 @@ impl Connector for Mastodon {
         let app: RegisteredApp = http::send_json::<Dialect, _>(&self.http, request).await?;
         Ok(Some(OAuthApp { client_id: app.client_id, client_secret: Some(app.client_secret) }))
     }
+
+    /// `configuration.statuses` of `GET /api/v2/instance`: the instance's status length and
+    /// what a link counts (<https://docs.joinmastodon.org/methods/instance/#v2>).
+    async fn instance_limits(&self, auth: &ChannelAuth) -> Result<Option<InstanceLimits>, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/api/v2/instance");
+        let request = self.http.request(Method::GET, &url).await.map_err(http::transport_error)?;
+        let instance: Instance = http::send_json::<Dialect, _>(&self.http, request).await?;
+        let statuses = instance.configuration.statuses;
+        Ok(Some(InstanceLimits {
+            max_characters: statuses.max_characters,
+            characters_reserved_per_url: statuses.characters_reserved_per_url,
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+struct Instance {
+    configuration: InstanceConfiguration,
+}
+
+#[derive(Deserialize)]
+struct InstanceConfiguration {
+    statuses: StatusesConfiguration,
+}
+
+#[derive(Deserialize)]
+struct StatusesConfiguration {
+    #[serde(default = "default_max_characters")]
+    max_characters: usize,
+    #[serde(default = "default_url_weight")]
+    characters_reserved_per_url: usize,
+}
+
+fn default_max_characters() -> usize {
+    MASTODON_DEFAULT_MAX_CHARACTERS
+}
+
+fn default_url_weight() -> usize {
+    MASTODON_DEFAULT_URL_WEIGHT
 }
 
 #[derive(serde::Serialize)]
@@ -230,21 +271,6 @@ struct Account {
     display_name: Option<String>,
     avatar: Option<String>,
     url: Option<String>,
-}
-
-/// The same post to the same channel always gets the same key, so the instance answers a retry
-/// with the status it already created.
-fn idempotency_key(auth: &ChannelAuth, post: &PublishRequest) -> String {
-    let mut hash = Sha256::new();
-    for part in [auth.base_url.as_str(), auth.platform_channel_id.as_str(), post.text.as_str()] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    for item in &post.media {
-        hash.update(item.url.as_bytes());
-        hash.update([0]);
-    }
-    hex::encode(hash.finalize())
 }
 
 #[derive(serde::Serialize)]
@@ -284,10 +310,12 @@ impl ErrorDialect for Dialect {
         Some(PlatformMessage::new(None, text))
     }
 
+    /// A refused token is a 401; a 403 about scopes is a permission the token lacks, which
+    /// is not an expired connection.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
         let text = &message.text;
         match status {
-            403 if mentions(text, &["token", "scope"]) => ErrorCode::AuthExpired,
+            403 if mentions(text, &["scope"]) => ErrorCode::PlatformError,
             413 => ErrorCode::InvalidMedia,
             422 if mentions(text, &["character limit", "too long"]) => ErrorCode::ContentTooLong,
             422 if mentions(text, &["file", "media"]) => ErrorCode::InvalidMedia,
@@ -309,7 +337,7 @@ mod tests {
     fn documented_errors_map_to_codes() {
         assert_eq!(classify(422, "Validation failed: Text character limit of 500 exceeded"), ErrorCode::ContentTooLong);
         assert_eq!(classify(422, "Validation failed: File content type is invalid"), ErrorCode::InvalidMedia);
-        assert_eq!(classify(403, "This action is outside the authorized scopes"), ErrorCode::AuthExpired);
+        assert_eq!(classify(403, "This action is outside the authorized scopes"), ErrorCode::PlatformError);
         assert_eq!(classify(403, "Your login is currently disabled"), ErrorCode::ContentRejected);
         assert_eq!(classify(404, "Record not found"), ErrorCode::PlatformError);
     }

@@ -4,12 +4,15 @@
 //! picks the adapter for a platform.
 
 pub mod bluesky;
+mod bluesky_richtext;
 mod bluesky_session;
+mod container;
 pub mod facebook;
 mod graph;
 pub mod http;
 pub mod instagram;
 pub mod linkedin;
+mod little_text;
 pub mod mastodon;
 pub mod media;
 mod meta_login;
@@ -18,11 +21,12 @@ pub mod pkce;
 mod registry;
 pub mod sandbox;
 pub mod threads;
+pub mod versions;
 pub mod x;
 
 pub use bluesky::Bluesky;
+pub use container::Polling;
 pub use facebook::Facebook;
-pub use graph::Polling;
 pub use instagram::Instagram;
 pub use linkedin::Linkedin;
 pub use mastodon::Mastodon;

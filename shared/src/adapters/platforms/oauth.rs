@@ -167,7 +167,7 @@ impl ErrorDialect for OAuthErrors {
     /// A grant rejected for good is `invalid_grant`; X answers a spent or revoked refresh token
     /// with `invalid_request` "Value passed for the token was invalid." instead. A client the
     /// platform does not accept is Posthorn's configuration, not the user's connection.
-    fn decide(message: &PlatformMessage) -> Option<ErrorCode> {
+    fn decide(_body: &serde_json::Value, message: &PlatformMessage) -> Option<ErrorCode> {
         match message.kind.as_deref()? {
             "invalid_grant" => Some(ErrorCode::AuthExpired),
             "invalid_request" if mentions(&message.text, &["token"]) => Some(ErrorCode::AuthExpired),
@@ -193,12 +193,15 @@ mod tests {
         let spent = read(
             serde_json::json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}),
         );
-        assert_eq!(OAuthErrors::decide(&spent), Some(ErrorCode::AuthExpired));
+        assert_eq!(OAuthErrors::decide(&serde_json::Value::Null, &spent), Some(ErrorCode::AuthExpired));
         let client =
             read(serde_json::json!({"error": "invalid_client", "error_description": "Client authentication failed"}));
-        assert_eq!(OAuthErrors::decide(&client), Some(ErrorCode::PlatformError));
+        assert_eq!(OAuthErrors::decide(&serde_json::Value::Null, &client), Some(ErrorCode::PlatformError));
         let scope = read(serde_json::json!({"error": "invalid_scope"}));
-        assert_eq!((OAuthErrors::decide(&scope), scope.text.as_str()), (None, "invalid_scope"));
+        assert_eq!(
+            (OAuthErrors::decide(&serde_json::Value::Null, &scope), scope.text.as_str()),
+            (None, "invalid_scope")
+        );
     }
 
     #[test]

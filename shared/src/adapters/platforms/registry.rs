@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::adapters::outbound::OutboundClient;
+use crate::adapters::platforms::versions::ApiVersions;
 use crate::adapters::platforms::{Bluesky, Facebook, Instagram, Linkedin, Mastodon, Sandbox, Threads, X, sandbox};
 use crate::model::platforms::Platform;
 use crate::ports::platforms::{Connector, OAuthApp, PlatformClient};
@@ -45,15 +46,20 @@ impl PlatformRegistry {
         Self { clients, ..Self::default() }
     }
 
-    /// Every adapter Posthorn ships, all calling out through `http`. A platform can be connected
-    /// once its connector is listed here.
+    /// Every adapter Posthorn ships at the pinned API versions, all calling out through `http`.
     pub fn standard(http: &OutboundClient) -> Self {
+        Self::at_versions(http, &ApiVersions::default())
+    }
+
+    /// Every adapter Posthorn ships, at the API `versions` given, all calling out through
+    /// `http`. A platform can be connected once its connector is listed here.
+    pub fn at_versions(http: &OutboundClient, versions: &ApiVersions) -> Self {
         let mastodon = Arc::new(Mastodon::new(http.clone()));
         let bluesky = Arc::new(Bluesky::new(http.clone()));
         let x = Arc::new(X::new(http.clone()));
-        let linkedin = Arc::new(Linkedin::new(http.clone()));
-        let facebook = Arc::new(Facebook::new(http.clone()));
-        let instagram = Arc::new(Instagram::new(http.clone()));
+        let linkedin = Arc::new(Linkedin::new(http.clone()).with_version(&versions.linkedin));
+        let facebook = Arc::new(Facebook::new(http.clone()).with_graph_version(&versions.meta_graph));
+        let instagram = Arc::new(Instagram::new(http.clone()).with_graph_version(&versions.meta_graph));
         let threads = Arc::new(Threads::new(http.clone()));
         let sandbox = Arc::new(Sandbox);
         Self::new(vec![

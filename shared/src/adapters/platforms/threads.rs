@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::adapters::outbound::OutboundClient;
-use crate::adapters::platforms::graph::{self, ContainerFlow, Created, Graph, Polling};
+use crate::adapters::platforms::container::{ContainerApi, Polling};
+use crate::adapters::platforms::graph::{self, Graph};
 use crate::adapters::platforms::meta_login::LongLivedLogin;
 use crate::model::channels::ChannelKind;
-use crate::model::platforms::{MediaItem, Metrics, Platform};
+use crate::model::platforms::{Metrics, Platform};
 use crate::ports::platforms::connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
@@ -24,8 +25,10 @@ use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, Publis
 pub const DEFAULT_BASE_URL: &str = "https://graph.threads.net/v1.0";
 /// Where the authorization window is, unless [`Threads::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://threads.net";
-/// Reading the profile, publishing, and the insights metrics come from.
-pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights";
+/// Reading the profile, publishing, the insights metrics come from, and deleting (Threads
+/// allows 100 deletes per profile per 24 hours,
+/// <https://developers.facebook.com/docs/threads/posts/delete-posts>).
+pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights,threads_delete";
 
 const LOGIN: LongLivedLogin =
     LongLivedLogin { scopes: SCOPES, exchange_grant: "th_exchange_token", refresh_grant: "th_refresh_token" };
@@ -48,8 +51,15 @@ struct Me {
 }
 
 /// `status` is IN_PROGRESS, FINISHED, PUBLISHED, ERROR or EXPIRED; `error_message` says why.
-const FLOW: ContainerFlow =
-    ContainerFlow { status_field: "status", detail_field: "error_message", publish_edge: "threads_publish" };
+const CONTAINERS: ContainerApi = ContainerApi {
+    platform: Platform::Threads,
+    create_edge: "threads",
+    text_field: "text",
+    image_media_type: Some("IMAGE"),
+    status_field: "status",
+    detail_field: "error_message",
+    publish_edge: "threads_publish",
+};
 
 impl Threads {
     pub fn new(http: OutboundClient) -> Self {
@@ -67,40 +77,6 @@ impl Threads {
         self.polling = polling;
         self
     }
-
-    async fn create_container(graph: &Graph<'_>, post: &PublishRequest) -> Result<String, PlatformError> {
-        let text = post.text.as_str();
-        match post.media.as_slice() {
-            [] => Self::create(graph, &[("media_type", "TEXT"), ("text", text)]).await,
-            [image] => Self::create_image(graph, image, &[("text", text)]).await,
-            images => Self::create_carousel(graph, text, images).await,
-        }
-    }
-
-    async fn create_carousel(graph: &Graph<'_>, text: &str, images: &[MediaItem]) -> Result<String, PlatformError> {
-        let mut children = Vec::with_capacity(images.len());
-        for image in images {
-            children.push(Self::create_image(graph, image, &[("is_carousel_item", "true")]).await?);
-        }
-        let children = children.join(",");
-        Self::create(graph, &[("media_type", "CAROUSEL"), ("children", children.as_str()), ("text", text)]).await
-    }
-
-    async fn create_image(
-        graph: &Graph<'_>,
-        image: &MediaItem,
-        extra: &[(&str, &str)],
-    ) -> Result<String, PlatformError> {
-        let mut form = vec![("media_type", "IMAGE"), ("image_url", image.url.as_str())];
-        form.extend(image.alt.as_deref().map(|alt| ("alt_text", alt)));
-        form.extend_from_slice(extra);
-        Self::create(graph, &form).await
-    }
-
-    async fn create(graph: &Graph<'_>, form: &[(&str, &str)]) -> Result<String, PlatformError> {
-        let created: Created = graph.post(&[graph.channel(), "threads"], form).await?;
-        Ok(created.id)
-    }
 }
 
 #[async_trait]
@@ -110,15 +86,7 @@ impl PlatformClient for Threads {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
-        let graph = Graph::new(&self.http, auth);
-        let container = match &post.resume_from {
-            Some(container) => container.clone(),
-            None => {
-                graph::check_limits(Platform::Threads, post)?;
-                Self::create_container(&graph, post).await?
-            }
-        };
-        FLOW.publish(&graph, self.polling, &container).await.map_err(graph::resumable(&container))
+        CONTAINERS.publish(&Graph::new(&self.http, auth), self.polling, post).await
     }
 
     async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {

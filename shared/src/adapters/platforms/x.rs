@@ -94,7 +94,7 @@ impl PlatformClient for X {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let mut media_ids = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media).await? {
+        for image in media::fetch_images(&self.http, &post.media, &Platform::X.limits().images).await? {
             media_ids.push(self.upload(auth, image).await?);
         }
         let body = NewTweet { text: &post.text, media: (!media_ids.is_empty()).then_some(MediaIds { media_ids }) };
@@ -122,7 +122,7 @@ impl PlatformClient for X {
             views: figures.impression_count,
             likes: Some(figures.like_count),
             comments: Some(figures.reply_count),
-            shares: Some(figures.retweet_count + figures.quote_count),
+            shares: Some(figures.repost_count + figures.quote_count),
         })
     }
 }
@@ -273,10 +273,12 @@ struct Tweet {
     public_metrics: PublicMetrics,
 }
 
+/// `PostPublicMetrics` of X's OpenAPI document: reposts are `repost_count` (formerly
+/// `retweet_count`, still read from older answers).
 #[derive(Deserialize)]
 struct PublicMetrics {
-    #[serde(default)]
-    retweet_count: u64,
+    #[serde(default, alias = "retweet_count")]
+    repost_count: u64,
     #[serde(default)]
     reply_count: u64,
     #[serde(default)]
@@ -315,12 +317,16 @@ impl ErrorDialect for Dialect {
         Some(PlatformMessage::new(title, text))
     }
 
+    /// A refused token is a 401; a 403 is the content or a permission the app or token lacks,
+    /// never an expired connection.
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
         let text = &message.text;
         match status {
             _ if mentions(text, &["too long", "length"]) => ErrorCode::ContentTooLong,
             400 if mentions(text, &["media"]) => ErrorCode::InvalidMedia,
-            403 if mentions(text, &["token", "unauthorized"]) => ErrorCode::AuthExpired,
+            403 if mentions(text, &["not permitted", "unsupported authentication", "client-not-enrolled"]) => {
+                ErrorCode::PlatformError
+            }
             403 => ErrorCode::ContentRejected,
             413 => ErrorCode::InvalidMedia,
             _ => ErrorCode::PlatformError,

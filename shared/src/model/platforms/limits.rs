@@ -1,6 +1,31 @@
-//! What each platform accepts (SPEC §7), checked before anything is queued: text length in the
-//! platform's own unit, how many images, and whether an image is required.
+//! What each platform accepts (SPEC §7), checked before anything is queued and used by `fit`:
+//! text length in the platform's own unit, how many images, whether an image is required, and
+//! which images (formats, bytes) it takes.
+//!
+//! The units, as each platform documents them:
+//! - X: twitter-text's weighted length (most CJK and emoji weigh 2, every URL 23), computed by
+//!   the `twitter-text` crate with X's v3 configuration
+//!   (<https://docs.x.com/fundamentals/counting-characters>).
+//! - Bluesky: graphemes (the `app.bsky.feed.post` lexicon's `maxGraphemes: 300`).
+//! - Mastodon: graphemes, every http(s) URL counting as the instance's
+//!   `characters_reserved_per_url` and a remote mention as its local part; the limit is the
+//!   instance's `configuration.statuses.max_characters`
+//!   (<https://docs.joinmastodon.org/entities/Instance/#statuses>).
+//! - Threads: characters, each emoji counting as its UTF-8 bytes
+//!   (<https://developers.facebook.com/documentation/threads/posts>).
+//! - LinkedIn, Facebook, Instagram: Unicode characters.
+//!
+//! Images, as documented: X takes JPG, PNG, GIF and WEBP up to 5 MB
+//! (<https://docs.x.com/x-api/media/quickstart/best-practices>); a Bluesky blob is at most
+//! 2,000,000 bytes (`app.bsky.embed.images` lexicon), so larger images are downscaled;
+//! Instagram publishes JPEG only, up to 8 MB, and Threads JPEG and PNG up to 8 MB
+//! (<https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media>,
+//! <https://developers.facebook.com/docs/threads/overview#image-specifications>); Facebook
+//! photos up to 4 MB (<https://developers.facebook.com/docs/graph-api/reference/page/photos/>).
 
+use serde::{Deserialize, Serialize};
+use twitter_text::ParserBackend;
+use twitter_text::extractor::{Extract, Extractor};
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::model::platforms::Platform;
@@ -12,6 +37,40 @@ pub enum TextUnit {
     Characters,
     /// User-perceived characters (extended grapheme clusters), as Bluesky counts.
     Graphemes,
+    /// X's weighted characters.
+    Weighted,
+    /// Characters, with each emoji counting as its UTF-8 bytes, as Threads counts.
+    EmojiAsBytes,
+    /// Graphemes, with every URL counting `url_weight`, as Mastodon counts.
+    GraphemesWithUrls { url_weight: usize },
+}
+
+impl TextUnit {
+    /// The unit's name, as reported to API callers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Characters => "characters",
+            Self::Graphemes => "graphemes",
+            Self::Weighted => "weighted characters",
+            Self::EmojiAsBytes => "characters (emoji as UTF-8 bytes)",
+            Self::GraphemesWithUrls { .. } => "graphemes (links count fixed)",
+        }
+    }
+
+    /// How the unit counts, in words a language model follows.
+    pub fn description(self) -> String {
+        match self {
+            Self::Characters => "characters, counting spaces, emoji and links".into(),
+            Self::Graphemes => "graphemes (user-perceived characters, counting spaces and links)".into(),
+            Self::Weighted => "weighted characters (Latin letters count 1; CJK characters and emoji count 2; \
+                 every link counts 23)"
+                .into(),
+            Self::EmojiAsBytes => "characters (each emoji counts 4 or more)".into(),
+            Self::GraphemesWithUrls { url_weight } => {
+                format!("graphemes (user-perceived characters; every link counts {url_weight})")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +79,75 @@ pub struct Limits {
     pub unit: TextUnit,
     pub max_images: usize,
     pub requires_image: bool,
+    pub images: ImageRules,
 }
+
+/// An image format, as platforms name what they take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    /// The file extensions of the format, for media given by URL.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg => &["jpg", "jpeg"],
+            Self::Png => &["png"],
+            Self::Gif => &["gif"],
+            Self::Webp => &["webp"],
+        }
+    }
+}
+
+const ALL_FORMATS: &[ImageFormat] = &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Webp];
+
+/// What a platform does with an image over its size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// Refused with `invalid_media` before any upload.
+    Refuse,
+    /// Downscaled and re-encoded as JPEG until it fits.
+    Downscale,
+}
+
+/// The images a platform takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRules {
+    pub formats: &'static [ImageFormat],
+    pub max_bytes: usize,
+    pub oversize: Oversize,
+}
+
+impl ImageRules {
+    /// The format whose media type is `media_type`, if the platform takes it.
+    pub fn format(&self, media_type: &str) -> Option<ImageFormat> {
+        self.formats.iter().copied().find(|format| format.media_type() == media_type)
+    }
+
+    /// The accepted file extensions, for messages: `jpg/jpeg/png`.
+    pub fn extensions(&self) -> String {
+        self.formats.iter().flat_map(|format| format.extensions()).copied().collect::<Vec<_>>().join("/")
+    }
+}
+
+const MB: usize = 1024 * 1024;
+
+/// What Mastodon instances allow unless their configuration says otherwise.
+pub const MASTODON_DEFAULT_MAX_CHARACTERS: usize = 500;
+pub const MASTODON_DEFAULT_URL_WEIGHT: usize = 23;
 
 impl Limits {
     /// The length of `text` in this platform's unit.
@@ -28,27 +155,115 @@ impl Limits {
         match self.unit {
             TextUnit::Characters => text.chars().count(),
             TextUnit::Graphemes => text.graphemes(true).count(),
+            TextUnit::Weighted => weighted_length(text),
+            TextUnit::EmojiAsBytes => text.graphemes(true).map(emoji_as_bytes).sum(),
+            TextUnit::GraphemesWithUrls { url_weight } => mastodon_length(text, url_weight),
+        }
+    }
+
+    /// A Mastodon instance's limits, from its `configuration.statuses`.
+    pub fn mastodon(max_characters: usize, url_weight: usize) -> Self {
+        Self {
+            max_text: max_characters,
+            unit: TextUnit::GraphemesWithUrls { url_weight },
+            ..Platform::Mastodon.limits()
         }
     }
 }
 
+/// A Mastodon instance's own text limits (`configuration.statuses` of its instance API), read at
+/// connect and kept on the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceLimits {
+    pub max_characters: usize,
+    pub characters_reserved_per_url: usize,
+}
+
 impl Platform {
-    pub fn limits(self) -> Limits {
-        let chars =
-            |max_text, max_images| Limits { max_text, unit: TextUnit::Characters, max_images, requires_image: false };
-        match self {
-            Self::Mastodon => chars(500, 4),
-            Self::Bluesky => Limits { max_text: 300, unit: TextUnit::Graphemes, max_images: 4, requires_image: false },
-            Self::X => chars(280, 4),
-            Self::Linkedin => chars(3000, 9),
-            Self::Facebook => chars(63206, 10),
-            Self::Instagram => {
-                Limits { max_text: 2200, unit: TextUnit::Characters, max_images: 10, requires_image: true }
-            }
-            Self::Threads => chars(500, 10),
-            Self::Sandbox => chars(5000, 10),
+    /// The limits on an account of this platform: its instance's where it has its own.
+    pub fn limits_on(self, instance: Option<InstanceLimits>) -> Limits {
+        match instance {
+            Some(instance) => Limits::mastodon(instance.max_characters, instance.characters_reserved_per_url),
+            None => self.limits(),
         }
     }
+
+    /// The platform's limits; a Mastodon instance may allow more (see [`Platform::limits_on`]).
+    pub fn limits(self) -> Limits {
+        let any_image = ImageRules { formats: ALL_FORMATS, max_bytes: 16 * MB, oversize: Oversize::Refuse };
+        let limits = |max_text, unit, max_images| Limits {
+            max_text,
+            unit,
+            max_images,
+            requires_image: false,
+            images: any_image,
+        };
+        match self {
+            Self::Mastodon => limits(
+                MASTODON_DEFAULT_MAX_CHARACTERS,
+                TextUnit::GraphemesWithUrls { url_weight: MASTODON_DEFAULT_URL_WEIGHT },
+                4,
+            ),
+            Self::Bluesky => Limits {
+                images: ImageRules { max_bytes: 2_000_000, oversize: Oversize::Downscale, ..any_image },
+                ..limits(300, TextUnit::Graphemes, 4)
+            },
+            Self::X => {
+                Limits { images: ImageRules { max_bytes: 5 * MB, ..any_image }, ..limits(280, TextUnit::Weighted, 4) }
+            }
+            Self::Linkedin => Limits {
+                images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif], ..any_image },
+                ..limits(3000, TextUnit::Characters, 9)
+            },
+            Self::Facebook => Limits {
+                images: ImageRules {
+                    formats: &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif],
+                    max_bytes: 4 * MB,
+                    ..any_image
+                },
+                ..limits(63206, TextUnit::Characters, 10)
+            },
+            Self::Instagram => Limits {
+                requires_image: true,
+                images: ImageRules { formats: &[ImageFormat::Jpeg], max_bytes: 8 * MB, ..any_image },
+                ..limits(2200, TextUnit::Characters, 10)
+            },
+            Self::Threads => Limits {
+                images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png], max_bytes: 8 * MB, ..any_image },
+                ..limits(500, TextUnit::EmojiAsBytes, 10)
+            },
+            Self::Sandbox => limits(5000, TextUnit::Characters, 10),
+        }
+    }
+}
+
+/// twitter-text's parse with X's current (v3) configuration. The External backend finds links
+/// without a scheme (`example.com`) as X's own twitter-text does; the crate's default one does
+/// not.
+fn weighted_length(text: &str) -> usize {
+    let parsed =
+        twitter_text::parse_with_parser_backend(text, twitter_text_config::config_v3(), true, ParserBackend::External);
+    usize::try_from(parsed.weighted_length).unwrap_or_default()
+}
+
+fn emoji_as_bytes(grapheme: &str) -> usize {
+    if emojis::get(grapheme).is_some() { grapheme.len() } else { grapheme.chars().count() }
+}
+
+/// Mastodon's status length: graphemes, with each http(s) URL replaced by `url_weight`
+/// characters and `@user@domain` counted as `@user`.
+fn mastodon_length(text: &str, url_weight: usize) -> usize {
+    let mut extractor = Extractor::with_parser_backend(ParserBackend::External);
+    extractor.set_extract_url_without_protocol(false);
+    let graphemes = |part: &str| part.graphemes(true).count();
+    let urls = extractor.extract_urls(text);
+    let url_graphemes: usize = urls.iter().map(|url| graphemes(url)).sum();
+    let remote_domains: usize = extractor
+        .extract_federated_mentions(text)
+        .iter()
+        .filter_map(|mention| mention.trim_start_matches('@').split_once('@').map(|(_, domain)| 1 + graphemes(domain)))
+        .sum();
+    (graphemes(text) + urls.len() * url_weight).saturating_sub(url_graphemes + remote_domains)
 }
 
 #[cfg(test)]
@@ -56,11 +271,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bluesky_counts_graphemes_and_the_others_characters() {
+    fn bluesky_counts_graphemes() {
         let family = "👨‍👩‍👧‍👦";
         assert_eq!(Platform::Bluesky.limits().length(family), 1);
-        assert_eq!(Platform::Mastodon.limits().length(family), 7);
-        assert_eq!(Platform::X.limits().length("héllo"), 5);
+        assert_eq!(Platform::Linkedin.limits().length(family), 7);
+    }
+
+    /// Expected values from X's own twitter-text 3.1.0 (npm `parseTweet().weightedLength`).
+    #[test]
+    fn x_counts_weighted_characters_like_twitter_text() {
+        let x = Platform::X.limits();
+        let cases = [
+            ("hello", 5),
+            ("héllo", 5),
+            ("日本語のテキスト", 16),
+            ("👨‍👩‍👧‍👦", 2),
+            ("see https://example.com/a/very/long/path/that/is/long ok", 30),
+            ("example.com rocks", 29),
+        ];
+        for (text, weighted) in cases {
+            assert_eq!(x.length(text), weighted, "{text}");
+        }
+    }
+
+    #[test]
+    fn threads_counts_emoji_as_their_utf8_bytes() {
+        let threads = Platform::Threads.limits();
+        assert_eq!(threads.length("héllo"), 5);
+        assert_eq!(threads.length("ok 👍"), 3 + 4);
+        assert_eq!(threads.length("👨‍👩‍👧‍👦"), "👨‍👩‍👧‍👦".len());
+    }
+
+    #[test]
+    fn mastodon_counts_links_at_the_instances_weight_and_remote_mentions_locally() {
+        let mastodon = Platform::Mastodon.limits();
+        assert_eq!(mastodon.length("read https://example.com/a/very/long/path/indeed"), 5 + 23);
+        assert_eq!(mastodon.length("hi @alice@mastodon.example"), "hi @alice".len());
+        assert_eq!(mastodon.length("example.com is not a link here"), 30);
+        assert_eq!(Limits::mastodon(1000, 30).length("go https://example.com/x"), 3 + 30);
     }
 
     #[test]

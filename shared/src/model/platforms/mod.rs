@@ -2,9 +2,9 @@
 //! limits, in its own unit of length), the media a post carries, the engagement figures a
 //! platform reports, and the stable codes its failures map to.
 
-mod limits;
+pub mod limits;
 
-pub use limits::{Limits, TextUnit};
+pub use limits::{ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, TextUnit};
 
 use serde::{Deserialize, Serialize};
 

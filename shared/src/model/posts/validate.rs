@@ -7,10 +7,8 @@ use utoipa::ToSchema;
 use crate::model::channels::Channel;
 use crate::model::connections::ConnectionStatus;
 use crate::model::ids::ChannelId;
-use crate::model::platforms::{MediaItem, Platform};
-
-/// The image types every platform accepts, by file extension of the media URL's path.
-const IMAGE_EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "gif", "webp"];
+use crate::model::platforms::ImageRules;
+use crate::model::platforms::{Limits, MediaItem, Platform};
 
 /// One rule a post breaks on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -29,23 +27,21 @@ pub struct TargetReport {
     pub problems: Vec<Problem>,
 }
 
-/// The problems of `text` and `media` on `channel`, whose connection has `connection_status`.
+/// The problems of `text` and `media` on `channel`, under the `limits` of its account (its
+/// platform's, or its Mastodon instance's), whose connection has `connection_status`.
 pub fn check_target(
     text: &str,
     media: &[MediaItem],
     channel: &Channel,
+    limits: Limits,
     connection_status: ConnectionStatus,
 ) -> TargetReport {
     let platform = channel.platform;
-    let limits = platform.limits();
     let name = platform.as_str();
     let mut problems = Vec::new();
     let length = limits.length(text);
     if length > limits.max_text {
-        let unit = match limits.unit {
-            crate::model::platforms::TextUnit::Characters => "characters",
-            crate::model::platforms::TextUnit::Graphemes => "graphemes",
-        };
+        let unit = limits.unit.name();
         problems.push(Problem {
             rule: "text_too_long",
             message: format!("text is {length} {unit}; {name} allows {}", limits.max_text),
@@ -58,10 +54,10 @@ pub fn check_target(
         });
     }
     for (index, item) in media.iter().enumerate() {
-        if !is_image_url(&item.url) {
+        if !is_image_url(&item.url, &limits.images) {
             problems.push(Problem {
                 rule: "unsupported_media_type",
-                message: format!("media[{index}] is not a {} image", IMAGE_EXTENSIONS.join("/")),
+                message: format!("media[{index}] is not a {} image, which {name} takes", limits.images.extensions()),
             });
         }
     }
@@ -77,10 +73,12 @@ pub fn check_target(
     TargetReport { channel_id: channel.id, platform, problems }
 }
 
-fn is_image_url(raw: &str) -> bool {
+/// Whether the URL's path ends in an extension of a format the platform takes.
+fn is_image_url(raw: &str, rules: &ImageRules) -> bool {
     url::Url::parse(raw).ok().and_then(|url| {
         let path = url.path().to_ascii_lowercase();
-        path.rsplit_once('.').map(|(_, extension)| IMAGE_EXTENSIONS.contains(&extension))
+        path.rsplit_once('.')
+            .map(|(_, extension)| rules.formats.iter().any(|format| format.extensions().contains(&extension)))
     }) == Some(true)
 }
 
@@ -90,8 +88,11 @@ mod tests {
 
     #[test]
     fn images_are_recognised_by_extension() {
-        assert!(is_image_url("https://cdn.example.com/a/photo.JPG?w=100"));
-        assert!(!is_image_url("https://cdn.example.com/clip.mp4"));
-        assert!(!is_image_url("https://cdn.example.com/photo"));
+        let any = Platform::X.limits().images;
+        assert!(is_image_url("https://cdn.example.com/a/photo.JPG?w=100", &any));
+        assert!(!is_image_url("https://cdn.example.com/clip.mp4", &any));
+        assert!(!is_image_url("https://cdn.example.com/photo", &any));
+        let instagram = Platform::Instagram.limits().images;
+        assert!(!is_image_url("https://cdn.example.com/photo.png", &instagram), "Instagram publishes JPEG only");
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::channels::ChannelKind;
+use crate::model::platforms::InstanceLimits;
 use crate::model::platforms::Platform;
 use crate::ports::platforms::{ChannelAuth, PlatformError};
 
@@ -158,6 +159,13 @@ pub trait Connector: Send + Sync {
     /// Registers Posthorn's OAuth client on an instance, for platforms whose apps are per
     /// instance (Mastodon: `POST /api/v1/apps`). `None` where the app comes from configuration.
     async fn register_app(&self, _base_url: &str, _redirect_uri: &str) -> Result<Option<OAuthApp>, PlatformError> {
+        Ok(None)
+    }
+
+    /// The text limits of the connection's own instance, read at connect and kept on the
+    /// connection, for platforms whose instances each set theirs (Mastodon); `None` where the
+    /// platform's limits hold for every account.
+    async fn instance_limits(&self, _auth: &ChannelAuth) -> Result<Option<InstanceLimits>, PlatformError> {
         Ok(None)
     }
 }

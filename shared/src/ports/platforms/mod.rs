@@ -38,6 +38,10 @@ impl std::fmt::Debug for ChannelAuth {
 /// One post to publish on one channel.
 #[derive(Debug, Clone)]
 pub struct PublishRequest {
+    /// The Posthorn target this publishes (its post and channel), the same on every retry:
+    /// where a platform deduplicates requests (Mastodon's `Idempotency-Key`), the retry of one
+    /// target is recognised while two posts with the same text stay two posts.
+    pub target_key: String,
     pub text: String,
     pub media: Vec<MediaItem>,
     /// The step a multi-step publish reached on an earlier try (e.g. an Instagram container id),
@@ -69,6 +73,25 @@ pub struct PlatformError {
 impl PlatformError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), retry_after: None, progress: None }
+    }
+
+    /// A multi-step publish under way on the platform (media still processing): not a failure
+    /// but a pause, to resume from `progress` after `after`.
+    pub fn not_ready(message: impl Into<String>, progress: String, after: Duration) -> Self {
+        Self {
+            code: ErrorCode::PlatformUnavailable,
+            message: message.into(),
+            retry_after: Some(after),
+            progress: Some(progress),
+        }
+    }
+
+    /// When to resume, if this is a [`not_ready`](Self::not_ready) pause.
+    pub fn resumes_after(&self) -> Option<Duration> {
+        match (self.code, &self.progress) {
+            (ErrorCode::PlatformUnavailable, Some(_)) => self.retry_after,
+            _ => None,
+        }
     }
 }
 

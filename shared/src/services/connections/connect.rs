@@ -11,6 +11,7 @@ use crate::model::connections::{Connection, ConnectionStatus, SealedApp};
 use crate::model::connections::{InstanceApp, OAuthState};
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ConnectionId, WorkspaceId};
+use crate::model::platforms::InstanceLimits;
 use crate::model::platforms::Platform;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::{
@@ -107,7 +108,17 @@ pub async fn complete(accounts: &Accounts<'_>, workspace: WorkspaceId, callback:
         platform_channel_id: String::new(),
     };
     let profile = connector.profile(&auth).await.map_err(|e| refused(platform, &e))?;
-    store(accounts, workspace, platform, granted, profile).await
+    let instance_limits = instance_limits(connector.as_ref(), &auth).await;
+    store(accounts, workspace, platform, granted, profile, instance_limits).await
+}
+
+/// The instance's own text limits; an instance that does not say keeps the platform's, rather
+/// than failing the connection.
+async fn instance_limits(connector: &dyn Connector, auth: &ChannelAuth) -> Option<InstanceLimits> {
+    connector.instance_limits(auth).await.unwrap_or_else(|error| {
+        tracing::warn!(platform = connector.platform().as_str(), error = %error, "the instance's limits could not be read");
+        None
+    })
 }
 
 /// Tokens and where they are valid.
@@ -181,11 +192,13 @@ async fn store(
     platform: Platform,
     granted: Granted,
     profile: Profile,
+    instance_limits: Option<InstanceLimits>,
 ) -> Result<Connected> {
     let now = accounts.clock.now();
     let fill = |connection: &mut Connection| {
         apply_grant(accounts.secrets, connection, &granted.grant, now);
         set_profile(connection, &profile);
+        connection.instance_limits = instance_limits;
         connection.base_url = granted.base_url.clone();
         if granted.app.is_some() {
             connection.app = granted.app.clone();
