@@ -61,7 +61,8 @@ pub async fn commit(
 ) -> Result<Event> {
     let endpoints = subscribed_endpoints(outbox, workspace_id, event_type).await?;
     let targets: Vec<WebhookId> = endpoints.iter().map(|endpoint| endpoint.id).collect();
-    commit_to(outbox, changes, new_event(workspace_id, event_type, data, outbox.clock.now()), &targets).await
+    let event = new_event(workspace_id, event_type, data, outbox.clock.now());
+    commit_to(outbox, changes, event, &targets).await.map(|(event, _)| event)
 }
 
 /// Emits an event to the given endpoints only (e.g. a test send).
@@ -73,13 +74,17 @@ pub async fn emit_to(
     endpoints: &[WebhookEndpoint],
 ) -> Result<(Event, Vec<Delivery>)> {
     let targets: Vec<WebhookId> = endpoints.iter().map(|endpoint| endpoint.id).collect();
-    let event =
-        commit_to(outbox, Vec::new(), new_event(workspace_id, event_type, data, outbox.clock.now()), &targets).await?;
-    let deliveries = targets.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
-    Ok((event, deliveries))
+    let event = new_event(workspace_id, event_type, data, outbox.clock.now());
+    commit_to(outbox, Vec::new(), event, &targets).await
 }
 
-async fn commit_to(outbox: &Outbox<'_>, changes: Vec<Write>, mut event: Event, targets: &[WebhookId]) -> Result<Event> {
+/// The event with its deliveries, committed with `changes` (see [`commit`]).
+async fn commit_to(
+    outbox: &Outbox<'_>,
+    changes: Vec<Write>,
+    mut event: Event,
+    targets: &[WebhookId],
+) -> Result<(Event, Vec<Delivery>)> {
     let deliveries: Vec<Delivery> =
         targets.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
     let fits = changes.len() + 1 + deliveries.len() <= MAX_ITEMS_PER_TRANSACTION;
@@ -104,21 +109,21 @@ async fn commit_to(outbox: &Outbox<'_>, changes: Vec<Write>, mut event: Event, t
     if fits {
         enqueue_all(outbox, &deliveries).await;
     } else {
-        fan_out(outbox, &event, deliveries).await?;
+        fan_out(outbox, &event, &deliveries).await?;
+        event.fanout.clear();
     }
-    Ok(event)
+    Ok((event, deliveries))
 }
 
 /// Writes a large fan-out's deliveries, one transaction per chunk, queues them, and marks the
 /// event's fan-out finished. Deliveries a crashed earlier try already wrote are kept as they are.
-async fn fan_out(outbox: &Outbox<'_>, event: &Event, deliveries: Vec<Delivery>) -> Result<()> {
+async fn fan_out(outbox: &Outbox<'_>, event: &Event, deliveries: &[Delivery]) -> Result<()> {
     for chunk in deliveries.chunks(MAX_ITEMS_PER_TRANSACTION) {
         let writes = chunk.iter().map(|d| Ok(Write::Put(d.document()?, Condition::Absent))).collect::<Result<_>>()?;
         if let Outcome::Refused { .. } = outbox.store.transact(writes).await? {
+            // Some were written before a crash: write the others one by one, leaving those be.
             for delivery in chunk {
-                match outbox.store.write(Write::Put(delivery.document()?, Condition::Absent)).await? {
-                    Outcome::Written | Outcome::Refused { .. } => {}
-                }
+                outbox.store.write(Write::Put(delivery.document()?, Condition::Absent)).await?;
             }
         }
         enqueue_all(outbox, chunk).await;
@@ -199,8 +204,9 @@ pub async fn sweep(outbox: &Outbox<'_>) -> Result<usize> {
     let now = outbox.clock.now();
     for event in outbox.store.unfinished_fanouts(now - SWEEP_GRACE, SWEEP_BATCH).await? {
         tracing::warn!(event_id = %event.id, endpoints = event.fanout.len(), "completing an interrupted fan-out");
-        let deliveries = event.fanout.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
-        fan_out(outbox, &event, deliveries).await?;
+        let deliveries: Vec<Delivery> =
+            event.fanout.iter().map(|webhook| new_delivery(&event, *webhook, event.created_at)).collect();
+        fan_out(outbox, &event, &deliveries).await?;
     }
     let overdue = outbox.store.overdue_deliveries(now - SWEEP_GRACE, SWEEP_BATCH).await?;
     let mut queued = 0;
