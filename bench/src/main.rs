@@ -172,6 +172,7 @@ fn bench_state(
         outbound,
         retries: RetrySchedule::default(),
         webhook_limits: posthorn::model::webhooks::WebhookLimits::default(),
+        inbox: posthorn::services::inbox::InboxSettings::default(),
         wake_scheduler: Arc::default(),
     })
 }

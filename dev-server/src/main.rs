@@ -1,5 +1,5 @@
 //! The local server: every function's routes on one port, the delivery worker and the
-//! process-queue and sync-post-metrics schedules in-process, with the embedded store and queue under `./.posthorn/`.
+//! process-queue, sync-post-metrics and sync-inbox schedules in-process, with the embedded store and queue under `./.posthorn/`.
 //! On first start it creates a workspace and prints its API key once. Ctrl-C or SIGTERM shuts it
 //! down gracefully.
 
@@ -35,7 +35,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let worker = tokio::spawn(posthorn::jobs::run_local(state.clone(), DELIVERIES_IN_FLIGHT, stopping.clone()));
     let schedule =
         tokio::spawn(posthorn::jobs::run_periodically(state.clone(), PROCESS_QUEUE_PERIOD, stopping.clone()));
-    let metrics = tokio::spawn(posthorn::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping));
+    let metrics =
+        tokio::spawn(posthorn::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping.clone()));
+    let inbox = tokio::spawn(posthorn::jobs::sync_inbox_periodically(state.clone(), config.inbox, stopping));
 
     let router = combined_router(posthorn::dev::http_functions(), state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -46,6 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     worker.await?;
     schedule.await?;
     metrics.await?;
+    inbox.await?;
     Ok(())
 }
 

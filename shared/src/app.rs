@@ -20,6 +20,7 @@ use crate::ports::store::Store;
 use crate::services::automations::Automations;
 use crate::services::connections::Accounts;
 use crate::services::feeds::FeedFetcher;
+use crate::services::inbox::InboxSettings;
 use crate::services::posts::Posting;
 use crate::services::webhooks::outbox::Outbox;
 use crate::services::webhooks::worker::Worker;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub outbound: OutboundClient,
     pub retries: RetrySchedule,
     pub webhook_limits: WebhookLimits,
+    /// How long interactions are kept.
+    pub inbox: InboxSettings,
     pub platforms: PlatformRegistry,
     /// Generates text and images (text-assist, media-assist, generate-content).
     pub ai: Arc<dyn AiProvider>,
@@ -74,6 +77,7 @@ impl AppState {
             outbound,
             retries: config.webhook_retry_schedule.clone(),
             webhook_limits: config.webhook_limits,
+            inbox: config.inbox,
             wake_scheduler: Arc::default(),
         })
     }

@@ -11,6 +11,7 @@ use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
 use crate::model::webhooks::{RetrySchedule, WebhookLimits};
+use crate::services::inbox::InboxSettings;
 use crate::services::metrics::MetricsSettings;
 
 /// Where records live.
@@ -46,6 +47,7 @@ pub struct Config {
     /// Endpoints per workspace, attempts kept per delivery.
     pub webhook_limits: WebhookLimits,
     pub metrics: MetricsSettings,
+    pub inbox: InboxSettings,
     /// Where the dev server listens.
     pub listen: SocketAddr,
     pub ai: AiConfig,
@@ -170,6 +172,15 @@ impl Config {
             max_age: span("POSTHORN_METRICS_MAX_AGE", defaults.max_age)?,
             interval: span("POSTHORN_METRICS_INTERVAL", defaults.interval)?,
         };
+        let inbox_defaults = InboxSettings::default();
+        let inbox = InboxSettings {
+            retention: span("POSTHORN_INBOX_RETENTION", inbox_defaults.retention)?,
+            interval: std::time::Duration::try_from(span(
+                "POSTHORN_INBOX_INTERVAL",
+                time::Duration::try_from(inbox_defaults.interval).unwrap_or(time::Duration::SECOND),
+            )?)
+            .unwrap_or(inbox_defaults.interval),
+        };
         let listen = var("POSTHORN_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -187,6 +198,7 @@ impl Config {
             webhook_retry_schedule,
             webhook_limits,
             metrics,
+            inbox,
             listen,
             data_dir,
             ai,

@@ -74,5 +74,6 @@ pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
         crate::api::connections::sync_routes(),
         crate::api::connections::import_routes(),
         crate::api::connections::connections_routes(),
+        crate::api::inbox::inbox_routes(),
     ]
 }

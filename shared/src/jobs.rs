@@ -14,6 +14,7 @@ use crate::model::error::Result;
 use crate::ports::queue::MAX_BATCH;
 use crate::services::automations::{ScheduleReport, run_due_automations};
 use crate::services::feeds::{FeedReport, fetch_due_sources};
+use crate::services::inbox::{InboxSettings, sync_inbox};
 use crate::services::metrics::MetricsSettings;
 use crate::services::metrics::sync_post_metrics;
 use crate::services::publish::publish_due;
@@ -81,6 +82,15 @@ pub async fn sync_metrics_periodically(
     let period = Duration::try_from(settings.interval).unwrap_or(Duration::from_secs(15 * 60));
     repeat("sync-post-metrics", period, None, shutdown, || async {
         sync_post_metrics(&state.accounts(), &settings, Instant::now() + period).await
+    })
+    .await;
+}
+
+/// Runs sync-inbox every `settings.interval` until `shutdown`, each run ending by the next.
+pub async fn sync_inbox_periodically(state: Arc<AppState>, settings: InboxSettings, shutdown: watch::Receiver<bool>) {
+    let period = settings.interval;
+    repeat("sync-inbox", period, None, shutdown, || async {
+        sync_inbox(&state.accounts(), &settings, Instant::now() + period).await
     })
     .await;
 }

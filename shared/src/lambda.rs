@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::jobs::{ProcessQueueReport, process_queue_until};
 use crate::ports::queue::Receipt;
+use crate::services::inbox::{InboxReport, InboxSettings, sync_inbox};
 use crate::services::metrics::MetricsSettings;
 use crate::services::metrics::{MetricsReport, sync_post_metrics};
 use crate::services::webhooks::worker::{Settled, settle};
@@ -106,6 +107,31 @@ pub async fn serve_sync_post_metrics() -> Result<(), BoxError> {
         }
     }))
     .await
+}
+
+/// Runs sync-inbox on its EventBridge schedule, each run stopping before its Lambda deadline.
+pub async fn serve_sync_inbox() -> Result<(), BoxError> {
+    let settings = Config::from_env()?.inbox;
+    let state = state().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent>| {
+        let state = state.clone();
+        async move {
+            let deadline = run_deadline(event.context.deadline());
+            Ok::<InboxReport, BoxError>(run_sync_inbox(&state, event.payload, &settings, deadline).await?)
+        }
+    }))
+    .await
+}
+
+/// One scheduled run of sync-inbox, taking up no new channel or page after `deadline`. Like
+/// the other schedules', its event carries nothing the run needs.
+pub async fn run_sync_inbox(
+    state: &AppState,
+    _schedule: EventBridgeEvent,
+    settings: &InboxSettings,
+    deadline: std::time::Instant,
+) -> crate::model::error::Result<InboxReport> {
+    sync_inbox(&state.accounts(), settings, deadline).await
 }
 
 /// One scheduled run of process-queue, taking up no new work after `deadline`. The schedule's

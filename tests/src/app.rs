@@ -26,6 +26,7 @@ use posthorn::ports::ai::AiProvider;
 use posthorn::ports::clock::Clock;
 use posthorn::ports::queue::Queue;
 use posthorn::ports::store::Store;
+use posthorn::services::inbox::InboxSettings;
 use posthorn::services::workspaces::create_workspace_with_key;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -107,6 +108,7 @@ impl TestApp {
             outbound,
             retries: options.retries.unwrap_or_default(),
             webhook_limits: options.webhook_limits.unwrap_or_default(),
+            inbox: InboxSettings::default(),
             wake_scheduler: Arc::default(),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())

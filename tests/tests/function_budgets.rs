@@ -48,6 +48,9 @@ const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     // A fresh token (waiting out another refresh, then a refresh) and the profile read; when the
     // platform refuses the token, the same again (services/connections/sync.rs).
     ("sync", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
+    // POST /v1/interactions/{id}/reply: a fresh token and the platform's answer; when the
+    // platform refuses the token, the same again (services/inbox/reply.rs).
+    ("inbox", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
     // The answer, then a shorter one when it is over the platform's limit (api/assist.rs,
     // services/fit.rs).
     ("text-assist", &[AiCalls(2)]),

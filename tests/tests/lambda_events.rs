@@ -20,9 +20,13 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use axum::http::{Method, StatusCode};
 use posthorn::api::FunctionRoutes;
 use posthorn::model::automations::FeedEntry;
+use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::ids::{DeliveryId, PostId, SourceId};
+use posthorn::model::inbox::InboxState;
 use posthorn::model::webhooks::{DeliveryStatus, EventType};
+use posthorn::ports::store::{Condition, Record, Write};
 use posthorn::services::connections::create_sandbox_channels;
+use posthorn::services::inbox::InboxSettings;
 use posthorn::services::metrics::MetricsSettings;
 use posthorn::services::webhooks::outbox::{DeliveryMessage, emit};
 use posthorn_testkit::app::{TestApp, TestOptions};
@@ -132,6 +136,19 @@ const DELIVER_WEBHOOKS: &[&str] = &["batch.json"];
 const DELIVER_WEBHOOKS_UNREADABLE: &[&str] = &["unreadable.json"];
 const PROCESS_QUEUE: &[&str] = &["schedule.json"];
 const SYNC_POST_METRICS: &[&str] = &["schedule.json"];
+const SYNC_INBOX: &[&str] = &["schedule.json"];
+
+/// The placeholder of the interaction the inbox events read and answer.
+const INTERACTION: &str = "int_01JD8Z3QK5V7Y2W9X4T6R8P0IN";
+
+const INBOX: &[HttpCase] = &[
+    case("list.json", 200, Shape::Page),
+    case("get.json", 200, Shape::One),
+    case("reply.json", 201, Shape::One),
+    case("account-comments.json", 200, Shape::Page),
+    case("simulate.json", 201, Shape::One),
+    case("function-url-list.json", 200, Shape::Page),
+];
 
 /// The placeholders of the connection events.
 const CONNECTION: &str = "acc_01JD8Z3QK5V7Y2W9X4T6R8P0AC";
@@ -169,6 +186,7 @@ fn covered() -> BTreeSet<(String, String)> {
         ("sync", SYNC),
         ("import-channels", IMPORT_CHANNELS),
         ("connections", CONNECTIONS),
+        ("inbox", INBOX),
     ]
     .into_iter()
     .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
@@ -177,6 +195,7 @@ fn covered() -> BTreeSet<(String, String)> {
         ("deliver-webhooks", DELIVER_WEBHOOKS_UNREADABLE),
         ("process-queue", PROCESS_QUEUE),
         ("sync-post-metrics", SYNC_POST_METRICS),
+        ("sync-inbox", SYNC_INBOX),
     ]
     .into_iter()
     .flat_map(|(function, files)| files.iter().map(move |file| (function, *file)));
@@ -219,7 +238,7 @@ fn every_event_file_is_invoked() {
 fn every_function_of_the_template_has_events() {
     let with_events: BTreeSet<String> = event_files().into_iter().map(|(function, _)| function).collect();
     let functions = template_functions();
-    assert_eq!(functions.len(), 13, "SPEC §1's twelve functions and connections: {functions:?}");
+    assert_eq!(functions.len(), 15, "SPEC §1's twelve functions, connections, inbox and sync-inbox: {functions:?}");
     assert_eq!(functions, with_events);
 }
 
@@ -501,6 +520,88 @@ async fn the_scheduled_event_reads_the_published_posts_figures() {
         let read = app.call(Method::GET, &format!("/v1/posts/{post}"), None).await;
         assert!(read.body["data"]["metrics"]["views"].as_u64().is_some(), "{file}: {}", read.body);
     }
+}
+
+#[tokio::test]
+async fn the_scheduled_event_polls_the_due_inboxes() {
+    for file in SYNC_INBOX {
+        let mastodon = wiremock::MockServer::start().await;
+        let app = TestApp::with_options(
+            Vec::new,
+            TestOptions {
+                platforms: Some(posthorn::adapters::platforms::PlatformRegistry::standard(
+                    &posthorn_testkit::platforms::outbound(),
+                )),
+                ..TestOptions::default()
+            },
+        )
+        .await;
+        let channel =
+            app.channel_on(posthorn::model::platforms::Platform::Mastodon, "109876", ConnectionStatus::Active).await;
+        watch_from(&app, &channel, "2026-01-01T00:00:00Z").await;
+        let connection = app.store().get_connection(app.workspace_id, channel.connection_id).await.unwrap().unwrap();
+        point_at(&app, connection, &mastodon.uri()).await;
+        wiremock::Mock::given(wiremock::matchers::path("/api/v1/notifications"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!([mention_notification()])))
+            .mount(&mastodon)
+            .await;
+
+        let event: EventBridgeEvent = serde_json::from_str(&event_text("sync-inbox", file, &[])).unwrap();
+        assert_eq!(event.detail_type, "Scheduled Event");
+        let settings = InboxSettings::default();
+        let report = posthorn::lambda::run_sync_inbox(&app.state, event, &settings, deadline()).await.unwrap();
+
+        assert_eq!((report.channels, report.interactions), (1, 1), "sync-inbox/{file}: {report:?}");
+    }
+}
+
+/// Watches `channel`'s inbox from `start_at`, as import-channels does when it stores one.
+async fn watch_from(app: &TestApp, channel: &posthorn::model::channels::Channel, start_at: &str) {
+    let start_at = time::OffsetDateTime::parse(start_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let state = InboxState::new(app.workspace_id, channel.connection_id, channel.id, channel.platform, start_at);
+    app.store().write(Write::Put(state.document().unwrap(), Condition::Absent)).await.unwrap();
+}
+
+/// Points a connection at a local fake of its platform.
+async fn point_at(app: &TestApp, mut connection: posthorn::model::connections::Connection, base_url: &str) {
+    let version = connection.version;
+    connection.version += 1;
+    connection.base_url = base_url.to_string();
+    app.store().update_connection(&connection, version).await.unwrap();
+}
+
+/// A Mastodon mention notification, as `GET /api/v1/notifications` lists one.
+fn mention_notification() -> Value {
+    json!({
+        "id": "34975861", "type": "mention", "created_at": "2026-03-23T18:04:00.000Z",
+        "account": {"id": "109999", "username": "ada", "acct": "ada@mastodon.social", "display_name": "Ada",
+            "avatar": "https://files.mastodon.social/avatars/ada.png"},
+        "status": {"id": "113250", "created_at": "2026-03-23T18:04:00.000Z", "in_reply_to_id": null,
+            "in_reply_to_account_id": null, "visibility": "public",
+            "content": "<p>Have you seen what <span class=\"h-card\"><a href=\"https://mastodon.social/@posthorn\" class=\"u-url mention\">@<span>posthorn</span></a></span> shipped?</p>",
+            "url": "https://mastodon.social/@ada/113250", "media_attachments": []}
+    })
+}
+
+/// An app with a sandbox channel and one comment simulated on it.
+async fn inbox_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = TestApp::new(|| vec![posthorn::api::inbox::inbox_routes()]).await;
+    let now = app.state.clock.now();
+    let channels = create_sandbox_channels(app.store(), &app.state.secrets, app.workspace_id, 1, now).await.unwrap();
+    let body = json!({"channel_id": channels[0].id, "type": "comment", "text": "Seeded comment"});
+    let interaction = id(&app.call(Method::POST, "/v1/sandbox/interactions", Some(body)).await, "id");
+    let substitutions = vec![
+        (API_KEY, app.api_key.clone()),
+        (CHANNEL, channels[0].id.to_string()),
+        (CONNECTION, channels[0].connection_id.to_string()),
+        (INTERACTION, interaction),
+    ];
+    (app, substitutions)
+}
+
+#[tokio::test]
+async fn every_inbox_event_gets_its_answer() {
+    invoke_every_case("inbox", INBOX, posthorn::api::inbox::inbox_routes, inbox_app).await;
 }
 
 /// A deadline far enough away for any test run.

@@ -50,6 +50,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/connections"),
     ("GET", "/v1/connections/{id}"),
     ("DELETE", "/v1/connections/{id}"),
+    ("GET", "/v1/interactions"),
+    ("GET", "/v1/interactions/{id}"),
+    ("POST", "/v1/interactions/{id}/reply"),
+    ("GET", "/v1/accounts/{id}/comments"),
+    ("GET", "/v1/accounts/{id}/mentions"),
+    ("GET", "/v1/accounts/{id}/dms"),
+    ("POST", "/v1/accounts/{id}/inbox/backfill"),
+    ("POST", "/v1/sandbox/interactions"),
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {
@@ -75,8 +83,10 @@ async fn every_documented_operation_is_routed() {
     for (method, path) in documented_operations() {
         let id = if path.starts_with("/v1/posts") {
             posthorn::model::ids::PostId::new().to_string()
-        } else if path.starts_with("/v1/connections") {
+        } else if path.starts_with("/v1/connections") || path.starts_with("/v1/accounts") {
             posthorn::model::ids::ConnectionId::new().to_string()
+        } else if path.starts_with("/v1/interactions") {
+            posthorn::model::ids::InteractionId::new().to_string()
         } else {
             posthorn::model::ids::WebhookId::new().to_string()
         };

@@ -401,6 +401,16 @@ async fn the_catalog_lists_every_event_with_an_example() {
         "channel.deleted",
         "automation.run.completed",
         "automation.run.failed",
+        "comment.received",
+        "mention.received",
+        "dm.received",
+        "dm.sent",
+        "dm.referral",
+        "dm.status.sent",
+        "dm.status.delivered",
+        "dm.status.read",
+        "dm.status.failed",
+        "review.received",
         "webhook.ping",
         "webhook.test",
     ];
@@ -409,9 +419,16 @@ async fn the_catalog_lists_every_event_with_an_example() {
         assert_eq!(entry["example"]["event"], entry["name"]);
         assert!(entry["example"]["id"].as_str().unwrap().starts_with("evt_"));
         assert!(entry["example"]["data"].is_object());
-        assert!(["posts", "accounts", "automations", "system"].contains(&entry["category"].as_str().unwrap()));
+        let category = entry["category"].as_str().unwrap();
+        assert!(["posts", "accounts", "automations", "inbox", "system"].contains(&category), "{category}");
         assert!(!entry["description"].as_str().unwrap().is_empty());
     }
     let failed = entries.iter().find(|entry| entry["name"] == "post.failed").unwrap();
     assert!(failed["example"]["data"].get("published").is_none(), "published is absent on post.failed");
+    let review = entries.iter().find(|entry| entry["name"] == "review.received").unwrap();
+    assert_eq!(review["category"], "inbox");
+    assert!(review["description"].as_str().unwrap().contains("No connected platform emits it yet"));
+    let referral = entries.iter().find(|entry| entry["name"] == "dm.referral").unwrap();
+    assert_eq!(referral["example"]["data"]["content"]["text"], "", "a referral carries no message");
+    assert!(referral["example"]["data"]["metadata"]["referral"].is_object());
 }

@@ -8,6 +8,7 @@ mod auth;
 pub mod automations;
 pub mod connections;
 mod extract;
+pub mod inbox;
 pub mod posts;
 mod routing;
 pub mod webhooks;

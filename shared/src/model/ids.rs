@@ -145,6 +145,22 @@ typed_id!(
     DeliveryId, "dlv", "delivery"
 );
 
+typed_id!(
+    /// A comment, mention or DM on a connected account: the same for the same platform item on
+    /// the same channel however often it is seen, so it is stored once and fires once.
+    InteractionId, "int", "interaction"
+);
+
+impl InteractionId {
+    /// The one id of the item `platform_id` of `platform` seen on `channel`: random-looking bits
+    /// drawn from the three, with no time in them (a poll and a push of one item agree).
+    pub fn of(platform: &str, channel: ChannelId, platform_id: &str) -> Self {
+        let digest = Sha256::digest(format!("{platform}:{channel}:{platform_id}"));
+        let bits: [u8; 16] = digest[..16].try_into().expect("a SHA-256 digest has 32 bytes");
+        Self(Ulid::from(u128::from_be_bytes(bits)))
+    }
+}
+
 impl DeliveryId {
     /// The one delivery of `event` to `webhook`: the event's time, and random bits drawn from
     /// both ids, so a fan-out resumed after a crash writes the same deliveries, never a second.
@@ -181,6 +197,17 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn an_interaction_id_depends_on_platform_channel_and_item_only() {
+        let channel = ChannelId::new();
+        let id = InteractionId::of("mastodon", channel, "113245");
+        assert_eq!(id, InteractionId::of("mastodon", channel, "113245"));
+        assert_ne!(id, InteractionId::of("mastodon", channel, "113246"));
+        assert_ne!(id, InteractionId::of("bluesky", channel, "113245"));
+        assert_ne!(id, InteractionId::of("mastodon", ChannelId::new(), "113245"));
+        assert_eq!(id.to_string().parse::<InteractionId>().unwrap(), id);
     }
 
     #[test]

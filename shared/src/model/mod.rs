@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod error;
 pub mod feeds;
 pub mod ids;
+pub mod inbox;
 pub mod platforms;
 pub mod posts;
 pub mod times;

@@ -6,6 +6,7 @@ pub mod automations;
 pub mod connections;
 pub mod feeds;
 pub mod fit;
+pub mod inbox;
 pub mod metrics;
 pub mod posts;
 pub mod publish;

@@ -69,6 +69,8 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::FeedEntry => "ENTRY#",
         Kind::Automation => "AUTOMATION#",
         Kind::Run => "RUN#",
+        Kind::Interaction => "INTERACTION#",
+        Kind::InboxState => "INBOX#",
     }
 }
 

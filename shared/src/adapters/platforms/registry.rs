@@ -1,5 +1,6 @@
 //! Which adapter serves which platform, built once per process: the publishing client, the
-//! connector (where the platform can be connected), the configured OAuth client and base URL.
+//! connector (where the platform can be connected), the inbox client (where interactions can be
+//! polled or answered), the configured OAuth client and base URL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::versions::ApiVersions;
 use crate::adapters::platforms::{Bluesky, Facebook, Instagram, Linkedin, Mastodon, Sandbox, Threads, X, sandbox};
 use crate::model::platforms::Platform;
-use crate::ports::platforms::{Connector, OAuthApp, PlatformClient};
+use crate::ports::platforms::{Connector, InboxClient, OAuthApp, PlatformClient};
 
 /// One platform's OAuth client and API base URL, where configured.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +36,7 @@ impl std::fmt::Debug for PlatformSettings {
 pub struct PlatformRegistry {
     clients: HashMap<Platform, Arc<dyn PlatformClient>>,
     connectors: HashMap<Platform, Arc<dyn Connector>>,
+    inboxes: HashMap<Platform, Arc<dyn InboxClient>>,
     apps: HashMap<Platform, OAuthApp>,
     base_urls: HashMap<Platform, String>,
 }
@@ -72,12 +74,18 @@ impl PlatformRegistry {
             threads.clone(),
             sandbox.clone(),
         ])
-        .with_connectors(vec![mastodon, bluesky, x, linkedin, facebook, instagram, threads, sandbox])
+        .with_connectors(vec![mastodon.clone(), bluesky, x, linkedin, facebook, instagram, threads, sandbox.clone()])
+        .with_inboxes(vec![mastodon, sandbox])
         .with_app(Platform::Sandbox, sandbox::app())
     }
 
     pub fn with_connectors(mut self, connectors: Vec<Arc<dyn Connector>>) -> Self {
         self.connectors.extend(connectors.into_iter().map(|connector| (connector.platform(), connector)));
+        self
+    }
+
+    pub fn with_inboxes(mut self, inboxes: Vec<Arc<dyn InboxClient>>) -> Self {
+        self.inboxes.extend(inboxes.into_iter().map(|inbox| (inbox.platform(), inbox)));
         self
     }
 
@@ -116,6 +124,15 @@ impl PlatformRegistry {
 
     pub fn connector(&self, platform: Platform) -> Option<&Arc<dyn Connector>> {
         self.connectors.get(&platform)
+    }
+
+    pub fn inbox(&self, platform: Platform) -> Option<&Arc<dyn InboxClient>> {
+        self.inboxes.get(&platform)
+    }
+
+    /// Whether sync-inbox polls `platform`'s channels.
+    pub fn polls_inbox(&self, platform: Platform) -> bool {
+        self.inbox(platform).is_some_and(|inbox| !inbox.sources().is_empty())
     }
 
     pub fn app(&self, platform: Platform) -> Option<&OAuthApp> {

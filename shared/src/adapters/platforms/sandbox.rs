@@ -9,6 +9,9 @@
 //! the exchange accepts a code only if it carries the challenge of the verifier it is given.
 //! Tokens live an hour and refresh tokens rotate. The one account, `sandbox`, lists the
 //! channels `sandbox-1` … `sandbox-3`.
+//!
+//! Its inbox is never polled: interactions arrive through `POST /v1/sandbox/interactions`. Every
+//! kind can be answered, and the answer goes nowhere.
 
 use std::time::Duration;
 
@@ -17,10 +20,12 @@ use async_trait::async_trait;
 use crate::adapters::platforms::oauth::url_with_query;
 use crate::adapters::platforms::pkce::challenge_of;
 use crate::model::channels::ChannelKind;
+use crate::model::inbox::InteractionKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformClient, PlatformError,
-    Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, InboxClient, InboxSource, OAuthApp,
+    PlatformClient, PlatformError, PollFrom, Polled, Profile, PublishRequest, Published, RemoteChannel, ReplyTarget,
+    TokenGrant,
 };
 
 pub struct Sandbox;
@@ -60,6 +65,43 @@ fn forced_failure(text: &str, channel: &str) -> Option<ErrorCode> {
     })
 }
 
+/// A sandbox id: `sandbox-` and a fresh ULID.
+pub fn new_platform_id() -> String {
+    format!("sandbox-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+#[async_trait]
+impl InboxClient for Sandbox {
+    fn platform(&self) -> Platform {
+        Platform::Sandbox
+    }
+
+    fn sources(&self) -> &'static [InboxSource] {
+        &[]
+    }
+
+    async fn poll(
+        &self,
+        _auth: &ChannelAuth,
+        _source: &InboxSource,
+        _from: &PollFrom,
+        _recent_posts: &[String],
+    ) -> Result<Polled, PlatformError> {
+        Ok(Polled { items: Vec::new(), cursor: None, more: false })
+    }
+
+    fn replies_to(&self, _kind: InteractionKind) -> bool {
+        true
+    }
+
+    async fn reply(&self, auth: &ChannelAuth, _to: &ReplyTarget, text: &str) -> Result<Published, PlatformError> {
+        if let Some(code) = forced_failure(text, &auth.platform_channel_id) {
+            return Err(PlatformError::new(code, format!("sandbox: failure forced by #fail:{}", code_name(code))));
+        }
+        Ok(Published { platform_post_id: new_platform_id(), url: None })
+    }
+}
+
 #[async_trait]
 impl PlatformClient for Sandbox {
     fn platform(&self) -> Platform {
@@ -70,8 +112,7 @@ impl PlatformClient for Sandbox {
         if let Some(code) = forced_failure(&post.text, &auth.platform_channel_id) {
             return Err(PlatformError::new(code, format!("sandbox: failure forced by #fail:{}", code_name(code))));
         }
-        let id = ulid::Ulid::new().to_string().to_lowercase();
-        Ok(Published { platform_post_id: format!("sandbox-{id}"), url: None })
+        Ok(Published { platform_post_id: new_platform_id(), url: None })
     }
 
     async fn delete(&self, _auth: &ChannelAuth, _platform_post_id: &str) -> Result<(), PlatformError> {

@@ -38,6 +38,26 @@ pub enum EventType {
     AutomationRunCompleted,
     #[serde(rename = "automation.run.failed")]
     AutomationRunFailed,
+    #[serde(rename = "comment.received")]
+    CommentReceived,
+    #[serde(rename = "mention.received")]
+    MentionReceived,
+    #[serde(rename = "dm.received")]
+    DmReceived,
+    #[serde(rename = "dm.sent")]
+    DmSent,
+    #[serde(rename = "dm.referral")]
+    DmReferral,
+    #[serde(rename = "dm.status.sent")]
+    DmStatusSent,
+    #[serde(rename = "dm.status.delivered")]
+    DmStatusDelivered,
+    #[serde(rename = "dm.status.read")]
+    DmStatusRead,
+    #[serde(rename = "dm.status.failed")]
+    DmStatusFailed,
+    #[serde(rename = "review.received")]
+    ReviewReceived,
     #[serde(rename = "webhook.ping")]
     WebhookPing,
     #[serde(rename = "webhook.test")]
@@ -50,11 +70,12 @@ pub enum EventCategory {
     Posts,
     Accounts,
     Automations,
+    Inbox,
     System,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 28] = [
         Self::PostScheduled,
         Self::PostPublished,
         Self::PostPartial,
@@ -71,6 +92,16 @@ impl EventType {
         Self::ChannelDeleted,
         Self::AutomationRunCompleted,
         Self::AutomationRunFailed,
+        Self::CommentReceived,
+        Self::MentionReceived,
+        Self::DmReceived,
+        Self::DmSent,
+        Self::DmReferral,
+        Self::DmStatusSent,
+        Self::DmStatusDelivered,
+        Self::DmStatusRead,
+        Self::DmStatusFailed,
+        Self::ReviewReceived,
         Self::WebhookPing,
         Self::WebhookTest,
     ];
@@ -93,6 +124,16 @@ impl EventType {
             Self::ChannelDeleted => "channel.deleted",
             Self::AutomationRunCompleted => "automation.run.completed",
             Self::AutomationRunFailed => "automation.run.failed",
+            Self::CommentReceived => "comment.received",
+            Self::MentionReceived => "mention.received",
+            Self::DmReceived => "dm.received",
+            Self::DmSent => "dm.sent",
+            Self::DmReferral => "dm.referral",
+            Self::DmStatusSent => "dm.status.sent",
+            Self::DmStatusDelivered => "dm.status.delivered",
+            Self::DmStatusRead => "dm.status.read",
+            Self::DmStatusFailed => "dm.status.failed",
+            Self::ReviewReceived => "review.received",
             Self::WebhookPing => "webhook.ping",
             Self::WebhookTest => "webhook.test",
         }
@@ -119,6 +160,16 @@ impl EventType {
             | Self::ChannelCreated
             | Self::ChannelDeleted => EventCategory::Accounts,
             Self::AutomationRunCompleted | Self::AutomationRunFailed => EventCategory::Automations,
+            Self::CommentReceived
+            | Self::MentionReceived
+            | Self::DmReceived
+            | Self::DmSent
+            | Self::DmReferral
+            | Self::DmStatusSent
+            | Self::DmStatusDelivered
+            | Self::DmStatusRead
+            | Self::DmStatusFailed
+            | Self::ReviewReceived => EventCategory::Inbox,
             Self::WebhookPing | Self::WebhookTest => EventCategory::System,
         }
     }
@@ -141,6 +192,22 @@ impl EventType {
             Self::ChannelDeleted => "import-channels no longer found a channel.",
             Self::AutomationRunCompleted => "A content-generation run finished and created its posts.",
             Self::AutomationRunFailed => "A content-generation run failed (`reason`).",
+            Self::CommentReceived => "Someone replied to one of the account's posts or comments.",
+            Self::MentionReceived => "Someone mentioned the account in a post.",
+            Self::DmReceived => "A direct message arrived.",
+            Self::DmSent => {
+                "A direct message the account sent was seen (a reply sent through Posthorn, or the platform's echo)."
+            }
+            Self::DmReferral => {
+                "Someone opened a conversation from an ad or a link, without a message yet (`metadata.referral`)."
+            }
+            Self::DmStatusSent => "A direct message the account sent left the platform's servers.",
+            Self::DmStatusDelivered => "A direct message the account sent reached the recipient.",
+            Self::DmStatusRead => "The recipient read a direct message the account sent.",
+            Self::DmStatusFailed => "A direct message the account sent could not be delivered.",
+            Self::ReviewReceived => {
+                "A review arrived. No connected platform emits it yet; subscribing to it is allowed."
+            }
             Self::WebhookPing => "Sent once when an endpoint is registered, to verify it answers.",
             Self::WebhookTest => "Sent on demand by POST /v1/webhooks/{id}/test.",
         }
@@ -219,6 +286,17 @@ impl EventType {
                 data["post_ids"] = json!([]);
                 data
             }
+            Self::CommentReceived | Self::MentionReceived | Self::DmReceived | Self::DmSent | Self::DmReferral => {
+                interaction_example(self)
+            }
+            Self::DmStatusSent | Self::DmStatusDelivered | Self::DmStatusRead | Self::DmStatusFailed => {
+                let status = self.as_str().trim_start_matches("dm.status.");
+                json!({"interaction_id": "int_01JD8Z3QK5V7Y2W9X4T6R8P0MG", "status": status, "at": "2026-03-23T18:05:00Z"})
+            }
+            Self::ReviewReceived => {
+                json!({"id": "int_01JD8Z3QK5V7Y2W9X4T6R8P0MH", "type": "review", "rating": 5,
+                "content": {"text": "Great service", "media": []}})
+            }
             Self::WebhookPing => {
                 json!({"webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "message": "Posthorn verification ping"})
             }
@@ -227,6 +305,33 @@ impl EventType {
             }
         }
     }
+}
+
+/// The `data` of an inbox event: the interaction.
+fn interaction_example(event: EventType) -> Value {
+    let (kind, direction, text) = match event {
+        EventType::CommentReceived => ("comment", "inbound", "Congratulations on the launch!"),
+        EventType::MentionReceived => ("mention", "inbound", "Have you seen what @posthorn shipped?"),
+        EventType::DmSent => ("dm", "outbound", "Thanks, we'll look into it."),
+        EventType::DmReferral => ("dm", "inbound", ""),
+        _ => ("dm", "inbound", "Hi! Is the beta still open?"),
+    };
+    let referral = match event {
+        EventType::DmReferral => json!({"referral": {"source": "ADS", "ref": "spring-campaign"}}),
+        _ => json!({}),
+    };
+    let post = match event {
+        EventType::CommentReceived => json!("post_01JD8Z3QK5V7Y2W9X4T6R8P0MN"),
+        _ => Value::Null,
+    };
+    json!({"id": "int_01JD8Z3QK5V7Y2W9X4T6R8P0MG", "type": kind, "platform": "mastodon",
+        "account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA",
+        "post_id": post, "parent_id": null,
+        "author": {"id": "109999", "name": "Ada", "username": "ada@mastodon.social",
+            "avatar_url": "https://files.mastodon.social/avatars/ada.png"},
+        "content": {"text": text, "media": []}, "direction": direction,
+        "received_at": "2026-03-23T18:04:00Z", "platform_url": "https://mastodon.social/@ada/113250",
+        "platform_id": "113250", "metadata": referral})
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The platform ports (SPEC §7) every social network's adapter implements: publish text and
-//! images, delete, read metrics (`PlatformClient`), and connect accounts (`Connector`).
+//! images, delete, read metrics (`PlatformClient`), connect accounts (`Connector`), and poll and
+//! answer comments, mentions and DMs (`InboxClient`).
 
 pub mod connect;
+pub mod inbox;
 
 pub use connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
+pub use inbox::{InboxClient, InboxSource, PollFrom, Polled, RemoteInteraction, ReplyTarget};
 
 use std::time::Duration;
 

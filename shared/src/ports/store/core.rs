@@ -34,6 +34,8 @@ pub enum Kind {
     FeedEntry,
     Automation,
     Run,
+    Interaction,
+    InboxState,
 }
 
 impl Kind {
@@ -56,6 +58,8 @@ impl Kind {
             Self::FeedEntry => "feed entry",
             Self::Automation => "automation",
             Self::Run => "run",
+            Self::Interaction => "interaction",
+            Self::InboxState => "inbox state",
         }
     }
 }

@@ -8,8 +8,10 @@ use crate::model::channels::Channel;
 use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::error::Result;
 use crate::model::ids::{
-    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
+    WorkspaceId,
 };
+use crate::model::inbox::{InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
@@ -31,6 +33,14 @@ pub const METRICS_DUE: &str = "METRICS_DUE";
 pub const DUE_SOURCE: &str = "DUE_SOURCE";
 /// Second index: automations with a `next_run_at`, by that time.
 pub const DUE_AUTOMATION: &str = "DUE_AUTOMATION";
+
+/// Second index: channels whose inbox is polled, by when they are next due.
+pub const INBOX_DUE: &str = "INBOX_DUE";
+
+/// First-index partition of a workspace's interactions, sorted by when they were written.
+pub fn workspace_inbox(workspace: WorkspaceId) -> String {
+    format!("WS#{workspace}#INBOX")
+}
 
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
 pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
@@ -273,5 +283,41 @@ impl Record for Run {
 
     fn version(&self) -> Option<u64> {
         Some(self.version)
+    }
+}
+
+impl Record for Interaction {
+    const KIND: Kind = Kind::Interaction;
+    type Id = InteractionId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
+    }
+
+    /// Every interaction, newest first: what the inbox API lists.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        due_entry(workspace_inbox(self.workspace_id), self.received_at, &self.id).map(Some)
+    }
+}
+
+impl Record for InboxState {
+    const KIND: Kind = Kind::InboxState;
+    type Id = ChannelId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.channel_id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    /// While it is polled: what sync-inbox takes up.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        self.next_poll_at.map(|due| due_entry(INBOX_DUE, due, &self.channel_id)).transpose()
     }
 }

@@ -83,6 +83,17 @@ pub struct DeliveryFilter {
     pub event_type: Option<EventType>,
 }
 
+/// Which of a workspace's interactions to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InteractionFilter {
+    pub kind: Option<crate::model::inbox::InteractionKind>,
+    pub account: Option<crate::model::ids::ConnectionId>,
+    pub channel: Option<crate::model::ids::ChannelId>,
+    pub post: Option<crate::model::ids::PostId>,
+    /// Only those written at or after this time.
+    pub since: Option<OffsetDateTime>,
+}
+
 /// How an endpoint's deliveries created in a window ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {

@@ -11,8 +11,10 @@ use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{
-    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
+    WorkspaceId,
 };
+use crate::model::inbox::{InboxState, Interaction, InteractionKind};
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
@@ -20,7 +22,10 @@ use crate::model::workspaces::{ApiKey, Workspace};
 use super::core::{Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write};
 use super::kinds::{self, api_key_key, workspace_key};
 use super::records::{Record, key_of, records};
-use super::{DeliveryCounts, DeliveryFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time};
+use super::{
+    DeliveryCounts, DeliveryFilter, InteractionFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor,
+    sortable_time,
+};
 
 impl DeliveryCounts {
     /// Counts one delivery's outcome; a pending one has none yet.
@@ -452,5 +457,62 @@ pub trait Store: RecordStore {
     /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
     async fn update_run(&self, run: &Run, expected_version: u64) -> Result<()> {
         records(self.core()).replace_if_version(run, expected_version).await
+    }
+
+    async fn get_interaction(&self, workspace: WorkspaceId, id: InteractionId) -> Result<Option<Interaction>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// The workspace's interactions matching `filter`, newest first. The cursor is the id of
+    /// the last interaction of the previous page.
+    async fn list_interactions(
+        &self,
+        workspace: WorkspaceId,
+        filter: InteractionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Interaction>> {
+        let range = match parse_cursor::<InteractionId>(page.cursor.as_deref())? {
+            Some(last) => match self.get_interaction(workspace, last).await? {
+                Some(last) => SortRange::Below(last.first_index()?.map(|entry| entry.sort).unwrap_or_default()),
+                None => return Err(Error::bad_request("invalid cursor: that interaction no longer exists")),
+            },
+            None => match filter.since {
+                Some(since) => SortRange::AtLeast(sortable_time(since)?),
+                None => SortRange::All,
+            },
+        };
+        let fields = [
+            field_is("type", filter.kind.map(InteractionKind::as_str)),
+            field_is("account_id", filter.account.map(|id| id.to_string()).as_deref()),
+            field_is("channel_id", filter.channel.map(|id| id.to_string()).as_deref()),
+            field_is("post_id", filter.post.map(|id| id.to_string()).as_deref()),
+        ];
+        let query = IndexQuery {
+            range,
+            order: Order::Descending,
+            filter: fields.into_iter().flatten().collect(),
+            limit: page.limit.saturating_add(1),
+            ..IndexQuery::all_of(Index::First, kinds::workspace_inbox(workspace))
+        };
+        let mut items = records::<Interaction>(self.core()).in_index(query).await?;
+        // Newest first: on a later page, those older than `since` are all at the end.
+        if let Some(since) = filter.since {
+            items.retain(|interaction| interaction.received_at >= since);
+        }
+        Ok(Page::from_overfetch(items, page.limit, |interaction| interaction.id.to_string()))
+    }
+
+    async fn get_inbox_state(&self, workspace: WorkspaceId, channel: ChannelId) -> Result<Option<InboxState>> {
+        records(self.core()).get(workspace, &channel).await
+    }
+
+    /// Fails with `Conflict` if the state changed since version `expected_version`.
+    async fn update_inbox_state(&self, state: &InboxState, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(state, expected_version).await
+    }
+
+    /// Channels, of any workspace, whose inbox is due for a poll at `now`, longest due first.
+    async fn inbox_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<InboxState>> {
+        records(self.core()).due(Index::Second, kinds::INBOX_DUE, now, limit).await
     }
 }

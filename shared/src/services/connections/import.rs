@@ -1,11 +1,14 @@
 //! import-channels: the channels a connection can post to, as the platform lists them now,
 //! upserted by their platform id — channel.created for new ones, channel.deleted for ones the
-//! platform no longer lists.
+//! platform no longer lists. A channel of a platform whose inbox is polled is watched from the
+//! moment it is stored: its inbox state is written with it (and removed with it), so sync-inbox
+//! reads what arrives from then on.
 
 use crate::model::channels::Channel;
 use crate::model::connections::Connection;
 use crate::model::error::Result;
 use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
+use crate::model::inbox::InboxState;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::{Profile, RemoteChannel};
 use crate::ports::store::{Condition, Record, Write};
@@ -48,8 +51,11 @@ pub async fn import_channels(
 /// with a clear error when they publish.
 pub async fn delete_channel(accounts: &Accounts<'_>, channel: &Channel) -> Result<()> {
     let removal = Write::Delete(channel.key(), Condition::Present);
+    let unwatch = Write::Delete(inbox_state(channel).key(), Condition::Always);
     let data = events::channel(channel);
-    commit(&accounts.outbox(), vec![removal], channel.workspace_id, EventType::ChannelDeleted, data).await.map(drop)
+    commit(&accounts.outbox(), vec![removal, unwatch], channel.workspace_id, EventType::ChannelDeleted, data)
+        .await
+        .map(drop)
 }
 
 async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed: RemoteChannel) -> Result<Channel> {
@@ -64,10 +70,34 @@ async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed
         channel_token: listed.channel_token.as_deref().map(|token| accounts.secrets.seal(token)),
         created_at: accounts.clock.now(),
     };
-    let creation = Write::Put(channel.document()?, Condition::Absent);
+    let mut writes = vec![Write::Put(channel.document()?, Condition::Absent)];
+    if accounts.platforms.polls_inbox(channel.platform) {
+        writes.push(Write::Put(inbox_state(&channel).document()?, Condition::Absent));
+    }
     let data = events::channel(&channel);
-    commit(&accounts.outbox(), vec![creation], channel.workspace_id, EventType::ChannelCreated, data).await?;
+    commit(&accounts.outbox(), writes, channel.workspace_id, EventType::ChannelCreated, data).await?;
     Ok(channel)
+}
+
+/// The inbox state of a channel watched from its creation on.
+fn inbox_state(channel: &Channel) -> InboxState {
+    InboxState::new(channel.workspace_id, channel.connection_id, channel.id, channel.platform, channel.created_at)
+}
+
+/// Watches a channel stored before its platform's inbox was polled (a deployment that predates
+/// the inbox), from now on; a channel already watched is left as it is.
+async fn watch_existing(accounts: &Accounts<'_>, channel: &Channel) -> Result<()> {
+    if !accounts.platforms.polls_inbox(channel.platform) {
+        return Ok(());
+    }
+    let state = InboxState::new(
+        channel.workspace_id,
+        channel.connection_id,
+        channel.id,
+        channel.platform,
+        accounts.clock.now(),
+    );
+    accounts.store.write(Write::Put(state.document()?, Condition::Absent)).await.map(drop)
 }
 
 /// Brings a known channel up to date: its name and kind, and its own token if it has one.
@@ -78,6 +108,7 @@ async fn refresh_channel(accounts: &Accounts<'_>, mut channel: Channel, listed: 
         channel.channel_token = Some(accounts.secrets.seal(&token));
     }
     accounts.store.update_channel(&channel).await?;
+    watch_existing(accounts, &channel).await?;
     Ok(channel)
 }
 

@@ -9,6 +9,10 @@
 //! it), exchanges the code at `POST /oauth/token`, reads the account from
 //! `GET /api/v1/accounts/verify_credentials` and revokes with `POST /oauth/revoke`. The
 //! account itself is the one channel.
+//!
+//! The inbox is read from notifications (`inbox`).
+
+mod inbox;
 
 use std::time::Duration;
 
