@@ -145,6 +145,7 @@ impl Fixture {
 on_both_stores!(
     a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_answerable,
     a_dm_answer_is_recorded_and_fires_dm_sent,
+    an_oversized_interaction_is_cut_to_fit_one_item,
     bad_inbox_requests_get_clear_errors,
     mastodon_mentions_arrive_once_linked_to_the_post_they_answer,
     a_new_account_brings_no_history_until_asked_to_backfill,
@@ -211,6 +212,7 @@ async fn a_dm_answer_is_recorded_and_fires_dm_sent(kind: StoreKind) {
     let id = dm.body["data"]["id"].as_str().unwrap().to_string();
     f.verified("dm.received", 1).await;
 
+    f.clock.advance(time::Duration::seconds(30));
     let answer = f.app.call(Method::POST, &format!("/v1/interactions/{id}/reply"), Some(json!({"text": "Yes!"}))).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
     let sent = f.verified("dm.sent", 1).await.remove(0);
@@ -229,6 +231,23 @@ async fn a_dm_answer_is_recorded_and_fires_dm_sent(kind: StoreKind) {
         f.get(&format!("/v1/accounts/{}/dms", channel.connection_id)).await["data"].as_array().unwrap().len(),
         2
     );
+}
+
+/// DynamoDB refuses items over 400 KB: whatever arrives is cut to bounds far below it.
+async fn an_oversized_interaction_is_cut_to_fit_one_item(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let channel = f.sandbox().await;
+    let media: Vec<Value> =
+        (0..60).map(|n| json!({"url": format!("https://cdn.example/{n}.png"), "type": "image"})).collect();
+    let body = json!({"channel_id": channel.id, "type": "dm", "text": "é".repeat(400_000),
+        "author": {"id": "1", "name": "N".repeat(50_000)}, "media": media});
+    let reply = f.simulate(body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.error());
+    let stored = f.get(&format!("/v1/interactions/{}", reply.body["data"]["id"].as_str().unwrap())).await;
+    assert_eq!(stored["data"]["content"]["text"].as_str().unwrap().chars().count(), 10_000);
+    assert_eq!(stored["data"]["content"]["media"].as_array().unwrap().len(), 20);
+    assert_eq!(stored["data"]["author"]["name"].as_str().unwrap().len(), 2_048);
+    assert_eq!(f.verified("dm.received", 1).await[0]["data"], stored["data"]);
 }
 
 async fn bad_inbox_requests_get_clear_errors(kind: StoreKind) {

@@ -191,11 +191,47 @@ impl From<&Interaction> for InteractionView {
     }
 }
 
+/// The most characters of an author's name, username or id, or a URL, an interaction keeps.
+pub const MAX_FIELD_CHARS: usize = 2_048;
+/// The most attachments an interaction keeps.
+pub const MAX_MEDIA: usize = 20;
+
 /// `text` cut to [`MAX_TEXT_CHARS`].
 pub fn bounded_text(text: &str) -> String {
-    match text.char_indices().nth(MAX_TEXT_CHARS) {
+    cut(text, MAX_TEXT_CHARS)
+}
+
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
         Some((end, _)) => text[..end].to_string(),
         None => text.to_string(),
+    }
+}
+
+impl Interaction {
+    /// The interaction cut to the bounds above, whatever the platform (or a caller) sent: with
+    /// them an item stays far below DynamoDB's 400 KB.
+    pub fn bounded(mut self) -> Self {
+        let field = |text: &mut String| *text = cut(text, MAX_FIELD_CHARS);
+        let optional = |text: &mut Option<String>| {
+            if let Some(text) = text {
+                *text = cut(text, MAX_FIELD_CHARS);
+            }
+        };
+        self.content.text = bounded_text(&self.content.text);
+        self.content.media.truncate(MAX_MEDIA);
+        for media in &mut self.content.media {
+            field(&mut media.url);
+            field(&mut media.kind);
+        }
+        field(&mut self.platform_id);
+        field(&mut self.author.id);
+        field(&mut self.author.name);
+        optional(&mut self.author.username);
+        optional(&mut self.author.avatar_url);
+        optional(&mut self.platform_url);
+        optional(&mut self.reply_handle);
+        self
     }
 }
 

@@ -6,6 +6,7 @@
 mod automations_feeds;
 mod connections_channels;
 mod dynamodb_layout;
+mod inbox;
 mod posts;
 mod sqlite_files;
 mod transactions;

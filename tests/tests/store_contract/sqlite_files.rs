@@ -1,6 +1,8 @@
 //! The SQLite adapter's own checks: files kept across reopening, opened twice, and made by an
 //! earlier schema.
 
+use posthorn::ports::store::{Condition, Record, RecordStore, Write};
+
 use super::*;
 use crate::automations_feeds::{automation_at, entry, source_at};
 use crate::connections_channels::{channel, connection, oauth_state};
@@ -15,6 +17,31 @@ async fn sqlite_file_keeps_records_across_reopening() {
     SqliteStore::open(&path).unwrap().create_workspace(&workspace).await.unwrap();
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.get_workspace(workspace.id).await.unwrap(), Some(workspace));
+}
+
+#[tokio::test]
+async fn sqlite_file_deletes_expired_records_when_opened() {
+    let dir = TempDir::new();
+    let path = dir.0.join("store.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let workspace = WorkspaceId::new();
+    let mut expired = idempotency(workspace, "expired-key", PostId::new());
+    expired.expires_at = now() - Duration::seconds(1);
+    let live = idempotency(workspace, "live-key", PostId::new());
+    for record in [&expired, &live] {
+        store.write(Write::Put(record.document().unwrap(), Condition::Absent)).await.unwrap();
+    }
+    drop(store);
+    let rows = |path: &std::path::Path| {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM records WHERE workspace_id = ?1", [workspace.to_string()], |row| {
+            row.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(rows(&path), 2);
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(rows(&path), 1, "the expired record was deleted, the live one kept");
 }
 
 /// The schema of the store before every record moved into one table: a table per kind.

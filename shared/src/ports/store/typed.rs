@@ -459,8 +459,10 @@ pub trait Store: RecordStore {
         records(self.core()).replace_if_version(run, expected_version).await
     }
 
+    /// `None` once it expired, even where the adapter has not deleted it yet.
     async fn get_interaction(&self, workspace: WorkspaceId, id: InteractionId) -> Result<Option<Interaction>> {
-        records(self.core()).get(workspace, &id).await
+        let interaction: Option<Interaction> = records(self.core()).get(workspace, &id).await?;
+        Ok(interaction.filter(|interaction| interaction.expires_at > OffsetDateTime::now_utc()))
     }
 
     /// The workspace's interactions matching `filter`, newest first. The cursor is the id of
@@ -495,10 +497,12 @@ pub trait Store: RecordStore {
             ..IndexQuery::all_of(Index::First, kinds::workspace_inbox(workspace))
         };
         let mut items = records::<Interaction>(self.core()).in_index(query).await?;
-        // Newest first: on a later page, those older than `since` are all at the end.
-        if let Some(since) = filter.since {
-            items.retain(|interaction| interaction.received_at >= since);
-        }
+        // Newest first: those older than `since`, and expired ones the adapter has not deleted
+        // yet, are all at the end of a page.
+        let now = OffsetDateTime::now_utc();
+        items.retain(|interaction| {
+            interaction.expires_at > now && filter.since.is_none_or(|since| interaction.received_at >= since)
+        });
         Ok(Page::from_overfetch(items, page.limit, |interaction| interaction.id.to_string()))
     }
 

@@ -10,14 +10,12 @@ use time::OffsetDateTime;
 use crate::model::channels::Channel;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{InteractionId, PostId};
-use crate::model::inbox::{Content, Interaction, InteractionMetadata, InteractionView, bounded_text};
+use crate::model::inbox::{Content, Interaction, InteractionMetadata, InteractionView};
 use crate::model::posts::TargetStatus;
 use crate::ports::platforms::RemoteInteraction;
 use crate::ports::store::{Condition, Outcome, PageRequest, Record, Store, Write};
 use crate::services::webhooks::outbox::{Outbox, commit};
 
-/// The most attachments an interaction keeps.
-const MAX_MEDIA: usize = 20;
 /// How many of a workspace's newest posts are looked through for the one a reply answers.
 const RECENT_POSTS: usize = 100;
 
@@ -62,8 +60,6 @@ pub fn interaction_of(
         Some(_) => None,
         None => item.in_reply_to.as_deref().map(|id| InteractionId::of(platform, channel.id, id)),
     };
-    let mut media = item.media;
-    media.truncate(MAX_MEDIA);
     Interaction {
         id: InteractionId::of(platform, channel.id, &item.platform_id),
         workspace_id: channel.workspace_id,
@@ -74,7 +70,7 @@ pub fn interaction_of(
         post_id,
         parent_id,
         author: item.author,
-        content: Content { text: bounded_text(&item.text), media },
+        content: Content { text: item.text, media: item.media },
         direction: item.direction,
         received_at: item.created_at,
         platform_url: item.url,
@@ -84,12 +80,14 @@ pub fn interaction_of(
         stored_at: now,
         expires_at: now + retention,
     }
+    .bounded()
 }
 
 /// Stores `interaction` and fires its event, both or neither. Returns whether it was new:
-/// an interaction already stored (seen by an earlier poll, or pushed) is left as it is.
+/// an interaction already stored (seen by an earlier poll, or pushed) is left as it is; one
+/// stored so long ago that it expired is new again.
 pub async fn arrive(outbox: &Outbox<'_>, interaction: &Interaction) -> Result<bool> {
-    let write = Write::Put(interaction.document()?, Condition::Absent);
+    let write = Write::Put(interaction.document()?, Condition::AbsentOrExpiredBy(outbox.clock.now()));
     let Some(event_type) = interaction.event_type() else {
         return Ok(outbox.store.write(write).await? == Outcome::Written);
     };

@@ -71,7 +71,8 @@ pub async fn reply(
         reply_handle: to.reply_handle,
         stored_at: now,
         expires_at: now + settings.retention,
-    };
+    }
+    .bounded();
     arrive(&accounts.outbox(), &answer).await?;
     Ok(answer)
 }

@@ -13,7 +13,7 @@ use crate::model::error::{Error, Result};
 use crate::model::posts::{IdempotencyRecord, Post};
 use crate::model::webhooks::{Delivery, Event, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
-use crate::ports::store::Record;
+use crate::ports::store::{Record, sortable_time};
 
 use super::rows::{from_json, put_row, sql_error};
 
@@ -61,7 +61,8 @@ const EARLIER_TABLES: &[(&str, MoveTable)] = &[
 ];
 
 /// Creates `records` if missing and moves the rows of any earlier table into it, in one
-/// transaction: a database from before opens with its data.
+/// transaction: a database from before opens with its data. Records that expired are deleted,
+/// as DynamoDB's TTL deletes them: the dev server's database does not grow without end.
 pub(super) fn create(conn: &Connection) -> Result<()> {
     let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(sql_error("sqlite: starting the schema transaction"))?;
@@ -74,6 +75,10 @@ pub(super) fn create(conn: &Connection) -> Result<()> {
                 .map_err(sql_error("sqlite: dropping a moved table"))?;
         }
     }
+    let now = sortable_time(time::OffsetDateTime::now_utc())?;
+    transaction
+        .execute("DELETE FROM records WHERE valid_until IS NOT NULL AND valid_until <= ?1", [now])
+        .map_err(sql_error("sqlite: deleting expired records"))?;
     transaction.commit().map_err(sql_error("sqlite: committing the schema"))
 }
 
