@@ -38,6 +38,8 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("sync", "sync/sync.json"),
     ("import-channels", "import-channels/import.json"),
     ("connections", "connections/list.json"),
+    ("inbox", "inbox/list.json"),
+    ("sync-inbox", "sync-inbox/schedule.json"),
 ];
 const RUNS: usize = 5;
 /// The placeholders of the events that name seeded records: the API key, the connection that sync

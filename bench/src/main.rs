@@ -1,4 +1,5 @@
-//! `./scripts/bench`: prints three tables.
+//! `./scripts/bench [EVENTS] [TABLE…]`: prints four tables (or the named ones: deliveries,
+//! functions, crud, inbox).
 //!
 //! 1. Webhook delivery: the dev server's delivery worker (SQLite store and queue in a temporary
 //!    folder) against an HTTPS receiver on loopback. It drains a backlog of events to measure
@@ -6,6 +7,7 @@
 //!    with the CPU share of signing and peak RSS.
 //! 2. Functions: each Lambda binary's size, cold start and peak RSS ([`functions`]).
 //! 3. Webhooks CRUD latency on the embedded store ([`crud`]).
+//! 4. The inbox: interactions ingested by sync-inbox and their events delivered ([`inbox`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use serde_json::json;
 mod cold_start;
 mod crud;
 mod functions;
+mod inbox;
 
 const DELIVERIES_IN_FLIGHT: usize = 64;
 const EMITTERS: usize = 8;
@@ -46,9 +49,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{cpus} CPUs; load average at start (1, 5, 15 min): {}",
         load.split_whitespace().take(3).collect::<Vec<_>>().join(", ")
     );
-    deliveries(&scratch.join("deliveries"), events).await?;
-    print_functions(&functions::measure_all(&scratch).await?);
-    print_crud(&crud::measure(&scratch, CRUD_ROUNDS).await?);
+    let chosen: Vec<String> = std::env::args().skip(2).collect();
+    let runs = |table: &str| chosen.is_empty() || chosen.iter().any(|name| name == table);
+    if runs("deliveries") {
+        deliveries(&scratch.join("deliveries"), events).await?;
+    }
+    if runs("functions") {
+        print_functions(&functions::measure_all(&scratch).await?);
+    }
+    if runs("crud") {
+        print_crud(&crud::measure(&scratch, CRUD_ROUNDS).await?);
+    }
+    if runs("inbox") {
+        print_inbox(&inbox::measure(&scratch.join("inbox")).await?);
+    }
     std::fs::remove_dir_all(&scratch)?;
     Ok(())
 }
@@ -148,6 +162,19 @@ fn print_crud(operations: &[crud::Latencies]) {
             percentile(&operation.sorted, 0.50),
             percentile(&operation.sorted, 0.99)
         );
+    }
+}
+
+fn print_inbox(rows: &[inbox::Row]) {
+    println!(
+        "\nThe inbox: one sync-inbox run over {} Mastodon channels with {} new mentions each (a local fake instance), SQLite store and queue, the delivery worker sending to an HTTPS receiver meanwhile\n",
+        inbox::CHANNELS,
+        inbox::PER_CHANNEL
+    );
+    println!("| metric | value | target |");
+    println!("|---|---|---|");
+    for row in rows {
+        println!("| {} | {} | {} |", row.metric, row.value, row.target);
     }
 }
 
