@@ -151,6 +151,7 @@ on_both_stores!(
     a_new_account_brings_no_history_until_asked_to_backfill,
     a_rate_limited_instance_backs_off_alone,
     a_hanging_instance_holds_up_no_other_account,
+    a_run_past_its_deadline_leaves_the_channels_to_the_next,
 );
 
 async fn a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_answerable(kind: StoreKind) {
@@ -530,4 +531,23 @@ async fn a_hanging_instance_holds_up_no_other_account(kind: StoreKind) {
     assert!(started.elapsed() < Duration::from_secs(8), "the healthy account's event waited {:?}", started.elapsed());
     let report = run.await.unwrap();
     assert_eq!((report.interactions, report.failed), (1, 1), "the hanging one timed out: {report:?}");
+}
+
+async fn a_run_past_its_deadline_leaves_the_channels_to_the_next(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let instance = MockServer::start().await;
+    let notifications = serve_notifications(&instance).await;
+    f.mastodon(&instance).await;
+    f.mastodon(&instance).await;
+    f.clock.advance(time::Duration::minutes(1));
+    notifications.push(mention(5001, "500", f.clock.now(), None, "public", "late"));
+
+    let accounts = f.app.state.accounts();
+    let late = sync_inbox(&accounts, &InboxSettings::default(), Instant::now()).await.unwrap();
+    assert!(late.out_of_time, "{late:?}");
+    assert_eq!((late.channels, late.interactions), (0, 0), "nothing taken up after the deadline: {late:?}");
+    assert!(instance.received_requests().await.unwrap().is_empty());
+
+    let next = sync_inbox(&accounts, &InboxSettings::default(), Instant::now() + WAIT).await.unwrap();
+    assert_eq!((next.channels, next.interactions), (2, 2), "the next run polls both: {next:?}");
 }
