@@ -37,8 +37,9 @@ use Wait::{AiCalls, OutboundCalls, RefreshLease};
 const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     // POST /v1/webhooks: the verification ping (api/webhooks/endpoints.rs).
     ("webhooks", &[OutboundCalls(1)]),
-    // Media URLs and feed URLs are only checked by the SSRF guard, never fetched.
-    ("posts", &[]),
+    // Media URLs are only checked by the SSRF guard, never fetched. POST /v1/posts/{id}/unpublish
+    // deletes every target at once, each with a fresh token (services/unpublish.rs).
+    ("posts", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
     ("automations", &[]),
     // DELETE /v1/connections/{id}: the platform's revoke (services/connections/disconnect.rs).
     ("connections", &[OutboundCalls(1)]),

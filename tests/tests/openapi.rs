@@ -29,6 +29,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/posts/{id}"),
     ("POST", "/v1/posts/{id}/cancel"),
     ("POST", "/v1/posts/{id}/retry"),
+    ("POST", "/v1/posts/{id}/unpublish"),
     ("POST", "/functions/v1/text-assist"),
     ("POST", "/functions/v1/media-assist"),
     ("POST", "/functions/v1/generate-content"),

@@ -394,6 +394,7 @@ async fn the_catalog_lists_every_event_with_an_example() {
         "post.deleted",
         "post.retried",
         "post.metrics.updated",
+        "post.unpublished",
         "account.connected",
         "account.disconnected",
         "token.expired",

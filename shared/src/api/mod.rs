@@ -14,7 +14,7 @@ mod routing;
 pub mod webhooks;
 
 pub use auth::Caller;
-pub use extract::{Json, PathId, PathIds, Query};
+pub use extract::{Json, PathId, PathIds, Query, parse_json};
 pub use routing::{FunctionRoutes, MAX_BODY_BYTES, combined_router, openapi_document};
 
 use serde::Serialize;

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query};
+use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query, parse_json};
 use crate::app::AppState;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{ChannelId, PostId};
@@ -27,6 +27,7 @@ use crate::services::metrics::total_metrics;
 use crate::services::posts::{
     NewPost, after_create, checked_post, checks, commit_change, commit_delete, reject_problems, target_channels,
 };
+use crate::services::unpublish::unpublish;
 
 const MAX_ALT_CHARS: usize = 1_500;
 const MAX_MEDIA: usize = 10;
@@ -42,8 +43,16 @@ pub fn routes() -> FunctionRoutes {
             .routes(routes!(validate_post))
             .routes(routes!(get_post, update_post, delete_post))
             .routes(routes!(cancel_post))
-            .routes(routes!(retry_post)),
+            .routes(routes!(retry_post))
+            .routes(routes!(unpublish_post)),
     }
+}
+
+/// `{channel_ids?}`: the channels to delete the post from; every live one when absent.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnpublishRequest {
+    channel_ids: Option<Vec<ChannelId>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -103,6 +112,11 @@ pub struct TargetView {
     published_at: Option<OffsetDateTime>,
     /// The latest engagement figures, once synced.
     metrics: Option<TargetMetricsView>,
+    /// When the post was deleted from this platform by unpublish.
+    #[serde(with = "time::serde::rfc3339::option")]
+    unpublished_at: Option<OffsetDateTime>,
+    /// Why the last unpublish of this target failed.
+    unpublish_error: Option<TargetError>,
 }
 
 /// A target's latest engagement figures (`null` where the platform does not offer one), when
@@ -162,6 +176,8 @@ impl From<&Post> for PostView {
                     error: target.error.clone(),
                     published_at: target.published_at,
                     metrics: target.metrics.as_ref().map(TargetMetricsView::from),
+                    unpublished_at: target.unpublished_at,
+                    unpublish_error: target.unpublish_error.clone(),
                 })
                 .collect(),
             metrics: total_metrics(post),
@@ -402,6 +418,30 @@ async fn retry_post(
     commit_change(&state.outbox(), &mut post, EventType::PostRetried, data).await.map_err(post_conflict)?;
     state.wake_scheduler.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: PostView::from(&post) })))
+}
+
+/// Delete a published post from its platforms — the given channels, or every one it is live on —
+/// and fire post.unpublished. Each target records when it was deleted or why it could not be
+/// (Instagram's API cannot delete); the others proceed. Posthorn keeps its record of the post:
+/// `DELETE /v1/posts/{id}` removes that (and only that).
+#[utoipa::path(post, path = "/{id}/unpublish", tag = "posts", params(("id" = PostId, Path)),
+    request_body(content = UnpublishRequest, description = "optional"), security(("api_key" = [])),
+    responses((status = 200, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unpublish_post(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathId(id): PathId<PostId>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Data<PostView>>> {
+    let request: UnpublishRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { UnpublishRequest::default() } else { parse_json(&body)? };
+    let channels = request.channel_ids.as_deref();
+    if channels.is_some_and(<[ChannelId]>::is_empty) {
+        return Err(Error::bad_request("channel_ids must not be empty; leave it out to unpublish everywhere"));
+    }
+    let post = unpublish(&state.accounts(), caller.workspace_id, id, channels).await?;
+    Ok(axum::Json(Data { data: PostView::from(&post) }))
 }
 
 async fn find_post(state: &AppState, caller: Caller, id: PostId) -> Result<Post> {

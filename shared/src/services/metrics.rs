@@ -154,6 +154,7 @@ fn target_due(target: &Target, settings: &MetricsSettings, now: OffsetDateTime) 
 /// Whether a target is published with a platform id, less than `max_age` ago.
 fn live(target: &Target, settings: &MetricsSettings, now: OffsetDateTime) -> bool {
     target.status == TargetStatus::Published
+        && target.unpublished_at.is_none()
         && target.platform_post_id.is_some()
         && target.published_at.is_some_and(|at| at + settings.max_age > now)
 }

@@ -10,5 +10,6 @@ pub mod inbox;
 pub mod metrics;
 pub mod posts;
 pub mod publish;
+pub mod unpublish;
 pub mod webhooks;
 pub mod workspaces;

@@ -146,7 +146,7 @@ async fn publish_target(accounts: &Accounts<'_>, post: &Post, target: &Target) -
 }
 
 /// The channel `target` goes to and the connection it belongs to.
-pub(super) async fn target_account(
+pub async fn target_account(
     accounts: &Accounts<'_>,
     post: &Post,
     target: &Target,

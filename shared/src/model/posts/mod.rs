@@ -83,6 +83,12 @@ pub struct Target {
     pub attempts: u32,
     /// Engagement figures, once sync-post-metrics has read them.
     pub metrics: Option<TargetMetrics>,
+    /// When the post was deleted from the platform (`POST /v1/posts/{id}/unpublish`).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub unpublished_at: Option<OffsetDateTime>,
+    /// Why deleting it from the platform failed, the last time that was asked.
+    #[serde(default)]
+    pub unpublish_error: Option<TargetError>,
 }
 
 impl Target {
@@ -98,6 +104,8 @@ impl Target {
             progress: None,
             attempts: 0,
             metrics: None,
+            unpublished_at: None,
+            unpublish_error: None,
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum EventType {
     PostRetried,
     #[serde(rename = "post.metrics.updated")]
     PostMetricsUpdated,
+    #[serde(rename = "post.unpublished")]
+    PostUnpublished,
     #[serde(rename = "account.connected")]
     AccountConnected,
     #[serde(rename = "account.disconnected")]
@@ -75,7 +77,7 @@ pub enum EventCategory {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 29] = [
         Self::PostScheduled,
         Self::PostPublished,
         Self::PostPartial,
@@ -85,6 +87,7 @@ impl EventType {
         Self::PostDeleted,
         Self::PostRetried,
         Self::PostMetricsUpdated,
+        Self::PostUnpublished,
         Self::AccountConnected,
         Self::AccountDisconnected,
         Self::TokenExpired,
@@ -117,6 +120,7 @@ impl EventType {
             Self::PostDeleted => "post.deleted",
             Self::PostRetried => "post.retried",
             Self::PostMetricsUpdated => "post.metrics.updated",
+            Self::PostUnpublished => "post.unpublished",
             Self::AccountConnected => "account.connected",
             Self::AccountDisconnected => "account.disconnected",
             Self::TokenExpired => "token.expired",
@@ -153,7 +157,8 @@ impl EventType {
             | Self::PostCancelled
             | Self::PostDeleted
             | Self::PostRetried
-            | Self::PostMetricsUpdated => EventCategory::Posts,
+            | Self::PostMetricsUpdated
+            | Self::PostUnpublished => EventCategory::Posts,
             Self::AccountConnected
             | Self::AccountDisconnected
             | Self::TokenExpired
@@ -185,6 +190,9 @@ impl EventType {
             Self::PostDeleted => "A post was deleted (`was_status`).",
             Self::PostRetried => "A failed or partial post is being retried (`retried_count`).",
             Self::PostMetricsUpdated => "New engagement figures were synced for a published post.",
+            Self::PostUnpublished => {
+                "A published post was deleted from platforms (`unpublished_count`; `account_id` null when from every one)."
+            }
             Self::AccountConnected => "An OAuth connection finished; carries the profile fields.",
             Self::AccountDisconnected => "A connection was removed or revoked.",
             Self::TokenExpired => "A token refresh failed for good; the user must reconnect.",
@@ -258,6 +266,10 @@ impl EventType {
                 "targets": [{"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "platform": "x",
                     "platform_post_id": "1871234567890", "metrics": {"views": 1200, "likes": 48, "comments": 5, "shares": 9},
                     "changed": true, "synced_at": "2026-03-23T18:15:00Z"}]})
+            }
+            Self::PostUnpublished => {
+                json!({"post_id": post, "account_id": "acc_01JD8Z3QK5V7Y2W9X4T6R8P0MC", "unpublished_count": 1,
+                "results": [{"channel_id": "ch_01JD8Z3QK5V7Y2W9X4T6R8P0MA", "platform": "mastodon", "unpublished": true}]})
             }
             Self::AccountConnected => account,
             Self::AccountDisconnected => {
