@@ -200,6 +200,7 @@ fn bench_state(
         retries: RetrySchedule::default(),
         webhook_limits: posthorn::model::webhooks::WebhookLimits::default(),
         inbox: posthorn::services::inbox::InboxSettings::default(),
+        push: posthorn::config::PushSecrets::default(),
         wake_scheduler: Arc::default(),
     })
 }

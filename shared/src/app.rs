@@ -9,7 +9,7 @@ use crate::adapters::dynamo::DynamoStore;
 use crate::adapters::outbound::{OutboundClient, SystemResolver, UrlGuard};
 use crate::adapters::platforms::PlatformRegistry;
 use crate::adapters::sqs::SqsQueue;
-use crate::config::{Config, QueueConfig, StoreConfig};
+use crate::config::{Config, PushSecrets, QueueConfig, StoreConfig};
 use crate::model::crypto::{EncryptionKey, SecretBox};
 use crate::model::error::{Error, Result};
 use crate::model::webhooks::{RetrySchedule, WebhookLimits};
@@ -39,6 +39,8 @@ pub struct AppState {
     pub webhook_limits: WebhookLimits,
     /// How long interactions are kept.
     pub inbox: InboxSettings,
+    /// What the platforms' pushes are checked with.
+    pub push: PushSecrets,
     pub platforms: PlatformRegistry,
     /// Generates text and images (text-assist, media-assist, generate-content).
     pub ai: Arc<dyn AiProvider>,
@@ -78,6 +80,7 @@ impl AppState {
             retries: config.webhook_retry_schedule.clone(),
             webhook_limits: config.webhook_limits,
             inbox: config.inbox,
+            push: config.push.clone(),
             wake_scheduler: Arc::default(),
         })
     }

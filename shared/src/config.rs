@@ -48,6 +48,7 @@ pub struct Config {
     pub webhook_limits: WebhookLimits,
     pub metrics: MetricsSettings,
     pub inbox: InboxSettings,
+    pub push: PushSecrets,
     /// Where the dev server listens.
     pub listen: SocketAddr,
     pub ai: AiConfig,
@@ -188,6 +189,17 @@ impl Config {
 
         let ai = ai_config(&var)?;
         let platforms = platform_settings(&var)?;
+        let push = PushSecrets {
+            meta_verify_token: var("POSTHORN_META_VERIFY_TOKEN"),
+            meta_app_secrets: platforms
+                .iter()
+                .filter(|setting| {
+                    matches!(setting.platform, Platform::Facebook | Platform::Instagram | Platform::Threads)
+                })
+                .filter_map(|setting| setting.client_secret.clone())
+                .collect(),
+            x_consumer_secret: var("POSTHORN_X_CONSUMER_SECRET"),
+        };
         let api_versions = api_versions(&var)?;
 
         Ok(Self {
@@ -199,12 +211,32 @@ impl Config {
             webhook_limits,
             metrics,
             inbox,
+            push,
             listen,
             data_dir,
             ai,
             platforms,
             api_versions,
         })
+    }
+}
+
+/// What checks the platforms' pushes: Meta's subscription verify token, the Meta apps' secrets
+/// (the Facebook, Instagram and Threads client secrets), X's consumer secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PushSecrets {
+    pub meta_verify_token: Option<String>,
+    pub meta_app_secrets: Vec<String>,
+    pub x_consumer_secret: Option<String>,
+}
+
+impl std::fmt::Debug for PushSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushSecrets")
+            .field("meta_verify_token", &self.meta_verify_token.is_some())
+            .field("meta_app_secrets", &self.meta_app_secrets.len())
+            .field("x_consumer_secret", &self.x_consumer_secret.is_some())
+            .finish()
     }
 }
 

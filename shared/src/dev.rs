@@ -75,5 +75,6 @@ pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
         crate::api::connections::import_routes(),
         crate::api::connections::connections_routes(),
         crate::api::inbox::inbox_routes(),
+        crate::api::platform_webhooks::platform_webhooks_routes(),
     ]
 }

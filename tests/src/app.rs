@@ -69,6 +69,8 @@ pub struct TestOptions {
     /// The AI provider to use instead of the offline one.
     pub ai: Option<Arc<dyn AiProvider>>,
     pub webhook_limits: Option<WebhookLimits>,
+    /// What the platforms' pushes are checked with.
+    pub push: Option<posthorn::config::PushSecrets>,
 }
 
 impl TestOptions {
@@ -109,6 +111,7 @@ impl TestApp {
             retries: options.retries.unwrap_or_default(),
             webhook_limits: options.webhook_limits.unwrap_or_default(),
             inbox: InboxSettings::default(),
+            push: options.push.unwrap_or_default(),
             wake_scheduler: Arc::default(),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())
@@ -186,7 +189,11 @@ impl TestApp {
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
-        let request = request.body(Body::from(body.unwrap_or_default())).expect("request");
+        self.request(request.body(Body::from(body.unwrap_or_default())).expect("request")).await
+    }
+
+    /// Any request, as built (headers and all).
+    pub async fn request(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");

@@ -52,6 +52,8 @@ const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     // POST /v1/interactions/{id}/reply: a fresh token and the platform's answer; when the
     // platform refuses the token, the same again (services/inbox/reply.rs).
     ("inbox", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
+    // A platform's push is checked and stored; nothing is called (services/inbox/push.rs).
+    ("platform-webhooks", &[]),
     // The answer, then a shorter one when it is over the platform's limit (api/assist.rs,
     // services/fit.rs).
     ("text-assist", &[AiCalls(2)]),

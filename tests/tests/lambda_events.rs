@@ -61,6 +61,8 @@ enum Shape {
     Page,
     /// No body.
     Empty,
+    /// Anything but JSON's `{"data": …}`: a platform's challenge echoed.
+    Echo,
 }
 
 struct HttpCase {
@@ -138,6 +140,12 @@ const PROCESS_QUEUE: &[&str] = &["schedule.json"];
 const SYNC_POST_METRICS: &[&str] = &["schedule.json"];
 const SYNC_INBOX: &[&str] = &["schedule.json"];
 
+const PLATFORM_WEBHOOKS: &[HttpCase] = &[
+    case("meta-verify.json", 200, Shape::Echo),
+    case("meta-push.json", 200, Shape::One),
+    case("x-crc.json", 200, Shape::Echo),
+];
+
 /// The placeholder of the interaction the inbox events read and answer.
 const INTERACTION: &str = "int_01JD8Z3QK5V7Y2W9X4T6R8P0IN";
 
@@ -187,6 +195,7 @@ fn covered() -> BTreeSet<(String, String)> {
         ("import-channels", IMPORT_CHANNELS),
         ("connections", CONNECTIONS),
         ("inbox", INBOX),
+        ("platform-webhooks", PLATFORM_WEBHOOKS),
     ]
     .into_iter()
     .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
@@ -238,7 +247,8 @@ fn every_event_file_is_invoked() {
 fn every_function_of_the_template_has_events() {
     let with_events: BTreeSet<String> = event_files().into_iter().map(|(function, _)| function).collect();
     let functions = template_functions();
-    assert_eq!(functions.len(), 15, "SPEC §1's twelve functions, connections, inbox and sync-inbox: {functions:?}");
+    let expected = "SPEC §1's twelve functions, connections, inbox, sync-inbox and platform-webhooks";
+    assert_eq!(functions.len(), 16, "{expected}: {functions:?}");
     assert_eq!(functions, with_events);
 }
 
@@ -272,6 +282,7 @@ fn assert_answer(function: &str, case: &HttpCase, status: StatusCode, body: &Val
             assert!(body.get("next_cursor").is_some(), "{function}/{file}: {body}");
         }
         Shape::Empty => assert_eq!(body, &Value::Null, "{function}/{file}"),
+        Shape::Echo => assert!(!body.is_null() && body.get("error").is_none(), "{function}/{file}: {body}"),
     }
 }
 
@@ -597,6 +608,27 @@ async fn inbox_app() -> (TestApp, Vec<(&'static str, String)>) {
         (INTERACTION, interaction),
     ];
     (app, substitutions)
+}
+
+/// An app whose push secrets are the ones the platform-webhooks events were signed with, and a
+/// Facebook Page channel the Meta push is for.
+async fn platform_webhooks_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let push = posthorn::config::PushSecrets {
+        meta_verify_token: Some("verify-token-from-your-meta-app".into()),
+        meta_app_secrets: vec!["meta-app-secret".into()],
+        x_consumer_secret: Some("x-consumer-secret".into()),
+    };
+    let options = TestOptions { push: Some(push), ..TestOptions::default() };
+    let app =
+        TestApp::with_options(|| vec![posthorn::api::platform_webhooks::platform_webhooks_routes()], options).await;
+    app.channel_on(posthorn::model::platforms::Platform::Facebook, "104857", ConnectionStatus::Active).await;
+    (app, Vec::new())
+}
+
+#[tokio::test]
+async fn every_platform_webhooks_event_gets_its_answer() {
+    let routes = posthorn::api::platform_webhooks::platform_webhooks_routes;
+    invoke_every_case("platform-webhooks", PLATFORM_WEBHOOKS, routes, platform_webhooks_app).await;
 }
 
 #[tokio::test]

@@ -59,6 +59,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/accounts/{id}/dms"),
     ("POST", "/v1/accounts/{id}/inbox/backfill"),
     ("POST", "/v1/sandbox/interactions"),
+    ("GET", "/platform-webhooks/v1/meta"),
+    ("POST", "/platform-webhooks/v1/meta"),
+    ("GET", "/platform-webhooks/v1/x"),
+    ("POST", "/platform-webhooks/v1/x"),
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {

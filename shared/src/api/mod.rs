@@ -9,6 +9,7 @@ pub mod automations;
 pub mod connections;
 mod extract;
 pub mod inbox;
+pub mod platform_webhooks;
 pub mod posts;
 mod routing;
 pub mod webhooks;

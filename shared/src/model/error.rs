@@ -14,6 +14,9 @@ pub enum Error {
     BadRequest(String),
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A platform's push whose signature does not check out.
+    #[error("{0}")]
+    InvalidSignature(String),
     #[error("{0}")]
     Forbidden(String),
     /// The named resource does not exist in the caller's workspace.
@@ -52,7 +55,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -8,7 +8,9 @@
 //! | event              | `WS#<workspace>`    | `EVENT#<id>`        |                                         | |
 //! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due |
 //! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         | |
-//! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      |                                         | |
+//! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      | `CHANNEL#<platform>#<platform id>` / id  | |
+//! | interaction        | `WS#<workspace>`    | `INTERACTION#<id>`  | `WS#<workspace>#INBOX` / received       | |
+//! | inbox state        | `WS#<workspace>`    | `INBOX#<channel>`   |                                         | `INBOX_DUE` / next poll, while set |
 //! | post               | `WS#<workspace>`    | `POST#<id>`         | `METRICS_DUE` / metrics due, while set  | `DUE_POST` / due, while set |
 //! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         | |
 //! | source             | `WS#<workspace>`    | `SOURCE#<id>`       |                                         | `DUE_SOURCE` / next fetch, while set |
@@ -27,8 +29,8 @@
 //! and the unused feed entries, and a claim of an entry is a write conditional on its GSI1 keys.
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes.
-//! `expires_at` is the table's TTL attribute. Only idempotency records and OAuth states store
-//! it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text,
+//! `expires_at` is the table's TTL attribute. Only idempotency records, OAuth states and
+//! interactions store it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text,
 //! which TTL ignores. DynamoDB deletes expired items late (and moto never), so the write
 //! condition checks the exact expiry of an expiring record, kept beside it as `valid_until`.
 

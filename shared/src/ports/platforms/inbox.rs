@@ -48,6 +48,8 @@ pub struct RemoteInteraction {
     pub url: Option<String>,
     /// What answering it takes beyond its id (see `Interaction::reply_handle`).
     pub reply_handle: Option<String>,
+    /// The ad or link a conversation started from, as the platform describes it.
+    pub referral: Option<serde_json::Value>,
 }
 
 /// One page of a source.
@@ -94,4 +96,48 @@ pub trait InboxClient: Send + Sync {
     /// Answers `to` with `text` through the platform: a comment reply, or a DM to its author.
     /// Called only for kinds [`replies_to`](Self::replies_to) accepts.
     async fn reply(&self, auth: &ChannelAuth, to: &ReplyTarget, text: &str) -> Result<Published, PlatformError>;
+}
+
+/// What a DM the account sent became, as a platform's push reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmStatus {
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DmStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One thing a platform pushed, for the account or page `to` (the platform's id of a channel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pushed {
+    pub platform: Platform,
+    pub to: String,
+    pub what: PushedItem,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushedItem {
+    /// A comment, mention or message (an echo of the account's own is outbound).
+    Interaction(Box<RemoteInteraction>),
+    /// News of a DM the account sent: the platform's id of the message, and when.
+    Status { platform_id: String, status: DmStatus, at: OffsetDateTime },
+}
+
+/// A platform's push, parsed: what it carried, and how many of its entries were of a kind
+/// Posthorn does not read (counted, never an error).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushBatch {
+    pub items: Vec<Pushed>,
+    pub ignored: usize,
 }

@@ -8,7 +8,9 @@ pub mod inbox;
 pub use connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
-pub use inbox::{InboxClient, InboxSource, PollFrom, Polled, RemoteInteraction, ReplyTarget};
+pub use inbox::{
+    DmStatus, InboxClient, InboxSource, PollFrom, Polled, PushBatch, Pushed, PushedItem, RemoteInteraction, ReplyTarget,
+};
 
 use std::time::Duration;
 

@@ -42,6 +42,12 @@ pub fn workspace_inbox(workspace: WorkspaceId) -> String {
     format!("WS#{workspace}#INBOX")
 }
 
+/// First-index partition of the channels that are one platform account or page, in any
+/// workspace: where a platform's push for it goes.
+pub fn platform_channel(platform: crate::model::platforms::Platform, platform_channel_id: &str) -> String {
+    format!("CHANNEL#{}#{platform_channel_id}", platform.as_str())
+}
+
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
 pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
     format!("WS#{workspace}#WEBHOOK#{webhook}")
@@ -159,6 +165,12 @@ impl Record for Channel {
 
     fn key(&self) -> RecordKey {
         key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    /// By its platform's id, across workspaces: what a platform's push is addressed to.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        let partition = platform_channel(self.platform, &self.platform_channel_id);
+        Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
     }
 }
 

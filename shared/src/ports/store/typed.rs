@@ -15,6 +15,7 @@ use crate::model::ids::{
     WorkspaceId,
 };
 use crate::model::inbox::{InboxState, Interaction, InteractionKind};
+use crate::model::platforms::Platform;
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
@@ -518,5 +519,11 @@ pub trait Store: RecordStore {
     /// Channels, of any workspace, whose inbox is due for a poll at `now`, longest due first.
     async fn inbox_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<InboxState>> {
         records(self.core()).due(Index::Second, kinds::INBOX_DUE, now, limit).await
+    }
+
+    /// The channels, in any workspace, that are `platform`'s account or page `platform_channel_id`.
+    async fn channels_on_platform(&self, platform: Platform, platform_channel_id: &str) -> Result<Vec<Channel>> {
+        let partition = kinds::platform_channel(platform, platform_channel_id);
+        records(self.core()).in_index(IndexQuery::all_of(Index::First, partition)).await
     }
 }

@@ -74,7 +74,7 @@ pub fn interaction_of(
         direction: item.direction,
         received_at: item.created_at,
         platform_url: item.url,
-        metadata: InteractionMetadata::default(),
+        metadata: InteractionMetadata { referral: item.referral },
         platform_id: item.platform_id,
         reply_handle: item.reply_handle,
         stored_at: now,

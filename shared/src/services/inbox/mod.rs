@@ -8,6 +8,7 @@
 mod arrive;
 pub mod backfill;
 pub mod poll;
+pub mod push;
 pub mod reply;
 pub mod simulate;
 

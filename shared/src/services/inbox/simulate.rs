@@ -67,6 +67,7 @@ pub async fn simulate(
         created_at: now,
         url: None,
         reply_handle: None,
+        referral: None,
     };
     let mut interaction = interaction_of(item, &channel, &RecentPosts::default(), now, settings.retention);
     if in_reply_to.is_some() {

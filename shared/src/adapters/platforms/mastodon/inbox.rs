@@ -116,6 +116,7 @@ fn interaction_of(notification: Notification, account_id: &str) -> Option<Remote
         created_at: status.created_at,
         url: status.url,
         reply_handle: None,
+        referral: None,
     })
 }
 

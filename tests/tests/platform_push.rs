@@ -1,0 +1,216 @@
+//! Platform push (issue 16, SPEC §8) on both stores, through the platform-webhooks routes with
+//! signatures computed here with the app secret, over the documented bodies: Meta's
+//! subscription check, a Page's DM and comment and a DM's delivery, Instagram comments, X's CRC
+//! and its mention and DM events arrive as signed inbox events; a delivery the platform retries
+//! fires nothing twice; a bad or missing signature is a 401 and stores nothing; entries of kinds
+//! Posthorn does not read are counted, never an error.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use posthorn::config::PushSecrets;
+use posthorn::model::connections::ConnectionStatus;
+use posthorn::model::platforms::Platform;
+use posthorn_testkit::app::{Reply, TestApp, TestOptions};
+use posthorn_testkit::on_both_stores;
+use posthorn_testkit::receiver::Receiver;
+use posthorn_testkit::stores::{StoreKind, store};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const META_SECRET: &str = "6c8e1f0a2b3d4e5f60718293a4b5c6d7";
+const X_SECRET: &str = "x-consumer-secret-of-the-app";
+const VERIFY_TOKEN: &str = "meta-verify-token";
+const PAGE: &str = "104857";
+const X_USER: &str = "2244994945";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn hmac(key: &str, body: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
+struct Fixture {
+    app: TestApp,
+    receiver: Receiver,
+}
+
+async fn fixture(kind: StoreKind) -> Fixture {
+    let push = PushSecrets {
+        meta_verify_token: Some(VERIFY_TOKEN.into()),
+        meta_app_secrets: vec!["another-app-secret".into(), META_SECRET.into()],
+        x_consumer_secret: Some(X_SECRET.into()),
+    };
+    let options =
+        TestOptions { store: store(kind, "posthorn-push").await, push: Some(push), ..TestOptions::receiving() };
+    let app = TestApp::with_options(
+        || {
+            vec![
+                posthorn::api::webhooks::routes(),
+                posthorn::api::inbox::inbox_routes(),
+                posthorn::api::platform_webhooks::platform_webhooks_routes(),
+            ]
+        },
+        options,
+    )
+    .await;
+    let receiver = app.watched().await;
+    Fixture { app, receiver }
+}
+
+impl Fixture {
+    /// POSTs `body` to a push route with `signature` in `header` (no API key: the routes are public).
+    async fn push(&self, route: &str, header: &str, signature: Option<String>, body: &Value) -> Reply {
+        let mut request =
+            axum::http::Request::builder().method(Method::POST).uri(route).header("content-type", "application/json");
+        if let Some(signature) = signature {
+            request = request.header(header, signature);
+        }
+        self.app.request(request.body(axum::body::Body::from(body.to_string())).unwrap()).await
+    }
+
+    async fn meta(&self, body: &Value) -> Reply {
+        let signature = format!("sha256={}", hex::encode(hmac(META_SECRET, body.to_string().as_bytes())));
+        self.push("/platform-webhooks/v1/meta", "x-hub-signature-256", Some(signature), body).await
+    }
+
+    async fn x(&self, body: &Value) -> Reply {
+        let signature = base64::engine::general_purpose::STANDARD.encode(hmac(X_SECRET, body.to_string().as_bytes()));
+        self.push("/platform-webhooks/v1/x", "x-twitter-webhooks-signature", Some(format!("sha256={signature}")), body)
+            .await
+    }
+
+    async fn interactions(&self) -> Vec<Value> {
+        let reply = self.app.call(Method::GET, "/v1/interactions?limit=100", None).await;
+        reply.body["data"].as_array().unwrap().clone()
+    }
+}
+
+fn page_push() -> Value {
+    json!({"object": "page", "entry": [{"id": PAGE, "time": 1458692752478_i64,
+        "messaging": [
+            {"sender": {"id": "2401"}, "recipient": {"id": PAGE}, "timestamp": 1458692752478_i64,
+             "message": {"mid": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM", "text": "hello, world!"}},
+            {"sender": {"id": "2401"}, "recipient": {"id": PAGE}, "timestamp": 1458692753000_i64,
+             "delivery": {"mids": ["m_AG5Hz2Uq7tuwNEhXfYYKj8mJEN"], "watermark": 1458668856253_i64}},
+            {"sender": {"id": "2401"}, "recipient": {"id": PAGE}, "timestamp": 1458692753000_i64,
+             "postback": {"title": "Get started", "payload": "START"}}],
+        "changes": [{"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": "104857_9_1",
+            "post_id": "104857_9", "parent_id": "104857_9", "from": {"id": "77", "name": "Ada"},
+            "message": "Nice!", "created_time": 1458692752}}]}]})
+}
+
+on_both_stores!(
+    a_signed_meta_push_arrives_once_however_often_it_is_retried,
+    unsigned_or_missigned_pushes_are_refused_and_store_nothing,
+    the_subscription_checks_answer_only_the_configured_secrets,
+    x_mentions_and_dms_arrive_for_the_subscribed_user,
+);
+
+async fn a_signed_meta_push_arrives_once_however_often_it_is_retried(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let page = f.app.channel_on(Platform::Facebook, PAGE, ConnectionStatus::Active).await;
+
+    let first = f.meta(&page_push()).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    assert_eq!(
+        first.body["data"],
+        json!({"stored": 2, "duplicates": 0, "statuses": 1, "unknown_accounts": 0, "ignored": 1})
+    );
+    let dm = &f.receiver.events("dm.received", 1, WAIT).await[0]["data"];
+    assert_eq!(dm["platform"], "facebook");
+    assert_eq!(dm["channel_id"], page.id.to_string());
+    assert_eq!(dm["content"]["text"], "hello, world!");
+    let comment = &f.receiver.events("comment.received", 1, WAIT).await[0]["data"];
+    assert_eq!(comment["platform_id"], "104857_9_1");
+    assert_eq!(comment["author"]["name"], "Ada");
+    let status = &f.receiver.events("dm.status.delivered", 1, WAIT).await[0]["data"];
+    assert!(status["interaction_id"].as_str().unwrap().starts_with("int_"));
+    assert_eq!(status["status"], "delivered");
+
+    let retried = f.meta(&page_push()).await;
+    assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
+    assert_eq!(retried.body["data"]["duplicates"], 2, "Meta's retry is recognised: {}", retried.body);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(f.receiver.events("dm.received", 1, WAIT).await.len(), 1, "no second dm.received");
+    assert_eq!(f.interactions().await.len(), 2);
+
+    let instagram = json!({"object": "instagram", "entry": [{"id": "17841400", "time": 1569262486,
+        "changes": [{"field": "comments", "value": {"id": "17865799348089039", "text": "This is an example.",
+            "from": {"id": "232323232", "username": "ada"}, "media": {"id": "123123123"}}}]}]});
+    let unknown = f.meta(&instagram).await;
+    assert_eq!(unknown.body["data"]["unknown_accounts"], 1, "no workspace connected that account: {}", unknown.body);
+}
+
+async fn unsigned_or_missigned_pushes_are_refused_and_store_nothing(kind: StoreKind) {
+    let f = fixture(kind).await;
+    f.app.channel_on(Platform::Facebook, PAGE, ConnectionStatus::Active).await;
+    let body = page_push();
+    let wrong_key = format!("sha256={}", hex::encode(hmac("not-the-secret", body.to_string().as_bytes())));
+    let other_body = format!("sha256={}", hex::encode(hmac(META_SECRET, b"{}")));
+    for signature in [None, Some(wrong_key), Some(other_body), Some("sha256=zz".into())] {
+        let reply = f.push("/platform-webhooks/v1/meta", "x-hub-signature-256", signature.clone(), &body).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{signature:?}: {reply:?}");
+        assert!(reply.error().contains("X-Hub-Signature-256"), "{}", reply.error());
+    }
+    let x_body = json!({"for_user_id": X_USER, "tweet_create_events": []});
+    let reply =
+        f.push("/platform-webhooks/v1/x", "x-twitter-webhooks-signature", Some("sha256=AAAA".into()), &x_body).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    assert!(f.interactions().await.is_empty(), "nothing stored");
+
+    let garbage = json!(["not", "a", "payload"]);
+    let reply = f.meta(&garbage).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "signed but not Meta's shape: {reply:?}");
+}
+
+async fn the_subscription_checks_answer_only_the_configured_secrets(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let verify = |token: &str| {
+        format!("/platform-webhooks/v1/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}")
+    };
+    let ok = f.app.send(Method::GET, &verify(VERIFY_TOKEN), None, None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+    assert_eq!(ok.body, json!(1158201444), "the challenge, echoed");
+    let wrong = f.app.send(Method::GET, &verify("guess"), None, None).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{wrong:?}");
+    let no_mode = f
+        .app
+        .send(Method::GET, "/platform-webhooks/v1/meta?hub.challenge=1&hub.verify_token=meta-verify-token", None, None)
+        .await;
+    assert_eq!(no_mode.status, StatusCode::FORBIDDEN);
+
+    let crc = f.app.send(Method::GET, "/platform-webhooks/v1/x?crc_token=challenge-from-x", None, None).await;
+    assert_eq!(crc.status, StatusCode::OK, "{crc:?}");
+    let expected = base64::engine::general_purpose::STANDARD.encode(hmac(X_SECRET, b"challenge-from-x"));
+    assert_eq!(crc.body["response_token"], format!("sha256={expected}"));
+    let missing = f.app.send(Method::GET, "/platform-webhooks/v1/x", None, None).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+}
+
+async fn x_mentions_and_dms_arrive_for_the_subscribed_user(kind: StoreKind) {
+    let f = fixture(kind).await;
+    f.app.channel_on(Platform::X, X_USER, ConnectionStatus::Active).await;
+    let body = json!({
+        "for_user_id": X_USER,
+        "tweet_create_events": [{"id_str": "1050118621198921728", "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+            "text": "@XDevelopers thanks!", "in_reply_to_status_id_str": "1050118621198921700",
+            "in_reply_to_user_id_str": X_USER,
+            "user": {"id_str": "6253282", "name": "Ada", "screen_name": "ada"}}],
+        "direct_message_events": [{"type": "message_create", "id": "954491830116155396",
+            "created_timestamp": "1516403560557",
+            "message_create": {"target": {"recipient_id": X_USER}, "sender_id": "3001969357",
+                "message_data": {"text": "Hello World!"}}}],
+        "favorite_events": [{"id": "a7ba59eab0bfcba386f7acedac279542"}]
+    });
+    let reply = f.x(&body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["data"]["stored"], 2);
+    assert_eq!(reply.body["data"]["ignored"], 1);
+    assert_eq!(f.receiver.events("comment.received", 1, WAIT).await[0]["data"]["author"]["username"], "ada");
+    assert_eq!(f.receiver.events("dm.received", 1, WAIT).await[0]["data"]["content"]["text"], "Hello World!");
+    assert_eq!(f.x(&body).await.body["data"]["duplicates"], 2);
+}
