@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use posthorn::adapters::platforms::bluesky::AtUri;
 use serde::Deserialize;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -102,6 +103,19 @@ impl Drop for AtprotoPds {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The PDS's answer to `com.atproto.repo.getRecord` for an `at://` URI: status and body.
+pub async fn get_record(pds: &str, uri: &str) -> (u16, serde_json::Value) {
+    posthorn::adapters::https::install_crypto_provider();
+    let uri = AtUri::parse(uri).unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{pds}/xrpc/com.atproto.repo.getRecord"))
+        .query(&[("repo", &uri.repo), ("collection", &uri.collection), ("rkey", &uri.rkey)])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 fn server_dir() -> PathBuf {

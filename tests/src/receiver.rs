@@ -171,6 +171,23 @@ impl Receiver {
         }
     }
 
+    /// The JSON bodies of exactly `count` deliveries of `event`, each one's signature checked
+    /// with the endpoint's `secret` by the standardwebhooks crate; waits for them up to `timeout`.
+    pub async fn verified(&self, event: &str, count: usize, secret: &str, timeout: Duration) -> Vec<serde_json::Value> {
+        self.events(event, count, timeout).await;
+        let verifier = standardwebhooks::Webhook::new(secret).expect("a whsec_ secret");
+        let matching: Vec<Received> =
+            self.received().into_iter().filter(|delivery| delivery.header("x-posthorn-event") == event).collect();
+        assert_eq!(matching.len(), count, "{event} deliveries");
+        matching
+            .iter()
+            .map(|delivery| {
+                verifier.verify(&delivery.body, &delivery.headers).expect("a valid signature");
+                serde_json::from_slice(&delivery.body).expect("a JSON delivery")
+            })
+            .collect()
+    }
+
     /// Stops accepting connections: later deliveries are refused.
     pub fn stop(&self) {
         self.handle.shutdown();

@@ -9,65 +9,35 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use posthorn::adapters::clock::ManualClock;
-use posthorn::adapters::platforms::PlatformRegistry;
-use posthorn::model::channels::{Channel, ChannelKind};
-use posthorn::model::connections::Connection;
-use posthorn::model::ids::ChannelId;
-use posthorn::model::inbox::InboxState;
+use posthorn::model::channels::Channel;
 use posthorn::model::platforms::Platform;
 use posthorn::ports::clock::Clock;
-use posthorn::ports::store::{Condition, Record, Write};
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::inbox::{InboxReport, InboxSettings, sync_inbox};
-use posthorn_testkit::app::{Reply, TestApp, TestOptions};
+use posthorn::services::inbox::{InboxSettings, sync_inbox};
+use posthorn_testkit::app::Reply;
+use posthorn_testkit::inbox::{InboxApp, WAIT};
 use posthorn_testkit::on_both_stores;
-use posthorn_testkit::platforms::outbound;
-use posthorn_testkit::receiver::{Received, Receiver};
-use posthorn_testkit::stores::{StoreKind, store};
+use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const WAIT: Duration = Duration::from_secs(30);
 /// The Mastodon account the connected channel is.
 const OUR_ACCOUNT: &str = "109876";
 
-struct Fixture {
-    app: TestApp,
-    clock: Arc<ManualClock>,
-    receiver: Receiver,
-    secret: String,
+struct Fixture(InboxApp);
+
+impl std::ops::Deref for Fixture {
+    type Target = InboxApp;
+
+    fn deref(&self) -> &InboxApp {
+        &self.0
+    }
 }
 
 async fn fixture(kind: StoreKind) -> Fixture {
-    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let options = TestOptions {
-        store: store(kind, "posthorn-inbox").await,
-        clock: Some(clock.clone()),
-        platforms: Some(PlatformRegistry::standard(&outbound())),
-        ..TestOptions::receiving()
-    };
-    let app = TestApp::with_options(
-        || {
-            vec![
-                posthorn::api::webhooks::routes(),
-                posthorn::api::posts::routes(),
-                posthorn::api::inbox::inbox_routes(),
-            ]
-        },
-        options,
-    )
-    .await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let events = json!(["comment.received", "mention.received", "dm.received", "dm.sent", "review.received"]);
-    let body = json!({"url": receiver.url("/hooks"), "events": events, "skip_verification": true});
-    let reply = app.call(Method::POST, "/v1/webhooks", Some(body)).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "seed 002's own subscription is accepted: {reply:?}");
-    let secret = reply.body["data"]["secret"].as_str().unwrap().to_string();
-    Fixture { app, clock, receiver, secret }
+    Fixture(InboxApp::start(kind, "posthorn-inbox").await)
 }
 
 impl Fixture {
@@ -82,63 +52,11 @@ impl Fixture {
 
     /// A Mastodon channel on `instance`, watched from now on as import-channels watches one.
     async fn mastodon(&self, instance: &MockServer) -> Channel {
-        let now = self.clock.now();
-        let state = &self.app.state;
-        let connection = Connection {
-            base_url: instance.uri(),
-            platform_user_id: OUR_ACCOUNT.into(),
-            username: "posthorn".into(),
-            ..Connection::new(self.app.workspace_id, Platform::Mastodon, state.secrets.seal("token"), now)
-        };
-        self.app.store().create_connection(&connection).await.unwrap();
-        let channel = Channel {
-            id: ChannelId::new(),
-            workspace_id: self.app.workspace_id,
-            connection_id: connection.id,
-            platform: Platform::Mastodon,
-            platform_channel_id: OUR_ACCOUNT.into(),
-            name: "posthorn".into(),
-            kind: ChannelKind::Profile,
-            channel_token: None,
-            created_at: now,
-        };
-        self.app.store().create_channel(&channel).await.unwrap();
-        let watch = InboxState::new(self.app.workspace_id, connection.id, channel.id, Platform::Mastodon, now);
-        self.app.store().write(Write::Put(watch.document().unwrap(), Condition::Absent)).await.unwrap();
-        channel
+        self.watch(Platform::Mastodon, &instance.uri(), OUR_ACCOUNT, "posthorn", "token").await
     }
 
     async fn simulate(&self, body: Value) -> Reply {
         self.app.call(Method::POST, "/v1/sandbox/interactions", Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let reply = self.app.call(Method::GET, path, None).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
-        reply.body
-    }
-
-    /// One sync-inbox run, a minute after the last.
-    async fn sync(&self) -> InboxReport {
-        self.clock.advance(time::Duration::minutes(1));
-        sync_inbox(&self.app.state.accounts(), &InboxSettings::default(), Instant::now() + WAIT).await.unwrap()
-    }
-
-    /// The deliveries of `event`, each checked with the endpoint's secret by standardwebhooks.
-    async fn verified(&self, event: &str, count: usize) -> Vec<Value> {
-        self.receiver.events(event, count, WAIT).await;
-        let received = self.receiver.received();
-        let matching: Vec<&Received> =
-            received.iter().filter(|delivery| delivery.header("x-posthorn-event") == event).collect();
-        assert_eq!(matching.len(), count, "{event} deliveries");
-        let verifier = standardwebhooks::Webhook::new(&self.secret).unwrap();
-        matching
-            .into_iter()
-            .map(|delivery| {
-                verifier.verify(&delivery.body, &delivery.headers).expect("a valid signature");
-                serde_json::from_slice(&delivery.body).unwrap()
-            })
-            .collect()
     }
 }
 
@@ -213,7 +131,8 @@ async fn a_dm_answer_is_recorded_and_fires_dm_sent(kind: StoreKind) {
     let id = dm.body["data"]["id"].as_str().unwrap().to_string();
     f.verified("dm.received", 1).await;
 
-    f.clock.advance(time::Duration::seconds(30));
+    // The manual clock stands still otherwise: the answer would tie with the DM for newest.
+    f.clock.advance(time::Duration::seconds(1));
     let answer = f.app.call(Method::POST, &format!("/v1/interactions/{id}/reply"), Some(json!({"text": "Yes!"}))).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
     let sent = f.verified("dm.sent", 1).await.remove(0);

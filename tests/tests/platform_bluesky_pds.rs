@@ -10,7 +10,7 @@ use posthorn::adapters::platforms::Bluesky;
 use posthorn::adapters::platforms::bluesky::AtUri;
 use posthorn::model::platforms::{ErrorCode, Metrics};
 use posthorn::ports::platforms::PlatformClient;
-use posthorn_testkit::atproto_pds::AtprotoPds;
+use posthorn_testkit::atproto_pds::{AtprotoPds, get_record};
 use posthorn_testkit::platforms::{
     PNG, bytes_at, channel_at, image_at, noisy_png, outbound, post_with_media, text_post,
 };
@@ -19,19 +19,6 @@ use wiremock::MockServer;
 
 /// How long the AppView may take to index a post from the PDS's firehose.
 const INDEXING_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// The PDS's answer to `com.atproto.repo.getRecord` for an `at://` URI: status and body.
-async fn get_record(pds: &str, uri: &str) -> (u16, Value) {
-    posthorn::adapters::https::install_crypto_provider();
-    let uri = AtUri::parse(uri).unwrap();
-    let response = reqwest::Client::new()
-        .get(format!("{pds}/xrpc/com.atproto.repo.getRecord"))
-        .query(&[("repo", &uri.repo), ("collection", &uri.collection), ("rkey", &uri.rkey)])
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
 
 async fn get_blob(pds: &str, did: &str, cid: &str) -> Vec<u8> {
     posthorn::adapters::https::install_crypto_provider();

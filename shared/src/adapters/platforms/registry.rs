@@ -74,8 +74,17 @@ impl PlatformRegistry {
             threads.clone(),
             sandbox.clone(),
         ])
-        .with_connectors(vec![mastodon.clone(), bluesky, x, linkedin, facebook, instagram, threads, sandbox.clone()])
-        .with_inboxes(vec![mastodon, sandbox])
+        .with_connectors(vec![
+            mastodon.clone(),
+            bluesky.clone(),
+            x,
+            linkedin,
+            facebook,
+            instagram,
+            threads,
+            sandbox.clone(),
+        ])
+        .with_inboxes(vec![mastodon, bluesky, sandbox])
         .with_app(Platform::Sandbox, sandbox::app())
     }
 

@@ -3,11 +3,14 @@
 //! `app.bsky.feed.post` record in the repo of the channel's DID (`com.atproto.repo.createRecord`)
 //! with link, mention and tag facets at UTF-8 byte offsets (`bluesky_richtext`; handles resolved
 //! through `com.atproto.identity.resolveHandle`) and an `app.bsky.embed.images` embed carrying
-//! alt text. The post id kept is the record's `at://` URI; its rkey deletes it.
+//! alt text. The post id kept is the record's `at://` URI; its rkey deletes it. The inbox
+//! (notifications and chat) is in [`inbox`].
+
+mod inbox;
 
 use async_trait::async_trait;
-use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -31,9 +34,15 @@ impl Bluesky {
         Self { http }
     }
 
+    /// A call of XRPC `method` on the channel's PDS with the session's access JWT.
+    async fn xrpc(&self, auth: &ChannelAuth, verb: Method, method: &str) -> Result<RequestBuilder, PlatformError> {
+        let url = http::endpoint(&auth.base_url, &format!("/xrpc/{method}"));
+        http::authorized(&self.http, verb, &url, &auth.access_token).await
+    }
+
     async fn upload_blob(&self, auth: &ChannelAuth, image: Image) -> Result<EmbeddedImage, PlatformError> {
-        let url = http::endpoint(&auth.base_url, "/xrpc/com.atproto.repo.uploadBlob");
-        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token)
+        let request = self
+            .xrpc(auth, Method::POST, "com.atproto.repo.uploadBlob")
             .await?
             .header(CONTENT_TYPE, image.media_type.as_str())
             .body(image.bytes);
@@ -73,11 +82,8 @@ impl Bluesky {
     }
 
     async fn resolve_handle(&self, auth: &ChannelAuth, handle: &str) -> Option<String> {
-        let url = http::endpoint(&auth.base_url, "/xrpc/com.atproto.identity.resolveHandle");
-        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
-            .await
-            .ok()?
-            .query(&[("handle", handle)]);
+        let request =
+            self.xrpc(auth, Method::GET, "com.atproto.identity.resolveHandle").await.ok()?.query(&[("handle", handle)]);
         let resolved: ResolvedHandle = http::send_json::<Dialect, _>(&self.http, request).await.ok()?;
         Some(resolved.did)
     }
@@ -88,9 +94,33 @@ impl Bluesky {
         method: &str,
         body: &B,
     ) -> Result<FullResponse, PlatformError> {
-        let url = http::endpoint(&auth.base_url, &format!("/xrpc/{method}"));
-        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token).await?.json(body);
+        let request = self.xrpc(auth, Method::POST, method).await?.json(body);
         http::send::<Dialect>(&self.http, request).await
+    }
+
+    /// Posts `text` as an `app.bsky.feed.post` of the channel's repo: with its facets and
+    /// language, and the embed or the thread it answers, if any.
+    async fn create_post(
+        &self,
+        auth: &ChannelAuth,
+        text: &str,
+        embed: Option<Embed>,
+        reply: Option<ReplyRef>,
+    ) -> Result<Published, PlatformError> {
+        let record = PostRecord {
+            kind: POST_COLLECTION,
+            text,
+            created_at: now_rfc3339(),
+            facets: self.facets(auth, text).await,
+            langs: language(text).into_iter().collect(),
+            embed,
+            reply,
+        };
+        let body = CreateRecord { repo: &auth.platform_channel_id, collection: POST_COLLECTION, record };
+        let response = self.xrpc_post(auth, "com.atproto.repo.createRecord", &body).await?;
+        let created: CreatedRecord = http::parse_json(&response)?;
+        let uri = AtUri::parse(&created.uri)?;
+        Ok(Published { url: Some(uri.web_url()), platform_post_id: created.uri })
     }
 }
 
@@ -101,19 +131,8 @@ impl PlatformClient for Bluesky {
     }
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
-        let record = PostRecord {
-            kind: POST_COLLECTION,
-            text: &post.text,
-            created_at: now_rfc3339(),
-            facets: self.facets(auth, &post.text).await,
-            langs: language(&post.text).into_iter().collect(),
-            embed: self.embed(auth, post).await?,
-        };
-        let body = CreateRecord { repo: &auth.platform_channel_id, collection: POST_COLLECTION, record };
-        let response = self.xrpc_post(auth, "com.atproto.repo.createRecord", &body).await?;
-        let created: CreatedRecord = http::parse_json(&response)?;
-        let uri = AtUri::parse(&created.uri)?;
-        Ok(Published { url: Some(uri.web_url()), platform_post_id: created.uri })
+        let embed = self.embed(auth, post).await?;
+        self.create_post(auth, &post.text, embed, None).await
     }
 
     async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
@@ -123,10 +142,8 @@ impl PlatformClient for Bluesky {
     }
 
     async fn metrics(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<Metrics, PlatformError> {
-        let url = http::endpoint(&auth.base_url, "/xrpc/app.bsky.feed.getPosts");
-        let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
-            .await?
-            .query(&[("uris", platform_post_id)]);
+        let request =
+            self.xrpc(auth, Method::GET, "app.bsky.feed.getPosts").await?.query(&[("uris", platform_post_id)]);
         let found: Posts = http::send_json::<Dialect, _>(&self.http, request).await?;
         let post = found.posts.into_iter().next().ok_or_else(|| {
             PlatformError::new(ErrorCode::PlatformError, format!("post {platform_post_id} was not found"))
@@ -197,6 +214,23 @@ struct PostRecord<'a> {
     langs: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     embed: Option<Embed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<ReplyRef>,
+}
+
+/// The thread a post answers (`app.bsky.feed.post#replyRef`): its first post and the post
+/// answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ReplyRef {
+    root: StrongRef,
+    parent: StrongRef,
+}
+
+/// A record by URI and content hash (`com.atproto.repo.strongRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StrongRef {
+    uri: String,
+    cid: String,
 }
 
 #[derive(Serialize)]
@@ -284,6 +318,14 @@ struct PostView {
 /// `ExpiredToken` on the PDS.
 pub(super) struct Dialect;
 
+/// Whether the PDS refused a call because the session's grant does not cover it: an app password
+/// made without "allow access to your direct messages" calling `chat.bsky.*` is answered
+/// `InvalidToken` "Bad token method" (the PDS's `pipethrough.ts`; "Bad token scope" before
+/// 2025). Refreshing cannot fix that, so it is no expired session.
+fn is_outside_the_grant(message: &PlatformMessage) -> bool {
+    message.kind.as_deref() == Some("InvalidToken") && mentions(&message.text, &["bad token method", "bad token scope"])
+}
+
 impl ErrorDialect for Dialect {
     const RESET: ResetHeader = ResetHeader::EpochSeconds("ratelimit-reset");
 
@@ -291,6 +333,10 @@ impl ErrorDialect for Dialect {
         let name = body.get("error")?.as_str()?;
         let text = body.get("message").and_then(|m| m.as_str()).unwrap_or(name);
         Some(PlatformMessage::new(Some(name.to_string()), text))
+    }
+
+    fn decide(_body: &serde_json::Value, message: &PlatformMessage) -> Option<ErrorCode> {
+        is_outside_the_grant(message).then_some(ErrorCode::PlatformError)
     }
 
     fn classify(status: u16, message: &PlatformMessage) -> ErrorCode {
@@ -335,6 +381,18 @@ mod tests {
             classify("Invalid app.bsky.feed.post record: must have the property \"createdAt\""),
             ErrorCode::ContentRejected
         );
+    }
+
+    #[test]
+    fn a_grant_without_dm_access_is_no_expired_session() {
+        let refused = |text: &str| {
+            let body = format!(r#"{{"error":"InvalidToken","message":"{text}"}}"#);
+            let response = FullResponse { status: 400, headers: Default::default(), body: body.into_bytes() };
+            http::error_from::<Dialect>(&response).code
+        };
+        assert_eq!(refused("Bad token method"), ErrorCode::PlatformError);
+        assert_eq!(refused("Bad token scope"), ErrorCode::PlatformError);
+        assert_eq!(refused("Token could not be verified"), ErrorCode::AuthExpired);
     }
 
     #[test]
