@@ -3,6 +3,7 @@
 //! platform reports, and the stable codes its failures map to.
 
 pub mod limits;
+pub mod links;
 
 pub use limits::{ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, TextUnit};
 
