@@ -25,6 +25,7 @@
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::model::platforms::emoji::is_emoji;
 use crate::model::platforms::{Platform, links};
 
 /// How a platform counts the length of a text.
@@ -256,13 +257,11 @@ fn weighted_length(text: &str) -> usize {
 fn weighted_graphemes(text: &str) -> usize {
     const LIGHT: [std::ops::RangeInclusive<u32>; 4] = [0..=4351, 8192..=8205, 8208..=8223, 8242..=8247];
     let weight = |c: char| if LIGHT.iter().any(|range| range.contains(&u32::from(c))) { 1 } else { 2 };
-    text.graphemes(true)
-        .map(|grapheme| if emojis::get(grapheme).is_some() { 2 } else { grapheme.chars().map(weight).sum() })
-        .sum()
+    text.graphemes(true).map(|grapheme| if is_emoji(grapheme) { 2 } else { grapheme.chars().map(weight).sum() }).sum()
 }
 
 fn emoji_as_bytes(grapheme: &str) -> usize {
-    if emojis::get(grapheme).is_some() { grapheme.len() } else { grapheme.chars().count() }
+    if is_emoji(grapheme) { grapheme.len() } else { grapheme.chars().count() }
 }
 
 /// Mastodon's status length: graphemes, with each http(s) URL replaced by `url_weight`
