@@ -13,7 +13,7 @@ use posthorn::model::automations::FeedEntry;
 use posthorn::model::channels::Channel;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::ids::{ChannelId, SourceId};
-use posthorn::model::platforms::Platform;
+use posthorn::model::platforms::{InstanceLimits, Platform};
 use posthorn::services::connections::create_sandbox_channels;
 use posthorn_testkit::app::{PUBLIC_HOST, Reply, TestApp, TestOptions};
 use posthorn_testkit::on_both_stores;
@@ -271,6 +271,27 @@ async fn the_offline_provider_writes_labelled_posts_that_fit_each_platform() {
         assert!(platform.limits().length(text) <= platform.limits().max_text, "{platform:?}: {text}");
     }
     assert!(posts[1]["text"].as_str().unwrap().ends_with('…'));
+}
+
+#[tokio::test]
+async fn a_mastodon_channel_is_written_for_its_instances_own_limit() {
+    let fixture = fixture(StoreKind::Sqlite).await;
+    let mastodon = fixture.app.channel_on(Platform::Mastodon, "109", ConnectionStatus::Active).await;
+    let store = fixture.app.store();
+    let mut connection = store.get_connection(fixture.app.workspace_id, mastodon.connection_id).await.unwrap().unwrap();
+    connection.instance_limits = Some(InstanceLimits { max_characters: 1000, characters_reserved_per_url: 23 });
+    connection.version += 1;
+    store.update_connection(&connection, connection.version - 1).await.unwrap();
+    let automation =
+        fixture.automation(json!({"name": "Long form", "instructions": INSTRUCTIONS, "targets": [mastodon.id]})).await;
+    let longer_than_500 = "Version 2.0 is out with faster builds. ".repeat(20).trim().to_string();
+    fixture.fake.script_when("at most 1000 graphemes", [Answer::text(longer_than_500.clone())]);
+
+    let reply = fixture.generate(&automation).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert_eq!(reply.body["data"]["posts"][0]["text"], longer_than_500.as_str(), "kept whole, not cut to 500");
+    assert_eq!(fixture.fake.requests().len(), 1, "no request to shorten it");
 }
 
 #[tokio::test]

@@ -122,7 +122,7 @@ async fn text_assist(
     let answer = state.ai.chat(&ChatRequest { system: system_prompt(&task), user: text.to_string() }).await?;
     let (text, fit) = match task {
         Task::Fit(platform) => {
-            let fitted = fit(state.ai.as_ref(), platform, answer).await?;
+            let fitted = fit(state.ai.as_ref(), platform, platform.limits(), answer).await?;
             let unit = platform.limits().unit.name();
             let report =
                 FitReport { platform, length: fitted.length, limit: fitted.limit, unit, truncated: fitted.truncated };
@@ -183,7 +183,9 @@ fn system_prompt(task: &Task<'_>) -> String {
         Task::Plain(job) => (*job).to_string(),
         Task::Translate(language) => format!("Translate this social-media post into {language}."),
         Task::Tone(tone) => format!("Rewrite this social-media post in a {tone} tone, same meaning."),
-        Task::Fit(platform) => format!("Rewrite this social-media post to fit {}.", limit_phrase(*platform)),
+        Task::Fit(platform) => {
+            format!("Rewrite this social-media post to fit {}.", limit_phrase(*platform, &platform.limits()))
+        }
     };
     format!("{job} Answer with the resulting post only: no preamble, no quotes, no explanation.")
 }

@@ -25,14 +25,13 @@ pub struct Fitted {
 }
 
 /// The limit as the model is told it: `at most 300 graphemes (user-perceived characters, …)`.
-pub fn limit_phrase(platform: Platform) -> String {
-    let limits = platform.limits();
+pub fn limit_phrase(platform: Platform, limits: &Limits) -> String {
     format!("at most {} {}: the {} limit", limits.max_text, limits.unit.description(), platform.as_str())
 }
 
-/// Makes `text` fit `platform`: as it is, or shortened once more by the model, or cut.
-pub async fn fit(ai: &dyn AiProvider, platform: Platform, text: String) -> Result<Fitted> {
-    let limits = platform.limits();
+/// Makes `text` fit `limits`, those of an account on `platform` (a Mastodon instance's own, where
+/// known): as it is, or shortened once more by the model, or cut.
+pub async fn fit(ai: &dyn AiProvider, platform: Platform, limits: Limits, text: String) -> Result<Fitted> {
     let fitted = |text: String, reshortened, truncated| Fitted {
         length: limits.length(&text),
         limit: limits.max_text,
@@ -47,7 +46,7 @@ pub async fn fit(ai: &dyn AiProvider, platform: Platform, text: String) -> Resul
         system: format!(
             "Shorten this social-media post to {}. It is {} {} now. Keep its meaning, links and \
              hashtags where you can. Answer with the post only.",
-            limit_phrase(platform),
+            limit_phrase(platform, &limits),
             limits.length(&text),
             limits.unit.name()
         ),

@@ -14,7 +14,7 @@ use crate::model::channels::Channel;
 use crate::model::connections::ConnectionStatus;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ChannelId, PostId, WorkspaceId};
-use crate::model::platforms::MediaItem;
+use crate::model::platforms::{Limits, MediaItem};
 use crate::model::posts::validate::{TargetReport, check_target};
 use crate::model::posts::{MAX_TARGETS, MAX_TEXT_CHARS, Post, PostStatus, Target};
 use crate::model::times::rfc3339;
@@ -145,6 +145,12 @@ pub async fn checks(
         reports.push(check_target(text, media, channel, limits, status));
     }
     Ok(reports)
+}
+
+/// The limits of a channel's account: its Mastodon instance's own where they were read at connect.
+pub async fn channel_limits(store: &dyn Store, channel: &Channel) -> Result<Limits> {
+    let connection = store.get_connection(channel.workspace_id, channel.connection_id).await?;
+    Ok(channel.platform.limits_on(connection.and_then(|connection| connection.instance_limits)))
 }
 
 /// A 400 naming each target and rule it breaks.

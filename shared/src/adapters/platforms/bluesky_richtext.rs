@@ -8,8 +8,9 @@
 use std::ops::Range;
 
 use serde::Serialize;
-use twitter_text::tlds::is_valid_tld_case_insensitive;
 use unicode_segmentation::UnicodeSegmentation;
+
+use crate::model::platforms::links::{self, is_domain};
 
 /// The lexicon's limit on a tag, in graphemes.
 const MAX_TAG_GRAPHEMES: usize = 64;
@@ -62,21 +63,12 @@ pub enum Feature {
 
 /// Every link, mention and tag of `text`, with its byte range, in order.
 pub fn detect(text: &str) -> Vec<(Range<usize>, Found)> {
-    words(text)
+    links::words(text)
         .filter_map(|(start, word)| {
-            let (start, word) = match word.strip_prefix('(') {
-                Some(inner) => (start + 1, inner),
-                None => (start, word),
-            };
             let (length, found) = mention(word).or_else(|| tag(word)).or_else(|| link(word))?;
             Some((start..start + length, found))
         })
         .collect()
-}
-
-/// The whitespace-separated words of `text`, with their byte offsets.
-fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.split_whitespace().map(move |word| (word.as_ptr() as usize - text.as_ptr() as usize, word))
 }
 
 /// `@handle`: a domain name with a known top-level domain.
@@ -97,33 +89,8 @@ fn tag(word: &str) -> Option<(usize, Found)> {
         .then(|| (hash.len_utf8() + tag.len(), Found::Tag { tag: tag.to_string() }))
 }
 
-/// An http(s) URL, or a scheme-less one whose host is a domain with a known top-level domain;
-/// one trailing `.,;:!?` and an unbalanced closing parenthesis are left out, as the official
-/// clients do.
 fn link(word: &str) -> Option<(usize, Found)> {
-    let mut url = word.strip_suffix(['.', ',', ';', ':', '!', '?']).unwrap_or(word);
-    if url.ends_with(')') && !url.contains('(') {
-        url = &url[..url.len() - 1];
-    }
-    let with_scheme = url.starts_with("https://") || url.starts_with("http://");
-    let uri = if with_scheme {
-        let rest = url.split_once("://").map_or("", |(_, rest)| rest);
-        (!rest.is_empty()).then(|| url.to_string())?
-    } else {
-        let host = url.split(['/', '?', '#']).next().unwrap_or_default();
-        let starts_with_letter = host.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-        let labels_alphanumeric = host.split('.').all(|label| label.chars().all(|c| c.is_ascii_alphanumeric()));
-        (starts_with_letter && labels_alphanumeric && is_domain(host)).then(|| format!("https://{url}"))?
-    };
-    Some((url.len(), Found::Link { uri }))
-}
-
-/// At least two non-empty labels, the last a known top-level domain.
-fn is_domain(name: &str) -> bool {
-    let labels: Vec<&str> = name.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|label| !label.is_empty())
-        && labels.last().is_some_and(|tld| is_valid_tld_case_insensitive(tld))
+    links::link(word).map(|link| (link.len, Found::Link { uri: link.uri }))
 }
 
 fn is_punctuation(c: char) -> bool {
@@ -136,21 +103,6 @@ mod tests {
 
     fn found(text: &str) -> Vec<(&str, Found)> {
         detect(text).into_iter().map(|(range, found)| (&text[range], found)).collect()
-    }
-
-    #[test]
-    fn links_with_and_without_a_scheme() {
-        let text = "👨‍👩‍👧 see https://example.com/a?b=1. and example.org/docs, (bsky.app) not file.txt or 1.5";
-        let link = |uri: &str| Found::Link { uri: uri.into() };
-        assert_eq!(
-            found(text),
-            [
-                ("https://example.com/a?b=1", link("https://example.com/a?b=1")),
-                ("example.org/docs", link("https://example.org/docs")),
-                ("bsky.app", link("https://bsky.app")),
-            ]
-        );
-        assert!(found("only https:// here").is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod facebook;
 mod graph;
 pub mod http;
 pub mod instagram;
+mod language;
 pub mod linkedin;
 mod little_text;
 pub mod mastodon;

@@ -3,9 +3,8 @@
 //! which images (formats, bytes) it takes.
 //!
 //! The units, as each platform documents them:
-//! - X: twitter-text's weighted length (most CJK and emoji weigh 2, every URL 23), computed by
-//!   the `twitter-text` crate with X's v3 configuration
-//!   (<https://docs.x.com/fundamentals/counting-characters>).
+//! - X: twitter-text's weighted length with X's v3 configuration (most CJK and emoji weigh 2,
+//!   every URL 23; <https://docs.x.com/fundamentals/counting-characters>).
 //! - Bluesky: graphemes (the `app.bsky.feed.post` lexicon's `maxGraphemes: 300`).
 //! - Mastodon: graphemes, every http(s) URL counting as the instance's
 //!   `characters_reserved_per_url` and a remote mention as its local part; the limit is the
@@ -24,11 +23,10 @@
 //! photos up to 4 MB (<https://developers.facebook.com/docs/graph-api/reference/page/photos/>).
 
 use serde::{Deserialize, Serialize};
-use twitter_text::ParserBackend;
-use twitter_text::extractor::{Extract, Extractor};
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::model::platforms::Platform;
+use crate::model::platforms::emoji::is_emoji;
+use crate::model::platforms::{Platform, links};
 
 /// How a platform counts the length of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,33 +235,61 @@ impl Platform {
     }
 }
 
-/// twitter-text's parse with X's current (v3) configuration. The External backend finds links
-/// without a scheme (`example.com`) as X's own twitter-text does; the crate's default one does
-/// not.
+/// X's weighted length, as twitter-text computes it with X's v3 configuration
+/// (`twitter-text/config/v3.json`). Written here rather than taken from the `twitter-text` crate,
+/// which added about 350 kB to every Lambda binary: the rule is a few ranges.
+///
+/// Every link counts `transformedURLLength` (23), every emoji (a whole sequence: family, flag,
+/// skin tone) `defaultWeight` (2), a code point in one of `ranges` (Latin, most punctuation) 1,
+/// anything else (CJK, most symbols) 2. twitter-text counts the NFC form; text typed with
+/// decomposed accents (`e` + U+0301) counts here one more per accent, never less.
 fn weighted_length(text: &str) -> usize {
-    let parsed =
-        twitter_text::parse_with_parser_backend(text, twitter_text_config::config_v3(), true, ParserBackend::External);
-    usize::try_from(parsed.weighted_length).unwrap_or_default()
+    const URL_WEIGHT: usize = 23;
+    let mut length = 0;
+    let mut counted = 0;
+    for (range, _) in links::find(text) {
+        length += weighted_graphemes(&text[counted..range.start]) + URL_WEIGHT;
+        counted = range.end;
+    }
+    length + weighted_graphemes(&text[counted..])
+}
+
+fn weighted_graphemes(text: &str) -> usize {
+    const LIGHT: [std::ops::RangeInclusive<u32>; 4] = [0..=4351, 8192..=8205, 8208..=8223, 8242..=8247];
+    let weight = |c: char| if LIGHT.iter().any(|range| range.contains(&u32::from(c))) { 1 } else { 2 };
+    text.graphemes(true).map(|grapheme| if is_emoji(grapheme) { 2 } else { grapheme.chars().map(weight).sum() }).sum()
 }
 
 fn emoji_as_bytes(grapheme: &str) -> usize {
-    if emojis::get(grapheme).is_some() { grapheme.len() } else { grapheme.chars().count() }
+    if is_emoji(grapheme) { grapheme.len() } else { grapheme.chars().count() }
 }
 
 /// Mastodon's status length: graphemes, with each http(s) URL replaced by `url_weight`
-/// characters and `@user@domain` counted as `@user`.
+/// characters and `@user@domain` counted as `@user` (Mastodon's `countableText`).
 fn mastodon_length(text: &str, url_weight: usize) -> usize {
-    let mut extractor = Extractor::with_parser_backend(ParserBackend::External);
-    extractor.set_extract_url_without_protocol(false);
     let graphemes = |part: &str| part.graphemes(true).count();
-    let urls = extractor.extract_urls(text);
-    let url_graphemes: usize = urls.iter().map(|url| graphemes(url)).sum();
-    let remote_domains: usize = extractor
-        .extract_federated_mentions(text)
-        .iter()
-        .filter_map(|mention| mention.trim_start_matches('@').split_once('@').map(|(_, domain)| 1 + graphemes(domain)))
-        .sum();
-    (graphemes(text) + urls.len() * url_weight).saturating_sub(url_graphemes + remote_domains)
+    let (urls, url_graphemes) = links::find(text)
+        .filter(|(_, link)| link.has_scheme)
+        .fold((0, 0), |(count, sum), (range, _)| (count + 1, sum + graphemes(&text[range])));
+    let remote_domains: usize = remote_mention_domains(text).map(|domain| 1 + graphemes(domain)).sum();
+    (graphemes(text) + urls * url_weight).saturating_sub(url_graphemes + remote_domains)
+}
+
+/// The domains of the remote mentions (`@user@domain`) of `text`, as Mastodon's
+/// `/(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.-]+[a-z0-9]+)/ig` finds them.
+fn remote_mention_domains(text: &str) -> impl Iterator<Item = &str> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices('@').filter_map(move |(at, _)| {
+        if text[..at].chars().next_back().is_some_and(|c| c == '/' || is_word(c)) {
+            return None;
+        }
+        let rest = &text[at + 1..];
+        let user = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
+        let domain = rest[user..].strip_prefix('@').filter(|_| user > 0)?;
+        let end = domain.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-')).unwrap_or(domain.len());
+        let domain = domain[..end].trim_end_matches(['.', '-']);
+        (domain.len() >= 2).then_some(domain)
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +314,14 @@ mod tests {
             ("👨‍👩‍👧‍👦", 2),
             ("see https://example.com/a/very/long/path/that/is/long ok", 30),
             ("example.com rocks", 29),
+            ("read example.com.", 29),
+            ("(https://x.com/a) ok", 28),
+            ("Visit posthorn.dev/docs, now!", 35),
+            ("x.co rocks", 29),
+            ("mail@example.com", 16),
+            ("“quoted” – text…", 17),
+            ("a → b", 6),
+            ("🇫🇷👍🏽 1️⃣", 7),
         ];
         for (text, weighted) in cases {
             assert_eq!(x.length(text), weighted, "{text}");
@@ -307,6 +341,8 @@ mod tests {
         let mastodon = Platform::Mastodon.limits();
         assert_eq!(mastodon.length("read https://example.com/a/very/long/path/indeed"), 5 + 23);
         assert_eq!(mastodon.length("hi @alice@mastodon.example"), "hi @alice".len());
+        assert_eq!(mastodon.length("(@bob@social.example.) and @alice"), "(@bob.) and @alice".len());
+        assert_eq!(mastodon.length("mail me: me@mail.example"), 24);
         assert_eq!(mastodon.length("example.com is not a link here"), 30);
         assert_eq!(Limits::mastodon(1000, 30).length("go https://example.com/x"), 3 + 30);
     }

@@ -2,7 +2,9 @@
 //! limits, in its own unit of length), the media a post carries, the engagement figures a
 //! platform reports, and the stable codes its failures map to.
 
+pub mod emoji;
 pub mod limits;
+pub mod links;
 
 pub use limits::{ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, TextUnit};
 

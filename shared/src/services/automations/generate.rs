@@ -16,12 +16,13 @@ use crate::model::automations::{Automation, EntryRef, FeedEntry, PublishMode, Ru
 use crate::model::channels::Channel;
 use crate::model::error::{Error, Result};
 use crate::model::ids::RunId;
+use crate::model::platforms::Limits;
 use crate::model::posts::Post;
 use crate::model::webhooks::EventType;
 use crate::ports::ai::ChatRequest;
 use crate::services::automations::Automations;
 use crate::services::fit::{fit, limit_phrase};
-use crate::services::posts::{NewPost, create};
+use crate::services::posts::{NewPost, channel_limits, create};
 use crate::services::webhooks::outbox::emit;
 
 /// How many entries one run writes from, newest first across the sources.
@@ -117,8 +118,9 @@ async fn write_text(
     entries: &[FeedEntry],
     channel: &Channel,
 ) -> Result<String> {
-    let draft = automations.ai.chat(&prompt(automation, entries, channel)).await?;
-    Ok(fit(automations.ai, channel.platform, draft).await?.text)
+    let limits = channel_limits(automations.store, channel).await?;
+    let draft = automations.ai.chat(&prompt(automation, entries, channel, &limits)).await?;
+    Ok(fit(automations.ai, channel.platform, limits, draft).await?.text)
 }
 
 async fn target_channels(automations: &Automations<'_>, automation: &Automation) -> Result<Vec<Channel>> {
@@ -167,7 +169,7 @@ async fn claim(automations: &Automations<'_>, run: &mut Run, entries: &[FeedEntr
 
 /// The request for one channel's post: the rules (platform limit, tone) as the system message;
 /// the entries, newest first, then the instructions as the material.
-fn prompt(automation: &Automation, entries: &[FeedEntry], channel: &Channel) -> ChatRequest {
+fn prompt(automation: &Automation, entries: &[FeedEntry], channel: &Channel, limits: &Limits) -> ChatRequest {
     let tone = automation.tone.as_deref().map(|tone| format!(" Write in a {tone} tone.")).unwrap_or_default();
     let sources = if entries.is_empty() {
         String::new()
@@ -178,7 +180,7 @@ fn prompt(automation: &Automation, entries: &[FeedEntry], channel: &Channel) -> 
         "You write social-media posts for {platform}. Write one post of {limit}.{tone}{sources} Follow the \
          instructions. Answer with the post only: no preamble, no quotes, no explanation.",
         platform = channel.platform.as_str(),
-        limit = limit_phrase(channel.platform),
+        limit = limit_phrase(channel.platform, limits),
     );
     let mut paragraphs: Vec<String> = entries.iter().map(entry_paragraph).collect();
     paragraphs.push(format!("Instructions: {}", automation.instructions));

@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::adapters::outbound::{FullResponse, OutboundClient};
 use crate::adapters::platforms::bluesky_richtext::{self, ByteSlice, Facet, Feature, Found};
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
+use crate::adapters::platforms::language;
 use crate::adapters::platforms::media::{self, Image};
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
@@ -112,7 +113,7 @@ impl Bluesky {
             text,
             created_at: now_rfc3339(),
             facets: self.facets(auth, text).await,
-            langs: language(text).into_iter().collect(),
+            langs: language::detect(text).into_iter().collect(),
             embed,
             reply,
         };
@@ -180,14 +181,6 @@ impl AtUri {
     }
 }
 
-/// The BCP-47 tag of the text's language, when the detector is confident; posts carry no
-/// language of their own.
-fn language(text: &str) -> Option<String> {
-    let detected = whatlang::detect(text).filter(whatlang::Info::is_reliable)?;
-    let language = isolang::Language::from_639_3(detected.lang().code())?;
-    Some(language.to_639_1().unwrap_or(detected.lang().code()).to_string())
-}
-
 fn now_rfc3339() -> String {
     OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
 }
@@ -211,7 +204,7 @@ struct PostRecord<'a> {
     /// The text's language, where it can be told (`app.bsky.feed.post#langs`), so feeds and
     /// readers' language filters find the post.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    langs: Vec<String>,
+    langs: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     embed: Option<Embed>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -393,15 +386,6 @@ mod tests {
         assert_eq!(refused("Bad token method"), ErrorCode::PlatformError);
         assert_eq!(refused("Bad token scope"), ErrorCode::PlatformError);
         assert_eq!(refused("Token could not be verified"), ErrorCode::AuthExpired);
-    }
-
-    #[test]
-    fn the_language_is_set_only_when_the_detector_is_confident() {
-        let english = "We shipped the new release today, with faster scheduling and better previews for everyone.";
-        assert_eq!(language(english).as_deref(), Some("en"));
-        let german = "Heute haben wir die neue Version veröffentlicht, mit schnellerer Planung für alle.";
-        assert_eq!(language(german).as_deref(), Some("de"));
-        assert_eq!(language("ok 👍"), None);
     }
 
     #[test]
