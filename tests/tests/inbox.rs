@@ -9,137 +9,44 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use posthorn::adapters::clock::ManualClock;
-use posthorn::adapters::platforms::PlatformRegistry;
 use posthorn::model::channels::{Channel, ChannelKind};
-use posthorn::model::connections::Connection;
-use posthorn::model::ids::ChannelId;
-use posthorn::model::inbox::InboxState;
 use posthorn::model::platforms::Platform;
 use posthorn::ports::clock::Clock;
-use posthorn::ports::store::{Condition, Record, Write};
 use posthorn::services::connections::create_sandbox_channels;
-use posthorn::services::inbox::{InboxReport, InboxSettings, sync_inbox};
-use posthorn_testkit::app::{Reply, TestApp, TestOptions};
+use posthorn::services::inbox::{InboxSettings, sync_inbox};
+use posthorn_testkit::app::Reply;
+use posthorn_testkit::inbox::{Account, ChannelOf, InboxFixture, WAIT};
 use posthorn_testkit::on_both_stores;
-use posthorn_testkit::platforms::outbound;
-use posthorn_testkit::receiver::{Received, Receiver};
-use posthorn_testkit::stores::{StoreKind, store};
+use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const WAIT: Duration = Duration::from_secs(30);
 /// The Mastodon account the connected channel is.
 const OUR_ACCOUNT: &str = "109876";
 
-struct Fixture {
-    app: TestApp,
-    clock: Arc<ManualClock>,
-    receiver: Receiver,
-    secret: String,
+async fn sandbox(f: &InboxFixture) -> Channel {
+    let now = f.clock.now();
+    let state = &f.app.state;
+    create_sandbox_channels(f.app.store(), &state.secrets, f.app.workspace_id, 1, now).await.unwrap().remove(0)
 }
 
-async fn fixture(kind: StoreKind) -> Fixture {
-    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let options = TestOptions {
-        store: store(kind, "posthorn-inbox").await,
-        clock: Some(clock.clone()),
-        platforms: Some(PlatformRegistry::standard(&outbound())),
-        ..TestOptions::receiving()
+/// A Mastodon channel on `instance`, watched from now on as import-channels watches one.
+async fn mastodon(f: &InboxFixture, instance: &MockServer) -> Channel {
+    let account = Account {
+        platform: Platform::Mastodon,
+        base_url: &instance.uri(),
+        platform_user_id: OUR_ACCOUNT,
+        username: "posthorn",
+        access_token: "token",
+        expires_at: None,
     };
-    let app = TestApp::with_options(
-        || {
-            vec![
-                posthorn::api::webhooks::routes(),
-                posthorn::api::posts::routes(),
-                posthorn::api::inbox::inbox_routes(),
-            ]
-        },
-        options,
-    )
-    .await;
-    app.start_worker();
-    let receiver = Receiver::start().await;
-    let events = json!(["comment.received", "mention.received", "dm.received", "dm.sent", "review.received"]);
-    let body = json!({"url": receiver.url("/hooks"), "events": events, "skip_verification": true});
-    let reply = app.call(Method::POST, "/v1/webhooks", Some(body)).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "seed 002's own subscription is accepted: {reply:?}");
-    let secret = reply.body["data"]["secret"].as_str().unwrap().to_string();
-    Fixture { app, clock, receiver, secret }
+    f.connect(account, ChannelOf { platform_channel_id: OUR_ACCOUNT, kind: ChannelKind::Profile, token: None }).await
 }
 
-impl Fixture {
-    async fn sandbox(&self) -> Channel {
-        let now = self.clock.now();
-        let state = &self.app.state;
-        create_sandbox_channels(self.app.store(), &state.secrets, self.app.workspace_id, 1, now)
-            .await
-            .unwrap()
-            .remove(0)
-    }
-
-    /// A Mastodon channel on `instance`, watched from now on as import-channels watches one.
-    async fn mastodon(&self, instance: &MockServer) -> Channel {
-        let now = self.clock.now();
-        let state = &self.app.state;
-        let connection = Connection {
-            base_url: instance.uri(),
-            platform_user_id: OUR_ACCOUNT.into(),
-            username: "posthorn".into(),
-            ..Connection::new(self.app.workspace_id, Platform::Mastodon, state.secrets.seal("token"), now)
-        };
-        self.app.store().create_connection(&connection).await.unwrap();
-        let channel = Channel {
-            id: ChannelId::new(),
-            workspace_id: self.app.workspace_id,
-            connection_id: connection.id,
-            platform: Platform::Mastodon,
-            platform_channel_id: OUR_ACCOUNT.into(),
-            name: "posthorn".into(),
-            kind: ChannelKind::Profile,
-            channel_token: None,
-            created_at: now,
-        };
-        self.app.store().create_channel(&channel).await.unwrap();
-        let watch = InboxState::new(self.app.workspace_id, connection.id, channel.id, Platform::Mastodon, now);
-        self.app.store().write(Write::Put(watch.document().unwrap(), Condition::Absent)).await.unwrap();
-        channel
-    }
-
-    async fn simulate(&self, body: Value) -> Reply {
-        self.app.call(Method::POST, "/v1/sandbox/interactions", Some(body)).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let reply = self.app.call(Method::GET, path, None).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
-        reply.body
-    }
-
-    /// One sync-inbox run, a minute after the last.
-    async fn sync(&self) -> InboxReport {
-        self.clock.advance(time::Duration::minutes(1));
-        sync_inbox(&self.app.state.accounts(), &InboxSettings::default(), Instant::now() + WAIT).await.unwrap()
-    }
-
-    /// The deliveries of `event`, each checked with the endpoint's secret by standardwebhooks.
-    async fn verified(&self, event: &str, count: usize) -> Vec<Value> {
-        self.receiver.events(event, count, WAIT).await;
-        let received = self.receiver.received();
-        let matching: Vec<&Received> =
-            received.iter().filter(|delivery| delivery.header("x-posthorn-event") == event).collect();
-        assert_eq!(matching.len(), count, "{event} deliveries");
-        let verifier = standardwebhooks::Webhook::new(&self.secret).unwrap();
-        matching
-            .into_iter()
-            .map(|delivery| {
-                verifier.verify(&delivery.body, &delivery.headers).expect("a valid signature");
-                serde_json::from_slice(&delivery.body).unwrap()
-            })
-            .collect()
-    }
+async fn simulate(f: &InboxFixture, body: Value) -> Reply {
+    f.app.call(Method::POST, "/v1/sandbox/interactions", Some(body)).await
 }
 
 on_both_stores!(
@@ -153,8 +60,8 @@ on_both_stores!(
 );
 
 async fn a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_answerable(kind: StoreKind) {
-    let f = fixture(kind).await;
-    let channel = f.sandbox().await;
+    let f = InboxFixture::start(kind).await;
+    let channel = sandbox(&f).await;
     let post = f.app.call(Method::POST, "/v1/posts", Some(json!({"text": "Launch!", "targets": [channel.id]}))).await;
     let post_id = post.body["data"]["id"].as_str().unwrap().to_string();
     posthorn::jobs::process_queue(&f.app.state).await.unwrap();
@@ -162,7 +69,7 @@ async fn a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_
     let author = json!({"id": "42", "name": "Ada", "username": "ada"});
     let body = json!({"channel_id": channel.id, "type": "comment", "text": "Congratulations!", "author": author,
         "post_id": post_id});
-    let simulated = f.simulate(body).await;
+    let simulated = simulate(&f, body).await;
     assert_eq!(simulated.status, StatusCode::CREATED, "{simulated:?}");
     let interaction = simulated.body["data"].clone();
     let id = interaction["id"].as_str().unwrap().to_string();
@@ -204,13 +111,15 @@ async fn a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_
 }
 
 async fn a_dm_answer_is_recorded_and_fires_dm_sent(kind: StoreKind) {
-    let f = fixture(kind).await;
-    let channel = f.sandbox().await;
-    let dm = f.simulate(json!({"channel_id": channel.id, "type": "dm", "text": "Is the beta open?"})).await;
+    let f = InboxFixture::start(kind).await;
+    let channel = sandbox(&f).await;
+    let dm = simulate(&f, json!({"channel_id": channel.id, "type": "dm", "text": "Is the beta open?"})).await;
     assert_eq!(dm.status, StatusCode::CREATED, "{dm:?}");
     let id = dm.body["data"]["id"].as_str().unwrap().to_string();
     f.verified("dm.received", 1).await;
 
+    // Later than the DM, so "newest first" has one answer whatever the two ids.
+    f.clock.advance(time::Duration::seconds(1));
     let answer = f.app.call(Method::POST, &format!("/v1/interactions/{id}/reply"), Some(json!({"text": "Yes!"}))).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
     let sent = f.verified("dm.sent", 1).await.remove(0);
@@ -232,10 +141,10 @@ async fn a_dm_answer_is_recorded_and_fires_dm_sent(kind: StoreKind) {
 }
 
 async fn bad_inbox_requests_get_clear_errors(kind: StoreKind) {
-    let f = fixture(kind).await;
-    let channel = f.sandbox().await;
+    let f = InboxFixture::start(kind).await;
+    let channel = sandbox(&f).await;
     let instance = MockServer::start().await;
-    let mastodon = f.mastodon(&instance).await;
+    let mastodon = mastodon(&f, &instance).await;
     let cases = [
         ("/v1/interactions?type=review", StatusCode::BAD_REQUEST, "type must be one of"),
         ("/v1/interactions?since=yesterday", StatusCode::BAD_REQUEST, "RFC 3339"),
@@ -267,12 +176,12 @@ async fn bad_inbox_requests_get_clear_errors(kind: StoreKind) {
         ),
     ];
     for (body, status, says) in simulations {
-        let reply = f.simulate(body.clone()).await;
+        let reply = simulate(&f, body.clone()).await;
         assert_eq!(reply.status, status, "{body}: {reply:?}");
         assert!(reply.error().contains(says), "{body}: {}", reply.error());
     }
 
-    let dm = f.simulate(json!({"channel_id": channel.id, "type": "dm", "text": "Hello"})).await;
+    let dm = simulate(&f, json!({"channel_id": channel.id, "type": "dm", "text": "Hello"})).await;
     let id = dm.body["data"]["id"].as_str().unwrap();
     let empty = f.app.call(Method::POST, &format!("/v1/interactions/{id}/reply"), Some(json!({"text": ""}))).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{empty:?}");
@@ -349,7 +258,7 @@ async fn serve_notifications(instance: &MockServer) -> Notifications {
 }
 
 async fn mastodon_mentions_arrive_once_linked_to_the_post_they_answer(kind: StoreKind) {
-    let f = fixture(kind).await;
+    let f = InboxFixture::start(kind).await;
     let instance = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/statuses"))
@@ -360,7 +269,7 @@ async fn mastodon_mentions_arrive_once_linked_to_the_post_they_answer(kind: Stor
         .mount(&instance)
         .await;
     let notifications = serve_notifications(&instance).await;
-    let channel = f.mastodon(&instance).await;
+    let channel = mastodon(&f, &instance).await;
     let post = f.app.call(Method::POST, "/v1/posts", Some(json!({"text": "Launch!", "targets": [channel.id]}))).await;
     let post_id = post.body["data"]["id"].as_str().unwrap().to_string();
     posthorn::jobs::process_queue(&f.app.state).await.unwrap();
@@ -421,12 +330,12 @@ async fn mastodon_mentions_arrive_once_linked_to_the_post_they_answer(kind: Stor
 }
 
 async fn a_new_account_brings_no_history_until_asked_to_backfill(kind: StoreKind) {
-    let f = fixture(kind).await;
+    let f = InboxFixture::start(kind).await;
     let instance = MockServer::start().await;
     let notifications = serve_notifications(&instance).await;
     let an_hour_ago = f.clock.now() - time::Duration::hours(1);
     notifications.push(mention(2001, "200", an_hour_ago, None, "public", "old news"));
-    let channel = f.mastodon(&instance).await;
+    let channel = mastodon(&f, &instance).await;
 
     let first = f.sync().await;
     assert_eq!(first.interactions, 0, "history is not news: {first:?}");
@@ -455,7 +364,7 @@ async fn a_new_account_brings_no_history_until_asked_to_backfill(kind: StoreKind
 }
 
 async fn a_rate_limited_instance_backs_off_alone(kind: StoreKind) {
-    let f = fixture(kind).await;
+    let f = InboxFixture::start(kind).await;
     let limited = MockServer::start().await;
     let retry_at =
         (f.clock.now() + time::Duration::minutes(10)).format(&time::format_description::well_known::Rfc3339).unwrap();
@@ -469,8 +378,8 @@ async fn a_rate_limited_instance_backs_off_alone(kind: StoreKind) {
         .await;
     let healthy = MockServer::start().await;
     let notifications = serve_notifications(&healthy).await;
-    f.mastodon(&limited).await;
-    f.mastodon(&healthy).await;
+    mastodon(&f, &limited).await;
+    mastodon(&f, &healthy).await;
 
     let first = f.sync().await;
     assert_eq!((first.channels, first.rate_limited), (2, 1), "{first:?}");
@@ -488,7 +397,7 @@ async fn a_rate_limited_instance_backs_off_alone(kind: StoreKind) {
 }
 
 async fn a_hanging_instance_holds_up_no_other_account(kind: StoreKind) {
-    let f = fixture(kind).await;
+    let f = InboxFixture::start(kind).await;
     let hanging = MockServer::start().await;
     Mock::given(path("/api/v1/notifications"))
         .and(query_param("types[]", "mention"))
@@ -497,8 +406,8 @@ async fn a_hanging_instance_holds_up_no_other_account(kind: StoreKind) {
         .await;
     let healthy = MockServer::start().await;
     let notifications = serve_notifications(&healthy).await;
-    f.mastodon(&hanging).await;
-    f.mastodon(&healthy).await;
+    mastodon(&f, &hanging).await;
+    mastodon(&f, &healthy).await;
     notifications.push(mention(4001, "400", f.clock.now() + time::Duration::seconds(30), None, "public", "quick"));
 
     f.clock.advance(time::Duration::minutes(1));

@@ -74,8 +74,8 @@ impl PlatformRegistry {
             threads.clone(),
             sandbox.clone(),
         ])
-        .with_connectors(vec![mastodon.clone(), bluesky, x, linkedin, facebook, instagram, threads, sandbox.clone()])
-        .with_inboxes(vec![mastodon, sandbox])
+        .with_connectors(vec![mastodon.clone(), bluesky, x.clone(), linkedin, facebook, instagram, threads, sandbox.clone()])
+        .with_inboxes(vec![mastodon, x, sandbox])
         .with_app(Platform::Sandbox, sandbox::app())
     }
 
