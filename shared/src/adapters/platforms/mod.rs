@@ -18,6 +18,7 @@ pub mod media;
 mod meta_login;
 pub mod oauth;
 pub mod pkce;
+mod read_since;
 mod registry;
 pub mod sandbox;
 pub mod threads;

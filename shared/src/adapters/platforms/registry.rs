@@ -74,8 +74,17 @@ impl PlatformRegistry {
             threads.clone(),
             sandbox.clone(),
         ])
-        .with_connectors(vec![mastodon.clone(), bluesky, x.clone(), linkedin, facebook, instagram, threads, sandbox.clone()])
-        .with_inboxes(vec![mastodon, x, sandbox])
+        .with_connectors(vec![
+            mastodon.clone(),
+            bluesky,
+            x.clone(),
+            linkedin.clone(),
+            facebook.clone(),
+            instagram.clone(),
+            threads.clone(),
+            sandbox.clone(),
+        ])
+        .with_inboxes(vec![mastodon, x, linkedin, threads, facebook, instagram, sandbox])
         .with_app(Platform::Sandbox, sandbox::app())
     }
 
