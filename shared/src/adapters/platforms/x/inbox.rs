@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn an_empty_first_poll_keeps_no_cursor() {
         let first = Position { start: Some(1_790_000_000), ..Position::default() };
-        assert_eq!(first.start_time().as_deref(), Some("2026-09-21T13:46:40Z"));
+        assert_eq!(first.start_time().as_deref(), Some("2026-09-21T14:13:20Z"));
         assert_eq!(first.after_page(None, None), (None, false));
     }
 }
