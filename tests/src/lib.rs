@@ -12,6 +12,7 @@ pub mod failing_store;
 pub mod feed_server;
 pub mod graph_fake;
 pub mod inbox;
+pub mod platform_inbox;
 pub mod mastodon_mock;
 pub mod openai_fake;
 pub mod platforms;

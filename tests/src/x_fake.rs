@@ -4,17 +4,31 @@
 //! tokens expire after a configurable lifetime (X's last two hours); `POST /2/tweets`,
 //! `GET /2/tweets/:id` (public metrics) and `GET /2/users/me` answer 401 to any other token. It
 //! counts refreshes and every reuse of a spent refresh token, and can revoke the grant.
+//!
+//! The inbox's side: the mentions timeline (`GET /2/users/:id/mentions`: `since_id`,
+//! `start_time`, `max_results` 5–100, `pagination_token`, newest first, `meta.newest_id` of the
+//! page, authors under `includes.users`), DM events (`GET /2/dm_events`: `event_types`,
+//! `max_results` 1–100, `pagination_token`, newest first, at most 15 reads per 15-minute window
+//! per user, then 429 with `x-rate-limit-reset`), and answers (`POST /2/tweets` with
+//! `reply.in_reply_to_tweet_id`, `POST /2/dm_conversations/:id/messages`, whose message then
+//! shows among the DM events as X shows sent messages). A query parameter X does not document
+//! for the operation, or a value out of its range, gets X's 400 `invalid-request` problem; JSON
+//! bodies and every answer are checked against X's OpenAPI document (`x_contract`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use posthorn::ports::clock::Clock;
-use serde_json::json;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::x_contract::{request_problems, response_problems};
 
 pub const USER_ID: &str = "2244994945";
 pub const USERNAME: &str = "posthorn";
@@ -29,7 +43,28 @@ struct Grant {
     reused_refresh_tokens: usize,
     tweets: usize,
     revoked: bool,
+    inbox: Inbox,
 }
+
+/// What the account's inbox holds, oldest first.
+#[derive(Default)]
+struct Inbox {
+    serial: u64,
+    users: HashMap<String, Value>,
+    /// Posts of the account (created through the API) and the conversation each belongs to.
+    ours: HashMap<String, String>,
+    mentions: Vec<Value>,
+    dm_events: Vec<Value>,
+    /// The current 15-minute window of DM reads: when it started and how many it took.
+    dm_window: Option<(OffsetDateTime, u32)>,
+    dm_requests: usize,
+    replies: Vec<Value>,
+    messages: Vec<(String, Value)>,
+}
+
+/// X's limit on `GET /2/dm_events`: 15 requests per 15 minutes per user.
+const DM_READS_PER_WINDOW: u32 = 15;
+const DM_WINDOW: time::Duration = time::Duration::minutes(15);
 
 #[derive(Clone)]
 pub struct XFake {
@@ -56,6 +91,9 @@ impl XFake {
             .route("/2/tweets", post(create_tweet))
             .route("/2/tweets/{id}", get(tweet))
             .route("/2/users/me", get(me))
+            .route("/2/users/{id}/mentions", get(mentions))
+            .route("/2/dm_events", get(dm_events))
+            .route("/2/dm_conversations/{id}/messages", post(send_message))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -91,6 +129,76 @@ impl XFake {
         let mut grant = self.grant.lock().unwrap();
         grant.revoked = true;
         grant.access = None;
+    }
+
+    /// Someone on X, as `includes.users` describes them.
+    pub fn user(&self, id: &str, username: &str, name: &str) {
+        let user = json!({"id": id, "username": username, "name": name,
+            "profile_image_url": format!("https://pbs.twimg.com/profile_images/{id}/normal.jpg")});
+        self.grant.lock().unwrap().inbox.users.insert(id.to_string(), user);
+    }
+
+    /// A post by `author` mentioning the account now, replying to `replied_to` if given (one
+    /// of the account's posts, or another mention); returns its id.
+    pub fn mention(&self, author: &str, text: &str, replied_to: Option<&str>) -> String {
+        let mut grant = self.grant.lock().unwrap();
+        let inbox = &mut grant.inbox;
+        let id = inbox.next_id();
+        let mut tweet = json!({"id": id, "text": format!("@{USERNAME} {text}"), "author_id": author,
+            "created_at": self.now(), "edit_history_tweet_ids": [id], "conversation_id": id});
+        if let Some(parent) = replied_to {
+            let conversation = inbox.ours.get(parent).cloned().or_else(|| {
+                let mention = inbox.mentions.iter().find(|mention| mention["id"] == parent)?;
+                mention["conversation_id"].as_str().map(str::to_string)
+            });
+            let parent_author = match inbox.ours.contains_key(parent) {
+                true => USER_ID.to_string(),
+                false => inbox
+                    .mentions
+                    .iter()
+                    .find(|m| m["id"] == parent)
+                    .map_or_else(String::new, |m| m["author_id"].as_str().unwrap_or_default().to_string()),
+            };
+            tweet["conversation_id"] = json!(conversation.unwrap_or_else(|| parent.to_string()));
+            tweet["in_reply_to_user_id"] = json!(parent_author);
+            tweet["referenced_tweets"] = json!([{"type": "replied_to", "id": parent}]);
+        }
+        inbox.mentions.push(tweet);
+        id
+    }
+
+    /// A message from `sender` in `conversation` now; returns its event id.
+    pub fn dm(&self, sender: &str, conversation: &str, text: &str) -> String {
+        let mut grant = self.grant.lock().unwrap();
+        let now = self.now();
+        grant.inbox.message(sender, conversation, text, &now)
+    }
+
+    /// Uses up `count` of this window's DM reads, as other calls with the user's token would.
+    pub fn spend_dm_reads(&self, count: u32) {
+        let mut grant = self.grant.lock().unwrap();
+        let now = self.clock.now();
+        let (start, used) = grant.inbox.dm_window.filter(|(start, _)| now < *start + DM_WINDOW).unwrap_or((now, 0));
+        grant.inbox.dm_window = Some((start, used + count));
+    }
+
+    /// How many times `GET /2/dm_events` was called, refused ones included.
+    pub fn dm_requests(&self) -> usize {
+        self.grant.lock().unwrap().inbox.dm_requests
+    }
+
+    /// The bodies of the posts created in reply to another.
+    pub fn replies(&self) -> Vec<Value> {
+        self.grant.lock().unwrap().inbox.replies.clone()
+    }
+
+    /// The messages sent, each with its conversation.
+    pub fn messages(&self) -> Vec<(String, Value)> {
+        self.grant.lock().unwrap().inbox.messages.clone()
+    }
+
+    fn now(&self) -> String {
+        self.clock.now().replace_nanosecond(0).unwrap().format(&Rfc3339).unwrap()
     }
 
     fn issue(&self, grant: &mut Grant) -> Tokens {
@@ -150,12 +258,26 @@ async fn create_tweet(State(fake): State<XFake>, headers: HeaderMap, body: Strin
     if !fake.authorized(&headers) {
         return unauthorized();
     }
-    let text = serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()["text"].clone();
+    let body: Value = serde_json::from_str(&body).unwrap_or_default();
+    let problems = request_problems("POST", "/2/tweets", &body);
+    assert!(problems.is_empty(), "POST /2/tweets is not what X documents: {problems:#?}");
     let mut grant = fake.grant.lock().unwrap();
     grant.tweets += 1;
     let id = format!("18{:017}", grant.tweets);
-    (StatusCode::CREATED, axum::Json(json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}})))
-        .into_response()
+    let conversation = match body["reply"]["in_reply_to_tweet_id"].as_str() {
+        Some(parent) => {
+            grant.inbox.replies.push(body.clone());
+            grant.inbox.ours.get(parent).cloned().unwrap_or_else(|| parent.to_string())
+        }
+        None => id.clone(),
+    };
+    grant.inbox.ours.insert(id.clone(), conversation);
+    documented(
+        "POST",
+        "/2/tweets",
+        201,
+        json!({"data": {"id": id, "text": body["text"], "edit_history_tweet_ids": [id]}}),
+    )
 }
 
 async fn tweet(State(fake): State<XFake>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -172,4 +294,363 @@ async fn me(State(fake): State<XFake>, headers: HeaderMap) -> Response {
         return unauthorized();
     }
     axum::Json(json!({"data": {"id": USER_ID, "username": USERNAME, "name": "Posthorn"}})).into_response()
+}
+
+impl Inbox {
+    /// Ids as X's: numbers written as text, growing with time.
+    fn next_id(&mut self) -> String {
+        self.serial += 1;
+        format!("19{:017}", self.serial)
+    }
+
+    fn message(&mut self, sender: &str, conversation: &str, text: &str, at: &str) -> String {
+        let id = self.next_id();
+        self.dm_events.push(json!({"id": id, "event_type": "MessageCreate", "text": text, "created_at": at,
+            "dm_conversation_id": conversation, "sender_id": sender}));
+        id
+    }
+
+    fn users_of<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Vec<Value> {
+        let mut users: Vec<Value> = Vec::new();
+        for id in ids {
+            if let Some(user) = self.users.get(id).filter(|user| !users.contains(user)) {
+                users.push(user.clone());
+            }
+        }
+        users
+    }
+}
+
+/// The fake's answer, after checking that X's document describes it.
+fn documented(method: &str, path: &str, status: u16, body: Value) -> Response {
+    let problems = response_problems(method, path, status, &body);
+    assert!(problems.is_empty(), "the fake's answer to {method} {path} is not X's: {problems:#?}");
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+/// A query X refuses, answered with its `invalid-request` problem.
+struct Refused(Value);
+
+fn invalid_request(parameter: &str, value: &str, message: String) -> Refused {
+    Refused(json!({
+        "errors": [{"parameters": {parameter: [value]}, "message": message}],
+        "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.x.com/2/problems/invalid-request"
+    }))
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (StatusCode::BAD_REQUEST, axum::Json(self.0)).into_response()
+    }
+}
+
+/// A query's parameters, or X's 400 for one the operation does not take, one given twice, a
+/// field list naming an unknown field, or a `max_results` out of `range`.
+fn checked_query(
+    raw: Option<String>,
+    allowed: &[(&str, &[&str])],
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<HashMap<String, String>, Refused> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
+    let mut query = HashMap::new();
+    for (name, value) in pairs {
+        let Some((_, values)) = allowed.iter().find(|(allowed, _)| *allowed == name) else {
+            let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+            return Err(invalid_request(
+                &name,
+                &value,
+                format!("The query parameter [{name}] is not one of {names:?}"),
+            ));
+        };
+        if let Some(unknown) = value.split(',').find(|item| !values.is_empty() && !values.contains(item)) {
+            return Err(invalid_request(
+                &name,
+                &value,
+                format!("The `{name}` query parameter value [{unknown}] is not one of {values:?}"),
+            ));
+        }
+        if query.insert(name.clone(), value.clone()).is_some() {
+            return Err(invalid_request(&name, &value, format!("Duplicate parameters are not allowed: [{name}]")));
+        }
+    }
+    if let Some(max) = query.get("max_results")
+        && !max.parse::<u32>().is_ok_and(|max| range.contains(&max))
+    {
+        let message = format!(
+            "The `max_results` query parameter value [{max}] is not between {} and {}",
+            range.start(),
+            range.end()
+        );
+        return Err(invalid_request("max_results", max, message));
+    }
+    for id in ["since_id", "until_id"] {
+        if let Some(value) = query
+            .get(id)
+            .filter(|value| value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(invalid_request(
+                id,
+                value,
+                format!("The `{id}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$"),
+            ));
+        }
+    }
+    Ok(query)
+}
+
+/// The fields X documents for posts (`tweet.fields`), users, media, and DM events
+/// (<https://docs.x.com/x-api/fundamentals/fields>).
+const TWEET_FIELDS: &[&str] = &[
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "media_metadata",
+    "non_public_metrics",
+    "note_tweet",
+    "organic_metrics",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "text",
+    "withheld",
+];
+const USER_FIELDS: &[&str] = &[
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "pinned_tweet_id",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "url",
+    "username",
+    "verified",
+    "verified_type",
+    "withheld",
+];
+const MEDIA_FIELDS: &[&str] = &[
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
+];
+const DM_EVENT_FIELDS: &[&str] = &[
+    "attachments",
+    "created_at",
+    "dm_conversation_id",
+    "entities",
+    "event_type",
+    "id",
+    "participant_ids",
+    "referenced_tweets",
+    "sender_id",
+    "text",
+];
+
+/// One page of `items` (newest first) from the offset `pagination_token` names.
+fn page_of(items: Vec<Value>, query: &HashMap<String, String>, default_size: usize) -> (Vec<Value>, Option<String>) {
+    let offset: usize =
+        query.get("pagination_token").and_then(|token| token.strip_prefix("pg")?.parse().ok()).unwrap_or(0);
+    let size = query.get("max_results").and_then(|max| max.parse().ok()).unwrap_or(default_size);
+    let page: Vec<Value> = items.iter().skip(offset).take(size).cloned().collect();
+    let next = (offset + size < items.len()).then(|| format!("pg{:014}", offset + size));
+    (page, next)
+}
+
+fn id_of(item: &Value) -> u128 {
+    item["id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_default()
+}
+
+async fn mentions(
+    State(fake): State<XFake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let allowed: &[(&str, &[&str])] = &[
+        ("max_results", &[]),
+        ("pagination_token", &[]),
+        ("since_id", &[]),
+        ("until_id", &[]),
+        ("start_time", &[]),
+        ("end_time", &[]),
+        ("tweet.fields", TWEET_FIELDS),
+        ("user.fields", USER_FIELDS),
+        ("media.fields", MEDIA_FIELDS),
+        (
+            "expansions",
+            &[
+                "attachments.media_keys",
+                "author_id",
+                "edit_history_tweet_ids",
+                "entities.mentions.username",
+                "geo.place_id",
+                "in_reply_to_user_id",
+                "referenced_tweets.id",
+                "referenced_tweets.id.author_id",
+            ],
+        ),
+    ];
+    let query = match checked_query(raw, allowed, 5..=100) {
+        Ok(query) => query,
+        Err(refused) => return refused.into_response(),
+    };
+    assert_eq!(id, USER_ID, "the mentions of the connected account");
+    let since: u128 = query.get("since_id").and_then(|id| id.parse().ok()).unwrap_or(0);
+    let start = query.get("start_time").map(|at| OffsetDateTime::parse(at, &Rfc3339).expect("an RFC 3339 start_time"));
+    let grant = fake.grant.lock().unwrap();
+    let mut found: Vec<Value> = grant
+        .inbox
+        .mentions
+        .iter()
+        .filter(|tweet| id_of(tweet) > since)
+        .filter(|tweet| {
+            start.is_none_or(|start| {
+                OffsetDateTime::parse(tweet["created_at"].as_str().unwrap(), &Rfc3339).unwrap() >= start
+            })
+        })
+        .cloned()
+        .collect();
+    found.sort_by_key(|tweet| std::cmp::Reverse(id_of(tweet)));
+    let (page, next) = page_of(found, &query, 10);
+    let mut meta = json!({"result_count": page.len()});
+    if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
+        meta["newest_id"] = newest["id"].clone();
+        meta["oldest_id"] = oldest["id"].clone();
+    }
+    if let Some(next) = next {
+        meta["next_token"] = json!(next);
+    }
+    let users = grant.inbox.users_of(page.iter().filter_map(|tweet| tweet["author_id"].as_str()));
+    let mut body = json!({"meta": meta});
+    if !page.is_empty() {
+        body["data"] = json!(page);
+        body["includes"] = json!({"users": users});
+    }
+    documented("GET", &format!("/2/users/{id}/mentions"), 200, body)
+}
+
+async fn dm_events(State(fake): State<XFake>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let mut grant = fake.grant.lock().unwrap();
+    grant.inbox.dm_requests += 1;
+    let now = fake.clock.now();
+    let (start, used) = grant.inbox.dm_window.filter(|(start, _)| now < *start + DM_WINDOW).unwrap_or((now, 0));
+    let reset = (start + DM_WINDOW).unix_timestamp().to_string();
+    if used >= DM_READS_PER_WINDOW {
+        let problem =
+            json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429});
+        let limits = [
+            ("x-rate-limit-limit", "15".to_string()),
+            ("x-rate-limit-remaining", "0".to_string()),
+            ("x-rate-limit-reset", reset),
+        ];
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(problem)).into_response();
+        for (name, value) in limits {
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        return response;
+    }
+    grant.inbox.dm_window = Some((start, used + 1));
+    let allowed: &[(&str, &[&str])] = &[
+        ("max_results", &[]),
+        ("pagination_token", &[]),
+        ("event_types", &["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"]),
+        ("dm_event.fields", DM_EVENT_FIELDS),
+        ("user.fields", USER_FIELDS),
+        ("media.fields", MEDIA_FIELDS),
+        ("tweet.fields", TWEET_FIELDS),
+        ("expansions", &["attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id"]),
+    ];
+    let query = match checked_query(raw, allowed, 1..=100) {
+        Ok(query) => query,
+        Err(refused) => return refused.into_response(),
+    };
+    let types: Vec<&str> = query
+        .get("event_types")
+        .map_or(vec!["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"], |types| types.split(',').collect());
+    let mut found: Vec<Value> = grant
+        .inbox
+        .dm_events
+        .iter()
+        .filter(|event| types.contains(&event["event_type"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    found.sort_by_key(|event| std::cmp::Reverse(id_of(event)));
+    let (page, next) = page_of(found, &query, 100);
+    let mut meta = json!({"result_count": page.len()});
+    if let Some(next) = next {
+        meta["next_token"] = json!(next);
+    }
+    let users = grant.inbox.users_of(page.iter().filter_map(|event| event["sender_id"].as_str()));
+    let mut body = json!({"meta": meta});
+    if !page.is_empty() {
+        body["data"] = json!(page);
+        body["includes"] = json!({"users": users});
+    }
+    let mut response = documented("GET", "/2/dm_events", 200, body);
+    let remaining = (DM_READS_PER_WINDOW - used - 1).to_string();
+    for (name, value) in
+        [("x-rate-limit-limit", "15".to_string()), ("x-rate-limit-remaining", remaining), ("x-rate-limit-reset", reset)]
+    {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
+    response
+}
+
+async fn send_message(
+    State(fake): State<XFake>,
+    headers: HeaderMap,
+    Path(conversation): Path<String>,
+    body: String,
+) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let path = format!("/2/dm_conversations/{conversation}/messages");
+    let body: Value = serde_json::from_str(&body).unwrap_or_default();
+    let problems = request_problems("POST", &path, &body);
+    assert!(problems.is_empty(), "POST {path} is not what X documents: {problems:#?}");
+    let mut grant = fake.grant.lock().unwrap();
+    let now = fake.now();
+    let id = grant.inbox.message(USER_ID, &conversation, body["text"].as_str().unwrap_or_default(), &now);
+    grant.inbox.messages.push((conversation.clone(), body));
+    documented("POST", &path, 201, json!({"data": {"dm_conversation_id": conversation, "dm_event_id": id}}))
 }

@@ -43,7 +43,10 @@ async fn the_authorization_window_asks_for_publishing_and_insights() {
         query(&[
             ("client_id", "th-app"),
             ("redirect_uri", REDIRECT),
-            ("scope", "threads_basic,threads_content_publish,threads_manage_insights,threads_delete"),
+            (
+                "scope",
+                "threads_basic,threads_content_publish,threads_manage_insights,threads_delete,threads_read_replies,threads_manage_replies,threads_manage_mentions"
+            ),
             ("response_type", "code"),
             ("state", STATE),
         ])

@@ -58,7 +58,7 @@ async fn the_consent_url_asks_for_posting_scopes_with_an_s256_challenge() {
             ("response_type", "code"),
             ("client_id", "x-client"),
             ("redirect_uri", REDIRECT),
-            ("scope", "tweet.read tweet.write users.read offline.access media.write"),
+            ("scope", "tweet.read tweet.write users.read offline.access media.write dm.read dm.write"),
             ("state", STATE),
             ("code_challenge", "challenge-abc"),
             ("code_challenge_method", "S256"),

@@ -141,6 +141,23 @@ impl ContainerApi {
         self.advance(graph, polling, &step).await.map_err(|error| step.kept_on(error))
     }
 
+    /// Publishes `text` in reply to the post `reply_to_id` (Threads' `reply_to_id`). The
+    /// container is checked at once, as no one waits on an answer for half a minute: a text
+    /// container is ready at once as a rule; one that is not fails the answer, and answering
+    /// again makes a new container (the unpublished one expires).
+    pub(crate) async fn publish_reply(
+        &self,
+        graph: &Graph<'_>,
+        text: &str,
+        reply_to_id: &str,
+    ) -> Result<Published, PlatformError> {
+        let form = [("media_type", "TEXT"), (self.text_field, text), ("reply_to_id", reply_to_id)];
+        let step =
+            ContainerStep { container: self.create_with(graph, &form).await?, created_at: OffsetDateTime::now_utc() };
+        let at_once = Polling { first_check_after: Duration::ZERO, ..Polling::default() };
+        self.advance(graph, at_once, &step).await
+    }
+
     /// One status check at most: publishes a finished container, or says when to look again.
     async fn advance(
         &self,

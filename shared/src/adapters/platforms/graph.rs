@@ -15,7 +15,7 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader};
 use crate::adapters::platforms::versions::is_graph_version;
 use crate::model::platforms::{ErrorCode, Platform};
-use crate::ports::platforms::{ChannelAuth, PlatformError, PublishRequest};
+use crate::ports::platforms::{ChannelAuth, PlatformError, PublishRequest, Published};
 
 /// Meta's error body: `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`.
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +47,11 @@ impl From<FlatError> for GraphError {
     fn from(flat: FlatError) -> Self {
         Self { message: flat.error_message, code: flat.code, ..Self::default() }
     }
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +122,13 @@ impl<'a> Graph<'a> {
     ) -> Result<T, PlatformError> {
         let request = self.request(Method::GET, path).await?.query(query).query(&self.token());
         self.send(request).await
+    }
+
+    /// Answers the object `id` on its `edge` (`comments` of a Facebook object, `replies` of an
+    /// Instagram comment) with `message`.
+    pub(crate) async fn answer(&self, id: &str, edge: &str, message: &str) -> Result<Published, PlatformError> {
+        let created: Created = self.post(&[id, edge], &[("message", message)]).await?;
+        Ok(Published { platform_post_id: created.id, url: None })
     }
 
     /// DELETEs the node at `path`; Meta answers `{"success": true}`.

@@ -20,6 +20,7 @@ mod meta_login;
 pub mod oauth;
 pub mod pkce;
 pub mod push;
+mod read_since;
 mod registry;
 pub mod sandbox;
 pub mod threads;

@@ -77,14 +77,14 @@ impl PlatformRegistry {
         .with_connectors(vec![
             mastodon.clone(),
             bluesky.clone(),
-            x,
-            linkedin,
-            facebook,
-            instagram,
-            threads,
+            x.clone(),
+            linkedin.clone(),
+            facebook.clone(),
+            instagram.clone(),
+            threads.clone(),
             sandbox.clone(),
         ])
-        .with_inboxes(vec![mastodon, bluesky, sandbox])
+        .with_inboxes(vec![mastodon, bluesky, x, linkedin, threads, facebook, instagram, sandbox])
         .with_app(Platform::Sandbox, sandbox::app())
     }
 

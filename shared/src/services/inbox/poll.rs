@@ -152,7 +152,7 @@ async fn poll_claimed(
         let cursor = state.sources.entry(source.name.to_string()).or_default();
         cursor.next_at = match outcome {
             SourceOutcome::Read => Some(now + source.min_interval),
-            SourceOutcome::Unfinished => None,
+            SourceOutcome::Unfinished => Some(now),
             SourceOutcome::RateLimited(at) => {
                 report.rate_limited += 1;
                 Some(at)

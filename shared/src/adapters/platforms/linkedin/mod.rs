@@ -10,6 +10,10 @@
 //! `/oauth/v2/accessToken`, `/oauth/v2/revoke`; refresh tokens only for apps LinkedIn approved
 //! for them), the member from `GET /v2/userinfo`, and the organizations they administer from
 //! `GET /rest/organizationAcls` and `GET /rest/organizations/{id}`.
+//!
+//! The inbox reads the comments on an organization's posts (`inbox`).
+
+mod inbox;
 
 use async_trait::async_trait;
 use reqwest::header::CONTENT_TYPE;

@@ -6,6 +6,10 @@
 //! consent on x.com, tokens from `POST /2/oauth2/token` (refresh tokens are single-use: each
 //! refresh returns the next one), the user from `GET /2/users/me`, revocation through
 //! `POST /2/oauth2/revoke`.
+//!
+//! The inbox reads the mentions timeline and DM events (`inbox`).
+
+mod inbox;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -27,8 +31,9 @@ use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, Publis
 pub const DEFAULT_BASE_URL: &str = "https://api.x.com";
 /// Where the consent page is, unless [`X::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://x.com";
-/// Posting with images, reading the profile and metrics, and a refresh token (`offline.access`).
-pub const SCOPES: &str = "tweet.read tweet.write users.read offline.access media.write";
+/// Posting with images, reading the profile, metrics and mentions, a refresh token
+/// (`offline.access`), and reading and answering DMs (`dm.read dm.write`).
+pub const SCOPES: &str = "tweet.read tweet.write users.read offline.access media.write dm.read dm.write";
 /// The media category of images attached to posts.
 const IMAGE_CATEGORY: &str = "tweet_image";
 
@@ -73,6 +78,14 @@ impl X {
         http::send::<Dialect>(&self.http, request).await.map(drop).map_err(http::as_media_error)
     }
 
+    async fn create_tweet(&self, auth: &ChannelAuth, tweet: &NewTweet<'_>) -> Result<Published, PlatformError> {
+        let url = http::endpoint(&auth.base_url, "/2/tweets");
+        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token).await?.json(tweet);
+        let created: Data<Created> = http::send_json::<Dialect, _>(&self.http, request).await?;
+        let url = format!("https://x.com/i/web/status/{}", created.data.id);
+        Ok(Published { platform_post_id: created.data.id, url: Some(url) })
+    }
+
     async fn tweet(&self, auth: &ChannelAuth, id: &str) -> Result<Tweet, PlatformError> {
         let url = http::endpoint(&auth.base_url, &format!("/2/tweets/{id}"));
         let request = http::authorized(&self.http, Method::GET, &url, &auth.access_token)
@@ -97,12 +110,8 @@ impl PlatformClient for X {
         for image in media::fetch_images(&self.http, &post.media, &Platform::X.limits().images).await? {
             media_ids.push(self.upload(auth, image).await?);
         }
-        let body = NewTweet { text: &post.text, media: (!media_ids.is_empty()).then_some(MediaIds { media_ids }) };
-        let url = http::endpoint(&auth.base_url, "/2/tweets");
-        let request = http::authorized(&self.http, Method::POST, &url, &auth.access_token).await?.json(&body);
-        let created: Data<Created> = http::send_json::<Dialect, _>(&self.http, request).await?;
-        let url = format!("https://x.com/i/web/status/{}", created.data.id);
-        Ok(Published { platform_post_id: created.data.id, url: Some(url) })
+        let media = (!media_ids.is_empty()).then_some(MediaIds { media_ids });
+        self.create_tweet(auth, &NewTweet { text: &post.text, media, reply: None }).await
     }
 
     async fn delete(&self, auth: &ChannelAuth, platform_post_id: &str) -> Result<(), PlatformError> {
@@ -221,6 +230,13 @@ struct NewTweet<'a> {
     text: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     media: Option<MediaIds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<InReplyTo<'a>>,
+}
+
+#[derive(Serialize)]
+struct InReplyTo<'a> {
+    in_reply_to_tweet_id: &'a str,
 }
 
 #[derive(Serialize)]

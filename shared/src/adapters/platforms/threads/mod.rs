@@ -7,6 +7,10 @@
 //! Accounts connect through the Threads authorization window on threads.net and Meta's
 //! long-lived tokens (`meta_login`, grants `th_exchange_token` / `th_refresh_token`); the
 //! profile from `GET /me` is the one channel. Threads documents no revocation endpoint.
+//!
+//! The inbox reads replies to the account's posts and its mentions (`inbox`).
+
+mod inbox;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -25,10 +29,12 @@ use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, Publis
 pub const DEFAULT_BASE_URL: &str = "https://graph.threads.net/v1.0";
 /// Where the authorization window is, unless [`Threads::with_oauth_base`] says otherwise.
 pub const DEFAULT_OAUTH_BASE: &str = "https://threads.net";
-/// Reading the profile, publishing, the insights metrics come from, and deleting (Threads
+/// Reading the profile, publishing, the insights metrics come from, deleting (Threads
 /// allows 100 deletes per profile per 24 hours,
-/// <https://developers.facebook.com/docs/threads/posts/delete-posts>).
-pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights,threads_delete";
+/// <https://developers.facebook.com/docs/threads/posts/delete-posts>), and the inbox: reading
+/// and answering replies, reading mentions.
+pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_insights,threads_delete,\
+threads_read_replies,threads_manage_replies,threads_manage_mentions";
 
 const LOGIN: LongLivedLogin =
     LongLivedLogin { scopes: SCOPES, exchange_grant: "th_exchange_token", refresh_grant: "th_refresh_token" };

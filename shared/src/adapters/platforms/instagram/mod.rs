@@ -9,6 +9,10 @@
 //! Meta's long-lived tokens (`meta_login`, grants `ig_exchange_token` / `ig_refresh_token`),
 //! and the professional account from `GET /me` as the one channel. Instagram Login documents
 //! no revocation endpoint.
+//!
+//! Comments arrive by push; they are answered through the Graph API (`inbox`).
+
+mod inbox;
 
 use async_trait::async_trait;
 use serde::Deserialize;

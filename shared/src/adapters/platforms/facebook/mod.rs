@@ -6,6 +6,10 @@
 //! `www.facebook.com/{version}/dialog/oauth`, a long-lived user token, the user from `GET /me`,
 //! their pages with each page's own token from `GET /me/accounts` (a page token obtained with a
 //! long-lived user token does not expire), and revocation through `DELETE /me/permissions`.
+//!
+//! Comments arrive by push; they are answered through the Graph API (`inbox`).
+
+mod inbox;
 
 use async_trait::async_trait;
 use serde::Deserialize;

@@ -1,0 +1,43 @@
+//! Instagram's inbox: comments and mentions arrive by push (Graph webhooks), so nothing is
+//! polled; a comment on the account's media is answered with a reply
+//! (<https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment/replies>,
+//! `POST /{ig-comment-id}/replies` with `message`). A mention is answered on the mentioning
+//! media instead, and a DM through the Send API: both come with push.
+
+use async_trait::async_trait;
+
+use super::Instagram;
+use crate::model::inbox::InteractionKind;
+use crate::model::platforms::Platform;
+use crate::ports::platforms::{
+    ChannelAuth, InboxClient, InboxSource, PlatformError, PollFrom, Polled, Published, ReplyTarget,
+};
+
+#[async_trait]
+impl InboxClient for Instagram {
+    fn platform(&self) -> Platform {
+        Platform::Instagram
+    }
+
+    fn sources(&self) -> &'static [InboxSource] {
+        &[]
+    }
+
+    async fn poll(
+        &self,
+        _: &ChannelAuth,
+        _: &InboxSource,
+        _: &PollFrom,
+        _: &[String],
+    ) -> Result<Polled, PlatformError> {
+        Ok(Polled { items: Vec::new(), cursor: None, more: false })
+    }
+
+    fn replies_to(&self, kind: InteractionKind) -> bool {
+        kind == InteractionKind::Comment
+    }
+
+    async fn reply(&self, auth: &ChannelAuth, to: &ReplyTarget, text: &str) -> Result<Published, PlatformError> {
+        self.graph(auth).answer(&to.platform_id, "replies", text).await
+    }
+}
