@@ -15,6 +15,7 @@
 //! | feed entry         | `WS#<workspace>`    | `ENTRY#<source>#<sha256 of key>` | `WS#<ws>#SOURCE#<source>#UNUSED` / `<sort time>#<sha256 of key>`, while unused | |
 //! | automation         | `WS#<workspace>`    | `AUTOMATION#<id>`   |                                         | `DUE_AUTOMATION` / next run, while set |
 //! | run                | `WS#<workspace>`    | `RUN#<id>`          |                                         | |
+//! | hourly outcomes    | `WS#<workspace>`    | `OUTCOMES#<webhook>#<hour, epoch s>` | `WS#<ws>#WEBHOOK#<webhook>#OUTCOMES` / hour | |
 //! | OAuth state        | `WS#<workspace>`    | `OAUTHSTATE#<state>`|                                         | |
 //! | instance app       | `WS#<workspace>`    | `APP#<key>`         |                                         | |
 //!
@@ -23,12 +24,12 @@
 //! GSI keys are the record's two index entries (`ports/store/kinds.rs`); "due" sort keys are
 //! `<time as sortable_time>#<id>`. Both indexes are overloaded and sparse: an item is in one
 //! only while its record has an entry there, so GSI2 holds exactly what the outbox sweep,
-//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads
-//! and the unused feed entries, and a claim of an entry is a write conditional on its GSI1 keys.
+//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads,
+//! the unused feed entries and each endpoint's hourly outcome counts, and a claim of an entry is a write conditional on its GSI1 keys.
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes.
-//! `expires_at` is the table's TTL attribute. Only idempotency records and OAuth states store
-//! it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text,
+//! `expires_at` is the table's TTL attribute. Only idempotency records, OAuth states and
+//! hourly outcomes store it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text,
 //! which TTL ignores. DynamoDB deletes expired items late (and moto never), so the write
 //! condition checks the exact expiry of an expiring record, kept beside it as `valid_until`.
 
@@ -69,6 +70,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::FeedEntry => "ENTRY#",
         Kind::Automation => "AUTOMATION#",
         Kind::Run => "RUN#",
+        Kind::HourlyOutcomes => "OUTCOMES#",
     }
 }
 

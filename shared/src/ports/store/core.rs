@@ -34,6 +34,7 @@ pub enum Kind {
     FeedEntry,
     Automation,
     Run,
+    HourlyOutcomes,
 }
 
 impl Kind {
@@ -56,6 +57,7 @@ impl Kind {
             Self::FeedEntry => "feed entry",
             Self::Automation => "automation",
             Self::Run => "run",
+            Self::HourlyOutcomes => "hourly outcomes",
         }
     }
 }
@@ -125,17 +127,29 @@ pub enum Condition {
     InFirstIndex,
 }
 
-/// One write: a document put, or a key deleted, if its condition holds.
+/// An amount added to a number field of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addition {
+    pub field: &'static str,
+    pub amount: i64,
+}
+
+/// One write: a document put, or a key deleted, if its condition holds; or amounts added to
+/// a record's number fields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Put(Document, Condition),
     Delete(RecordKey, Condition),
+    /// Stores the document with each field of the additions set to its stored value (0 when
+    /// nothing is stored) plus the amount, atomically: concurrent additions all count. It has
+    /// no condition.
+    Add(Document, Vec<Addition>),
 }
 
 impl Write {
     pub fn key(&self) -> &RecordKey {
         match self {
-            Self::Put(document, _) => &document.key,
+            Self::Put(document, _) | Self::Add(document, _) => &document.key,
             Self::Delete(key, _) => key,
         }
     }
@@ -143,6 +157,7 @@ impl Write {
     pub fn condition(&self) -> Condition {
         match self {
             Self::Put(_, condition) | Self::Delete(_, condition) => *condition,
+            Self::Add(..) => Condition::Always,
         }
     }
 }

@@ -11,11 +11,12 @@ use crate::model::ids::{
     AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
 };
 use crate::model::posts::{IdempotencyRecord, Post};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::webhooks::{Delivery, DeliveryStatus, Event, HourlyOutcomes, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
 
 use super::core::{IndexEntry, Kind, RecordKey};
 use super::records::{Record, due_entry, key_of};
+use super::sortable_time;
 
 /// First index: every workspace, so that one can tell whether any exists.
 pub const WORKSPACES: &str = "WORKSPACES";
@@ -35,6 +36,11 @@ pub const DUE_AUTOMATION: &str = "DUE_AUTOMATION";
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
 pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
     format!("WS#{workspace}#WEBHOOK#{webhook}")
+}
+
+/// First-index partition of one endpoint's hourly outcome counts, sorted by hour.
+pub fn endpoint_outcomes(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}#OUTCOMES")
 }
 
 /// First-index partition of a source's unused feed entries, sorted by time.
@@ -127,6 +133,25 @@ impl Record for Delivery {
             (DeliveryStatus::Pending, Some(due)) => due_entry(PENDING_DELIVERY, due, &self.id).map(Some),
             _ => Ok(None),
         }
+    }
+}
+
+impl Record for HourlyOutcomes {
+    const KIND: Kind = Kind::HourlyOutcomes;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &format!("{}#{}", self.webhook_id, self.hour.unix_timestamp()))
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
+    }
+
+    /// A read of an endpoint's stats is one query of this partition from the window's first hour.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        let partition = endpoint_outcomes(self.workspace_id, self.webhook_id);
+        Ok(Some(IndexEntry { partition, sort: sortable_time(self.hour)? }))
     }
 }
 

@@ -14,8 +14,8 @@ mod records;
 mod typed;
 
 pub use self::core::{
-    Condition, Document, FieldIs, Index, IndexEntry, IndexQuery, Kind, ListQuery, MAX_ITEMS_PER_TRANSACTION, Order,
-    Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction,
+    Addition, Condition, Document, FieldIs, Index, IndexEntry, IndexQuery, Kind, ListQuery, MAX_ITEMS_PER_TRANSACTION,
+    Order, Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction,
 };
 pub use self::kinds::{api_key_key, workspace_key};
 pub use self::records::{Record, Records, key_of, records};
@@ -81,11 +81,4 @@ pub(crate) fn sortable_time(at: OffsetDateTime) -> Result<String> {
 pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
     pub event_type: Option<EventType>,
-}
-
-/// How an endpoint's deliveries created in a window ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeliveryCounts {
-    pub delivered: u64,
-    pub failed: u64,
 }

@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use ulid::Ulid;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
 use crate::model::channels::Channel;
@@ -14,32 +13,17 @@ use crate::model::ids::{
     AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId, WorkspaceId,
 };
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::webhooks::{
+    Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, WebhookEndpoint, hour_of,
+};
 use crate::model::workspaces::{ApiKey, Workspace};
 
-use super::core::{Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write};
+use super::core::{
+    Addition, Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write,
+};
 use super::kinds::{self, api_key_key, workspace_key};
 use super::records::{Record, key_of, records};
-use super::{DeliveryCounts, DeliveryFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time};
-
-impl DeliveryCounts {
-    /// Counts one delivery's outcome; a pending one has none yet.
-    fn tally(mut self, status: DeliveryStatus) -> Self {
-        match status {
-            DeliveryStatus::Delivered => self.delivered += 1,
-            DeliveryStatus::Failed => self.failed += 1,
-            DeliveryStatus::Pending => {}
-        }
-        self
-    }
-}
-
-/// The lowest id of a delivery created at or after `since`: a delivery id is a ULID minted when
-/// the delivery is created, and a ULID starts with its creation time in milliseconds.
-fn first_delivery_id_since(since: OffsetDateTime) -> String {
-    let millis = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    format!("{}_{}", DeliveryId::PREFIX, Ulid::from_parts(millis, 0))
-}
+use super::{DeliveryFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time};
 
 /// Checks what `create_event` is given: at most [`MAX_DELIVERIES_PER_EVENT`] deliveries, each of
 /// this event and its workspace.
@@ -147,9 +131,22 @@ pub trait Store: RecordStore {
     }
 
     /// Replaces a delivery only if the stored one's `version` is `expected_version`; `Conflict`
-    /// otherwise (another worker wrote first), `NotFound` if missing.
-    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()> {
-        records(self.core()).replace_if_version(delivery, expected_version).await
+    /// otherwise (another worker wrote first), `NotFound` if missing. `was` is the stored
+    /// delivery's status: a change of status moves it between its endpoint's outcome counts in
+    /// the same transaction, so the counts never miss nor repeat an outcome. A delivery whose
+    /// hour of counts has expired (see [`HourlyOutcomes`]) is no longer counted.
+    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64, was: DeliveryStatus) -> Result<()> {
+        let change = OutcomeChange::between(was, delivery.status);
+        let counts = HourlyOutcomes::empty_for(delivery);
+        let mut also = Vec::new();
+        if !change.is_none() && counts.expires_at > delivery.updated_at {
+            let additions = vec![
+                Addition { field: "delivered", amount: change.delivered },
+                Addition { field: "failed", amount: change.failed },
+            ];
+            also.push(Write::Add(counts.document()?, additions));
+        }
+        records(self.core()).replace_if_version_with(delivery, expected_version, also).await
     }
 
     /// An endpoint's deliveries, newest first.
@@ -176,20 +173,19 @@ pub trait Store: RecordStore {
         Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
     }
 
-    /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
-    /// A delivery counts by the time its id was minted: its creation time by the system clock.
-    async fn count_deliveries(
+    /// An endpoint's outcome counts of the hours from the one `since` falls in, oldest first:
+    /// at most one record per hour.
+    async fn endpoint_outcomes(
         &self,
         workspace: WorkspaceId,
         webhook: WebhookId,
         since: OffsetDateTime,
-    ) -> Result<DeliveryCounts> {
+    ) -> Result<Vec<HourlyOutcomes>> {
         let query = IndexQuery {
-            range: SortRange::AtLeast(first_delivery_id_since(since)),
-            ..IndexQuery::all_of(Index::First, kinds::endpoint_deliveries(workspace, webhook))
+            range: SortRange::AtLeast(sortable_time(hour_of(since))?),
+            ..IndexQuery::all_of(Index::First, kinds::endpoint_outcomes(workspace, webhook))
         };
-        let deliveries = records::<Delivery>(self.core()).in_index(query).await?;
-        Ok(deliveries.iter().fold(DeliveryCounts::default(), |counts, d| counts.tally(d.status)))
+        records(self.core()).in_index(query).await
     }
 
     /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
