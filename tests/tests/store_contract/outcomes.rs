@@ -1,18 +1,18 @@
-//! Each endpoint's hourly outcome counts: the core's addition (from nothing, accumulating, in a
-//! transaction, concurrently), and `update_delivery` moving a delivery between the counts as its
-//! status changes, in the same transaction as the change.
+//! Each endpoint's hourly outcome counts: the core's addition (from nothing, accumulating,
+//! concurrently), and `update_delivery` moving a delivery between the counts as its status
+//! changes, only once its own write succeeded.
 
 use std::sync::Arc;
 
 use posthorn::model::webhooks::{DeliveryCounts, HourlyOutcomes, hour_of};
-use posthorn::ports::store::{Addition, Condition, Outcome, Record, Write};
+use posthorn::ports::store::{Addition, Record};
 
 use super::*;
-use crate::webhooks_deliveries::{delivery, endpoint, event, next_version, with_status};
+use crate::webhooks_deliveries::{delivery, event, next_version, with_status};
 
 contract!(
     an_addition_creates_the_record_then_accumulates,
-    a_refused_transaction_adds_nothing,
+    a_settle_written_twice_counts_once,
     status_changes_move_deliveries_between_the_counts,
     a_refused_update_counts_nothing,
     a_delivery_past_the_kept_hours_is_not_counted,
@@ -32,8 +32,8 @@ fn additions(delivered: i64, failed: i64) -> Vec<Addition> {
     vec![Addition { field: "delivered", amount: delivered }, Addition { field: "failed", amount: failed }]
 }
 
-fn add(counts: &HourlyOutcomes, delivered: i64, failed: i64) -> Write {
-    Write::Add(counts.document().unwrap(), additions(delivered, failed))
+async fn add(store: &dyn Store, counts: &HourlyOutcomes, delivered: i64, failed: i64) {
+    store.add(counts.document().unwrap(), additions(delivered, failed)).await.unwrap();
 }
 
 /// The middle of the previous hour: deliveries created then are all of one hour, within a day.
@@ -67,28 +67,14 @@ fn counts(delivered: u64, failed: u64) -> DeliveryCounts {
 async fn an_addition_creates_the_record_then_accumulates(store: &dyn Store) {
     let workspace = WorkspaceId::new();
     let empty = hour_at(workspace, WebhookId::new(), last_hour());
-    assert_eq!(store.write(add(&empty, 1, 0)).await.unwrap(), Outcome::Written);
+    add(store, &empty, 1, 0).await;
     let stored = hours(store, workspace, empty.webhook_id).await;
     assert_eq!(stored, [HourlyOutcomes { delivered: 1, ..empty.clone() }], "every field stored, from zero");
 
-    store.write(add(&empty, 2, 1)).await.unwrap();
-    store.write(add(&empty, 0, -1)).await.unwrap();
-    store.write(add(&empty, 0, 4)).await.unwrap();
+    add(store, &empty, 2, 1).await;
+    add(store, &empty, 0, -1).await;
+    add(store, &empty, 0, 4).await;
     assert_eq!(hours(store, workspace, empty.webhook_id).await, [HourlyOutcomes { delivered: 3, failed: 4, ..empty }]);
-}
-
-async fn a_refused_transaction_adds_nothing(store: &dyn Store) {
-    let workspace = WorkspaceId::new();
-    let existing = endpoint(workspace);
-    store.create_webhook(&existing).await.unwrap();
-    let counts = hour_at(workspace, existing.id, last_hour());
-    let writes = vec![add(&counts, 1, 0), Write::Put(existing.document().unwrap(), Condition::Absent)];
-    assert_eq!(store.transact(writes).await.unwrap(), Outcome::Refused { item: 1 });
-    assert_eq!(hours(store, workspace, existing.id).await, []);
-
-    let writes = vec![add(&counts, 1, 0), Write::Put(endpoint(workspace).document().unwrap(), Condition::Absent)];
-    assert_eq!(store.transact(writes).await.unwrap(), Outcome::Written);
-    assert_eq!(hours(store, workspace, existing.id).await, [HourlyOutcomes { delivered: 1, ..counts }]);
 }
 
 /// Stores a pending delivery to `webhook` created at `at`, then settles it as `status`.
@@ -158,6 +144,20 @@ async fn a_refused_update_counts_nothing(store: &dyn Store) {
     assert_eq!(hours(store, intruder.workspace_id, pending.webhook_id).await, []);
 }
 
+/// A settle written again (a redelivered message, a second worker with the same read) is
+/// refused, and counts once.
+async fn a_settle_written_twice_counts_once(store: &dyn Store) {
+    let workspace = WorkspaceId::new();
+    let event = event(workspace, EventType::PostPublished);
+    let pending = delivery(&event, WebhookId::new(), last_hour());
+    store.create_event(&event, std::slice::from_ref(&pending)).await.unwrap();
+    let done = with_status(next_version(&pending, |_| {}), DeliveryStatus::Delivered);
+    store.update_delivery(&done, pending.version, DeliveryStatus::Pending).await.unwrap();
+    let again = store.update_delivery(&done, pending.version, DeliveryStatus::Pending).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    assert_eq!(counts_since(store, workspace, pending.webhook_id, Duration::hours(24)).await, counts(1, 0));
+}
+
 async fn a_delivery_past_the_kept_hours_is_not_counted(store: &dyn Store) {
     let workspace = WorkspaceId::new();
     let webhook = WebhookId::new();
@@ -191,7 +191,7 @@ async fn concurrent_additions_and_settles_all_count(store: Arc<dyn Store>) {
         let adding = store.clone();
         let counts = hour_at(workspace, webhook, at);
         running.spawn(async move {
-            adding.write(add(&counts, 1, 1)).await.unwrap();
+            add(adding.as_ref(), &counts, 1, 1).await;
         });
     }
     running.join_all().await;

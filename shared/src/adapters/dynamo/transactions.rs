@@ -1,13 +1,14 @@
-//! Writes: each [`Write`] as one conditional PutItem or DeleteItem, or an UpdateItem that ADDs
-//! (atomic, so concurrent additions all count), or many as one TransactWriteItems, retried
-//! while it collides with a concurrent transaction.
+//! Writes: each [`Write`] as one conditional PutItem or DeleteItem, or many as one
+//! TransactWriteItems, retried while it collides with a concurrent transaction; and additions
+//! as an UpdateItem that ADDs (atomic, so concurrent additions all count, and never a
+//! transaction, so they never collide).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
 
 use crate::model::error::{Error, Result};
 use crate::ports::store::{Addition, Condition, Document, Outcome, Write, check_transaction, sortable_time};
@@ -50,7 +51,7 @@ impl Expression {
     }
 }
 
-/// An [`Write::Add`] as an update expression: every attribute of the document SET but its key
+/// An addition ([`RecordStore::add`](crate::ports::store::RecordStore::add)) as an update expression: every attribute of the document SET but its key
 /// and the added fields, which are ADDed.
 struct AddUpdate {
     key: Item,
@@ -112,16 +113,6 @@ fn transact_item(table: &str, write: &Write) -> Result<TransactWriteItem> {
             let delete = Delete::builder().table_name(table).set_key(Some(Key::of(key).into_item()));
             TransactWriteItem::builder().delete(conditioned!(delete, expression).build().map_err(building)?).build()
         }
-        Write::Add(document, additions) => {
-            let add = AddUpdate::of(document, additions)?;
-            let update = Update::builder()
-                .table_name(table)
-                .set_key(Some(add.key))
-                .update_expression(add.text)
-                .set_expression_attribute_names(Some(add.names))
-                .set_expression_attribute_values(Some(add.values));
-            TransactWriteItem::builder().update(update.build().map_err(building)?).build()
-        }
     })
 }
 
@@ -138,19 +129,23 @@ impl DynamoStore {
                 let delete = self.client.delete_item().table_name(&self.table).set_key(Some(Key::of(key).into_item()));
                 self.conditional(conditioned!(delete, expression).send().await, "DeleteItem")
             }
-            Write::Add(document, additions) => {
-                let add = AddUpdate::of(document, additions)?;
-                let update = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(add.key))
-                    .update_expression(add.text)
-                    .set_expression_attribute_names(Some(add.names))
-                    .set_expression_attribute_values(Some(add.values));
-                self.conditional(update.send().await, "UpdateItem")
-            }
         }
+    }
+
+    /// One addition as a single UpdateItem.
+    pub(super) async fn add_item(&self, document: &Document, additions: &[Addition]) -> Result<()> {
+        let add = AddUpdate::of(document, additions)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(add.key))
+            .update_expression(add.text)
+            .set_expression_attribute_names(Some(add.names))
+            .set_expression_attribute_values(Some(add.values))
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("UpdateItem", e))?;
+        Ok(())
     }
 
     /// The outcome of a conditional write: a failed condition refuses it.

@@ -15,7 +15,12 @@ pub const OUTCOMES_KEPT: Duration = Duration::days(8);
 
 /// How many of an endpoint's deliveries created in one hour (UTC) ended delivered or failed.
 /// A delivery counts in the hour it was created and moves between the counts as its status
-/// does, so they always equal a count of those deliveries by status.
+/// does. The move is an atomic addition made only after the delivery's own (conditional) write
+/// succeeded, not one transaction with it: a transaction would make every settle of a busy
+/// endpoint contend for one counter record and fail on conflicts. The trade-off: a crash (or a
+/// failed addition) between the two loses that one change of the counts; a refused or repeated
+/// delivery write adds nothing, so a change is never counted twice. The counts are
+/// informational, and otherwise equal a count of those deliveries by status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HourlyOutcomes {
     pub workspace_id: WorkspaceId,

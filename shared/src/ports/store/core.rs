@@ -127,29 +127,24 @@ pub enum Condition {
     InFirstIndex,
 }
 
-/// An amount added to a number field of a record.
+/// An amount added to a number field of a record ([`RecordStore::add`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Addition {
     pub field: &'static str,
     pub amount: i64,
 }
 
-/// One write: a document put, or a key deleted, if its condition holds; or amounts added to
-/// a record's number fields.
+/// One write: a document put, or a key deleted, if its condition holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Put(Document, Condition),
     Delete(RecordKey, Condition),
-    /// Stores the document with each field of the additions set to its stored value (0 when
-    /// nothing is stored) plus the amount, atomically: concurrent additions all count. It has
-    /// no condition.
-    Add(Document, Vec<Addition>),
 }
 
 impl Write {
     pub fn key(&self) -> &RecordKey {
         match self {
-            Self::Put(document, _) | Self::Add(document, _) => &document.key,
+            Self::Put(document, _) => &document.key,
             Self::Delete(key, _) => key,
         }
     }
@@ -157,7 +152,6 @@ impl Write {
     pub fn condition(&self) -> Condition {
         match self {
             Self::Put(_, condition) | Self::Delete(_, condition) => *condition,
-            Self::Add(..) => Condition::Always,
         }
     }
 }
@@ -225,7 +219,7 @@ impl IndexQuery {
     }
 }
 
-/// What each Store adapter implements: every record kind goes through these five operations.
+/// What each Store adapter implements: every record kind goes through these six operations.
 /// Reads by key are consistent; index queries may lag writes slightly (DynamoDB GSIs).
 #[async_trait]
 pub trait RecordStore: Send + Sync {
@@ -237,6 +231,11 @@ pub trait RecordStore: Send + Sync {
     /// condition fails, none is written. More writes, or two to one key, are refused with an
     /// error ([`check_transaction`]).
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome>;
+    /// Stores `document` with each field of `additions` set to its stored value (0 when nothing
+    /// is stored) plus the amount, atomically: concurrent additions all count. Unconditional and
+    /// never part of a transaction, so that a record many writers add to (a counter) never makes
+    /// their writes collide.
+    async fn add(&self, document: Document, additions: Vec<Addition>) -> Result<()>;
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>>;
     async fn query_index(&self, query: IndexQuery) -> Result<Vec<Value>>;
 }

@@ -125,20 +125,9 @@ impl<T: Record> Records<'_, T> {
     /// Replaces the stored record if its version is `expected`: `Conflict` if it has another
     /// (another writer came first), `NotFound` if there is none.
     pub async fn replace_if_version(&self, record: &T, expected: u64) -> Result<()> {
-        self.replace_if_version_with(record, expected, Vec::new()).await
-    }
-
-    /// [`replace_if_version`](Self::replace_if_version), with `also` written in the same
-    /// transaction (`also` must not be refused on its own: only the version is checked).
-    pub async fn replace_if_version_with(&self, record: &T, expected: u64, also: Vec<Write>) -> Result<()> {
         let document = record.document()?;
         let key = document.key.clone();
-        let replace = Write::Put(document, Condition::Version(expected));
-        let outcome = match also.is_empty() {
-            true => self.store.write(replace).await?,
-            false => self.store.transact([vec![replace], also].concat()).await?,
-        };
-        match outcome {
+        match self.store.write(Write::Put(document, Condition::Version(expected))).await? {
             Outcome::Written => Ok(()),
             Outcome::Refused { .. } => Err(self.stale(&key, expected).await),
         }

@@ -132,21 +132,27 @@ pub trait Store: RecordStore {
 
     /// Replaces a delivery only if the stored one's `version` is `expected_version`; `Conflict`
     /// otherwise (another worker wrote first), `NotFound` if missing. `was` is the stored
-    /// delivery's status: a change of status moves it between its endpoint's outcome counts in
-    /// the same transaction, so the counts never miss nor repeat an outcome. A delivery whose
-    /// hour of counts has expired (see [`HourlyOutcomes`]) is no longer counted.
+    /// delivery's status: once the replacement is written, a change of status moves the delivery
+    /// between its endpoint's outcome counts with an addition of its own (see [`HourlyOutcomes`]
+    /// for why not in one transaction); a refused replacement counts nothing, and an addition
+    /// that fails is logged and lost, like one a crash interrupts: the delivery is written. A
+    /// delivery whose hour of counts has expired is no longer counted.
     async fn update_delivery(&self, delivery: &Delivery, expected_version: u64, was: DeliveryStatus) -> Result<()> {
         let change = OutcomeChange::between(was, delivery.status);
         let counts = HourlyOutcomes::empty_for(delivery);
-        let mut also = Vec::new();
-        if !change.is_none() && counts.expires_at > delivery.updated_at {
+        let counted = !change.is_none() && counts.expires_at > delivery.updated_at;
+        let document = counts.document()?;
+        records(self.core()).replace_if_version(delivery, expected_version).await?;
+        if counted {
             let additions = vec![
                 Addition { field: "delivered", amount: change.delivered },
                 Addition { field: "failed", amount: change.failed },
             ];
-            also.push(Write::Add(counts.document()?, additions));
+            if let Err(error) = self.core().add(document, additions).await {
+                tracing::warn!(delivery_id = %delivery.id, error = %error, "a delivery's outcome was not counted");
+            }
         }
-        records(self.core()).replace_if_version_with(delivery, expected_version, also).await
+        Ok(())
     }
 
     /// An endpoint's deliveries, newest first.

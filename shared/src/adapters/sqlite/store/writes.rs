@@ -1,6 +1,6 @@
-//! Conditional writes, additions and transactions: each write's condition is checked against
+//! Conditional writes, transactions and additions: each write's condition is checked against
 //! the stored row inside one immediate transaction, so a refused write (or transaction) changes
-//! nothing, and an addition reads and writes its row with no other write between.
+//! nothing, and an addition reads and writes its row in one too, with no other write between.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use serde_json::Value;
@@ -21,7 +21,6 @@ pub(super) fn apply_all(conn: &Connection, writes: &[Write]) -> Result<Outcome> 
         match write {
             Write::Put(document, _) => put_row(&transaction, document)?,
             Write::Delete(key, _) => delete_row(&transaction, key)?,
-            Write::Add(document, additions) => add_to_row(&transaction, document, additions)?,
         }
     }
     transaction.commit().map_err(sql_error("sqlite: committing a transaction"))?;
@@ -43,8 +42,11 @@ fn holds(condition: Condition, stored: Option<&StoredRow>) -> Result<bool> {
     })
 }
 
-fn add_to_row(conn: &Connection, document: &Document, additions: &[Addition]) -> Result<()> {
-    let stored = record_body(conn, &document.key)?;
+/// Stores `document` with `additions` added to the stored fields, in one immediate transaction.
+pub(super) fn add(conn: &Connection, document: &Document, additions: &[Addition]) -> Result<()> {
+    let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql_error("sqlite: starting an addition"))?;
+    let stored = record_body(&transaction, &document.key)?;
     let mut added = document.clone();
     let Value::Object(fields) = &mut added.body else {
         return Err(Error::Internal(format!("sqlite: a {} to add to is not an object", document.key.kind.name())));
@@ -53,5 +55,6 @@ fn add_to_row(conn: &Connection, document: &Document, additions: &[Addition]) ->
         let before = stored.as_ref().and_then(|body| body.get(addition.field)).and_then(Value::as_i64).unwrap_or(0);
         fields.insert(addition.field.to_string(), Value::from(before + addition.amount));
     }
-    put_row(conn, &added)
+    put_row(&transaction, &added)?;
+    transaction.commit().map_err(sql_error("sqlite: committing an addition"))
 }
