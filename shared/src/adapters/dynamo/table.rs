@@ -9,6 +9,7 @@
 //! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due |
 //! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         | |
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      |                                         | |
+//! | channel import     | `WS#<workspace>`    | `IMPORT#<connection>` |                                       | |
 //! | post               | `WS#<workspace>`    | `POST#<id>`         | `METRICS_DUE` / metrics due, while set  | `DUE_POST` / due, while set |
 //! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         | |
 //! | source             | `WS#<workspace>`    | `SOURCE#<id>`       |                                         | `DUE_SOURCE` / next fetch, while set |
@@ -62,6 +63,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::Delivery => "DELIVERY#",
         Kind::Connection => "CONNECTION#",
         Kind::Channel => "CHANNEL#",
+        Kind::ChannelImport => "IMPORT#",
         Kind::OAuthState => "OAUTHSTATE#",
         Kind::InstanceApp => "APP#",
         Kind::Post => "POST#",

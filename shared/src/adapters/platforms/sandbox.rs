@@ -19,8 +19,8 @@ use crate::adapters::platforms::pkce::challenge_of;
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformClient, PlatformError,
-    Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelAuth, ChannelPage, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformClient,
+    PlatformError, Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
 };
 
 pub struct Sandbox;
@@ -147,15 +147,18 @@ impl Connector for Sandbox {
         &self,
         _auth: &ChannelAuth,
         _profile: &Profile,
-    ) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok((1..=CHANNELS)
-            .map(|number| RemoteChannel {
-                platform_channel_id: format!("sandbox-{number}"),
-                name: format!("Sandbox {number}"),
-                kind: ChannelKind::Account,
-                channel_token: None,
-            })
-            .collect())
+        _: Option<&str>,
+    ) -> Result<ChannelPage, PlatformError> {
+        Ok(ChannelPage::only(
+            (1..=CHANNELS)
+                .map(|number| RemoteChannel {
+                    platform_channel_id: format!("sandbox-{number}"),
+                    name: format!("Sandbox {number}"),
+                    kind: ChannelKind::Account,
+                    channel_token: None,
+                })
+                .collect(),
+        ))
     }
 
     async fn revoke(

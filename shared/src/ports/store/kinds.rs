@@ -4,7 +4,7 @@
 use sha2::Digest;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
-use crate::model::channels::Channel;
+use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::error::Result;
 use crate::model::ids::{
@@ -174,6 +174,15 @@ impl Record for Channel {
 
     fn key(&self) -> RecordKey {
         key_of::<Self>(self.workspace_id, &self.id)
+    }
+}
+
+impl Record for ChannelImport {
+    const KIND: Kind = Kind::ChannelImport;
+    type Id = ConnectionId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.connection_id)
     }
 }
 

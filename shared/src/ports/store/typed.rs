@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
-use crate::model::channels::Channel;
+use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
@@ -248,6 +248,25 @@ pub trait Store: RecordStore {
     async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>> {
         let filter = vec![FieldIs { field: "connection_id", value: connection.to_string() }];
         records(self.core()).all(workspace, filter).await
+    }
+
+    /// Where an unfinished import of the connection's channels stands, if one does.
+    async fn get_channel_import(
+        &self,
+        workspace: WorkspaceId,
+        connection: ConnectionId,
+    ) -> Result<Option<ChannelImport>> {
+        records(self.core()).get(workspace, &connection).await
+    }
+
+    async fn save_channel_import(&self, import: &ChannelImport) -> Result<()> {
+        records(self.core()).put(import).await
+    }
+
+    /// Forgets the connection's unfinished import, if there is one.
+    async fn end_channel_import(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<()> {
+        let key = key_of::<ChannelImport>(workspace, &connection);
+        self.core().write(Write::Delete(key, Condition::Always)).await.map(drop)
     }
 
     /// Replaces the stored channel; `NotFound` if it is not in that workspace.
