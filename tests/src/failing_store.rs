@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use posthorn::model::error::{Error, Result};
-use posthorn::ports::store::{IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write};
+use posthorn::ports::store::{
+    Addition, Document, IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write,
+};
 use serde_json::Value;
 
 pub struct FailingStore {
@@ -40,6 +42,10 @@ impl RecordStore for FailingStore {
             return Err(Error::Unavailable("the store is unavailable".into()));
         }
         self.inner.transact(writes).await
+    }
+
+    async fn add(&self, document: Document, additions: Vec<Addition>) -> Result<()> {
+        self.inner.add(document, additions).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>> {

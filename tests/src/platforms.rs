@@ -1,7 +1,8 @@
 //! What the platform adapter suites share: the outbound client with the unsafe loopback setting
 //! (fakes run on 127.0.0.1 over http), a channel pointing at a fake, images served from a fake's
 //! own route, a fake that reads the multipart forms adapters upload, and for connecting accounts:
-//! OAuth apps, matchers of form-encoded bodies, and the query of a consent URL.
+//! OAuth apps, matchers of form-encoded bodies, the query of a consent URL, and a channel list
+//! read page after page.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use posthorn::adapters::outbound::{OutboundClient, SystemResolver, UrlGuard};
 use posthorn::model::platforms::MediaItem;
 use posthorn::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, OAuthApp, PlatformError, PublishRequest,
+    AuthorizeRequest, ChannelAuth, CodeExchange, Connector, OAuthApp, PlatformError, Profile, PublishRequest,
+    RemoteChannel,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -172,5 +174,23 @@ impl Match for FormIs {
         let mut sent: Vec<(String, String)> = url::form_urlencoded::parse(&request.body).into_owned().collect();
         sent.sort();
         sent == self.0
+    }
+}
+
+/// Every channel `connector` lists, following each page's cursor, and how many pages it took.
+pub async fn every_channel(
+    connector: &dyn Connector,
+    auth: &ChannelAuth,
+    profile: &Profile,
+) -> Result<(Vec<RemoteChannel>, usize), PlatformError> {
+    let (mut channels, mut pages, mut from) = (Vec::new(), 0, None);
+    loop {
+        let page = connector.list_channels(auth, profile, from.as_deref()).await?;
+        channels.extend(page.channels);
+        pages += 1;
+        match page.next {
+            Some(next) => from = Some(next),
+            None => return Ok((channels, pages)),
+        }
     }
 }

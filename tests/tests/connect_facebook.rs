@@ -10,7 +10,7 @@ use posthorn::model::channels::ChannelKind;
 use posthorn::model::platforms::ErrorCode;
 use posthorn::ports::platforms::{ConnectMethod, Connector, OAuthApp, Profile};
 use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body};
-use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, oauth_app, query};
+use posthorn_testkit::platforms::{CODE, REDIRECT, STATE, callback, consent, every_channel, oauth_app, query};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -231,8 +231,9 @@ async fn channels_are_every_page_with_its_own_token_across_pages_of_results() {
         .mount(&server)
         .await;
 
-    let channels = facebook(&server).list_channels(&auth(&server, "v25.0", ""), &user()).await.unwrap();
+    let (channels, pages) = every_channel(&facebook(&server), &auth(&server, "v25.0", ""), &user()).await.unwrap();
 
+    assert_eq!(pages, 2);
     let listed: Vec<_> = channels
         .iter()
         .map(|c| (c.platform_channel_id.as_str(), c.name.as_str(), c.kind, c.channel_token.as_deref()))

@@ -137,7 +137,9 @@ async fn the_professional_account_is_the_one_channel() {
     let auth = auth(&api, "v25.0", "");
 
     let profile = instagram.profile(&auth).await.unwrap();
-    let channels = instagram.list_channels(&auth, &profile).await.unwrap();
+    let page = instagram.list_channels(&auth, &profile, None).await.unwrap();
+    assert_eq!(page.next, None, "one page");
+    let channels = page.channels;
 
     assert_eq!(profile.platform_user_id, "17841400000000001");
     assert_eq!(profile.profile_url.as_deref(), Some("https://www.instagram.com/ada.engines"));

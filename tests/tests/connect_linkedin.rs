@@ -10,7 +10,8 @@ use posthorn::model::channels::ChannelKind;
 use posthorn::model::platforms::ErrorCode;
 use posthorn::ports::platforms::{Connector, OAuthApp, Profile};
 use posthorn_testkit::platforms::{
-    BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, form_is, oauth_app, outbound, query,
+    BEARER, CODE, REDIRECT, STATE, TOKEN, callback, channel, consent, every_channel, form_is, oauth_app, outbound,
+    query,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
@@ -244,8 +245,9 @@ async fn channels_are_the_member_and_the_organizations_they_administer() {
             .await;
     }
 
-    let channels = linkedin(&server).list_channels(&channel(&server, ""), &member()).await.unwrap();
+    let (channels, pages) = every_channel(&linkedin(&server), &channel(&server, ""), &member()).await.unwrap();
 
+    assert_eq!(pages, 3, "the member with the administered organizations, then one page per organization");
     let listed: Vec<_> = channels.iter().map(|c| (c.platform_channel_id.as_str(), c.name.as_str(), c.kind)).collect();
     assert_eq!(
         listed,
@@ -270,8 +272,10 @@ async fn without_an_organization_scope_the_member_is_the_only_channel() {
         .mount(&server)
         .await;
 
-    let channels = linkedin(&server).list_channels(&channel(&server, ""), &member()).await.unwrap();
+    let page = linkedin(&server).list_channels(&channel(&server, ""), &member(), None).await.unwrap();
 
+    assert_eq!(page.next, None);
+    let channels = page.channels;
     assert_eq!(channels.len(), 1);
     assert_eq!(channels[0].platform_channel_id, "urn:li:person:782bbtaQ");
 }

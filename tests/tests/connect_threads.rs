@@ -166,7 +166,9 @@ async fn the_profile_is_the_one_channel() {
     let connector = threads(&server);
 
     let profile = connector.profile(&auth).await.unwrap();
-    let channels = connector.list_channels(&auth, &profile).await.unwrap();
+    let page = connector.list_channels(&auth, &profile, None).await.unwrap();
+    assert_eq!(page.next, None, "one page");
+    let channels = page.channels;
 
     assert_eq!(
         profile,

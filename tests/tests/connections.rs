@@ -6,7 +6,7 @@
 //! the raw store. Each scenario runs on SQLite (a file) and on DynamoDB (moto).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
@@ -15,9 +15,12 @@ use posthorn::adapters::platforms::pkce::challenge_of;
 use posthorn::adapters::sqlite::SqliteStore;
 use posthorn::jobs::process_queue;
 use posthorn::model::channels::{Channel, ChannelKind};
+use posthorn::model::connections::Connection;
 use posthorn::model::ids::{ChannelId, ConnectionId};
+use posthorn::model::platforms::Platform;
 use posthorn::ports::clock::Clock;
 use posthorn::ports::store::Store;
+use posthorn::services::connections::import::import_channels;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
 use posthorn_testkit::atproto_pds::AtprotoPds;
 use posthorn_testkit::aws;
@@ -29,7 +32,7 @@ use posthorn_testkit::receiver::{Received, Receiver};
 use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{header, method, path, path_regex, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -272,6 +275,7 @@ on_both_stores!(
     concurrent_syncs_refresh_once_and_keep_the_rotated_token,
     a_refresh_refused_for_good_expires_the_connection_and_emits_token_expired_once,
     import_channels_creates_new_channels_and_deletes_gone_ones,
+    a_slow_listing_is_imported_over_two_calls_each_channel_once,
     disconnecting_revokes_deletes_channels_and_fails_pending_targets,
     an_instances_own_status_length_is_read_at_connect_and_validates_its_posts,
 );
@@ -566,6 +570,104 @@ async fn import_channels_creates_new_channels_and_deletes_gone_ones(kind: StoreK
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!((fixture.received("channel.created").len(), fixture.received("channel.deleted").len()), (3, 1));
     assert_eq!(fixture.app.store().get_channel(fixture.app.workspace_id, gone.id).await.unwrap(), None);
+}
+
+/// A Graph fake whose `/me/accounts` lists six pages over three pages of results, each answered
+/// after `delay`.
+async fn slow_graph(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    let pages = [(None, "p1", "p2", Some("c2")), (Some("c2"), "p3", "p4", Some("c3")), (Some("c3"), "p5", "p6", None)];
+    for (after, first, second, next) in pages {
+        let page = |id: &str| json!({ "id": id, "name": format!("Page {id}"), "access_token": format!("EAAG-{id}") });
+        let mut body = json!({ "data": [page(first), page(second)] });
+        if let Some(next) = next {
+            body["paging"] = json!({ "cursors": { "after": next }, "next": format!("{}/next", server.uri()) });
+        }
+        let accounts = Mock::given(method("GET")).and(path_regex(r"/v[0-9.]+/me/accounts$"));
+        let accounts = match after {
+            Some(cursor) => accounts.and(query_param("after", cursor)),
+            None => accounts.and(query_param_is_missing("after")),
+        };
+        accounts.respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(body)).mount(&server).await;
+    }
+    server
+}
+
+async fn a_slow_listing_is_imported_over_two_calls_each_channel_once(kind: StoreKind) {
+    // GIVEN a Facebook connection with a channel the platform no longer lists, and a Graph API
+    // that takes 500 ms a page of results
+    let fixture = fixture(kind).await;
+    let graph = slow_graph(Duration::from_millis(500)).await;
+    let now = fixture.clock.now();
+    let connection = Connection {
+        base_url: format!("{}/v25.0", graph.uri()),
+        platform_user_id: "10158000000000001".into(),
+        username: "Ada".into(),
+        ..Connection::new(fixture.app.workspace_id, Platform::Facebook, fixture.app.state.secrets.seal("EAAG"), now)
+    };
+    fixture.app.store().create_connection(&connection).await.unwrap();
+    let gone = Channel {
+        id: ChannelId::new(),
+        workspace_id: fixture.app.workspace_id,
+        connection_id: connection.id,
+        platform: Platform::Facebook,
+        platform_channel_id: "p0".into(),
+        name: "Page p0".into(),
+        kind: ChannelKind::Page,
+        channel_token: None,
+        created_at: now,
+    };
+    fixture.app.store().create_channel(&gone).await.unwrap();
+    let accounts = fixture.app.state.accounts();
+
+    // WHEN an import gets 1.5 s
+    let started = Instant::now();
+    let first =
+        import_channels(&accounts, fixture.app.workspace_id, connection.id, started + Duration::from_millis(1500))
+            .await
+            .unwrap();
+
+    // THEN it starts nothing after them: it ends within the one page of results it had started,
+    // incomplete, with the channels it stored (in the platform's order), and deletes nothing yet
+    assert!(started.elapsed() < Duration::from_millis(1500 + 500 + 1000), "took {:?}", started.elapsed());
+    assert!(!first.complete);
+    let ids = |channels: &[Channel]| channels.iter().map(|c| c.platform_channel_id.clone()).collect::<Vec<_>>();
+    let all = ["p1", "p2", "p3", "p4", "p5", "p6"].map(String::from);
+    assert!(all.starts_with(&ids(&first.channels)) && first.channels.len() < 6, "{:?}", ids(&first.channels));
+    let read_before = graph.received_requests().await.unwrap().len();
+    let store = fixture.app.store();
+    assert_eq!(store.get_channel(fixture.app.workspace_id, gone.id).await.unwrap(), Some(gone.clone()));
+
+    // AND the next call (through the API) continues where it stopped and completes the import
+    let second = fixture.post("/functions/v1/import-channels", &connection.id.to_string()).await;
+    assert_eq!(second.status, StatusCode::OK, "{second:?}");
+    assert_eq!(second.body["complete"], true, "{second:?}");
+    let listed: Vec<_> = second.body["data"].as_array().unwrap().iter().map(|c| c["name"].clone()).collect();
+    assert_eq!(listed, all.clone().map(|id| json!(format!("Page {id}"))));
+    let first_ids: Vec<_> = first.channels.iter().map(|c| json!(c.id)).collect();
+    let second_ids: Vec<_> = second.body["data"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(second_ids[..first_ids.len()], first_ids[..], "the first call's channels, kept");
+    let read_again = graph.received_requests().await.unwrap()[read_before..]
+        .iter()
+        .filter(|request| !request.url.query_pairs().any(|(key, _)| key == "after"))
+        .count();
+    if first.channels.len() >= 2 {
+        assert_eq!(read_again, 0, "the first page of results, all stored, is not read again");
+    }
+
+    // AND each channel was created once, and the one no longer listed deleted once
+    let stored = store.connection_channels(fixture.app.workspace_id, connection.id).await.unwrap();
+    let mut stored_ids = ids(&stored);
+    stored_ids.sort();
+    assert_eq!(stored_ids, all);
+    let created = fixture.events("channel.created", all.len()).await;
+    let deleted = fixture.events("channel.deleted", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!((fixture.received("channel.created").len(), fixture.received("channel.deleted").len()), (6, 1));
+    let mut created: Vec<_> = created.iter().map(|event| event["data"]["platform_channel_id"].clone()).collect();
+    created.sort_by_key(|id| id.to_string());
+    assert_eq!(created, all.map(|id| json!(id)), "each channel created once");
+    assert_eq!(deleted[0]["data"]["channel_id"], gone.id.to_string());
 }
 
 async fn disconnecting_revokes_deletes_channels_and_fails_pending_targets(kind: StoreKind) {

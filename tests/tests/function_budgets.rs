@@ -19,6 +19,7 @@ use posthorn::config::Config;
 use posthorn::model::posts::MAX_TARGETS;
 use posthorn::services::automations::CONCURRENT_AI_CALLS;
 use posthorn::services::connections::MAX_LEASE_WAIT;
+use posthorn::services::connections::import::IMPORT_RUN;
 
 /// One thing a request waits on.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +30,11 @@ enum Wait {
     AiCalls(u32),
     /// Another sync's refresh of the same connection.
     RefreshLease,
+    /// Work a request starts only this long into it: a run deadline.
+    RunFor(Duration),
 }
 
-use Wait::{AiCalls, OutboundCalls, RefreshLease};
+use Wait::{AiCalls, OutboundCalls, RefreshLease, RunFor};
 
 /// What each HTTP function's slowest request waits on.
 const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
@@ -60,15 +63,14 @@ const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     ("media-assist", &[AiCalls(1)]),
     // Two AI calls per target channel, a few channels at a time (services/automations/generate.rs).
     ("generate-content", &[AiCalls(GENERATION_ROUNDS * 2)]),
+    // Pages of the platform's channel list (one call each) and channel writes until the run
+    // deadline, then the last page: a fresh token and the call, twice if the platform refuses
+    // the token (services/connections/import.rs).
+    ("import-channels", &[RunFor(IMPORT_RUN), RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
 ];
 
 /// How many rounds of AI calls a run for the most channels an automation may target makes.
 const GENERATION_ROUNDS: u32 = MAX_TARGETS.div_ceil(CONCURRENT_AI_CALLS) as u32;
-
-/// HTTP functions whose slowest request has no fixed bound yet, and why. Each needs its work
-/// bounded (fewer pages, a run deadline) before it can be counted above.
-const UNBOUNDED: &[(&str, &str)] =
-    &[("import-channels", "paginated channel lists: Facebook up to 20 pages, LinkedIn one call per organization")];
 
 /// Room around the waits: store reads and writes, DNS, a cold start's set-up.
 const MARGIN: Duration = Duration::from_secs(3);
@@ -152,6 +154,7 @@ fn budget(waits: &[Wait], function: &TemplateFunction) -> Duration {
             OutboundCalls(calls) => REQUEST_TIMEOUT * calls,
             AiCalls(calls) => ai_timeout(function) * calls,
             RefreshLease => MAX_LEASE_WAIT,
+            RunFor(run) => run,
         })
         .sum()
 }
@@ -178,8 +181,7 @@ fn every_http_function_of_the_template_has_its_waits_counted() {
     let functions = template_functions(&template());
     let http: BTreeSet<&str> =
         functions.iter().filter(|(_, function)| function.http).map(|(name, _)| name.as_str()).collect();
-    let counted: BTreeSet<&str> =
-        SLOWEST_REQUESTS.iter().map(|(name, _)| *name).chain(UNBOUNDED.iter().map(|(name, _)| *name)).collect();
+    let counted: BTreeSet<&str> = SLOWEST_REQUESTS.iter().map(|(name, _)| *name).collect();
     assert_eq!(http, counted);
 }
 

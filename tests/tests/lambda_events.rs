@@ -302,7 +302,7 @@ async fn webhooks_app() -> (TestApp, Vec<(&'static str, String)>) {
     delivery.version += 1;
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
-    app.store().update_delivery(&delivery, version).await.unwrap();
+    app.store().update_delivery(&delivery, version, DeliveryStatus::Pending).await.unwrap();
     let substitutions = vec![(API_KEY, app.api_key.clone()), (WEBHOOK, webhook), (DELIVERY, delivery_id.to_string())];
     (app, substitutions)
 }

@@ -3,6 +3,7 @@
 //! `/v1/connections` to list, read and delete connections. No response ever carries a token.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,7 +23,7 @@ use crate::model::platforms::Platform;
 use crate::services::connections::connect::{Callback, authorize, complete};
 use crate::services::connections::disconnect::disconnect;
 use crate::services::connections::events::profile_url;
-use crate::services::connections::import::import_channels;
+use crate::services::connections::import::{IMPORT_RUN, import_channels};
 use crate::services::connections::record::get;
 use crate::services::connections::sync::sync;
 
@@ -249,18 +250,33 @@ async fn sync_connection(
     Ok(axum::Json(Data { data: ConnectionView::from(&connection) }))
 }
 
+/// The channels an import-channels call stored, and whether the import is complete.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedChannels {
+    /// The channels this import has stored so far, in the platform's order: once it is
+    /// complete, every channel the platform lists.
+    data: Vec<ChannelView>,
+    /// `false` when the call ran out of time with more of the platform's list to read: call
+    /// again to continue where it stopped. Channels the platform no longer lists are deleted
+    /// only once an import completes.
+    complete: bool,
+}
+
 /// List the connection's channels at the platform, store them (channel.created for new ones,
-/// channel.deleted for ones gone) and return them.
+/// channel.deleted for ones gone) and return them. A long list is read over several calls:
+/// see `complete`.
 #[utoipa::path(post, path = "", tag = "connections", request_body = ConnectionRequest, security(("api_key" = [])),
-    responses((status = 200, body = Data<Vec<ChannelView>>), (status = 400, body = ErrorBody),
+    responses((status = 200, body = ImportedChannels), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_connection_channels(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(request): Json<ConnectionRequest>,
-) -> Result<axum::Json<Data<Vec<ChannelView>>>> {
-    let channels = import_channels(&state.accounts(), caller.workspace_id, request.connection_id).await?;
-    Ok(axum::Json(Data { data: channels.iter().map(ChannelView::from).collect() }))
+) -> Result<axum::Json<ImportedChannels>> {
+    let deadline = Instant::now() + IMPORT_RUN;
+    let imported = import_channels(&state.accounts(), caller.workspace_id, request.connection_id, deadline).await?;
+    let data = imported.channels.iter().map(ChannelView::from).collect();
+    Ok(axum::Json(ImportedChannels { data, complete: imported.complete }))
 }
 
 /// The workspace's connections, newest first.

@@ -16,6 +16,19 @@ pub enum ChannelKind {
     Account,
 }
 
+/// An import of a connection's channels that ran out of time, kept so that the next
+/// import-channels call resumes it: the page of the platform's listing to read (again) and the
+/// platform ids of the channels this pass has already stored. Channels the platform no longer
+/// lists are deleted only once a pass completes, and the record with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelImport {
+    pub workspace_id: WorkspaceId,
+    pub connection_id: ConnectionId,
+    /// The cursor of the page to read; `None`: the first.
+    pub from: Option<String>,
+    pub stored: Vec<String>,
+}
+
 /// Somewhere a post can go: one profile, page, organization or account of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {

@@ -120,7 +120,7 @@ async fn dynamodb_delivery_has_the_sweep_index_keys_only_while_pending() {
         d.status = DeliveryStatus::Delivered;
         d.next_attempt_at = None;
     });
-    store.update_delivery(&delivered, pending.version).await.unwrap();
+    store.update_delivery(&delivered, pending.version, pending.status).await.unwrap();
     let item = read().await;
     assert!(!item.contains_key("GSI2PK") && !item.contains_key("GSI2SK"), "sweep keys are left out: {item:?}");
     assert!(item.contains_key("GSI1PK"), "still listed by endpoint");

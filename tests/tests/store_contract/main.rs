@@ -7,6 +7,7 @@ mod automations_feeds;
 mod connections_channels;
 mod dynamodb_layout;
 mod inbox;
+mod outcomes;
 mod posts;
 mod sqlite_files;
 mod transactions;
@@ -36,7 +37,7 @@ use posthorn::model::webhooks::{
     Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, RetiringSecret, WebhookEndpoint,
 };
 use posthorn::model::workspaces::{ApiKey, NewApiKey, Workspace};
-use posthorn::ports::store::{DeliveryCounts, DeliveryFilter, Page, PageRequest, Store};
+use posthorn::ports::store::{DeliveryFilter, Page, PageRequest, Store};
 use posthorn::services::automations::claim_slot;
 use posthorn_testkit::aws;
 use time::{Duration, OffsetDateTime};

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::model::error::{Error, Result};
-use crate::ports::store::{IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write};
+use crate::ports::store::{Addition, Document, IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -47,6 +47,10 @@ impl RecordStore for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome> {
         self.transact_items(writes).await
+    }
+
+    async fn add(&self, document: Document, additions: Vec<Addition>) -> Result<()> {
+        self.add_item(&document, &additions).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>> {

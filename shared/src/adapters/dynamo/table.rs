@@ -11,12 +11,14 @@
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      | `CHANNEL#<platform>#<platform id>` / id  | |
 //! | interaction        | `WS#<workspace>`    | `INTERACTION#<id>`  | `WS#<workspace>#INBOX` / received       | |
 //! | inbox state        | `WS#<workspace>`    | `INBOX#<channel>`   |                                         | `INBOX_DUE` / next poll, while set |
+//! | channel import     | `WS#<workspace>`    | `IMPORT#<connection>` |                                       | |
 //! | post               | `WS#<workspace>`    | `POST#<id>`         | `METRICS_DUE` / metrics due, while set  | `DUE_POST` / due, while set |
 //! | idempotency record | `WS#<workspace>`    | `IDEMPOTENCY#<key>` |                                         | |
 //! | source             | `WS#<workspace>`    | `SOURCE#<id>`       |                                         | `DUE_SOURCE` / next fetch, while set |
 //! | feed entry         | `WS#<workspace>`    | `ENTRY#<source>#<sha256 of key>` | `WS#<ws>#SOURCE#<source>#UNUSED` / `<sort time>#<sha256 of key>`, while unused | |
 //! | automation         | `WS#<workspace>`    | `AUTOMATION#<id>`   |                                         | `DUE_AUTOMATION` / next run, while set |
 //! | run                | `WS#<workspace>`    | `RUN#<id>`          |                                         | |
+//! | hourly outcomes    | `WS#<workspace>`    | `OUTCOMES#<webhook>#<hour, epoch s>` | `WS#<ws>#WEBHOOK#<webhook>#OUTCOMES` / hour | |
 //! | OAuth state        | `WS#<workspace>`    | `OAUTHSTATE#<state>`|                                         | |
 //! | instance app       | `WS#<workspace>`    | `APP#<key>`         |                                         | |
 //!
@@ -25,12 +27,13 @@
 //! GSI keys are the record's two index entries (`ports/store/kinds.rs`); "due" sort keys are
 //! `<time as sortable_time>#<id>`. Both indexes are overloaded and sparse: an item is in one
 //! only while its record has an entry there, so GSI2 holds exactly what the outbox sweep,
-//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads
-//! and the unused feed entries, and a claim of an entry is a write conditional on its GSI1 keys.
+//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads,
+//! the unused feed entries and each endpoint's hourly outcome counts, and a claim of an entry is a write conditional on its GSI1 keys.
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes.
-//! `expires_at` is the table's TTL attribute. Only idempotency records, OAuth states and
-//! interactions store it as a number (epoch seconds), so only they expire; a connection's `expires_at` is text,
+//! `expires_at` is the table's TTL attribute. Only idempotency records, OAuth states,
+//! interactions and hourly outcomes store it as a number (epoch seconds), so only they expire; a
+//! connection's `expires_at` is text,
 //! which TTL ignores. DynamoDB deletes expired items late (and moto never), so the write
 //! condition checks the exact expiry of an expiring record, kept beside it as `valid_until`.
 
@@ -63,6 +66,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::Delivery => "DELIVERY#",
         Kind::Connection => "CONNECTION#",
         Kind::Channel => "CHANNEL#",
+        Kind::ChannelImport => "IMPORT#",
         Kind::OAuthState => "OAUTHSTATE#",
         Kind::InstanceApp => "APP#",
         Kind::Post => "POST#",
@@ -73,6 +77,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::Run => "RUN#",
         Kind::Interaction => "INTERACTION#",
         Kind::InboxState => "INBOX#",
+        Kind::HourlyOutcomes => "OUTCOMES#",
     }
 }
 

@@ -1,6 +1,9 @@
 //! Writes: each [`Write`] as one conditional PutItem or DeleteItem, or many as one
-//! TransactWriteItems, retried while it collides with a concurrent transaction.
+//! TransactWriteItems, retried while it collides with a concurrent transaction; and additions
+//! as an UpdateItem that ADDs (atomic, so concurrent additions all count, and never a
+//! transaction, so they never collide).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -8,11 +11,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
 
 use crate::model::error::{Error, Result};
-use crate::ports::store::{Condition, Outcome, Write, check_transaction, sortable_time};
+use crate::ports::store::{Addition, Condition, Document, Outcome, Write, check_transaction, sortable_time};
 
-use super::DynamoStore;
 use super::items;
 use super::table::{Key, VALID_UNTIL};
+use super::{DynamoStore, Item};
 
 /// How often a transaction that collided with a concurrent one on the same items is tried.
 const TRANSACTION_ATTEMPTS: u32 = 5;
@@ -22,8 +25,8 @@ const TRANSACTION_RETRY_DELAY: Duration = Duration::from_millis(20);
 #[derive(Default)]
 struct Expression {
     text: Option<String>,
-    names: Option<std::collections::HashMap<String, String>>,
-    values: Option<super::Item>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Item>,
 }
 
 impl Expression {
@@ -45,6 +48,44 @@ impl Expression {
             },
             Condition::InFirstIndex => Self { text: text("attribute_exists(GSI1PK)"), ..Self::default() },
         })
+    }
+}
+
+/// An addition ([`RecordStore::add`](crate::ports::store::RecordStore::add)) as an update expression: every attribute of the document SET but its key
+/// and the added fields, which are ADDed.
+struct AddUpdate {
+    key: Item,
+    text: String,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl AddUpdate {
+    fn of(document: &Document, additions: &[Addition]) -> Result<Self> {
+        let key = Key::of(&document.key).into_item();
+        let mut item = items::item(document)?;
+        item.retain(|name, _| !key.contains_key(name) && !additions.iter().any(|a| a.field == name));
+        let (mut names, mut values) = (HashMap::new(), Item::new());
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            names.insert(format!("#s{i}"), name);
+            values.insert(format!(":s{i}"), value);
+            sets.push(format!("#s{i} = :s{i}"));
+        }
+        let mut adds = Vec::new();
+        for (i, addition) in additions.iter().enumerate() {
+            names.insert(format!("#a{i}"), addition.field.to_string());
+            values.insert(format!(":a{i}"), AttributeValue::N(addition.amount.to_string()));
+            adds.push(format!("#a{i} :a{i}"));
+        }
+        let clauses = [("SET", sets.join(", ")), ("ADD", adds.join(", "))];
+        let text = clauses
+            .iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(verb, list)| format!("{verb} {list}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Self { key, text, names, values })
     }
 }
 
@@ -89,6 +130,22 @@ impl DynamoStore {
                 self.conditional(conditioned!(delete, expression).send().await, "DeleteItem")
             }
         }
+    }
+
+    /// One addition as a single UpdateItem.
+    pub(super) async fn add_item(&self, document: &Document, additions: &[Addition]) -> Result<()> {
+        let add = AddUpdate::of(document, additions)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(add.key))
+            .update_expression(add.text)
+            .set_expression_attribute_names(Some(add.names))
+            .set_expression_attribute_values(Some(add.values))
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("UpdateItem", e))?;
+        Ok(())
     }
 
     /// The outcome of a conditional write: a failed condition refuses it.

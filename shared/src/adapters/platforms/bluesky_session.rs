@@ -17,11 +17,9 @@ use time::OffsetDateTime;
 use crate::adapters::platforms::Bluesky;
 use crate::adapters::platforms::bluesky::{DEFAULT_BASE_URL, Dialect};
 use crate::adapters::platforms::http;
-use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Platform};
 use crate::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformError, Profile,
-    RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformError, Profile, TokenGrant,
 };
 
 impl Bluesky {
@@ -129,10 +127,6 @@ impl Connector for Bluesky {
             display_name: details.display_name.filter(|name| !name.is_empty()),
             avatar_url: details.avatar,
         })
-    }
-
-    async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
     async fn revoke(

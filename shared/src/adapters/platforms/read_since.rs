@@ -58,6 +58,7 @@ mod tests {
             created_at: at,
             url: None,
             reply_handle: None,
+            referral: None,
         }
     }
 

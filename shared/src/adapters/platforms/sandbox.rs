@@ -23,9 +23,9 @@ use crate::model::channels::ChannelKind;
 use crate::model::inbox::InteractionKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, InboxClient, InboxSource, OAuthApp,
-    PlatformClient, PlatformError, PollFrom, Polled, Profile, PublishRequest, Published, RemoteChannel, ReplyTarget,
-    TokenGrant,
+    AuthorizeRequest, ChannelAuth, ChannelPage, CodeExchange, ConnectMethod, Connector, InboxClient, InboxSource,
+    OAuthApp, PlatformClient, PlatformError, PollFrom, Polled, Profile, PublishRequest, Published, RemoteChannel,
+    ReplyTarget, TokenGrant,
 };
 
 pub struct Sandbox;
@@ -188,15 +188,18 @@ impl Connector for Sandbox {
         &self,
         _auth: &ChannelAuth,
         _profile: &Profile,
-    ) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok((1..=CHANNELS)
-            .map(|number| RemoteChannel {
-                platform_channel_id: format!("sandbox-{number}"),
-                name: format!("Sandbox {number}"),
-                kind: ChannelKind::Account,
-                channel_token: None,
-            })
-            .collect())
+        _: Option<&str>,
+    ) -> Result<ChannelPage, PlatformError> {
+        Ok(ChannelPage::only(
+            (1..=CHANNELS)
+                .map(|number| RemoteChannel {
+                    platform_channel_id: format!("sandbox-{number}"),
+                    name: format!("Sandbox {number}"),
+                    kind: ChannelKind::Account,
+                    channel_token: None,
+                })
+                .collect(),
+        ))
     }
 
     async fn revoke(

@@ -146,7 +146,7 @@ pub(super) async fn retry_delivery(
     delivery.schedule_start = delivery.attempts_made();
     delivery.next_attempt_at = Some(now);
     delivery.updated_at = now;
-    state.store.update_delivery(&delivery, expected_version).await?;
+    state.store.update_delivery(&delivery, expected_version, DeliveryStatus::Failed).await?;
     enqueue(&state.outbox(), &delivery, Duration::ZERO).await;
     Ok((StatusCode::ACCEPTED, axum::Json(Data { data: DeliveryView::from(&delivery) })))
 }

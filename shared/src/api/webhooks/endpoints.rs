@@ -15,7 +15,10 @@ use crate::app::AppState;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use crate::model::webhooks::catalog::{EventCategory, EventType};
-use crate::model::webhooks::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
+use crate::model::webhooks::{
+    DeliveryCounts, EventFilter, NewEndpoint, RetiringSecret, STATS_WINDOW, WebhookEndpoint, WebhookSecret,
+    validate_name,
+};
 use crate::ports::store::PageRequest;
 use crate::services::webhooks::endpoints::update_endpoint;
 use crate::services::webhooks::outbox::{emit_to, new_event};
@@ -76,7 +79,8 @@ pub struct WebhookView {
     stats: Option<DeliveryStats>,
 }
 
-/// Deliveries created in the last 24 hours and 7 days, by outcome.
+/// Deliveries created in the last 24 hours and 7 days (counted by whole hours, so up to an hour
+/// more), by outcome.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryStats {
     last_24h: Outcomes,
@@ -368,12 +372,12 @@ async fn verify(state: &AppState, endpoint: &WebhookEndpoint, secret: &WebhookSe
 
 async fn stats(state: &AppState, endpoint: &WebhookEndpoint) -> Result<DeliveryStats> {
     let now = state.clock.now();
-    let count = |since| state.store.count_deliveries(endpoint.workspace_id, endpoint.id, since);
-    let (day, week) = tokio::try_join!(count(now - time::Duration::hours(24)), count(now - time::Duration::days(7)))?;
-    Ok(DeliveryStats {
-        last_24h: Outcomes { delivered: day.delivered, failed: day.failed },
-        last_7d: Outcomes { delivered: week.delivered, failed: week.failed },
-    })
+    let hours = state.store.endpoint_outcomes(endpoint.workspace_id, endpoint.id, now - STATS_WINDOW).await?;
+    let outcomes = |since| {
+        let counts = DeliveryCounts::since(&hours, since);
+        Outcomes { delivered: counts.delivered, failed: counts.failed }
+    };
+    Ok(DeliveryStats { last_24h: outcomes(now - time::Duration::hours(24)), last_7d: outcomes(now - STATS_WINDOW) })
 }
 
 pub(super) async fn find_webhook(state: &AppState, caller: Caller, id: WebhookId) -> Result<WebhookEndpoint> {

@@ -5,6 +5,7 @@ pub mod catalog;
 mod delivery;
 mod endpoint;
 mod limits;
+mod outcomes;
 mod retry;
 pub mod signing;
 
@@ -12,4 +13,5 @@ pub use catalog::EventType;
 pub use delivery::{Attempt, Delivery, DeliveryStatus, Event};
 pub use endpoint::{EventFilter, NewEndpoint, RetiringSecret, WebhookEndpoint, WebhookSecret, validate_name};
 pub use limits::WebhookLimits;
+pub use outcomes::{DeliveryCounts, HourlyOutcomes, OUTCOMES_KEPT, OutcomeChange, STATS_WINDOW, hour_of};
 pub use retry::RetrySchedule;

@@ -115,6 +115,21 @@ impl RemoteChannel {
     }
 }
 
+/// One page of the channels the platform lists, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPage {
+    pub channels: Vec<RemoteChannel>,
+    /// Where the next page starts (opaque to all but the connector); `None` on the last page.
+    pub next: Option<String>,
+}
+
+impl ChannelPage {
+    /// The only page: a platform that lists its channels in one go.
+    pub fn only(channels: Vec<RemoteChannel>) -> Self {
+        Self { channels, next: None }
+    }
+}
+
 impl std::fmt::Debug for RemoteChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteChannel")
@@ -146,7 +161,23 @@ pub trait Connector: Send + Sync {
         refresh_token: Option<&str>,
     ) -> Result<TokenGrant, PlatformError>;
     async fn profile(&self, auth: &ChannelAuth) -> Result<Profile, PlatformError>;
-    async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError>;
+    /// One page of the channels the connection can post to, from `from` (a page's `next`; `None`
+    /// for the first). A page costs at most one call to the platform, so that import-channels
+    /// can stop between pages when its time runs out and resume from there. By default the
+    /// account itself is the one channel, of kind [`account_kind`](Self::account_kind).
+    async fn list_channels(
+        &self,
+        _auth: &ChannelAuth,
+        profile: &Profile,
+        _from: Option<&str>,
+    ) -> Result<ChannelPage, PlatformError> {
+        Ok(ChannelPage::only(vec![RemoteChannel::the_account(profile, self.account_kind())]))
+    }
+
+    /// What the account is as a channel, on platforms where it is the only one.
+    fn account_kind(&self) -> ChannelKind {
+        ChannelKind::Profile
+    }
     /// Revokes the grant at the platform, where it allows; `Ok` where it has no revocation.
     /// `refresh_token` is the stored one: revoking it ends the whole grant on OAuth platforms
     /// that have one, and Bluesky ends a session only with it.

@@ -6,7 +6,7 @@ pub mod connect;
 pub mod inbox;
 
 pub use connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelPage, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
 pub use inbox::{
     DmStatus, InboxClient, InboxSource, PollFrom, Polled, PushBatch, Pushed, PushedItem, RemoteInteraction, ReplyTarget,

@@ -26,6 +26,7 @@ pub enum Kind {
     Delivery,
     Connection,
     Channel,
+    ChannelImport,
     OAuthState,
     InstanceApp,
     Post,
@@ -36,6 +37,7 @@ pub enum Kind {
     Run,
     Interaction,
     InboxState,
+    HourlyOutcomes,
 }
 
 impl Kind {
@@ -50,6 +52,7 @@ impl Kind {
             Self::Delivery => "delivery",
             Self::Connection => "connection",
             Self::Channel => "channel",
+            Self::ChannelImport => "channel import",
             Self::OAuthState => "OAuth state",
             Self::InstanceApp => "instance app",
             Self::Post => "post",
@@ -60,6 +63,7 @@ impl Kind {
             Self::Run => "run",
             Self::Interaction => "interaction",
             Self::InboxState => "inbox state",
+            Self::HourlyOutcomes => "hourly outcomes",
         }
     }
 }
@@ -127,6 +131,13 @@ pub enum Condition {
     AbsentOrExpiredBy(OffsetDateTime),
     /// The stored record has an entry in the first index (claiming a record listed there).
     InFirstIndex,
+}
+
+/// An amount added to a number field of a record ([`RecordStore::add`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addition {
+    pub field: &'static str,
+    pub amount: i64,
 }
 
 /// One write: a document put, or a key deleted, if its condition holds.
@@ -214,7 +225,7 @@ impl IndexQuery {
     }
 }
 
-/// What each Store adapter implements: every record kind goes through these five operations.
+/// What each Store adapter implements: every record kind goes through these six operations.
 /// Reads by key are consistent; index queries may lag writes slightly (DynamoDB GSIs).
 #[async_trait]
 pub trait RecordStore: Send + Sync {
@@ -226,6 +237,11 @@ pub trait RecordStore: Send + Sync {
     /// condition fails, none is written. More writes, or two to one key, are refused with an
     /// error ([`check_transaction`]).
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome>;
+    /// Stores `document` with each field of `additions` set to its stored value (0 when nothing
+    /// is stored) plus the amount, atomically: concurrent additions all count. Unconditional and
+    /// never part of a transaction, so that a record many writers add to (a counter) never makes
+    /// their writes collide.
+    async fn add(&self, document: Document, additions: Vec<Addition>) -> Result<()>;
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>>;
     async fn query_index(&self, query: IndexQuery) -> Result<Vec<Value>>;
 }

@@ -4,7 +4,7 @@
 use sha2::Digest;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
-use crate::model::channels::Channel;
+use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::error::Result;
 use crate::model::ids::{
@@ -13,11 +13,12 @@ use crate::model::ids::{
 };
 use crate::model::inbox::{InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::webhooks::{Delivery, DeliveryStatus, Event, HourlyOutcomes, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
 
 use super::core::{IndexEntry, Kind, RecordKey};
 use super::records::{Record, due_entry, key_of};
+use super::sortable_time;
 
 /// First index: every workspace, so that one can tell whether any exists.
 pub const WORKSPACES: &str = "WORKSPACES";
@@ -51,6 +52,11 @@ pub fn platform_channel(platform: crate::model::platforms::Platform, platform_ch
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
 pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
     format!("WS#{workspace}#WEBHOOK#{webhook}")
+}
+
+/// First-index partition of one endpoint's hourly outcome counts, sorted by hour.
+pub fn endpoint_outcomes(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}#OUTCOMES")
 }
 
 /// First-index partition of a source's unused feed entries, sorted by time.
@@ -146,6 +152,25 @@ impl Record for Delivery {
     }
 }
 
+impl Record for HourlyOutcomes {
+    const KIND: Kind = Kind::HourlyOutcomes;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &format!("{}#{}", self.webhook_id, self.hour.unix_timestamp()))
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
+    }
+
+    /// A read of an endpoint's stats is one query of this partition from the window's first hour.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        let partition = endpoint_outcomes(self.workspace_id, self.webhook_id);
+        Ok(Some(IndexEntry { partition, sort: sortable_time(self.hour)? }))
+    }
+}
+
 impl Record for Connection {
     const KIND: Kind = Kind::Connection;
     type Id = ConnectionId;
@@ -171,6 +196,15 @@ impl Record for Channel {
     fn first_index(&self) -> Result<Option<IndexEntry>> {
         let partition = platform_channel(self.platform, &self.platform_channel_id);
         Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
+    }
+}
+
+impl Record for ChannelImport {
+    const KIND: Kind = Kind::ChannelImport;
+    type Id = ConnectionId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.connection_id)
     }
 }
 

@@ -14,8 +14,8 @@ mod records;
 mod typed;
 
 pub use self::core::{
-    Condition, Document, FieldIs, Index, IndexEntry, IndexQuery, Kind, ListQuery, MAX_ITEMS_PER_TRANSACTION, Order,
-    Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction,
+    Addition, Condition, Document, FieldIs, Index, IndexEntry, IndexQuery, Kind, ListQuery, MAX_ITEMS_PER_TRANSACTION,
+    Order, Outcome, RecordKey, RecordStore, SortRange, Write, check_transaction,
 };
 pub use self::kinds::{api_key_key, workspace_key};
 pub use self::records::{Record, Records, key_of, records};
@@ -92,11 +92,4 @@ pub struct InteractionFilter {
     pub post: Option<crate::model::ids::PostId>,
     /// Only those written at or after this time.
     pub since: Option<OffsetDateTime>,
-}
-
-/// How an endpoint's deliveries created in a window ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeliveryCounts {
-    pub delivered: u64,
-    pub failed: u64,
 }

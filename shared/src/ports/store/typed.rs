@@ -3,10 +3,9 @@
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use ulid::Ulid;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
-use crate::model::channels::Channel;
+use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::{Connection, InstanceApp, OAuthState};
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
@@ -17,35 +16,19 @@ use crate::model::ids::{
 use crate::model::inbox::{InboxState, Interaction, InteractionKind};
 use crate::model::platforms::Platform;
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, WebhookEndpoint};
+use crate::model::webhooks::{
+    Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, WebhookEndpoint, hour_of,
+};
 use crate::model::workspaces::{ApiKey, Workspace};
 
-use super::core::{Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write};
+use super::core::{
+    Addition, Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write,
+};
 use super::kinds::{self, api_key_key, workspace_key};
 use super::records::{Record, key_of, records};
 use super::{
-    DeliveryCounts, DeliveryFilter, InteractionFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor,
-    sortable_time,
+    DeliveryFilter, InteractionFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time,
 };
-
-impl DeliveryCounts {
-    /// Counts one delivery's outcome; a pending one has none yet.
-    fn tally(mut self, status: DeliveryStatus) -> Self {
-        match status {
-            DeliveryStatus::Delivered => self.delivered += 1,
-            DeliveryStatus::Failed => self.failed += 1,
-            DeliveryStatus::Pending => {}
-        }
-        self
-    }
-}
-
-/// The lowest id of a delivery created at or after `since`: a delivery id is a ULID minted when
-/// the delivery is created, and a ULID starts with its creation time in milliseconds.
-fn first_delivery_id_since(since: OffsetDateTime) -> String {
-    let millis = u64::try_from(since.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    format!("{}_{}", DeliveryId::PREFIX, Ulid::from_parts(millis, 0))
-}
 
 /// Checks what `create_event` is given: at most [`MAX_DELIVERIES_PER_EVENT`] deliveries, each of
 /// this event and its workspace.
@@ -153,9 +136,28 @@ pub trait Store: RecordStore {
     }
 
     /// Replaces a delivery only if the stored one's `version` is `expected_version`; `Conflict`
-    /// otherwise (another worker wrote first), `NotFound` if missing.
-    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64) -> Result<()> {
-        records(self.core()).replace_if_version(delivery, expected_version).await
+    /// otherwise (another worker wrote first), `NotFound` if missing. `was` is the stored
+    /// delivery's status: once the replacement is written, a change of status moves the delivery
+    /// between its endpoint's outcome counts with an addition of its own (see [`HourlyOutcomes`]
+    /// for why not in one transaction); a refused replacement counts nothing, and an addition
+    /// that fails is logged and lost, like one a crash interrupts: the delivery is written. A
+    /// delivery whose hour of counts has expired is no longer counted.
+    async fn update_delivery(&self, delivery: &Delivery, expected_version: u64, was: DeliveryStatus) -> Result<()> {
+        let change = OutcomeChange::between(was, delivery.status);
+        let counts = HourlyOutcomes::empty_for(delivery);
+        let counted = !change.is_none() && counts.expires_at > delivery.updated_at;
+        let document = counts.document()?;
+        records(self.core()).replace_if_version(delivery, expected_version).await?;
+        if counted {
+            let additions = vec![
+                Addition { field: "delivered", amount: change.delivered },
+                Addition { field: "failed", amount: change.failed },
+            ];
+            if let Err(error) = self.core().add(document, additions).await {
+                tracing::warn!(delivery_id = %delivery.id, error = %error, "a delivery's outcome was not counted");
+            }
+        }
+        Ok(())
     }
 
     /// An endpoint's deliveries, newest first.
@@ -182,20 +184,19 @@ pub trait Store: RecordStore {
         Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
     }
 
-    /// How an endpoint's deliveries created at or after `since` ended (pending ones not counted).
-    /// A delivery counts by the time its id was minted: its creation time by the system clock.
-    async fn count_deliveries(
+    /// An endpoint's outcome counts of the hours from the one `since` falls in, oldest first:
+    /// at most one record per hour.
+    async fn endpoint_outcomes(
         &self,
         workspace: WorkspaceId,
         webhook: WebhookId,
         since: OffsetDateTime,
-    ) -> Result<DeliveryCounts> {
+    ) -> Result<Vec<HourlyOutcomes>> {
         let query = IndexQuery {
-            range: SortRange::AtLeast(first_delivery_id_since(since)),
-            ..IndexQuery::all_of(Index::First, kinds::endpoint_deliveries(workspace, webhook))
+            range: SortRange::AtLeast(sortable_time(hour_of(since))?),
+            ..IndexQuery::all_of(Index::First, kinds::endpoint_outcomes(workspace, webhook))
         };
-        let deliveries = records::<Delivery>(self.core()).in_index(query).await?;
-        Ok(deliveries.iter().fold(DeliveryCounts::default(), |counts, d| counts.tally(d.status)))
+        records(self.core()).in_index(query).await
     }
 
     /// Pending deliveries, of any workspace, whose next attempt was due before `before`,
@@ -252,6 +253,25 @@ pub trait Store: RecordStore {
     async fn connection_channels(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<Vec<Channel>> {
         let filter = vec![FieldIs { field: "connection_id", value: connection.to_string() }];
         records(self.core()).all(workspace, filter).await
+    }
+
+    /// Where an unfinished import of the connection's channels stands, if one does.
+    async fn get_channel_import(
+        &self,
+        workspace: WorkspaceId,
+        connection: ConnectionId,
+    ) -> Result<Option<ChannelImport>> {
+        records(self.core()).get(workspace, &connection).await
+    }
+
+    async fn save_channel_import(&self, import: &ChannelImport) -> Result<()> {
+        records(self.core()).put(import).await
+    }
+
+    /// Forgets the connection's unfinished import, if there is one.
+    async fn end_channel_import(&self, workspace: WorkspaceId, connection: ConnectionId) -> Result<()> {
+        let key = key_of::<ChannelImport>(workspace, &connection);
+        self.core().write(Write::Delete(key, Condition::Always)).await.map(drop)
     }
 
     /// Replaces the stored channel; `NotFound` if it is not in that workspace.

@@ -29,6 +29,7 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
     for channel in accounts.store.connection_channels(workspace, id).await? {
         delete_channel(accounts, &channel).await?;
     }
+    accounts.store.end_channel_import(workspace, id).await?;
     let removal = Write::Delete(connection.key(), Condition::Present);
     let data = events::disconnected(&connection, revoked);
     commit(&accounts.outbox(), vec![removal], workspace, EventType::AccountDisconnected, data).await.map(drop)

@@ -1,10 +1,15 @@
 //! import-channels: the channels a connection can post to, as the platform lists them now,
 //! upserted by their platform id — channel.created for new ones, channel.deleted for ones the
-//! platform no longer lists. A channel of a platform whose inbox is polled is watched from the
+//! platform no longer lists. A call stops starting platform calls and channel writes after its
+//! deadline and saves where it stands ([`ChannelImport`]); the next call resumes there, so a
+//! long listing completes over several calls, each channel stored once per pass.
+//! A channel of a platform whose inbox is polled is watched from the
 //! moment it is stored: its inbox state is written with it (and removed with it), so sync-inbox
 //! reads what arrives from then on.
 
-use crate::model::channels::Channel;
+use std::time::{Duration, Instant};
+
+use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::Connection;
 use crate::model::error::Result;
 use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
@@ -18,33 +23,96 @@ use crate::services::connections::record::{connector, get};
 use crate::services::connections::sync::with_fresh_token;
 use crate::services::webhooks::outbox::commit;
 
-/// Lists the connection's channels at the platform, stores them and returns them.
+/// How long into a request import-channels starts platform calls and channel writes. What may
+/// follow is the last page's calls (tests/tests/function_budgets.rs counts them against the
+/// function's Timeout in template.yaml).
+pub const IMPORT_RUN: Duration = Duration::from_secs(20);
+
+/// What an import-channels call did.
+#[derive(Debug)]
+pub struct Imported {
+    /// The channels this pass has stored so far, in the platform's order: once it is
+    /// complete, every channel the platform lists.
+    pub channels: Vec<Channel>,
+    /// Whether the pass is complete: the whole listing read and the channels it no longer has
+    /// deleted. When not, the next call continues it.
+    pub complete: bool,
+}
+
+/// Lists the connection's channels at the platform page by page, stores them and returns them,
+/// starting no page and no channel write after `deadline`.
 pub async fn import_channels(
     accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     id: ConnectionId,
-) -> Result<Vec<Channel>> {
+    deadline: Instant,
+) -> Result<Imported> {
     let connection = get(accounts, workspace, id).await?;
     let connector = connector(accounts, connection.platform)?;
     let profile = profile_of(&connection);
-    let remote = with_fresh_token(accounts, &connection, None, |auth| {
-        let (connector, profile) = (connector.clone(), &profile);
-        async move { connector.list_channels(&auth, profile).await }
-    })
-    .await?;
-    let mut stored = accounts.store.connection_channels(workspace, id).await?;
-    let mut channels = Vec::with_capacity(remote.len());
-    for listed in remote {
-        let channel = match stored.iter().position(|c| c.platform_channel_id == listed.platform_channel_id) {
-            Some(index) => refresh_channel(accounts, stored.swap_remove(index), listed).await?,
-            None => create_channel(accounts, &connection, listed).await?,
-        };
-        channels.push(channel);
+    let mut pass = accounts.store.get_channel_import(workspace, id).await?.unwrap_or(ChannelImport {
+        workspace_id: workspace,
+        connection_id: id,
+        from: None,
+        stored: Vec::new(),
+    });
+    let mut known = accounts.store.connection_channels(workspace, id).await?;
+    loop {
+        if Instant::now() >= deadline {
+            return pause(accounts, &pass, known).await;
+        }
+        let page = with_fresh_token(accounts, &connection, None, |auth| {
+            let (connector, profile, from) = (connector.clone(), &profile, pass.from.clone());
+            async move { connector.list_channels(&auth, profile, from.as_deref()).await }
+        })
+        .await?;
+        for listed in page.channels {
+            if pass.stored.contains(&listed.platform_channel_id) {
+                continue;
+            }
+            if Instant::now() >= deadline {
+                return pause(accounts, &pass, known).await;
+            }
+            pass.stored.push(listed.platform_channel_id.clone());
+            match known.iter().position(|c| c.platform_channel_id == listed.platform_channel_id) {
+                Some(index) => known[index] = refresh_channel(accounts, known[index].clone(), listed).await?,
+                None => known.push(create_channel(accounts, &connection, listed).await?),
+            }
+        }
+        match page.next {
+            Some(next) => pass.from = Some(next),
+            None => break,
+        }
     }
-    for gone in stored {
-        delete_channel(accounts, &gone).await?;
+    let (channels, mut gone) = split_by_pass(&pass, known);
+    while let Some(channel) = gone.last() {
+        // Resumed, the pass reads its last page again (every channel on it already stored)
+        // and goes on deleting.
+        if Instant::now() >= deadline {
+            return pause(accounts, &pass, [channels, gone].concat()).await;
+        }
+        delete_channel(accounts, channel).await?;
+        gone.pop();
     }
-    Ok(channels)
+    accounts.store.end_channel_import(workspace, id).await?;
+    Ok(Imported { channels, complete: true })
+}
+
+/// Saves where an unfinished pass stands, for the next call.
+async fn pause(accounts: &Accounts<'_>, pass: &ChannelImport, known: Vec<Channel>) -> Result<Imported> {
+    accounts.store.save_channel_import(pass).await?;
+    Ok(Imported { channels: split_by_pass(pass, known).0, complete: false })
+}
+
+/// The channels `pass` stored, in its order, and the others.
+fn split_by_pass(pass: &ChannelImport, mut known: Vec<Channel>) -> (Vec<Channel>, Vec<Channel>) {
+    let mut stored = Vec::with_capacity(pass.stored.len());
+    for id in &pass.stored {
+        if let Some(index) = known.iter().position(|c| &c.platform_channel_id == id) {
+            stored.push(known.swap_remove(index));
+        }
+    }
+    (stored, known)
 }
 
 /// Deletes a channel and emits channel.deleted. Posts already targeting it fail that target

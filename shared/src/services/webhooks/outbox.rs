@@ -215,7 +215,7 @@ pub async fn sweep(outbox: &Outbox<'_>) -> Result<usize> {
         delivery.version += 1;
         delivery.next_attempt_at = Some(now);
         delivery.updated_at = now;
-        match outbox.store.update_delivery(&delivery, expected_version).await {
+        match outbox.store.update_delivery(&delivery, expected_version, DeliveryStatus::Pending).await {
             Ok(()) => {
                 enqueue(outbox, &delivery, Duration::ZERO).await;
                 queued += 1;

@@ -143,11 +143,12 @@ async fn give_up(
     }
 }
 
+/// Writes the worker's change to a delivery, which was pending when read.
 async fn save(worker: &Worker<'_>, delivery: &mut Delivery, now: OffsetDateTime) -> Result<()> {
     let expected_version = delivery.version;
     delivery.version += 1;
     delivery.updated_at = now;
-    worker.store.update_delivery(delivery, expected_version).await
+    worker.store.update_delivery(delivery, expected_version, DeliveryStatus::Pending).await
 }
 
 /// Disables an endpoint whose last [`DISABLE_AFTER_FAILURES`] deliveries all failed for good.

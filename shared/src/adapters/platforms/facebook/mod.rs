@@ -22,7 +22,7 @@ use crate::adapters::platforms::versions::{META_GRAPH, meta_graph_version};
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{MediaItem, Metrics, Platform};
 use crate::ports::platforms::connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelPage, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
@@ -33,9 +33,8 @@ pub const DEFAULT_OAUTH_BASE: &str = concat!("https://www.facebook.com/", meta_g
 /// Listing the user's pages, posting on them and reading their engagement; pages owned through a
 /// business portfolio are listed only with `business_management`.
 pub const SCOPES: &str = "pages_show_list,pages_read_engagement,pages_manage_posts,business_management";
-/// Pages read per `/me/accounts` page, and pages of them read at most.
+/// Pages read per `/me/accounts` page.
 const ACCOUNTS_PAGE_SIZE: &str = "100";
-const MAX_ACCOUNTS_PAGES: usize = 20;
 
 const METRIC_FIELDS: &str = "reactions.summary(total_count),comments.summary(total_count),shares";
 
@@ -263,27 +262,29 @@ impl Connector for Facebook {
         })
     }
 
-    /// Every page the user can post on, each with its own page token.
-    async fn list_channels(&self, auth: &ChannelAuth, _: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        let graph = self.graph(auth);
-        let mut channels = Vec::new();
-        let mut after = None;
-        for _ in 0..MAX_ACCOUNTS_PAGES {
-            let mut query = vec![("fields", "id,name,access_token"), ("limit", ACCOUNTS_PAGE_SIZE)];
-            query.extend(after.as_deref().map(|cursor| ("after", cursor)));
-            let accounts: Accounts = graph.get(&["me", "accounts"], &query).await?;
-            after = accounts.after();
-            channels.extend(accounts.data.into_iter().map(|page| RemoteChannel {
+    /// The pages the user can post on, each with its own page token: one page of results of
+    /// `GET /me/accounts`, from Meta's `after` cursor.
+    async fn list_channels(
+        &self,
+        auth: &ChannelAuth,
+        _: &Profile,
+        from: Option<&str>,
+    ) -> Result<ChannelPage, PlatformError> {
+        let mut query = vec![("fields", "id,name,access_token"), ("limit", ACCOUNTS_PAGE_SIZE)];
+        query.extend(from.map(|cursor| ("after", cursor)));
+        let accounts: Accounts = self.graph(auth).get(&["me", "accounts"], &query).await?;
+        let next = accounts.after();
+        let channels = accounts
+            .data
+            .into_iter()
+            .map(|page| RemoteChannel {
                 platform_channel_id: page.id,
                 name: page.name,
                 kind: ChannelKind::Page,
                 channel_token: page.access_token,
-            }));
-            if after.is_none() {
-                break;
-            }
-        }
-        Ok(channels)
+            })
+            .collect();
+        Ok(ChannelPage { channels, next })
     }
 
     async fn revoke(

@@ -25,7 +25,7 @@ use crate::adapters::platforms::versions::{META_GRAPH, meta_graph_version};
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
@@ -178,8 +178,8 @@ impl Connector for Instagram {
         })
     }
 
-    async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Account)])
+    fn account_kind(&self) -> ChannelKind {
+        ChannelKind::Account
     }
 
     async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth, _refresh_token: Option<&str>) -> Result<(), PlatformError> {

@@ -161,6 +161,7 @@ impl Comment {
             created_at,
             url: Some(post_url(post)),
             reply_handle: self.object,
+            referral: None,
         })
     }
 }

@@ -30,7 +30,7 @@ use crate::adapters::platforms::versions;
 use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, ChannelPage, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
@@ -41,9 +41,8 @@ pub const DEFAULT_OAUTH_BASE: &str = "https://www.linkedin.com";
 /// posts' figures also takes `w_organization_social r_organization_social rw_organization_admin`
 /// (Community Management API): see [`Linkedin::with_scopes`].
 pub const DEFAULT_SCOPES: &str = "openid profile w_member_social";
-/// Organizations read per `organizationAcls` page, and pages read at most.
+/// Organizations read per `organizationAcls` page.
 const ACL_PAGE_SIZE: usize = 100;
-const MAX_ACL_PAGES: usize = 10;
 const RESTLI_PROTOCOL_VERSION: &str = "2.0.0";
 const POST_ID_HEADER: &str = "x-restli-id";
 const ORGANIZATION_URN: &str = "urn:li:organization:";
@@ -86,20 +85,6 @@ impl Linkedin {
     fn oauth_endpoint<'a>(&'a self, path: &str, app: &'a OAuthApp) -> TokenEndpoint<'a> {
         let url = http::endpoint(&self.oauth_base, path);
         TokenEndpoint { http: &self.http, url, app, client_auth: ClientAuth::Form }
-    }
-
-    /// The organizations the member administers, as URNs.
-    async fn administered(&self, auth: &ChannelAuth) -> Result<Vec<String>, PlatformError> {
-        let mut organizations = Vec::new();
-        for page in 0..MAX_ACL_PAGES {
-            let Some(found) = self.administered_page(auth, page * ACL_PAGE_SIZE).await? else { break };
-            let last = found.len() < ACL_PAGE_SIZE;
-            organizations.extend(found);
-            if last {
-                break;
-            }
-        }
-        Ok(organizations)
     }
 
     /// One page of the member's approved administrator roles, from `start`. Without an
@@ -278,15 +263,36 @@ impl Connector for Linkedin {
         })
     }
 
-    /// The member (`urn:li:person:{sub}`), then each organization they administer.
-    async fn list_channels(&self, auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        let mut person = RemoteChannel::the_account(profile, ChannelKind::Profile);
-        person.platform_channel_id = format!("urn:li:person:{}", profile.platform_user_id);
-        let mut channels = vec![person];
-        for urn in self.administered(auth).await? {
-            channels.push(self.organization(auth, &urn).await?);
+    /// The member (`urn:li:person:{sub}`), then each organization they administer: a page is
+    /// one `organizationAcls` page read (no channel) or one organization read, and the cursor
+    /// carries the organizations found but not read yet.
+    async fn list_channels(
+        &self,
+        auth: &ChannelAuth,
+        profile: &Profile,
+        from: Option<&str>,
+    ) -> Result<ChannelPage, PlatformError> {
+        let (mut channels, mut listing) = match from {
+            None => {
+                let mut person = RemoteChannel::the_account(profile, ChannelKind::Profile);
+                person.platform_channel_id = format!("urn:li:person:{}", profile.platform_user_id);
+                (vec![person], Listing { unread: Vec::new(), next_acls: Some(0) })
+            }
+            Some(cursor) => (Vec::new(), Listing::decode(cursor)?),
+        };
+        match (listing.unread.is_empty(), listing.next_acls) {
+            (false, _) => {
+                let urn = listing.unread.remove(0);
+                channels.push(self.organization(auth, &urn).await?);
+            }
+            (true, Some(start)) => {
+                let found = self.administered_page(auth, start).await?.unwrap_or_default();
+                listing.next_acls = (found.len() == ACL_PAGE_SIZE).then_some(start + ACL_PAGE_SIZE);
+                listing.unread = found;
+            }
+            (true, None) => {}
         }
-        Ok(channels)
+        Ok(ChannelPage { channels, next: listing.encode() })
     }
 
     async fn revoke(
@@ -296,6 +302,29 @@ impl Connector for Linkedin {
         _refresh_token: Option<&str>,
     ) -> Result<(), PlatformError> {
         self.oauth_endpoint("/oauth/v2/revoke", app).post(&[("token", &auth.access_token)]).await.map(drop)
+    }
+}
+
+/// Where a listing of a member's channels stands, as the cursor of its next page.
+#[derive(Serialize, Deserialize)]
+struct Listing {
+    /// Organizations the member administers, found but not read yet.
+    unread: Vec<String>,
+    /// Where the next `organizationAcls` page starts; `None` once the last was read.
+    next_acls: Option<usize>,
+}
+
+impl Listing {
+    fn decode(cursor: &str) -> Result<Self, PlatformError> {
+        serde_json::from_str(cursor).map_err(|e| {
+            PlatformError::new(ErrorCode::PlatformError, format!("not a LinkedIn channel listing cursor: {e}"))
+        })
+    }
+
+    /// The cursor of the next page, unless the listing is done.
+    fn encode(&self) -> Option<String> {
+        let done = self.unread.is_empty() && self.next_acls.is_none();
+        (!done).then(|| json!({ "unread": self.unread, "next_acls": self.next_acls }).to_string())
     }
 }
 

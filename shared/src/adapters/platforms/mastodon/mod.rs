@@ -25,13 +25,12 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use crate::adapters::platforms::media::{self, Image};
 use crate::adapters::platforms::oauth::{self, authorization_query, client_fields, url_with_query};
-use crate::model::channels::ChannelKind;
 use crate::model::platforms::InstanceLimits;
 use crate::model::platforms::limits::{MASTODON_DEFAULT_MAX_CHARACTERS, MASTODON_DEFAULT_URL_WEIGHT};
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
     AuthorizeRequest, ChannelAuth, CodeExchange, ConnectMethod, Connector, OAuthApp, PlatformClient, PlatformError,
-    Profile, PublishRequest, Published, RemoteChannel, TokenGrant,
+    Profile, PublishRequest, Published, TokenGrant,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://mastodon.social";
@@ -190,10 +189,6 @@ impl Connector for Mastodon {
             avatar_url: account.avatar,
             profile_url: account.url,
         })
-    }
-
-    async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
     async fn revoke(

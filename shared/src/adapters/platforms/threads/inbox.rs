@@ -184,6 +184,7 @@ impl Media {
             created_at: self.timestamp,
             url: self.permalink,
             reply_handle: None,
+            referral: None,
         }
     }
 }

@@ -19,10 +19,9 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::container::{ContainerApi, Polling};
 use crate::adapters::platforms::graph::{self, Graph};
 use crate::adapters::platforms::meta_login::LongLivedLogin;
-use crate::model::channels::ChannelKind;
 use crate::model::platforms::{Metrics, Platform};
 use crate::ports::platforms::connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
@@ -148,10 +147,6 @@ impl Connector for Threads {
             display_name: me.name,
             avatar_url: me.threads_profile_picture_url,
         })
-    }
-
-    async fn list_channels(&self, _: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
     async fn revoke(&self, _: &OAuthApp, _: &ChannelAuth, _refresh_token: Option<&str>) -> Result<(), PlatformError> {

@@ -238,6 +238,7 @@ fn mention_of(tweet: &Tweet, includes: &Includes, us: &str, recent_posts: &[Stri
         created_at: tweet.created_at,
         url: Some(url),
         reply_handle: None,
+        referral: None,
     }
 }
 
@@ -253,6 +254,7 @@ fn dm_of(event: &DmEvent, includes: &Includes, us: &str) -> RemoteInteraction {
         created_at: event.created_at,
         url: None,
         reply_handle: Some(event.dm_conversation_id.clone()),
+        referral: None,
     }
 }
 

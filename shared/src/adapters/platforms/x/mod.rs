@@ -21,10 +21,9 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use crate::adapters::platforms::media::{self, Image};
 use crate::adapters::platforms::oauth::{self, ClientAuth, TokenEndpoint};
-use crate::model::channels::ChannelKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::connect::{
-    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, RemoteChannel, TokenGrant,
+    AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, TokenGrant,
 };
 use crate::ports::platforms::{ChannelAuth, PlatformClient, PlatformError, PublishRequest, Published};
 
@@ -196,10 +195,6 @@ impl Connector for X {
             display_name: me.data.name,
             avatar_url: me.data.profile_image_url,
         })
-    }
-
-    async fn list_channels(&self, _auth: &ChannelAuth, profile: &Profile) -> Result<Vec<RemoteChannel>, PlatformError> {
-        Ok(vec![RemoteChannel::the_account(profile, ChannelKind::Profile)])
     }
 
     async fn revoke(

@@ -15,7 +15,9 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::model::error::{Error, Result};
-use crate::ports::store::{IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write, check_transaction};
+use crate::ports::store::{
+    Addition, Document, IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write, check_transaction,
+};
 
 use self::rows::sql_error;
 
@@ -69,6 +71,10 @@ impl RecordStore for SqliteStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<Outcome> {
         check_transaction(&writes)?;
         self.run(|conn| writes::apply_all(conn, &writes))
+    }
+
+    async fn add(&self, document: Document, additions: Vec<Addition>) -> Result<()> {
+        self.run(|conn| writes::add(conn, &document, &additions))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<Value>> {

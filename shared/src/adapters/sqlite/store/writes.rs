@@ -1,12 +1,14 @@
-//! Conditional writes and transactions: each write's condition is checked against the stored
-//! row inside one immediate transaction, so a refused write (or transaction) changes nothing.
+//! Conditional writes, transactions and additions: each write's condition is checked against
+//! the stored row inside one immediate transaction, so a refused write (or transaction) changes
+//! nothing, and an addition reads and writes its row in one too, with no other write between.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use serde_json::Value;
 
-use crate::model::error::Result;
-use crate::ports::store::{Condition, Outcome, Write, sortable_time};
+use crate::model::error::{Error, Result};
+use crate::ports::store::{Addition, Condition, Document, Outcome, Write, sortable_time};
 
-use super::rows::{StoredRow, delete_row, put_row, sql_error, stored_row};
+use super::rows::{StoredRow, delete_row, put_row, record_body, sql_error, stored_row};
 
 /// Applies `writes` in order, all or none: the first whose condition fails rolls back the rest.
 pub(super) fn apply_all(conn: &Connection, writes: &[Write]) -> Result<Outcome> {
@@ -38,4 +40,21 @@ fn holds(condition: Condition, stored: Option<&StoredRow>) -> Result<bool> {
         }
         Condition::InFirstIndex => stored.is_some_and(|row| row.in_first_index),
     })
+}
+
+/// Stores `document` with `additions` added to the stored fields, in one immediate transaction.
+pub(super) fn add(conn: &Connection, document: &Document, additions: &[Addition]) -> Result<()> {
+    let transaction = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql_error("sqlite: starting an addition"))?;
+    let stored = record_body(&transaction, &document.key)?;
+    let mut added = document.clone();
+    let Value::Object(fields) = &mut added.body else {
+        return Err(Error::Internal(format!("sqlite: a {} to add to is not an object", document.key.kind.name())));
+    };
+    for addition in additions {
+        let before = stored.as_ref().and_then(|body| body.get(addition.field)).and_then(Value::as_i64).unwrap_or(0);
+        fields.insert(addition.field.to_string(), Value::from(before + addition.amount));
+    }
+    put_row(&transaction, &added)?;
+    transaction.commit().map_err(sql_error("sqlite: committing an addition"))
 }
