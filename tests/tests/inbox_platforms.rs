@@ -304,6 +304,7 @@ fn pushed(kind: InteractionKind, platform_id: &str) -> RemoteInteraction {
         created_at: OffsetDateTime::now_utc(),
         url: None,
         reply_handle: None,
+        referral: None,
     }
 }
 
