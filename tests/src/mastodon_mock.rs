@@ -18,11 +18,32 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct MastodonMock {
     child: Child,
     pub base_url: String,
+    /// The seed configuration it was started with, removed when it stops.
+    config: Option<PathBuf>,
 }
 
 impl MastodonMock {
     /// Starts an in-memory instance and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(Vec::new(), None).await
+    }
+
+    /// Starts an instance whose users are `accounts` (username, access token) instead of the
+    /// one default user.
+    pub async fn with_accounts(accounts: &[(&str, &str)]) -> Self {
+        let toml: String = accounts
+            .iter()
+            .map(|(username, token)| {
+                format!("[[seed.accounts]]\nusername = \"{username}\"\naccess_token = \"{token}\"\n\n")
+            })
+            .collect();
+        let path = std::env::temp_dir().join(format!("mastodon-mock-{}.toml", ulid::Ulid::new()));
+        std::fs::write(&path, toml).expect("writing the mock's seed configuration");
+        let args = vec!["--config".to_string(), path.display().to_string()];
+        Self::start_with(args, Some(path)).await
+    }
+
+    async fn start_with(extra: Vec<String>, config: Option<PathBuf>) -> Self {
         let binary = binary();
         assert!(
             binary.exists(),
@@ -42,11 +63,12 @@ impl MastodonMock {
                 "--log-level",
                 "warning",
             ])
+            .args(&extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        let mut mock = Self { child, base_url: format!("http://127.0.0.1:{port}") };
+        let mut mock = Self { child, base_url: format!("http://127.0.0.1:{port}"), config };
         mock.wait_until_listening(port).await;
         mock
     }
@@ -67,6 +89,9 @@ impl Drop for MastodonMock {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(config) = &self.config {
+            let _ = std::fs::remove_file(config);
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use posthorn::services::connections::create_sandbox_channels;
 use posthorn::services::inbox::{InboxSettings, sync_inbox};
 use posthorn_testkit::app::Reply;
 use posthorn_testkit::inbox::{InboxApp, WAIT};
+use posthorn_testkit::mastodon_mock::MastodonMock;
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::stores::StoreKind;
 use serde_json::{Value, json};
@@ -70,6 +71,7 @@ on_both_stores!(
     a_rate_limited_instance_backs_off_alone,
     a_hanging_instance_holds_up_no_other_account,
     a_run_past_its_deadline_leaves_the_channels_to_the_next,
+    replies_and_mentions_on_mastodon_mock_arrive_as_signed_events,
 );
 
 async fn a_simulated_comment_on_a_published_post_is_delivered_signed_listed_and_answerable(kind: StoreKind) {
@@ -469,4 +471,49 @@ async fn a_run_past_its_deadline_leaves_the_channels_to_the_next(kind: StoreKind
 
     let next = sync_inbox(&accounts, &InboxSettings::default(), Instant::now() + WAIT).await.unwrap();
     assert_eq!((next.channels, next.interactions), (2, 2), "the next run polls both: {next:?}");
+}
+
+/// Against an independent Mastodon server (mastodon-mock): another user replies to the status
+/// Posthorn published and mentions the account; sync-inbox turns both into verified events.
+async fn replies_and_mentions_on_mastodon_mock_arrive_as_signed_events(kind: StoreKind) {
+    let mock = MastodonMock::with_accounts(&[("posthorn", "posthorn-token"), ("ada", "ada-token")]).await;
+    let f = fixture(kind).await;
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .get(format!("{}/api/v1/accounts/verify_credentials", mock.base_url))
+        .bearer_auth("posthorn-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let our_id = me["id"].as_str().unwrap();
+    let channel = f.watch(Platform::Mastodon, &mock.base_url, our_id, "posthorn", "posthorn-token").await;
+    let post = f.app.call(Method::POST, "/v1/posts", Some(json!({"text": "Launch!", "targets": [channel.id]}))).await;
+    let post_id = post.body["data"]["id"].as_str().unwrap().to_string();
+    posthorn::jobs::process_queue(&f.app.state).await.unwrap();
+    let published = f.app.call(Method::GET, &format!("/v1/posts/{post_id}"), None).await;
+    let status_id = published.body["data"]["targets"][0]["platform_post_id"].as_str().unwrap().to_string();
+
+    let says = |body: Value| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/statuses", mock.base_url);
+        async move {
+            let reply = http.post(url).bearer_auth("ada-token").json(&body).send().await.unwrap();
+            assert!(reply.status().is_success(), "{}", reply.text().await.unwrap_or_default());
+        }
+    };
+    says(json!({"status": "@posthorn congratulations!", "in_reply_to_id": status_id})).await;
+    says(json!({"status": "@posthorn have you seen this?"})).await;
+
+    let report = f.sync().await;
+    assert_eq!(report.interactions, 2, "{report:?}");
+    let comment = &f.verified("comment.received", 1).await[0]["data"];
+    assert_eq!(comment["post_id"], post_id, "the reply to the published status is linked to its post");
+    assert!(comment["content"]["text"].as_str().unwrap().contains("congratulations!"), "{comment}");
+    assert_eq!(comment["author"]["username"], "ada");
+    let mention = &f.verified("mention.received", 1).await[0]["data"];
+    assert!(mention["content"]["text"].as_str().unwrap().contains("have you seen this?"), "{mention}");
+    assert_eq!(f.sync().await.interactions, 0, "nothing new on the next poll");
 }
