@@ -51,6 +51,7 @@ impl InboxApp {
                     posthorn::api::webhooks::routes(),
                     posthorn::api::posts::routes(),
                     posthorn::api::inbox::inbox_routes(),
+                    posthorn::api::connections::connections_routes(),
                 ]
             },
             options,

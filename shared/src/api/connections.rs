@@ -19,6 +19,7 @@ use crate::model::channels::{Channel, ChannelKind};
 use crate::model::connections::{Connection, ConnectionStatus};
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
+use crate::model::inbox::InboxState;
 use crate::model::platforms::Platform;
 use crate::services::connections::connect::{Callback, authorize, complete};
 use crate::services::connections::disconnect::disconnect;
@@ -129,6 +130,33 @@ pub struct ConnectionView {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+    /// How the inbox of each of its watched channels is read (on `GET /v1/connections/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inbox: Option<Vec<ChannelInboxView>>,
+}
+
+/// Where reading one channel's inbox stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelInboxView {
+    channel_id: ChannelId,
+    /// Whether the grant lets Posthorn read the account's DMs; `null` until a poll found out
+    /// (a Bluesky app password made without "Allow access to your direct messages" says `false`).
+    dms_granted: Option<bool>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_polled_at: Option<OffsetDateTime>,
+    /// What the last source that failed said.
+    last_error: Option<String>,
+}
+
+impl From<&InboxState> for ChannelInboxView {
+    fn from(state: &InboxState) -> Self {
+        Self {
+            channel_id: state.channel_id,
+            dms_granted: state.dms_granted,
+            last_polled_at: state.last_polled_at,
+            last_error: state.last_error.clone(),
+        }
+    }
 }
 
 impl From<&Connection> for ConnectionView {
@@ -147,6 +175,7 @@ impl From<&Connection> for ConnectionView {
             expires_at: connection.expires_at,
             created_at: connection.created_at,
             updated_at: connection.updated_at,
+            inbox: None,
         }
     }
 }
@@ -291,7 +320,7 @@ async fn list_connections(
     Ok(axum::Json(List::of(&page)))
 }
 
-/// Read a connection.
+/// Read a connection, with where reading each watched channel's inbox stands.
 #[utoipa::path(get, path = "/{id}", tag = "connections", params(("id" = ConnectionId, Path)), security(("api_key" = [])),
     responses((status = 200, body = Data<ConnectionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -301,7 +330,13 @@ async fn get_connection(
     PathId(id): PathId<ConnectionId>,
 ) -> Result<axum::Json<Data<ConnectionView>>> {
     let connection = get(&state.accounts(), caller.workspace_id, id).await?;
-    Ok(axum::Json(Data { data: ConnectionView::from(&connection) }))
+    let mut inbox = Vec::new();
+    for channel in state.store.connection_channels(caller.workspace_id, id).await? {
+        if let Some(watched) = state.store.get_inbox_state(caller.workspace_id, channel.id).await? {
+            inbox.push(ChannelInboxView::from(&watched));
+        }
+    }
+    Ok(axum::Json(Data { data: ConnectionView { inbox: Some(inbox), ..ConnectionView::from(&connection) } }))
 }
 
 /// Disconnect: revoke at the platform where it allows, delete the connection, its tokens and its
