@@ -23,9 +23,8 @@ use crate::model::channels::ChannelKind;
 use crate::model::inbox::InteractionKind;
 use crate::model::platforms::{ErrorCode, Metrics, Platform};
 use crate::ports::platforms::{
-    AuthorizeRequest, ChannelAuth, ChannelPage, CodeExchange, ConnectMethod, Connector, InboxClient, InboxSource,
-    OAuthApp, PlatformClient, PlatformError, PollFrom, Polled, Profile, PublishRequest, Published, RemoteChannel,
-    ReplyTarget, TokenGrant,
+    AuthorizeRequest, ChannelAuth, ChannelPage, CodeExchange, ConnectMethod, Connector, InboxClient, OAuthApp,
+    PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, ReplyTarget, TokenGrant,
 };
 
 pub struct Sandbox;
@@ -74,20 +73,6 @@ pub fn new_platform_id() -> String {
 impl InboxClient for Sandbox {
     fn platform(&self) -> Platform {
         Platform::Sandbox
-    }
-
-    fn sources(&self) -> &'static [InboxSource] {
-        &[]
-    }
-
-    async fn poll(
-        &self,
-        _auth: &ChannelAuth,
-        _source: &InboxSource,
-        _from: &PollFrom,
-        _recent_posts: &[String],
-    ) -> Result<Polled, PlatformError> {
-        Ok(Polled { items: Vec::new(), cursor: None, more: false })
     }
 
     fn replies_to(&self, _kind: InteractionKind) -> bool {

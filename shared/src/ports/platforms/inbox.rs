@@ -76,19 +76,24 @@ pub struct ReplyTarget {
 pub trait InboxClient: Send + Sync {
     fn platform(&self) -> Platform;
 
-    /// The sources it is polled through; none where interactions arrive only by push.
-    fn sources(&self) -> &'static [InboxSource];
+    /// The sources it is polled through; none (the default) where interactions arrive only by
+    /// push.
+    fn sources(&self) -> &'static [InboxSource] {
+        &[]
+    }
 
     /// The next page of `source` for the channel `auth` acts as. `recent_posts` are the
     /// platform ids of the channel's recently published posts, for platforms whose comments are
     /// read per post (LinkedIn, Threads).
     async fn poll(
         &self,
-        auth: &ChannelAuth,
-        source: &InboxSource,
-        from: &PollFrom,
-        recent_posts: &[String],
-    ) -> Result<Polled, PlatformError>;
+        _auth: &ChannelAuth,
+        _source: &InboxSource,
+        _from: &PollFrom,
+        _recent_posts: &[String],
+    ) -> Result<Polled, PlatformError> {
+        Ok(Polled { items: Vec::new(), cursor: None, more: false })
+    }
 
     /// Whether the platform's API lets apps answer an interaction of `kind`.
     fn replies_to(&self, kind: InteractionKind) -> bool;

@@ -9,28 +9,12 @@ use async_trait::async_trait;
 use super::Facebook;
 use crate::model::inbox::InteractionKind;
 use crate::model::platforms::Platform;
-use crate::ports::platforms::{
-    ChannelAuth, InboxClient, InboxSource, PlatformError, PollFrom, Polled, Published, ReplyTarget,
-};
+use crate::ports::platforms::{ChannelAuth, InboxClient, PlatformError, Published, ReplyTarget};
 
 #[async_trait]
 impl InboxClient for Facebook {
     fn platform(&self) -> Platform {
         Platform::Facebook
-    }
-
-    fn sources(&self) -> &'static [InboxSource] {
-        &[]
-    }
-
-    async fn poll(
-        &self,
-        _: &ChannelAuth,
-        _: &InboxSource,
-        _: &PollFrom,
-        _: &[String],
-    ) -> Result<Polled, PlatformError> {
-        Ok(Polled { items: Vec::new(), cursor: None, more: false })
     }
 
     fn replies_to(&self, kind: InteractionKind) -> bool {
