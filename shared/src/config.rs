@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::adapters::ai::{AiConfig, OpenAiConfig};
 use crate::adapters::platforms::PlatformSettings;
+use crate::adapters::platforms::push::MetaAppSecret;
 use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
@@ -196,7 +197,10 @@ impl Config {
                 .filter(|setting| {
                     matches!(setting.platform, Platform::Facebook | Platform::Instagram | Platform::Threads)
                 })
-                .filter_map(|setting| setting.client_secret.clone())
+                .filter_map(|setting| {
+                    let secret = setting.client_secret.clone()?;
+                    Some(MetaAppSecret { platform: setting.platform, secret })
+                })
                 .collect(),
             x_consumer_secret: var("POSTHORN_X_CONSUMER_SECRET"),
         };
@@ -226,7 +230,7 @@ impl Config {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PushSecrets {
     pub meta_verify_token: Option<String>,
-    pub meta_app_secrets: Vec<String>,
+    pub meta_app_secrets: Vec<MetaAppSecret>,
     pub x_consumer_secret: Option<String>,
 }
 

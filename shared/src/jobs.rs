@@ -1,6 +1,7 @@
 //! The scheduled functions' work: process-queue (every minute: sweep the webhook outbox, fetch
-//! due feeds, run due automations, publish due posts — each step bounded in time), and the dev
-//! server's timers that run it and sync-post-metrics in-process, and its delivery worker loop.
+//! due feeds, run due automations, publish due posts, go on with data deletions — each step
+//! bounded in time), and the dev server's timers that run it and sync-post-metrics in-process,
+//! and its delivery worker loop.
 //! This is composition: it hands each service the ports it uses.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::app::AppState;
 use crate::model::error::Result;
 use crate::ports::queue::MAX_BATCH;
 use crate::services::automations::{ScheduleReport, run_due_automations};
+use crate::services::connections::revoke::resume_data_deletions;
 use crate::services::feeds::{FeedReport, fetch_due_sources};
 use crate::services::inbox::{InboxSettings, sync_inbox};
 use crate::services::metrics::MetricsSettings;
@@ -30,6 +32,8 @@ pub struct ProcessQueueReport {
     pub published_posts: usize,
     /// Deliveries re-enqueued by the outbox sweep.
     pub requeued_deliveries: usize,
+    /// Data deletions a platform asked for that this run completed.
+    pub data_deletions_completed: usize,
 }
 
 /// How many due posts one run takes up.
@@ -62,8 +66,9 @@ pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<
         ScheduleReport::default()
     });
     let published_posts = publish_due(&state.accounts(), DUE_POSTS_PER_RUN, deadline).await?;
+    let data_deletions_completed = resume_data_deletions(&state.accounts(), deadline.into()).await?;
     let requeued_deliveries = swept?;
-    Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries })
+    Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries, data_deletions_completed })
 }
 
 /// Runs process-queue every `period`, and at once when a post is due now, until `shutdown` (the

@@ -150,10 +150,21 @@ impl TestApp {
     /// A channel on `platform` in this app's workspace, with a connection of `status` to
     /// `https://social.example`, written to the store as import-channels would.
     pub async fn channel_on(&self, platform: Platform, platform_channel_id: &str, status: ConnectionStatus) -> Channel {
+        self.channel_of_user(platform, "1", platform_channel_id, status).await
+    }
+
+    /// Like [`Self::channel_on`], the connection being the platform account `platform_user_id`.
+    pub async fn channel_of_user(
+        &self,
+        platform: Platform,
+        platform_user_id: &str,
+        platform_channel_id: &str,
+        status: ConnectionStatus,
+    ) -> Channel {
         let now = self.state.clock.now();
         let connection = Connection {
             base_url: "https://social.example".into(),
-            platform_user_id: "1".into(),
+            platform_user_id: platform_user_id.into(),
             username: "posthorn".into(),
             status,
             ..Connection::new(self.workspace_id, platform, self.state.secrets.seal("token"), now)
@@ -196,8 +207,14 @@ impl TestApp {
     pub async fn request(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.expect("infallible router");
         let status = response.status();
+        let html =
+            response.headers().get("content-type").is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON response") };
+        let body = match () {
+            _ if bytes.is_empty() => Value::Null,
+            _ if html => Value::String(String::from_utf8(bytes.to_vec()).expect("UTF-8 page")),
+            _ => serde_json::from_slice(&bytes).expect("JSON response"),
+        };
         Reply { status, body }
     }
 }

@@ -3,16 +3,20 @@
 //! subscription check, a Page's DM and comment and a DM's delivery, Instagram comments, X's CRC
 //! and its mention and DM events arrive as signed inbox events; a delivery the platform retries
 //! fires nothing twice; a bad or missing signature is a 401 and stores nothing; entries of kinds
-//! Posthorn does not read are counted, never an error.
+//! Posthorn does not read are counted, never an error. Meta's deauthorize and data-deletion
+//! callbacks, with `signed_request`s built as Meta builds them, revoke the account's connections
+//! or delete what Posthorn keeps for it, once however often Meta retries.
 
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use posthorn::adapters::platforms::push::MetaAppSecret;
 use posthorn::config::PushSecrets;
 use posthorn::model::connections::ConnectionStatus;
 use posthorn::model::platforms::Platform;
+use posthorn::services::connections::revoke::delete_account_data;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::receiver::Receiver;
@@ -41,7 +45,10 @@ struct Fixture {
 async fn fixture(kind: StoreKind) -> Fixture {
     let push = PushSecrets {
         meta_verify_token: Some(VERIFY_TOKEN.into()),
-        meta_app_secrets: vec!["another-app-secret".into(), META_SECRET.into()],
+        meta_app_secrets: vec![
+            MetaAppSecret { platform: Platform::Threads, secret: "another-app-secret".into() },
+            MetaAppSecret { platform: Platform::Facebook, secret: META_SECRET.into() },
+        ],
         x_consumer_secret: Some(X_SECRET.into()),
     };
     let options =
@@ -52,6 +59,7 @@ async fn fixture(kind: StoreKind) -> Fixture {
                 posthorn::api::webhooks::routes(),
                 posthorn::api::inbox::inbox_routes(),
                 posthorn::api::platform_webhooks::platform_webhooks_routes(),
+                posthorn::api::posts::routes(),
             ]
         },
         options,
@@ -83,6 +91,23 @@ impl Fixture {
             .await
     }
 
+    /// POSTs a Meta callback's form body: `signed_request`, signed with `secret`.
+    async fn callback(&self, route: &str, secret: &str, user_id: &str) -> Reply {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = json!({"algorithm": "HMAC-SHA256", "expires": 1291840400, "issued_at": 1291836800,
+            "user_id": user_id});
+        let payload = b64.encode(payload.to_string());
+        let signed_request = format!("{}.{payload}", b64.encode(hmac(secret, payload.as_bytes())));
+        let request = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri(route)
+            .header("host", "push.posthorn.example")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!("signed_request={signed_request}")))
+            .unwrap();
+        self.app.request(request).await
+    }
+
     async fn interactions(&self) -> Vec<Value> {
         let reply = self.app.call(Method::GET, "/v1/interactions?limit=100", None).await;
         reply.body["data"].as_array().unwrap().clone()
@@ -108,6 +133,9 @@ on_both_stores!(
     unsigned_or_missigned_pushes_are_refused_and_store_nothing,
     the_subscription_checks_answer_only_the_configured_secrets,
     x_mentions_and_dms_arrive_for_the_subscribed_user,
+    meta_deauthorize_revokes_the_accounts_connections_once,
+    meta_data_deletion_deletes_the_account_and_shows_its_status,
+    a_data_deletion_cut_short_is_finished_by_process_queue,
 );
 
 async fn a_signed_meta_push_arrives_once_however_often_it_is_retried(kind: StoreKind) {
@@ -213,4 +241,95 @@ async fn x_mentions_and_dms_arrive_for_the_subscribed_user(kind: StoreKind) {
     assert_eq!(f.receiver.events("comment.received", 1, WAIT).await[0]["data"]["author"]["username"], "ada");
     assert_eq!(f.receiver.events("dm.received", 1, WAIT).await[0]["data"]["content"]["text"], "Hello World!");
     assert_eq!(f.x(&body).await.body["data"]["duplicates"], 2);
+}
+
+fn unique_user() -> String {
+    format!("{}", 100_000_000 + u64::from(rand_suffix()))
+}
+
+fn rand_suffix() -> u32 {
+    ulid::Ulid::new().random() as u32
+}
+
+async fn meta_deauthorize_revokes_the_accounts_connections_once(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let user = unique_user();
+    let page = f.app.channel_of_user(Platform::Facebook, &user, PAGE, ConnectionStatus::Active).await;
+
+    let forged = f.callback("/platform-webhooks/v1/meta/deauthorize", "not-the-secret", &user).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{forged:?}");
+    let stored = f.app.store().get_connection(page.workspace_id, page.connection_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Active, "a forged callback changes nothing");
+
+    let reply = f.callback("/platform-webhooks/v1/meta/deauthorize", META_SECRET, &user).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["data"]["revoked"], 1);
+    let event = &f.receiver.events("account.disconnected", 1, WAIT).await[0]["data"];
+    assert_eq!(event["account_id"], page.connection_id.to_string());
+    assert_eq!(event["reason"], "revoked_on_platform");
+    let stored = f.app.store().get_connection(page.workspace_id, page.connection_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Revoked);
+
+    let retried = f.callback("/platform-webhooks/v1/meta/deauthorize", META_SECRET, &user).await;
+    assert_eq!(retried.body["data"]["revoked"], 0, "Meta's retry revokes nothing more: {retried:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(f.receiver.events("account.disconnected", 1, WAIT).await.len(), 1, "one event");
+
+    let post = json!({"text": "hello", "targets": [page.id]});
+    let refused = f.app.call(Method::POST, "/v1/posts", Some(post)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(refused.body.to_string().contains("reconnect"), "{}", refused.body);
+}
+
+async fn meta_data_deletion_deletes_the_account_and_shows_its_status(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let user = unique_user();
+    let page = f.app.channel_of_user(Platform::Facebook, &user, PAGE, ConnectionStatus::Active).await;
+    assert_eq!(f.meta(&page_push()).await.body["data"]["stored"], 2);
+    assert_eq!(f.interactions().await.len(), 2);
+
+    let reply = f.callback("/platform-webhooks/v1/meta/data-deletion", META_SECRET, &user).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let code = reply.body["confirmation_code"].as_str().unwrap().to_string();
+    assert!(code.starts_with("del_"), "{code}");
+    let url = reply.body["url"].as_str().unwrap();
+    assert_eq!(url, format!("https://push.posthorn.example/platform-webhooks/v1/meta/data-deletion/{code}"));
+
+    let store = f.app.store();
+    assert_eq!(store.get_connection(page.workspace_id, page.connection_id).await.unwrap(), None);
+    assert_eq!(store.get_channel(page.workspace_id, page.id).await.unwrap(), None);
+    assert!(f.interactions().await.is_empty(), "the interactions received on the page are deleted");
+    let event = &f.receiver.events("account.disconnected", 1, WAIT).await[0]["data"];
+    assert_eq!((event["reason"].as_str(), event["data_deleted"].as_bool()), (Some("revoked_on_platform"), Some(true)));
+
+    let status = f.app.send(Method::GET, &format!("/platform-webhooks/v1/meta/data-deletion/{code}"), None, None).await;
+    assert_eq!(status.status, StatusCode::OK, "{status:?}");
+    let page_text = status.body.as_str().unwrap();
+    assert!(page_text.contains("Your data has been deleted"), "{page_text}");
+    assert!(page_text.contains("1 connected account(s) and 2 received"), "{page_text}");
+    let unknown = f.app.send(Method::GET, "/platform-webhooks/v1/meta/data-deletion/del_nothing", None, None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    let forged = f.callback("/platform-webhooks/v1/meta/data-deletion", "not-the-secret", &user).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_data_deletion_cut_short_is_finished_by_process_queue(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let user = unique_user();
+    let page = f.app.channel_of_user(Platform::Facebook, &user, PAGE, ConnectionStatus::Active).await;
+    f.meta(&page_push()).await;
+    let accounts = f.app.state.accounts();
+    let past = tokio::time::Instant::now();
+    let deletion = delete_account_data(&accounts, Platform::Facebook, &user, past).await.unwrap();
+    assert_eq!(deletion.completed_at, None, "its deadline had passed: {deletion:?}");
+    assert_eq!(deletion.connections_deleted, 1);
+    assert_eq!(f.app.store().get_connection(page.workspace_id, page.connection_id).await.unwrap(), None);
+    assert_eq!(f.interactions().await.len(), 2, "not purged yet");
+
+    posthorn::jobs::process_queue(&f.app.state).await.unwrap();
+    let done = f.app.store().get_data_deletion(&deletion.code).await.unwrap().unwrap();
+    assert!(done.completed_at.is_some(), "{done:?}");
+    assert_eq!((done.interactions_deleted, done.platform_user_id), (2, None));
+    assert!(f.interactions().await.is_empty());
 }

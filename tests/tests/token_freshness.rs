@@ -3,7 +3,9 @@
 //! and metrics keep working through a simulated day — a token about to expire is refreshed
 //! first, a token the platform refuses early is refreshed once and the call retried once — and a
 //! connection becomes expired (token.expired, once) only when the refresh itself is refused. A
-//! /sync and a publish at the same moment spend the refresh token once.
+//! /sync and a publish at the same moment spend the refresh token once. A token the platform
+//! says was revoked, refused again after a refresh, ends the connection as revoked instead, with
+//! one account.disconnected (`revoked_on_platform`) and no token.expired.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use posthorn::ports::platforms::OAuthApp;
 use posthorn::services::metrics::{MetricsReport, MetricsSettings, sync_post_metrics};
 use posthorn_testkit::on_both_stores;
 use posthorn_testkit::platforms::outbound;
-use posthorn_testkit::publishing::PostsFixture;
+use posthorn_testkit::publishing::{PostsFixture, ids};
 use posthorn_testkit::stores::StoreKind;
 use posthorn_testkit::x_fake::{USER_ID, USERNAME, XFake};
 use serde_json::{Value, json};
@@ -109,6 +111,7 @@ on_both_stores!(
     a_token_refused_early_is_refreshed_once_and_the_call_retried_once,
     a_refused_refresh_expires_the_connection_and_fires_token_expired_once,
     a_concurrent_sync_and_publish_spend_the_refresh_token_once,
+    a_token_the_platform_says_was_revoked_ends_the_connection_as_revoked,
 );
 
 async fn publishing_and_metrics_keep_working_through_a_day_of_two_minute_tokens(kind: StoreKind) {
@@ -187,4 +190,38 @@ async fn a_concurrent_sync_and_publish_spend_the_refresh_token_once(kind: StoreK
     assert_eq!(fixture.posts.get(post["id"].as_str().unwrap()).await["status"], "published");
     assert_eq!(fixture.fake.refreshes(), 1, "one refresh for both");
     assert_eq!(fixture.fake.reused_refresh_tokens(), 0);
+}
+
+async fn a_token_the_platform_says_was_revoked_ends_the_connection_as_revoked(kind: StoreKind) {
+    let sandbox = Arc::new(posthorn::adapters::platforms::Sandbox);
+    let posts = PostsFixture::with_registry(kind, Vec::new(), |registry| {
+        registry
+            .with_connectors(vec![sandbox])
+            .with_app(Platform::Sandbox, posthorn::adapters::platforms::sandbox::app())
+    })
+    .await;
+    let channels = posts.sandbox(2).await;
+    let post = posts.create(json!({"text": "Bye #fail:auth_revoked:sandbox-1", "targets": ids(&channels)})).await;
+    posts.run_process_queue().await;
+
+    let post = posts.get(post["id"].as_str().unwrap()).await;
+    assert_eq!(post["status"], "failed", "{post}");
+    for target in post["targets"].as_array().unwrap() {
+        assert_eq!(target["error"]["code"], "auth_revoked", "both channels are on the revoked connection: {target}");
+    }
+    let store = posts.app.store();
+    let connection = store.get_connection(channels[0].workspace_id, channels[0].connection_id).await.unwrap().unwrap();
+    assert_eq!(connection.status, ConnectionStatus::Revoked);
+    let disconnected = posts.events("account.disconnected", 1).await;
+    assert_eq!(disconnected[0]["data"]["reason"], "revoked_on_platform");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = posts.receiver.received();
+    let count = |event: &str| received.iter().filter(|request| request.header("x-posthorn-event") == event).count();
+    assert_eq!((count("account.disconnected"), count("token.expired")), (1, 0));
+
+    let refused = posts
+        .app
+        .call(axum::http::Method::POST, "/v1/posts", Some(json!({"text": "again", "targets": ids(&channels)})))
+        .await;
+    assert!(refused.body.to_string().contains("reconnect"), "{refused:?}");
 }

@@ -1,13 +1,13 @@
 //! Connections: the accounts a workspace connected, with their tokens sealed; the single-use
-//! OAuth `state` of a consent in progress; and the OAuth clients registered on instances
-//! (Mastodon).
+//! OAuth `state` of a consent in progress; the OAuth clients registered on instances
+//! (Mastodon); and the data deletions a platform asked for on behalf of its user.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::model::crypto::Sealed;
-use crate::model::ids::{ConnectionId, WorkspaceId};
+use crate::model::ids::{ChannelId, ConnectionId, WorkspaceId};
 use crate::model::platforms::{InstanceLimits, Platform};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -16,6 +16,9 @@ pub enum ConnectionStatus {
     Active,
     /// A refresh failed for good; the user must reconnect.
     Expired,
+    /// The user removed Posthorn's access on the platform (its deauthorize callback, or a token
+    /// the platform says was revoked); the user must reconnect.
+    Revoked,
 }
 
 /// A connected account. Tokens are sealed (AES-256-GCM) and never leave the process in clear.
@@ -142,5 +145,41 @@ impl InstanceApp {
 
     pub fn own_key(&self) -> String {
         Self::key(self.platform, &self.base_url, &self.redirect_uri)
+    }
+}
+
+/// A deletion of everything Posthorn kept for one platform account, asked for by the platform on
+/// its user's behalf (Meta's data-deletion callback). The connections, their tokens and channels
+/// go at once; the interactions received on those channels are deleted channel by channel, and
+/// `channels_to_purge` holds those still to do, so a deletion cut short by its deadline resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataDeletion {
+    /// The confirmation code handed to the platform, and the key of the status page.
+    pub code: String,
+    pub platform: Platform,
+    /// Whose data: kept only until the deletion completes.
+    pub platform_user_id: Option<String>,
+    pub connections_deleted: u32,
+    pub interactions_deleted: u64,
+    pub channels_to_purge: Vec<ChannelToPurge>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    /// Bumped by every write; writes are conditional on it.
+    pub version: u64,
+}
+
+/// A deleted channel whose received interactions are still to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelToPurge {
+    pub workspace_id: WorkspaceId,
+    pub channel_id: ChannelId,
+}
+
+impl DataDeletion {
+    /// A new confirmation code: random, unguessable, and safe in a URL path.
+    pub fn new_code() -> String {
+        format!("del_{}", ulid::Ulid::new().to_string().to_lowercase())
     }
 }

@@ -63,7 +63,8 @@ pub struct MetricsReport {
     pub posts_changed: usize,
     /// Targets skipped because their connection was rate limited.
     pub rate_limited: usize,
-    /// Connections this run marked expired (one token.expired each).
+    /// Connections this run ended: expired (one token.expired each) or revoked (one
+    /// account.disconnected each).
     pub connections_expired: usize,
     /// Targets whose read failed otherwise; tried again at the next interval.
     pub failed: usize,
@@ -172,7 +173,7 @@ async fn read_target(
         Ok(account) => account,
         Err(error) => return failed(post, target, &error, run),
     };
-    if connection.status == ConnectionStatus::Expired || run.expired.contains(&connection.id) {
+    if connection.status != ConnectionStatus::Active || run.expired.contains(&connection.id) {
         return Reading::Nothing;
     }
     if let Some(retry_at) = run.rate_limited.get(&connection.id) {
@@ -200,9 +201,9 @@ async fn read_target(
             run.rate_limited.insert(connection_id, retry_at);
             Reading::RetryAt(retry_at)
         }
-        Err(CallError::Expired { expired_now, .. }) => {
+        Err(CallError::Ended { ended_now, .. }) => {
             run.expired.insert(connection_id);
-            run.report.connections_expired += usize::from(expired_now);
+            run.report.connections_expired += usize::from(ended_now);
             Reading::Nothing
         }
         Err(error) => failed(post, target, &PlatformError::from(error), run),

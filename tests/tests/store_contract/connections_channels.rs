@@ -19,6 +19,7 @@ contract!(
     concurrent_takes_of_one_oauth_state_get_it_once,
     duplicate_oauth_state_conflicts,
     instance_apps_are_kept_per_workspace_and_key,
+    connections_of_one_platform_account_are_found_across_workspaces,
 );
 
 /// An active connection with every optional field empty.
@@ -353,4 +354,27 @@ async fn instance_apps_are_kept_per_workspace_and_key(store: &dyn Store) {
     let replaced = InstanceApp { app: SealedApp { client_id: "client-2".into(), client_secret: None }, ..app };
     store.put_instance_app(&replaced).await.unwrap();
     assert_eq!(store.get_instance_app(workspace, &key).await.unwrap(), Some(replaced));
+}
+
+async fn connections_of_one_platform_account_are_found_across_workspaces(store: &dyn Store) {
+    let account = format!("user-{}", ulid::Ulid::new());
+    let of = |platform: Platform, user: &str| Connection {
+        platform,
+        platform_user_id: user.to_string(),
+        ..connection(WorkspaceId::new())
+    };
+    let (first, second) = (of(Platform::Facebook, &account), of(Platform::Facebook, &account));
+    for other in [of(Platform::Instagram, &account), of(Platform::Facebook, ""), first.clone(), second.clone()] {
+        store.create_connection(&other).await.unwrap();
+    }
+    let ids = |found: Vec<Connection>| found.into_iter().map(|c| c.id).collect::<std::collections::BTreeSet<_>>();
+    let found = store.connections_of_account(Platform::Facebook, &account).await.unwrap();
+    assert_eq!(ids(found), [first.id, second.id].into_iter().collect());
+
+    let revoked = next_connection(&first, |c| c.status = ConnectionStatus::Revoked);
+    store.update_connection(&revoked, first.version).await.unwrap();
+    store.delete_connection(second.workspace_id, second.id).await.unwrap();
+    let found = store.connections_of_account(Platform::Facebook, &account).await.unwrap();
+    assert_eq!(found, vec![revoked]);
+    assert!(store.connections_of_account(Platform::Facebook, "").await.unwrap().is_empty());
 }

@@ -78,6 +78,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::Interaction => "INTERACTION#",
         Kind::InboxState => "INBOX#",
         Kind::HourlyOutcomes => "OUTCOMES#",
+        Kind::DataDeletion => "DATADELETION",
     }
 }
 

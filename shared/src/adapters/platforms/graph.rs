@@ -261,11 +261,13 @@ impl GraphError {
     }
 }
 
-/// Subcodes that decide alone: those of a session Meta refuses, and Instagram's 2207xxx
+/// Subcodes that decide alone: those of a session Meta refuses (458, "the user has not authorized
+/// the application": they removed it, so the grant is revoked), and Instagram's 2207xxx
 /// publishing errors.
 fn classify_subcode(subcode: i64) -> Option<ErrorCode> {
     match subcode {
-        458 | 459 | 460 | 463 | 464 | 467 | 492 => Some(ErrorCode::AuthExpired),
+        458 => Some(ErrorCode::AuthRevoked),
+        459 | 460 | 463 | 464 | 467 | 492 => Some(ErrorCode::AuthExpired),
         2207042 => Some(ErrorCode::RateLimited),
         2207051 => Some(ErrorCode::ContentRejected),
         2207001 | 2207003 | 2207008 | 2207027 | 2207032 | 2207053 => Some(ErrorCode::PlatformUnavailable),
@@ -360,6 +362,9 @@ mod tests {
         let expired = answer(400, 190, None, "Error validating access token: Session has expired");
         assert_eq!(expired.code, ErrorCode::AuthExpired);
         assert_eq!(answer(400, 190, Some(463), "Session has expired").code, ErrorCode::AuthExpired);
+        let removed =
+            answer(400, 190, Some(458), "Error validating access token: The user has not authorized application 1.");
+        assert_eq!(removed.code, ErrorCode::AuthRevoked);
         let cases = [
             (403, 10, "(#10) Application does not have permission for this action"),
             (403, 200, "(#200) Requires pages_manage_posts permission to manage the object"),

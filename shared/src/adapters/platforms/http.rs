@@ -171,6 +171,7 @@ pub fn error_from<D: ErrorDialect>(response: &FullResponse) -> PlatformError {
         .unwrap_or_else(|| PlatformMessage::new(None, fallback_text(response)));
     let body = serde_json::from_slice::<serde_json::Value>(&response.body).unwrap_or_default();
     let code = D::decide(&body, &message).unwrap_or_else(|| match response.status {
+        401 if mentions(&message.text, &["revoked"]) => ErrorCode::AuthRevoked,
         401 => ErrorCode::AuthExpired,
         429 => ErrorCode::RateLimited,
         500.. => ErrorCode::PlatformUnavailable,
@@ -259,6 +260,16 @@ mod tests {
             let error = error_from::<Plain>(&response(status, &[], r#"{"error":"said so"}"#));
             assert_eq!((error.code, error.message.as_str()), (code, "said so"), "{status}");
         }
+    }
+
+    #[test]
+    fn a_refused_token_the_platform_says_was_revoked_is_a_revocation() {
+        let mastodon = error_from::<Plain>(&response(401, &[], r#"{"error":"The access token was revoked"}"#));
+        assert_eq!(mastodon.code, ErrorCode::AuthRevoked);
+        let linkedin = r#"{"error":"The token used in the request has been revoked by the user"}"#;
+        assert_eq!(error_from::<Plain>(&response(401, &[], linkedin)).code, ErrorCode::AuthRevoked);
+        let invalid = error_from::<Plain>(&response(401, &[], r#"{"error":"The access token is invalid"}"#));
+        assert_eq!(invalid.code, ErrorCode::AuthExpired);
     }
 
     #[test]

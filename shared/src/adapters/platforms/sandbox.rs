@@ -42,9 +42,10 @@ pub fn app() -> OAuthApp {
     OAuthApp { client_id: "posthorn-sandbox".into(), client_secret: None }
 }
 
-const CODES: [(&str, ErrorCode); 7] = [
+const CODES: [(&str, ErrorCode); 8] = [
     ("rate_limited", ErrorCode::RateLimited),
     ("auth_expired", ErrorCode::AuthExpired),
+    ("auth_revoked", ErrorCode::AuthRevoked),
     ("invalid_media", ErrorCode::InvalidMedia),
     ("content_rejected", ErrorCode::ContentRejected),
     ("content_too_long", ErrorCode::ContentTooLong),

@@ -77,9 +77,18 @@ pub struct Metrics {
 pub enum ErrorCode {
     RateLimited,
     AuthExpired,
+    /// The user removed Posthorn's access on the platform; the connection is revoked.
+    AuthRevoked,
     InvalidMedia,
     ContentRejected,
     ContentTooLong,
     PlatformUnavailable,
     PlatformError,
+}
+
+impl ErrorCode {
+    /// The platform refused the token: worth one refresh before giving up.
+    pub fn is_refused_token(self) -> bool {
+        matches!(self, Self::AuthExpired | Self::AuthRevoked)
+    }
 }

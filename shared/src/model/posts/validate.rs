@@ -13,8 +13,8 @@ use crate::model::platforms::{Limits, MediaItem, Platform};
 /// One rule a post breaks on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
-    /// `text_too_long`, `too_many_media`, `unsupported_media_type`, `media_required` or
-    /// `connection_expired`.
+    /// `text_too_long`, `too_many_media`, `unsupported_media_type`, `media_required`,
+    /// `connection_expired` or `connection_revoked`.
     pub rule: &'static str,
     pub message: String,
 }
@@ -64,11 +64,16 @@ pub fn check_target(
     if limits.requires_image && media.is_empty() {
         problems.push(Problem { rule: "media_required", message: format!("{name} requires at least one image") });
     }
-    if connection_status == ConnectionStatus::Expired {
-        problems.push(Problem {
+    match connection_status {
+        ConnectionStatus::Active => {}
+        ConnectionStatus::Expired => problems.push(Problem {
             rule: "connection_expired",
             message: format!("the {name} connection of this channel expired; reconnect it"),
-        });
+        }),
+        ConnectionStatus::Revoked => problems.push(Problem {
+            rule: "connection_revoked",
+            message: format!("the {name} account of this channel removed Posthorn's access; reconnect it"),
+        }),
     }
     TargetReport { channel_id: channel.id, platform, problems }
 }

@@ -5,7 +5,7 @@ use sha2::Digest;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
 use crate::model::channels::{Channel, ChannelImport};
-use crate::model::connections::{Connection, InstanceApp, OAuthState};
+use crate::model::connections::{Connection, DataDeletion, InstanceApp, OAuthState};
 use crate::model::error::Result;
 use crate::model::ids::{
     AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
@@ -35,6 +35,9 @@ pub const DUE_SOURCE: &str = "DUE_SOURCE";
 /// Second index: automations with a `next_run_at`, by that time.
 pub const DUE_AUTOMATION: &str = "DUE_AUTOMATION";
 
+/// Second index: data deletions not yet completed, by when they were asked for.
+pub const DATA_DELETIONS_PENDING: &str = "DATA_DELETIONS_PENDING";
+
 /// Second index: channels whose inbox is polled, by when they are next due.
 pub const INBOX_DUE: &str = "INBOX_DUE";
 
@@ -47,6 +50,12 @@ pub fn workspace_inbox(workspace: WorkspaceId) -> String {
 /// workspace: where a platform's push for it goes.
 pub fn platform_channel(platform: crate::model::platforms::Platform, platform_channel_id: &str) -> String {
     format!("CHANNEL#{}#{platform_channel_id}", platform.as_str())
+}
+
+/// First-index partition of the connections of one platform account, in any workspace: whom a
+/// platform's deauthorize or data-deletion callback is about.
+pub fn platform_account(platform: crate::model::platforms::Platform, platform_user_id: &str) -> String {
+    format!("ACCOUNT#{}#{platform_user_id}", platform.as_str())
 }
 
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
@@ -67,6 +76,11 @@ pub fn unused_entries(workspace: WorkspaceId, source: SourceId) -> String {
 /// The key of a workspace record: the workspace is its own, and it has no id within it.
 pub fn workspace_key(id: WorkspaceId) -> RecordKey {
     RecordKey { kind: Kind::Workspace, workspace: Some(id), id: String::new() }
+}
+
+/// The key of a data deletion: found by its code alone, from the status page.
+pub fn data_deletion_key(code: &str) -> RecordKey {
+    RecordKey { kind: Kind::DataDeletion, workspace: None, id: code.to_string() }
 }
 
 /// The key of an API key, found by its hash before its workspace is known.
@@ -181,6 +195,14 @@ impl Record for Connection {
 
     fn version(&self) -> Option<u64> {
         Some(self.version)
+    }
+
+    /// By its platform account, across workspaces, once the profile is known.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        Ok((!self.platform_user_id.is_empty()).then(|| IndexEntry {
+            partition: platform_account(self.platform, &self.platform_user_id),
+            sort: self.id.to_string(),
+        }))
     }
 }
 
@@ -365,5 +387,26 @@ impl Record for InboxState {
     /// While it is polled: what sync-inbox takes up.
     fn second_index(&self) -> Result<Option<IndexEntry>> {
         self.next_poll_at.map(|due| due_entry(INBOX_DUE, due, &self.channel_id)).transpose()
+    }
+}
+
+impl Record for DataDeletion {
+    const KIND: Kind = Kind::DataDeletion;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        data_deletion_key(&self.code)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    /// Until completed: what resuming deletions reads.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        match self.completed_at {
+            None => due_entry(DATA_DELETIONS_PENDING, self.requested_at, &self.code).map(Some),
+            Some(_) => Ok(None),
+        }
     }
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::model::automations::{Automation, FeedEntry, Run, Source};
 use crate::model::channels::{Channel, ChannelImport};
-use crate::model::connections::{Connection, InstanceApp, OAuthState};
+use crate::model::connections::{Connection, DataDeletion, InstanceApp, OAuthState};
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{
@@ -24,7 +24,7 @@ use crate::model::workspaces::{ApiKey, Workspace};
 use super::core::{
     Addition, Condition, FieldIs, Index, IndexQuery, Kind, Order, Outcome, RecordStore, SortRange, Write,
 };
-use super::kinds::{self, api_key_key, workspace_key};
+use super::kinds::{self, api_key_key, data_deletion_key, workspace_key};
 use super::records::{Record, key_of, records};
 use super::{
     DeliveryFilter, InteractionFilter, MAX_DELIVERIES_PER_EVENT, Page, PageRequest, parse_cursor, sortable_time,
@@ -544,6 +544,31 @@ pub trait Store: RecordStore {
     /// The channels, in any workspace, that are `platform`'s account or page `platform_channel_id`.
     async fn channels_on_platform(&self, platform: Platform, platform_channel_id: &str) -> Result<Vec<Channel>> {
         let partition = kinds::platform_channel(platform, platform_channel_id);
+        records(self.core()).in_index(IndexQuery::all_of(Index::First, partition)).await
+    }
+
+    /// `Conflict` if one with its code exists.
+    async fn create_data_deletion(&self, deletion: &DataDeletion) -> Result<()> {
+        records(self.core()).create(deletion).await
+    }
+
+    async fn get_data_deletion(&self, code: &str) -> Result<Option<DataDeletion>> {
+        records(self.core()).get_key(&data_deletion_key(code)).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_data_deletion(&self, deletion: &DataDeletion, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(deletion, expected_version).await
+    }
+
+    /// Data deletions not completed yet, oldest first.
+    async fn pending_data_deletions(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<DataDeletion>> {
+        records(self.core()).due(Index::Second, kinds::DATA_DELETIONS_PENDING, now, limit).await
+    }
+
+    /// Every workspace's connection of one platform account.
+    async fn connections_of_account(&self, platform: Platform, platform_user_id: &str) -> Result<Vec<Connection>> {
+        let partition = kinds::platform_account(platform, platform_user_id);
         records(self.core()).in_index(IndexQuery::all_of(Index::First, partition)).await
     }
 }

@@ -36,6 +36,35 @@ pub fn disconnected(connection: &Connection, revoked: bool) -> Value {
     })
 }
 
+/// account.disconnected when the user removed Posthorn's access on the platform: the platform's
+/// deauthorize callback, or a token it says was revoked (`detail`).
+pub fn revoked_on_platform(connection: &Connection, detail: &str) -> Value {
+    json!({
+        "account_id": connection.id,
+        "platform": connection.platform,
+        "platform_user_id": connection.platform_user_id,
+        "username": connection.username,
+        "reason": "revoked_on_platform",
+        "revoked": true,
+        "detail": detail,
+    })
+}
+
+/// account.disconnected when the platform asked, for its user, that Posthorn delete their data:
+/// the connection is gone, with its channels and tokens.
+pub fn data_deleted(connection: &Connection) -> Value {
+    json!({
+        "account_id": connection.id,
+        "platform": connection.platform,
+        "platform_user_id": connection.platform_user_id,
+        "username": connection.username,
+        "reason": "revoked_on_platform",
+        "revoked": true,
+        "detail": format!("the user asked {} to delete their data", connection.platform.as_str()),
+        "data_deleted": true,
+    })
+}
+
 /// token.expired: who, and what the platform said when it refused.
 pub fn token_expired(connection: &Connection, reason: &str) -> Value {
     json!({

@@ -2,7 +2,8 @@
 //! It owns the consent step (a single-use, workspace-bound `state` and PKCE), the callback that
 //! turns a code — or a Bluesky app password — into sealed tokens and a profile, keeping tokens
 //! fresh without ever refreshing one connection twice at once, importing the channels a
-//! connection can post to, disconnecting, and the account events. What differs per platform
+//! connection can post to, disconnecting, what the platforms say about their users' grants
+//! (revoked, data to delete), and the account events. What differs per platform
 //! lives behind the `Connector` port in `platforms`; the records themselves are in `channels`.
 
 pub mod connect;
@@ -10,6 +11,7 @@ pub mod disconnect;
 pub mod events;
 pub mod import;
 pub mod record;
+pub mod revoke;
 mod sandbox;
 pub mod sync;
 

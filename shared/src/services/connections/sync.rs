@@ -6,7 +6,9 @@
 //! conditional write, and every other caller waits for it and then uses the tokens it stored, so
 //! a single-use refresh token (X, TikTok, Bluesky) is never spent twice. Only a refresh the
 //! platform refuses for good marks the connection expired and emits token.expired, once: only the
-//! write that moves the connection from active to expired emits.
+//! write that moves the connection from active to expired emits. A token the platform says was
+//! revoked (the user removed Posthorn's access there) ends the connection the same way after one
+//! refresh attempt, as `revoked`, with account.disconnected (`reason: "revoked_on_platform"`).
 
 use std::future::Future;
 use std::time::Duration;
@@ -55,9 +57,9 @@ pub async fn sync(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Connectio
 /// Why a call for a connection failed.
 #[derive(Debug)]
 pub enum CallError {
-    /// The connection is expired: the user must reconnect. `expired_now` when this call's
-    /// refused refresh expired it (and so emitted token.expired).
-    Expired { message: String, expired_now: bool },
+    /// The connection is expired or revoked: the user must reconnect. `ended_now` when this call
+    /// ended it (and so emitted token.expired or account.disconnected).
+    Ended { status: ConnectionStatus, message: String, ended_now: bool },
     /// The platform failed the call, or a refresh for a reason that may pass.
     Platform(Platform, PlatformError),
     /// The store or the sealed secrets failed.
@@ -74,19 +76,22 @@ impl From<Error> for CallError {
 impl From<CallError> for Error {
     fn from(error: CallError) -> Self {
         match error {
-            CallError::Expired { message, .. } => Error::Unprocessable(message),
+            CallError::Ended { message, .. } => Error::Unprocessable(message),
             CallError::Platform(platform, error) => platform_failed(platform, &error),
             CallError::Internal(error) => error,
         }
     }
 }
 
-/// For a post's target or a metrics reading: the platform's error, `auth_expired` when the
-/// connection is expired.
+/// For a post's target or a metrics reading: the platform's error, `auth_expired` or
+/// `auth_revoked` when the connection has ended.
 impl From<CallError> for PlatformError {
     fn from(error: CallError) -> Self {
         match error {
-            CallError::Expired { message, .. } => PlatformError::new(ErrorCode::AuthExpired, message),
+            CallError::Ended { status: ConnectionStatus::Revoked, message, .. } => {
+                PlatformError::new(ErrorCode::AuthRevoked, message)
+            }
+            CallError::Ended { message, .. } => PlatformError::new(ErrorCode::AuthExpired, message),
             CallError::Platform(_, error) => error,
             CallError::Internal(error) => PlatformError::new(ErrorCode::PlatformError, error.to_string()),
         }
@@ -96,7 +101,8 @@ impl From<CallError> for PlatformError {
 /// Calls the platform for `connection` (as `channel`, where a channel has its own token, else as
 /// the account) with a token fresh at the moment of use: refreshed first when it expires within
 /// [`REFRESH_MARGIN`]; when the platform refuses it all the same, refreshed once more under the
-/// lease and the call made once more.
+/// lease and the call made once more. A token the platform says was revoked, refused again
+/// after that refresh (or with no refresh possible), revokes the connection.
 pub async fn with_fresh_token<T, F, Fut>(
     accounts: &Accounts<'_>,
     connection: &Connection,
@@ -110,9 +116,14 @@ where
     let fresh = fresh_connection(accounts, connection.workspace_id, connection.id).await?;
     let platform = fresh.platform;
     match call(auth_as(accounts, &fresh, channel)?).await {
-        Err(error) if error.code == ErrorCode::AuthExpired => {
-            let renewed = refreshed_after_refusal(accounts, &fresh).await?;
-            call(auth_as(accounts, &renewed, channel)?).await.map_err(|error| CallError::Platform(platform, error))
+        Err(refusal) if refusal.code.is_refused_token() => {
+            let renewed = refreshed_after_refusal(accounts, &fresh, &refusal).await?;
+            match call(auth_as(accounts, &renewed, channel)?).await {
+                Err(again) if again.code == ErrorCode::AuthRevoked => {
+                    Err(end(accounts, &renewed, ConnectionStatus::Revoked, &again).await?)
+                }
+                outcome => outcome.map_err(|error| CallError::Platform(platform, error)),
+            }
         }
         outcome => outcome.map_err(|error| CallError::Platform(platform, error)),
     }
@@ -137,28 +148,42 @@ pub async fn fresh_connection(
     workspace: WorkspaceId,
     id: ConnectionId,
 ) -> Result<Connection, CallError> {
-    refreshed_if(accounts, workspace, id, needs_refresh).await
+    refreshed_if(accounts, workspace, id, ConnectionStatus::Expired, needs_refresh).await
 }
 
 /// After the platform refused `seen`'s access token: the connection with a new one, refreshed
-/// under the lease — or the one another refresh stored meanwhile.
-async fn refreshed_after_refusal(accounts: &Accounts<'_>, seen: &Connection) -> Result<Connection, CallError> {
-    refreshed_if(accounts, seen.workspace_id, seen.id, |connection, _| connection.access_token == seen.access_token)
-        .await
+/// under the lease — or the one another refresh stored meanwhile. A refused refresh ends the
+/// connection as expired, or as revoked when the platform said the token was revoked.
+async fn refreshed_after_refusal(
+    accounts: &Accounts<'_>,
+    seen: &Connection,
+    refusal: &PlatformError,
+) -> Result<Connection, CallError> {
+    let ending = match refusal.code {
+        ErrorCode::AuthRevoked => ConnectionStatus::Revoked,
+        _ => ConnectionStatus::Expired,
+    };
+    refreshed_if(accounts, seen.workspace_id, seen.id, ending, |connection, _| {
+        connection.access_token == seen.access_token
+    })
+    .await
 }
 
-/// The connection, refreshed first under the lease if `stale` says its tokens need it.
+/// The connection, refreshed first under the lease if `stale` says its tokens need it; a
+/// refused refresh ends it as `ending`.
 async fn refreshed_if(
     accounts: &Accounts<'_>,
     workspace: WorkspaceId,
     id: ConnectionId,
+    ending: ConnectionStatus,
     stale: impl Fn(&Connection, OffsetDateTime) -> bool,
 ) -> Result<Connection, CallError> {
     let started = tokio::time::Instant::now();
     loop {
         let connection = get(accounts, workspace, id).await?;
-        if connection.status == ConnectionStatus::Expired {
-            return Err(CallError::Expired { message: expired_message(&connection), expired_now: false });
+        if connection.status != ConnectionStatus::Active {
+            let message = ended_message(&connection);
+            return Err(CallError::Ended { status: connection.status, message, ended_now: false });
         }
         let now = accounts.clock.now();
         if !stale(&connection, now) {
@@ -175,7 +200,7 @@ async fn refreshed_if(
         let mut claimed = connection;
         claimed.refresh_lease_until = Some(now + REFRESH_LEASE);
         match save(accounts, &mut claimed).await {
-            Ok(()) => return refresh(accounts, claimed).await,
+            Ok(()) => return refresh(accounts, claimed, ending).await,
             Err(Error::Conflict(_)) => continue,
             Err(error) => return Err(error.into()),
         }
@@ -187,7 +212,11 @@ fn needs_refresh(connection: &Connection, now: OffsetDateTime) -> bool {
 }
 
 /// Refreshes a connection this sync holds the lease of, and releases it.
-async fn refresh(accounts: &Accounts<'_>, claimed: Connection) -> Result<Connection, CallError> {
+async fn refresh(
+    accounts: &Accounts<'_>,
+    claimed: Connection,
+    ending: ConnectionStatus,
+) -> Result<Connection, CallError> {
     let connector = connector(accounts, claimed.platform)?;
     let app = app_of(accounts, connector.as_ref(), &claimed)?;
     let refresh_token = refresh_token_of(accounts, &claimed)?;
@@ -203,7 +232,10 @@ async fn refresh(accounts: &Accounts<'_>, claimed: Connection) -> Result<Connect
             .await?;
             Ok(renewed)
         }
-        Err(error) if error.code == ErrorCode::AuthExpired => Err(expire(accounts, &claimed, &error).await?),
+        Err(error) if error.code == ErrorCode::AuthRevoked => {
+            Err(end(accounts, &claimed, ConnectionStatus::Revoked, &error).await?)
+        }
+        Err(error) if error.code.is_refused_token() => Err(end(accounts, &claimed, ending, &error).await?),
         Err(error) => {
             release(accounts, &claimed).await?;
             Err(CallError::Platform(claimed.platform, error))
@@ -222,31 +254,46 @@ async fn release(accounts: &Accounts<'_>, claimed: &Connection) -> Result<()> {
     .map(drop)
 }
 
-/// Marks the connection expired — unless a reconnect gave it new tokens meanwhile — and emits
-/// token.expired if this call is the one that expired it. Returns the error for the caller.
-async fn expire(accounts: &Accounts<'_>, seen: &Connection, error: &PlatformError) -> Result<CallError> {
-    let expire_if_unchanged = |connection: &mut Connection| {
+/// Ends the connection as `ending` (expired or revoked) — unless a reconnect gave it new tokens
+/// meanwhile — and fires token.expired or account.disconnected if this call is the one that
+/// ended it. Returns the error for the caller.
+async fn end(
+    accounts: &Accounts<'_>,
+    seen: &Connection,
+    ending: ConnectionStatus,
+    error: &PlatformError,
+) -> Result<CallError> {
+    let end_if_unchanged = |connection: &mut Connection| {
         let same_tokens = connection.access_token == seen.access_token;
-        let expiring = same_tokens && connection.status == ConnectionStatus::Active;
-        if same_tokens {
-            connection.status = ConnectionStatus::Expired;
+        let ending_now = same_tokens && connection.status == ConnectionStatus::Active;
+        if ending_now {
+            connection.status = ending;
             connection.refresh_lease_until = None;
         }
-        expiring
+        ending_now
     };
-    let token_expired =
-        |connection: &Connection| Some((EventType::TokenExpired, events::token_expired(connection, &error.message)));
-    let (_, expired_now) =
-        update_committing(accounts, seen.workspace_id, seen.id, expire_if_unchanged, token_expired).await?;
-    let message = format!(
-        "connection {} expired: {} said {}; reconnect the account",
-        seen.id,
-        seen.platform.as_str(),
-        error.message
-    );
-    Ok(CallError::Expired { message, expired_now })
+    let announce = |connection: &Connection| match ending {
+        ConnectionStatus::Revoked => {
+            Some((EventType::AccountDisconnected, events::revoked_on_platform(connection, &error.message)))
+        }
+        _ => Some((EventType::TokenExpired, events::token_expired(connection, &error.message))),
+    };
+    let (_, ended_now) = update_committing(accounts, seen.workspace_id, seen.id, end_if_unchanged, announce).await?;
+    let said = format!("{} said {}", seen.platform.as_str(), error.message);
+    let message = match ending {
+        ConnectionStatus::Revoked => {
+            format!("access to connection {} was revoked on the platform: {said}; reconnect the account", seen.id)
+        }
+        _ => format!("connection {} expired: {said}; reconnect the account", seen.id),
+    };
+    Ok(CallError::Ended { status: ending, message, ended_now })
 }
 
-fn expired_message(connection: &Connection) -> String {
-    format!("connection {} has expired; reconnect the account", connection.id)
+fn ended_message(connection: &Connection) -> String {
+    match connection.status {
+        ConnectionStatus::Revoked => {
+            format!("access to connection {} was revoked on the platform; reconnect the account", connection.id)
+        }
+        _ => format!("connection {} has expired; reconnect the account", connection.id),
+    }
 }

@@ -38,7 +38,8 @@ const MIN_RETRY: time::Duration = time::Duration::minutes(1);
 const FAILURE_RETRY: time::Duration = time::Duration::minutes(5);
 /// When a DM source the grant does not cover is tried again (the user may grant it).
 const DMS_RECHECK: time::Duration = time::Duration::hours(1);
-/// When the channel of an expired connection is looked at again (a reconnect revives it).
+/// When the channel of an ended (expired or revoked) connection is looked at again (a reconnect
+/// revives it).
 const EXPIRED_RECHECK: time::Duration = time::Duration::minutes(15);
 
 /// What one run of sync-inbox did.
@@ -77,8 +78,8 @@ enum SourceOutcome {
     /// Stopped at the run's deadline; due again at once.
     Unfinished,
     RateLimited(OffsetDateTime),
-    /// The connection is expired: the user must reconnect.
-    Expired,
+    /// The connection is expired or revoked: the user must reconnect.
+    Ended,
     Failed(String),
 }
 
@@ -132,7 +133,7 @@ async fn poll_claimed(
     let (Some(connection), Some(client)) = (connection, client) else {
         return forget(accounts, &state).await;
     };
-    if connection.status == ConnectionStatus::Expired {
+    if connection.status != ConnectionStatus::Active {
         state.next_poll_at = Some(now + EXPIRED_RECHECK);
         return save_polled(accounts, &mut state).await;
     }
@@ -157,7 +158,7 @@ async fn poll_claimed(
                 report.rate_limited += 1;
                 Some(at)
             }
-            SourceOutcome::Expired => {
+            SourceOutcome::Ended => {
                 state.next_poll_at = Some(now + EXPIRED_RECHECK);
                 return save_polled(accounts, &mut state).await;
             }
@@ -258,7 +259,7 @@ impl Poller<'_> {
                     return Ok(SourceOutcome::RateLimited(now + wait));
                 }
                 Err(CallError::Platform(_, error)) => return Ok(SourceOutcome::Failed(error.message)),
-                Err(CallError::Expired { .. }) => return Ok(SourceOutcome::Expired),
+                Err(CallError::Ended { .. }) => return Ok(SourceOutcome::Ended),
                 Err(CallError::Internal(error)) => return Err(error),
             };
             let more = polled.more;
