@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use posthorn::adapters::clock::ManualClock;
 use posthorn::adapters::dynamo::DynamoStore;
+use posthorn::adapters::platforms::PlatformRegistry;
 use posthorn::adapters::platforms::pkce::challenge_of;
 use posthorn::adapters::sqlite::SqliteStore;
 use posthorn::jobs::process_queue;
@@ -19,6 +20,7 @@ use posthorn::model::connections::Connection;
 use posthorn::model::ids::{ChannelId, ConnectionId};
 use posthorn::model::platforms::Platform;
 use posthorn::ports::clock::Clock;
+use posthorn::ports::platforms::OAuthApp;
 use posthorn::ports::store::Store;
 use posthorn::services::connections::import::import_channels;
 use posthorn_testkit::app::{Reply, TestApp, TestOptions};
@@ -66,6 +68,11 @@ impl Drop for Fixture {
 /// An app on a store of `kind` with every function, the standard platforms (allowed to reach
 /// loopback fakes), a manual clock, and a receiver subscribed to every event.
 async fn fixture(kind: StoreKind) -> Fixture {
+    fixture_with(kind, None).await
+}
+
+/// A fixture whose platforms are `platforms` (with their OAuth apps) rather than the standard ones.
+async fn fixture_with(kind: StoreKind, platforms: Option<PlatformRegistry>) -> Fixture {
     let (store, raw): (Arc<dyn Store>, RawStore) = match kind {
         StoreKind::Sqlite => {
             let path = std::env::temp_dir().join(aws::unique_name("posthorn-conn")).join("store.db");
@@ -79,7 +86,7 @@ async fn fixture(kind: StoreKind) -> Fixture {
         }
     };
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let options = TestOptions { store: Some(store), clock: Some(clock.clone()), ..TestOptions::receiving() };
+    let options = TestOptions { store: Some(store), clock: Some(clock.clone()), platforms, ..TestOptions::receiving() };
     let app = TestApp::with_options(posthorn::dev::http_functions, options).await;
     let receiver = app.watched().await;
     Fixture { app, clock, receiver, raw }
@@ -278,6 +285,7 @@ on_both_stores!(
     a_slow_listing_is_imported_over_two_calls_each_channel_once,
     disconnecting_revokes_deletes_channels_and_fails_pending_targets,
     an_instances_own_status_length_is_read_at_connect_and_validates_its_posts,
+    importing_pages_subscribes_the_app_and_disconnecting_unsubscribes_first,
 );
 
 async fn the_sandbox_connects_imports_its_channels_and_publishes(kind: StoreKind) {
@@ -590,6 +598,11 @@ async fn slow_graph(delay: Duration) -> MockServer {
         };
         accounts.respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(body)).mount(&server).await;
     }
+    Mock::given(method("POST"))
+        .and(path_regex(r"/v[0-9.]+/p[0-9]/subscribed_apps$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -649,6 +662,7 @@ async fn a_slow_listing_is_imported_over_two_calls_each_channel_once(kind: Store
     assert_eq!(second_ids[..first_ids.len()], first_ids[..], "the first call's channels, kept");
     let read_again = graph.received_requests().await.unwrap()[read_before..]
         .iter()
+        .filter(|request| request.url.path().ends_with("/me/accounts"))
         .filter(|request| !request.url.query_pairs().any(|(key, _)| key == "after"))
         .count();
     if first.channels.len() >= 2 {
@@ -873,4 +887,93 @@ async fn an_instances_own_status_length_is_read_at_connect_and_validates_its_pos
     assert_eq!(too_long["targets"][0]["problems"][0]["rule"], "text_too_long", "{too_long}");
     let message = too_long["targets"][0]["problems"][0]["message"].as_str().unwrap();
     assert!(message.ends_with("mastodon allows 1000"), "{message}");
+}
+
+async fn importing_pages_subscribes_the_app_and_disconnecting_unsubscribes_first(kind: StoreKind) {
+    // GIVEN a Facebook connection whose two pages the Graph fake lists; it accepts the
+    // subscription of the first page and refuses the second's
+    let app = OAuthApp { client_id: "facebook-app".into(), client_secret: Some("facebook-secret".into()) };
+    let platforms =
+        PlatformRegistry::standard(&posthorn_testkit::platforms::outbound()).with_app(Platform::Facebook, app);
+    let fixture = fixture_with(kind, Some(platforms)).await;
+    let graph = MockServer::start().await;
+    let page = |id: &str| json!({ "id": id, "name": format!("Page {id}"), "access_token": format!("EAAG-{id}") });
+    Mock::given(method("GET"))
+        .and(path("/v25.0/me/accounts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [page("p1"), page("p2")] })))
+        .mount(&graph)
+        .await;
+    let fields = "feed,mention,messages,message_echoes,message_deliveries,message_reads,messaging_referrals";
+    Mock::given(method("POST"))
+        .and(path("/v25.0/p1/subscribed_apps"))
+        .and(form("subscribed_fields", fields))
+        .and(form("access_token", "EAAG-p1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let refused = json!({"error": {"message": "(#200) Requires pages_manage_metadata permission to manage the object",
+        "type": "OAuthException", "code": 200, "fbtrace_id": "A1"}});
+    for verb in ["POST", "DELETE"] {
+        Mock::given(method(verb))
+            .and(path("/v25.0/p2/subscribed_apps"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(refused.clone()))
+            .mount(&graph)
+            .await;
+    }
+    Mock::given(method("DELETE"))
+        .and(path("/v25.0/p1/subscribed_apps"))
+        .and(query_param("access_token", "EAAG-p1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v25.0/me/permissions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .mount(&graph)
+        .await;
+    let now = fixture.clock.now();
+    let connection = Connection {
+        base_url: format!("{}/v25.0", graph.uri()),
+        platform_user_id: "10158000000000001".into(),
+        username: "Ada".into(),
+        ..Connection::new(fixture.app.workspace_id, Platform::Facebook, fixture.app.state.secrets.seal("EAAG"), now)
+    };
+    fixture.app.store().create_connection(&connection).await.unwrap();
+    let id = connection.id.to_string();
+
+    // WHEN its channels are imported
+    let imported = fixture.post("/functions/v1/import-channels", &id).await;
+    assert_eq!(imported.status, StatusCode::OK, "{imported:?}");
+
+    // THEN the connection shows each page's subscription, the refused one with Meta's reason
+    let shown = fixture.app.call(Method::GET, &format!("/v1/connections/{id}"), None).await;
+    let inbox = shown.body["data"]["inbox"].as_array().unwrap().clone();
+    assert_eq!(inbox.len(), 2, "{}", shown.body);
+    let channel_of = |platform_id: &str| {
+        imported.body["data"].as_array().unwrap().iter().find(|c| c["platform_channel_id"] == platform_id).unwrap()["id"]
+            .clone()
+    };
+    let push_of = |channel: Value| inbox.iter().find(|entry| entry["channel_id"] == channel).unwrap()["push"].clone();
+    assert_eq!(push_of(channel_of("p1"))["subscribed"], true);
+    let failed = push_of(channel_of("p2"));
+    assert_eq!(failed["subscribed"], false);
+    assert!(failed["error"].as_str().unwrap().contains("pages_manage_metadata"), "{failed}");
+
+    // WHEN it is disconnected
+    let deleted = fixture.app.call(Method::DELETE, &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+
+    // THEN each page was unsubscribed before the grant was revoked, and the refusal is reported
+    let requests = graph.received_requests().await.unwrap();
+    let position = |verb: &str, suffix: &str| {
+        requests.iter().position(|r| r.method.as_str() == verb && r.url.path().ends_with(suffix)).unwrap()
+    };
+    assert!(position("DELETE", "/p1/subscribed_apps") < position("DELETE", "/me/permissions"));
+    let event = &fixture.events("account.disconnected", 1).await[0]["data"];
+    let errors = event["unsubscribe_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{event}");
+    assert_eq!(errors[0]["channel_id"], channel_of("p2"));
+    graph.verify().await;
 }

@@ -615,7 +615,10 @@ async fn inbox_app() -> (TestApp, Vec<(&'static str, String)>) {
 async fn platform_webhooks_app() -> (TestApp, Vec<(&'static str, String)>) {
     let push = posthorn::config::PushSecrets {
         meta_verify_token: Some("verify-token-from-your-meta-app".into()),
-        meta_app_secrets: vec!["meta-app-secret".into()],
+        meta_app_secrets: vec![posthorn::adapters::platforms::push::MetaAppSecret {
+            platform: posthorn::model::platforms::Platform::Facebook,
+            secret: "meta-app-secret".into(),
+        }],
         x_consumer_secret: Some("x-consumer-secret".into()),
     };
     let options = TestOptions { push: Some(push), ..TestOptions::default() };

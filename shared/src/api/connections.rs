@@ -146,6 +146,17 @@ pub struct ChannelInboxView {
     last_polled_at: Option<OffsetDateTime>,
     /// What the last source that failed said.
     last_error: Option<String>,
+    /// Where the platform pushes only to subscribed apps (Facebook Pages, Instagram): whether
+    /// subscribing worked, and what the platform said if not (import-channels tries again).
+    push: Option<PushSubscriptionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushSubscriptionView {
+    subscribed: bool,
+    error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
 }
 
 impl From<&InboxState> for ChannelInboxView {
@@ -155,6 +166,11 @@ impl From<&InboxState> for ChannelInboxView {
             dms_granted: state.dms_granted,
             last_polled_at: state.last_polled_at,
             last_error: state.last_error.clone(),
+            push: state.push.as_ref().map(|push| PushSubscriptionView {
+                subscribed: push.subscribed,
+                error: push.error.clone(),
+                at: push.at,
+            }),
         }
     }
 }

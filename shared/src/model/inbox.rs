@@ -270,7 +270,19 @@ pub struct InboxState {
     pub last_error: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_polled_at: Option<OffsetDateTime>,
+    /// Where the platform pushes only to subscribed apps: whether subscribing worked.
+    #[serde(default)]
+    pub push: Option<PushSubscription>,
     pub version: u64,
+}
+
+/// Whether the app is subscribed to an account's pushes, and what the platform said if not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscription {
+    pub subscribed: bool,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 impl InboxState {
@@ -293,6 +305,7 @@ impl InboxState {
             dms_granted: None,
             last_error: None,
             last_polled_at: None,
+            push: None,
             version: 0,
         }
     }

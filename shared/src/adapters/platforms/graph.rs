@@ -54,10 +54,21 @@ struct Created {
     id: String,
 }
 
+/// Meta's answer to a DELETE or a subscription: `{"success": true}`.
 #[derive(Deserialize)]
-struct Deleted {
+pub(crate) struct Success {
     #[serde(default)]
     success: bool,
+}
+
+impl Success {
+    /// An error naming `what` unless Meta confirmed it.
+    pub(crate) fn confirmed(&self, what: &str) -> Result<(), PlatformError> {
+        match self.success {
+            true => Ok(()),
+            false => Err(PlatformError::new(ErrorCode::PlatformError, format!("Meta did not confirm {what}"))),
+        }
+    }
 }
 
 /// One lifetime metric from an `/insights` edge: `{"name": "views", "values": [{"value": 12}]}`.
@@ -134,12 +145,8 @@ impl<'a> Graph<'a> {
     /// DELETEs the node at `path`; Meta answers `{"success": true}`.
     pub(crate) async fn delete(&self, path: &[&str]) -> Result<(), PlatformError> {
         let request = self.request(Method::DELETE, path).await?.query(&self.token());
-        let deleted: Deleted = self.send(request).await?;
-        if deleted.success {
-            Ok(())
-        } else {
-            Err(PlatformError::new(ErrorCode::PlatformError, "Meta answered that the post was not deleted"))
-        }
+        let deleted: Success = self.send(request).await?;
+        deleted.confirmed(&format!("deleting {}", path.join("/")))
     }
 
     /// Reads lifetime metrics from the `/insights` edge of `id`, by name.

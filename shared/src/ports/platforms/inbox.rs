@@ -95,6 +95,23 @@ pub trait InboxClient: Send + Sync {
         Ok(Polled { items: Vec::new(), cursor: None, more: false })
     }
 
+    /// Whether the platform pushes an account's interactions only once the app is subscribed to
+    /// that account (Facebook Pages, Instagram): then a channel is subscribed when it is stored
+    /// and unsubscribed when it is deleted.
+    fn subscribes_to_push(&self) -> bool {
+        false
+    }
+
+    /// Subscribes the app to the pushed fields of the account or page `auth` acts as.
+    async fn subscribe_push(&self, _auth: &ChannelAuth) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    /// Ends what [`subscribe_push`](Self::subscribe_push) started.
+    async fn unsubscribe_push(&self, _auth: &ChannelAuth) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
     /// Whether the platform's API lets apps answer an interaction of `kind`.
     fn replies_to(&self, kind: InteractionKind) -> bool;
 

@@ -1,15 +1,17 @@
-//! Disconnecting: the grant is revoked at the platform where it allows, the connection's
-//! channels are deleted (channel.deleted each), the connection and its sealed tokens are deleted,
-//! and account.disconnected says whether the platform confirmed the revocation.
+//! Disconnecting: the app is unsubscribed from the channels' pushes (Facebook Pages, Instagram),
+//! the grant is revoked at the platform where it allows, the connection's channels are deleted
+//! (channel.deleted each), the connection and its sealed tokens are deleted, and
+//! account.disconnected says whether the platform confirmed the revocation and, in
+//! `unsubscribe_errors`, which unsubscriptions it refused.
 
 use crate::model::error::Result;
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
 use crate::ports::store::{Condition, Record, Write};
 use crate::services::connections::Accounts;
-use crate::services::connections::events;
 use crate::services::connections::import::delete_channel;
 use crate::services::connections::record::{app_of, auth_of, connector, get, refresh_token_of};
+use crate::services::connections::{events, push};
 use crate::services::webhooks::outbox::commit;
 
 /// Removes a connection. A revocation the platform refuses or cannot answer is logged and the
@@ -19,6 +21,13 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
     let connector = connector(accounts, connection.platform)?;
     let app = app_of(accounts, connector.as_ref(), &connection)?;
     let refresh_token = refresh_token_of(accounts, &connection)?;
+    let channels = accounts.store.connection_channels(workspace, id).await?;
+    let mut unsubscribe_errors = Vec::new();
+    for channel in &channels {
+        if let Some(error) = push::unsubscribe(accounts, channel).await? {
+            unsubscribe_errors.push(serde_json::json!({"channel_id": channel.id, "error": error}));
+        }
+    }
     let revoked = match connector.revoke(&app, &auth_of(accounts, &connection)?, refresh_token.as_deref()).await {
         Ok(()) => true,
         Err(error) => {
@@ -26,11 +35,14 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
             false
         }
     };
-    for channel in accounts.store.connection_channels(workspace, id).await? {
-        delete_channel(accounts, &channel).await?;
+    for channel in &channels {
+        delete_channel(accounts, channel).await?;
     }
     accounts.store.end_channel_import(workspace, id).await?;
     let removal = Write::Delete(connection.key(), Condition::Present);
-    let data = events::disconnected(&connection, revoked);
+    let mut data = events::disconnected(&connection, revoked);
+    if !unsubscribe_errors.is_empty() {
+        data["unsubscribe_errors"] = serde_json::Value::Array(unsubscribe_errors);
+    }
     commit(&accounts.outbox(), vec![removal], workspace, EventType::AccountDisconnected, data).await.map(drop)
 }

@@ -5,7 +5,8 @@
 //! long listing completes over several calls, each channel stored once per pass.
 //! A channel of a platform whose inbox is polled is watched from the
 //! moment it is stored: its inbox state is written with it (and removed with it), so sync-inbox
-//! reads what arrives from then on.
+//! reads what arrives from then on; one of a platform that pushes only to subscribed apps is
+//! subscribed (`push`).
 
 use std::time::{Duration, Instant};
 
@@ -18,9 +19,9 @@ use crate::model::webhooks::EventType;
 use crate::ports::platforms::{Profile, RemoteChannel};
 use crate::ports::store::{Condition, Record, Write};
 use crate::services::connections::Accounts;
-use crate::services::connections::events;
 use crate::services::connections::record::{connector, get};
 use crate::services::connections::sync::with_fresh_token;
+use crate::services::connections::{events, push};
 use crate::services::webhooks::outbox::commit;
 
 /// How long into a request import-channels starts platform calls and channel writes. What may
@@ -144,6 +145,7 @@ async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed
     }
     let data = events::channel(&channel);
     commit(&accounts.outbox(), writes, channel.workspace_id, EventType::ChannelCreated, data).await?;
+    push::subscribe(accounts, &channel).await?;
     Ok(channel)
 }
 
@@ -177,6 +179,7 @@ async fn refresh_channel(accounts: &Accounts<'_>, mut channel: Channel, listed: 
     }
     accounts.store.update_channel(&channel).await?;
     watch_existing(accounts, &channel).await?;
+    push::subscribe(accounts, &channel).await?;
     Ok(channel)
 }
 

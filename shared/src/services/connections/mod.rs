@@ -10,6 +10,7 @@ pub mod connect;
 pub mod disconnect;
 pub mod events;
 pub mod import;
+pub mod push;
 pub mod record;
 pub mod revoke;
 mod sandbox;
