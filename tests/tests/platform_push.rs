@@ -136,6 +136,7 @@ on_both_stores!(
     meta_deauthorize_revokes_the_accounts_connections_once,
     meta_data_deletion_deletes_the_account_and_shows_its_status,
     a_data_deletion_cut_short_is_finished_by_process_queue,
+    a_threads_reply_push_signed_with_the_threads_secret_arrives_as_a_comment,
 );
 
 async fn a_signed_meta_push_arrives_once_however_often_it_is_retried(kind: StoreKind) {
@@ -332,4 +333,28 @@ async fn a_data_deletion_cut_short_is_finished_by_process_queue(kind: StoreKind)
     assert!(done.completed_at.is_some(), "{done:?}");
     assert_eq!((done.interactions_deleted, done.platform_user_id), (2, None));
     assert!(f.interactions().await.is_empty());
+}
+
+async fn a_threads_reply_push_signed_with_the_threads_secret_arrives_as_a_comment(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let account = unique_user();
+    let channel = f.app.channel_on(Platform::Threads, &account, ConnectionStatus::Active).await;
+    let body = json!({"app_id": "123456", "topic": "moderate", "target_id": "17841400000000001", "time": 1788249976,
+        "subscription_id": "234567", "has_uid_field": false,
+        "values": [{"field": "replies", "value": {"id": "17800000000000002", "username": "ada", "text": "Great post!",
+            "media_type": "TEXT_POST", "permalink": "https://www.threads.com/@ada/post/ABC",
+            "replied_to": {"id": "17841400000000001"},
+            "root_post": {"id": "17841400000000001", "owner_id": account, "username": "posthorn"},
+            "shortcode": "ABC", "timestamp": "2026-09-01T08:06:09+0000"}}]});
+    // The fixture's Threads app secret.
+    let signature = format!("sha256={}", hex::encode(hmac("another-app-secret", body.to_string().as_bytes())));
+    let reply = f.push("/platform-webhooks/v1/meta", "x-hub-signature-256", Some(signature), &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["data"]["stored"], 1, "{}", reply.body);
+    let comment = &f.receiver.events("comment.received", 1, WAIT).await[0]["data"];
+    assert_eq!(
+        (comment["platform"].as_str(), comment["channel_id"].as_str()),
+        (Some("threads"), Some(channel.id.to_string().as_str()))
+    );
+    assert_eq!(comment["content"]["text"], "Great post!");
 }

@@ -5,10 +5,17 @@
 //! `changes`: Facebook's `feed` comments (`item: comment`, `verb: add`) and `mention`, Instagram's
 //! `comments` and `mentions`. Anything else is counted as ignored. A Facebook `read` carries only
 //! a watermark, no message id, so it is ignored too.
+//!
+//! Threads webhooks (<https://developers.facebook.com/docs/threads/webhooks>) come to the same
+//! callback in their own shape: `{app_id, topic, target_id, time, values}`, `values` being one
+//! `{field, value}` as documented or a list of them as delivered. `replies` become comments for
+//! the account owning the thread's root post; a `mentions` value does not name the account
+//! mentioned, so mentions stay polled and are counted as ignored here.
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::adapters::platforms::threads::pushed_reply;
 use crate::model::inbox::{AttachedMedia, Author, Direction, InteractionKind};
 use crate::model::platforms::Platform;
 use crate::ports::platforms::{DmStatus, PushBatch, Pushed, PushedItem, RemoteInteraction};
@@ -16,6 +23,9 @@ use crate::ports::platforms::{DmStatus, PushBatch, Pushed, PushedItem, RemoteInt
 /// The items of one webhook body; `None` if it is not JSON of Meta's shape.
 pub fn parse(body: &[u8]) -> Option<PushBatch> {
     let payload: Value = serde_json::from_slice(body).ok()?;
+    if payload.get("topic").is_some() {
+        return threads(&payload);
+    }
     let entries = payload.get("entry")?.as_array()?;
     let platform = match payload.get("object")?.as_str()? {
         "page" => Some(Platform::Facebook),
@@ -35,6 +45,29 @@ pub fn parse(body: &[u8]) -> Option<PushBatch> {
         for change in entry.get("changes").and_then(Value::as_array).into_iter().flatten() {
             let at = entry.get("time").and_then(Value::as_i64).map(from_unix);
             push(&mut batch, platform, &to, self::change(platform, change, &to, at));
+        }
+    }
+    Some(batch)
+}
+
+fn threads(payload: &Value) -> Option<PushBatch> {
+    let changes = match payload.get("values")? {
+        Value::Array(changes) => changes.clone(),
+        change => vec![change.clone()],
+    };
+    let mut batch = PushBatch::default();
+    for change in &changes {
+        let reply = match change.get("field").and_then(Value::as_str) {
+            Some("replies") => change.get("value").and_then(pushed_reply),
+            _ => None,
+        };
+        match reply {
+            Some((to, reply)) => batch.items.push(Pushed {
+                platform: Platform::Threads,
+                to,
+                what: PushedItem::Interaction(Box::new(reply)),
+            }),
+            None => batch.ignored += 1,
         }
     }
     Some(batch)
@@ -300,6 +333,34 @@ mod tests {
         let comment = interaction(&batch.items[4].what);
         assert_eq!((comment.kind, comment.in_reply_to.as_deref()), (InteractionKind::Comment, Some("104857_9")));
         assert!(batch.items.iter().all(|item| item.platform == Platform::Facebook && item.to == "104857"));
+    }
+
+    #[test]
+    fn threads_replies_are_comments_for_the_root_posts_owner_in_either_values_shape() {
+        let reply = json!({"id": "17800000000000002", "username": "ada", "text": "Great post!",
+            "media_type": "TEXT_POST", "permalink": "https://www.threads.com/@ada/post/ABC",
+            "replied_to": {"id": "17841400000000001"},
+            "root_post": {"id": "17841400000000001", "owner_id": "20000000000000003", "username": "posthorn"},
+            "shortcode": "ABC", "timestamp": "2026-09-01T08:06:09+0000"});
+        let own = json!({"id": "17800000000000003", "username": "posthorn", "text": "Thanks!",
+            "replied_to": {"id": "17800000000000002"},
+            "root_post": {"id": "17841400000000001", "owner_id": "20000000000000003", "username": "posthorn"},
+            "timestamp": "2026-09-01T08:07:09+0000"});
+        let documented = json!({"app_id": "123456", "topic": "moderate", "target_id": "17841400000000001",
+            "time": 1788249976, "subscription_id": "234567", "has_uid_field": false,
+            "values": {"value": reply, "field": "replies"}});
+        let batch = parse(documented.to_string().as_bytes()).unwrap();
+        assert_eq!((batch.items.len(), batch.ignored), (1, 0));
+        assert_eq!((batch.items[0].platform, batch.items[0].to.as_str()), (Platform::Threads, "20000000000000003"));
+        let comment = interaction(&batch.items[0].what);
+        assert_eq!((comment.kind, comment.text.as_str()), (InteractionKind::Comment, "Great post!"));
+        assert_eq!(comment.in_reply_to.as_deref(), Some("17841400000000001"));
+
+        let delivered = json!({"app_id": "123456", "topic": "moderate", "target_id": "17841400000000001",
+            "time": 1788249976, "values": [{"value": reply, "field": "replies"}, {"value": own, "field": "replies"},
+                {"value": {"id": "1", "username": "bob"}, "field": "mentions"}]});
+        let batch = parse(delivered.to_string().as_bytes()).unwrap();
+        assert_eq!((batch.items.len(), batch.ignored), (1, 2), "the account's own reply and the mention");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the platforms push (SPEC §8): their webhook signatures, checked over the raw body in
 //! constant time before anything is parsed, their subscription handshakes, and their payloads
 //! turned into interactions and DM statuses — Meta's Graph webhooks for Facebook Pages and
-//! Instagram (`meta`), X's Account Activity events (`x`).
+//! Instagram and Threads' webhooks (`meta`), X's Account Activity events (`x`) — and Meta's
+//! `signed_request` of its deauthorize and data-deletion callbacks.
 
 pub mod meta;
 pub mod x;

@@ -148,6 +148,25 @@ struct Media {
 #[derive(Deserialize)]
 struct Reference {
     id: String,
+    /// Pushed replies name their thread's root post with its owner.
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// A reply Threads pushed (the `replies` webhook field: a reply in the thread of one of the
+/// account's posts) as a comment, with the account it is for (the root post's owner). `None`
+/// when it is not of that shape, or is the account's own reply (left out as polling does).
+pub(crate) fn pushed_reply(value: &serde_json::Value) -> Option<(String, RemoteInteraction)> {
+    let media: Media = serde_json::from_value(value.clone()).ok()?;
+    let root = media.root_post.as_ref()?;
+    let owner = root.owner_id.clone()?;
+    if root.username.as_deref() == Some(media.username.as_str()) {
+        return None;
+    }
+    let root_id = root.id.clone();
+    Some((owner, media.interaction(&[root_id])))
 }
 
 impl Media {

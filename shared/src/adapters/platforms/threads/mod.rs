@@ -12,6 +12,8 @@
 
 mod inbox;
 
+pub(crate) use inbox::pushed_reply;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 
