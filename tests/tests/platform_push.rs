@@ -137,6 +137,7 @@ on_both_stores!(
     meta_data_deletion_deletes_the_account_and_shows_its_status,
     a_data_deletion_cut_short_is_finished_by_process_queue,
     a_threads_reply_push_signed_with_the_threads_secret_arrives_as_a_comment,
+    a_facebook_read_receipt_marks_read_the_dms_sent_up_to_its_watermark_once,
 );
 
 async fn a_signed_meta_push_arrives_once_however_often_it_is_retried(kind: StoreKind) {
@@ -162,7 +163,8 @@ async fn a_signed_meta_push_arrives_once_however_often_it_is_retried(kind: Store
 
     let retried = f.meta(&page_push()).await;
     assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
-    assert_eq!(retried.body["data"]["duplicates"], 2, "Meta's retry is recognised: {}", retried.body);
+    assert_eq!(retried.body["data"]["duplicates"], 3, "Meta's retry is recognised: {}", retried.body);
+    assert_eq!(retried.body["data"]["statuses"], 0, "the delivery receipt fires once: {}", retried.body);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(f.receiver.events("dm.received", 1, WAIT).await.len(), 1, "no second dm.received");
     assert_eq!(f.interactions().await.len(), 2);
@@ -244,12 +246,9 @@ async fn x_mentions_and_dms_arrive_for_the_subscribed_user(kind: StoreKind) {
     assert_eq!(f.x(&body).await.body["data"]["duplicates"], 2);
 }
 
+/// A platform account id no other test uses (the DynamoDB table is shared).
 fn unique_user() -> String {
-    format!("{}", 100_000_000 + u64::from(rand_suffix()))
-}
-
-fn rand_suffix() -> u32 {
-    ulid::Ulid::new().random() as u32
+    (100_000_000 + u64::from(ulid::Ulid::new().random() as u32)).to_string()
 }
 
 async fn meta_deauthorize_revokes_the_accounts_connections_once(kind: StoreKind) {
@@ -357,4 +356,39 @@ async fn a_threads_reply_push_signed_with_the_threads_secret_arrives_as_a_commen
         (Some("threads"), Some(channel.id.to_string().as_str()))
     );
     assert_eq!(comment["content"]["text"], "Great post!");
+}
+
+async fn a_facebook_read_receipt_marks_read_the_dms_sent_up_to_its_watermark_once(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let page = unique_user();
+    f.app.channel_on(Platform::Facebook, &page, ConnectionStatus::Active).await;
+    let now = time::OffsetDateTime::now_utc();
+    let millis = |at: time::OffsetDateTime| (at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let echo = |mid: &str, to: &str, at: time::OffsetDateTime| {
+        json!({"sender": {"id": page}, "recipient": {"id": to}, "timestamp": millis(at),
+            "message": {"mid": mid, "text": "Thanks for writing!", "is_echo": true}})
+    };
+    let sent = json!({"object": "page", "entry": [{"id": page, "time": millis(now), "messaging": [
+        echo("m_read", "2401", now - time::Duration::minutes(10)),
+        echo("m_later", "2401", now + time::Duration::minutes(10)),
+        echo("m_other_reader", "2402", now - time::Duration::minutes(10))]}]});
+    assert_eq!(f.meta(&sent).await.body["data"]["stored"], 3);
+    assert_eq!(f.receiver.events("dm.sent", 3, WAIT).await.len(), 3);
+
+    let read = json!({"object": "page", "entry": [{"id": page, "time": millis(now), "messaging": [
+        {"sender": {"id": "2401"}, "recipient": {"id": page}, "timestamp": millis(now),
+         "read": {"watermark": millis(now)}}]}]});
+    let first = f.meta(&read).await;
+    assert_eq!(first.body["data"]["statuses"], 1, "only the DM to that reader before the watermark: {}", first.body);
+    let status = &f.receiver.events("dm.status.read", 1, WAIT).await[0]["data"];
+    let read_dm = f.interactions().await.into_iter().find(|i| i["platform_id"] == "m_read").unwrap();
+    assert_eq!(status["interaction_id"], read_dm["id"]);
+
+    let again = f.meta(&read).await;
+    assert_eq!(
+        (again.body["data"]["statuses"].as_u64(), again.body["data"]["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(f.receiver.events("dm.status.read", 1, WAIT).await.len(), 1, "one dm.status.read");
 }

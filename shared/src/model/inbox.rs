@@ -330,3 +330,23 @@ mod tests {
         }
     }
 }
+
+/// That `dm.status.<status>` was announced for a DM the account sent: written with the event only
+/// if absent, so a status the platform pushes again (Meta retries for 36 hours) fires nothing
+/// more. Kept as long as the interactions are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmStatusMark {
+    pub workspace_id: WorkspaceId,
+    pub interaction_id: InteractionId,
+    /// `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl DmStatusMark {
+    /// Its id within the workspace: one per interaction and status.
+    pub fn id(&self) -> String {
+        format!("{}#{}", self.interaction_id, self.status)
+    }
+}

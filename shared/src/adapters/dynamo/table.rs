@@ -79,6 +79,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::InboxState => "INBOX#",
         Kind::HourlyOutcomes => "OUTCOMES#",
         Kind::DataDeletion => "DATADELETION",
+        Kind::DmStatusMark => "DMSTATUS#",
     }
 }
 

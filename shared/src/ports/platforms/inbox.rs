@@ -154,6 +154,9 @@ pub enum PushedItem {
     Interaction(Box<RemoteInteraction>),
     /// News of a DM the account sent: the platform's id of the message, and when.
     Status { platform_id: String, status: DmStatus, at: OffsetDateTime },
+    /// `reader` has read every message the account sent them up to `watermark` (Facebook's read
+    /// receipts name no message).
+    ReadUpTo { reader: String, watermark: OffsetDateTime },
 }
 
 /// A platform's push, parsed: what it carried, and how many of its entries were of a kind

@@ -39,6 +39,7 @@ pub enum Kind {
     InboxState,
     HourlyOutcomes,
     DataDeletion,
+    DmStatusMark,
 }
 
 impl Kind {
@@ -66,6 +67,7 @@ impl Kind {
             Self::InboxState => "inbox state",
             Self::HourlyOutcomes => "hourly outcomes",
             Self::DataDeletion => "data deletion",
+            Self::DmStatusMark => "DM status mark",
         }
     }
 }

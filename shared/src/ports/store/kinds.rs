@@ -11,7 +11,7 @@ use crate::model::ids::{
     AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
     WorkspaceId,
 };
-use crate::model::inbox::{InboxState, Interaction};
+use crate::model::inbox::{DmStatusMark, InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, HourlyOutcomes, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
@@ -408,5 +408,18 @@ impl Record for DataDeletion {
             None => due_entry(DATA_DELETIONS_PENDING, self.requested_at, &self.code).map(Some),
             Some(_) => Ok(None),
         }
+    }
+}
+
+impl Record for DmStatusMark {
+    const KIND: Kind = Kind::DmStatusMark;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id())
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
     }
 }

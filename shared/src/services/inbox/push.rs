@@ -2,21 +2,32 @@
 //! message arrives on every channel that is the account or page it was sent to (one per
 //! workspace that connected it) through the same `arrive` as a polled one, so a delivery Meta
 //! retries, or an item both pushed and polled, is stored and announced once. News of a DM the
-//! account sent fires `dm.status.*`; like every event, it may come twice when the platform
-//! retries, so receivers deduplicate on `(interaction_id, status)`.
+//! account sent fires `dm.status.*` once per DM and status (a [`DmStatusMark`] written with the
+//! event); a Facebook read receipt, which names no message, marks read every DM sent to that
+//! reader up to its watermark.
 
 use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::model::error::Result;
+use time::OffsetDateTime;
+
+use crate::model::channels::Channel;
+use crate::model::error::{Error, Result};
 use crate::model::ids::{ChannelId, InteractionId};
+use crate::model::inbox::{Direction, DmStatusMark, InteractionKind};
 use crate::model::times::rfc3339;
 use crate::model::webhooks::EventType;
 use crate::ports::platforms::{DmStatus, PushBatch, PushedItem};
+use crate::ports::store::{Condition, InteractionFilter, PageRequest, Record, Write};
 use crate::services::connections::Accounts;
 use crate::services::inbox::{InboxSettings, RecentPosts, arrive, interaction_of};
-use crate::services::webhooks::outbox::emit;
+use crate::services::webhooks::outbox::commit;
+
+/// How far back from its watermark a read receipt is applied.
+const READ_RECEIPT_REACH: time::Duration = time::Duration::days(7);
+/// The DMs a read receipt is looked for among.
+const READ_RECEIPT_PAGE: usize = 100;
 
 /// What one push did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -60,14 +71,72 @@ pub async fn receive(accounts: &Accounts<'_>, settings: &InboxSettings, batch: P
                 }
                 PushedItem::Status { platform_id, status, at } => {
                     let id = InteractionId::of(channel.platform.as_str(), channel.id, platform_id);
-                    let data = json!({"interaction_id": id, "status": status.as_str(), "at": rfc3339(*at)});
-                    emit(&outbox, channel.workspace_id, status_event(*status), data).await?;
-                    report.statuses += 1;
+                    match announce(accounts, settings, &channel, id, *status, *at).await? {
+                        true => report.statuses += 1,
+                        false => report.duplicates += 1,
+                    }
+                }
+                PushedItem::ReadUpTo { reader, watermark } => {
+                    for id in sent_to(accounts, &channel, reader, *watermark).await? {
+                        match announce(accounts, settings, &channel, id, DmStatus::Read, *watermark).await? {
+                            true => report.statuses += 1,
+                            false => report.duplicates += 1,
+                        }
+                    }
                 }
             }
         }
     }
     Ok(report)
+}
+
+/// Fires `dm.status.<status>` for the DM `id` unless it was fired before; whether it fired.
+async fn announce(
+    accounts: &Accounts<'_>,
+    settings: &InboxSettings,
+    channel: &Channel,
+    id: InteractionId,
+    status: DmStatus,
+    at: OffsetDateTime,
+) -> Result<bool> {
+    let now = accounts.clock.now();
+    let mark = DmStatusMark {
+        workspace_id: channel.workspace_id,
+        interaction_id: id,
+        status: status.as_str().to_string(),
+        expires_at: now + settings.retention,
+    };
+    let once = Write::Put(mark.document()?, Condition::AbsentOrExpiredBy(now));
+    let data = json!({"interaction_id": id, "status": status.as_str(), "at": rfc3339(at)});
+    match commit(&accounts.outbox(), vec![once], channel.workspace_id, status_event(status), data).await {
+        Ok(_) => Ok(true),
+        Err(Error::Conflict(_)) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// The DMs the channel sent to `reader` in the week up to `watermark`, newest first (a page of
+/// the inbox at most): what a Facebook read receipt covers.
+async fn sent_to(
+    accounts: &Accounts<'_>,
+    channel: &Channel,
+    reader: &str,
+    watermark: OffsetDateTime,
+) -> Result<Vec<InteractionId>> {
+    let filter = InteractionFilter {
+        kind: Some(InteractionKind::Dm),
+        channel: Some(channel.id),
+        since: Some(watermark - READ_RECEIPT_REACH),
+        ..InteractionFilter::default()
+    };
+    let page = PageRequest { limit: READ_RECEIPT_PAGE, cursor: None };
+    let dms = accounts.store.list_interactions(channel.workspace_id, filter, page).await?.items;
+    Ok(dms
+        .into_iter()
+        .filter(|dm| dm.direction == Direction::Outbound && dm.received_at <= watermark)
+        .filter(|dm| dm.reply_handle.as_deref() == Some(reader))
+        .map(|dm| dm.id)
+        .collect())
 }
 
 fn status_event(status: DmStatus) -> EventType {

@@ -4,7 +4,7 @@
 //! `read` (with the messages' ids), `referral` (a conversation opened from an ad or link).
 //! `changes`: Facebook's `feed` comments (`item: comment`, `verb: add`) and `mention`, Instagram's
 //! `comments` and `mentions`. Anything else is counted as ignored. A Facebook `read` carries only
-//! a watermark, no message id, so it is ignored too.
+//! a watermark, no message id: every message sent to that reader up to it was read.
 //!
 //! Threads webhooks (<https://developers.facebook.com/docs/threads/webhooks>) come to the same
 //! callback in their own shape: `{app_id, topic, target_id, time, values}`, `values` being one
@@ -121,8 +121,13 @@ fn messaging(event: &Value, to: &str) -> Vec<PushedItem> {
             .map(|mid| PushedItem::Status { platform_id: mid.to_string(), status: DmStatus::Delivered, at })
             .collect();
     }
-    if let Some(read) = event.get("read").filter(|read| read.get("mid").is_some()) {
-        return vec![PushedItem::Status { platform_id: text(read, "mid"), status: DmStatus::Read, at }];
+    if let Some(read) = event.get("read") {
+        if read.get("mid").is_some() {
+            return vec![PushedItem::Status { platform_id: text(read, "mid"), status: DmStatus::Read, at }];
+        }
+        if let Some(watermark) = read.get("watermark").and_then(Value::as_i64) {
+            return vec![PushedItem::ReadUpTo { reader: sender, watermark: from_unix(watermark) }];
+        }
     }
     if let Some(referral) = event.get("referral") {
         let millis = event.get("timestamp").and_then(Value::as_i64).unwrap_or_default();
@@ -315,8 +320,8 @@ mod tests {
                 "message": "Nice!", "created_time": 1458692752}},
                 {"field": "ratings", "value": {}}]}]});
         let batch = parse(body.to_string().as_bytes()).unwrap();
-        assert_eq!(batch.items.len(), 5, "{batch:?}");
-        assert_eq!(batch.ignored, 2, "the watermark-only read and the ratings change");
+        assert_eq!(batch.items.len(), 6, "{batch:?}");
+        assert_eq!(batch.ignored, 1, "the ratings change");
         let dm = interaction(&batch.items[0].what);
         assert_eq!(
             (dm.kind, dm.direction, dm.text.as_str()),
@@ -328,9 +333,11 @@ mod tests {
             batch.items[2].what,
             PushedItem::Status { platform_id: "m_2".into(), status: DmStatus::Delivered, at: from_unix(1458692752478) }
         );
-        let referral = interaction(&batch.items[3].what);
+        let read_up_to = PushedItem::ReadUpTo { reader: "2401".into(), watermark: from_unix(1458668856253) };
+        assert_eq!(batch.items[3].what, read_up_to);
+        let referral = interaction(&batch.items[4].what);
         assert!(referral.text.is_empty() && referral.referral.is_some());
-        let comment = interaction(&batch.items[4].what);
+        let comment = interaction(&batch.items[5].what);
         assert_eq!((comment.kind, comment.in_reply_to.as_deref()), (InteractionKind::Comment, Some("104857_9")));
         assert!(batch.items.iter().all(|item| item.platform == Platform::Facebook && item.to == "104857"));
     }
