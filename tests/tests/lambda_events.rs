@@ -143,6 +143,8 @@ const SYNC_INBOX: &[&str] = &["schedule.json"];
 const PLATFORM_WEBHOOKS: &[HttpCase] = &[
     case("meta-verify.json", 200, Shape::Echo),
     case("meta-push.json", 200, Shape::One),
+    case("meta-deauthorize.json", 200, Shape::One),
+    case("meta-data-deletion.json", 200, Shape::Echo),
     case("x-crc.json", 200, Shape::Echo),
 ];
 
