@@ -79,9 +79,20 @@ async fn validate_reports_each_platforms_video_rules_with_the_target_and_the_rul
     .await;
 
     assert_eq!(rules(&report, 0), [], "the sandbox takes a long video beside an image");
+    let x_rules = rules(&report, 1);
     assert_eq!(
-        rules(&report, 1),
-        [("video_not_supported".into(), "media[0] is a video; Posthorn does not upload video to x yet".into())]
+        x_rules,
+        [
+            ("video_duration".into(), "media[0] lasts 200.0 seconds; x takes videos from 0.5 to 140 seconds".into()),
+            ("mixed_media".into(), "x takes a video alone, never beside images; the post has both".into()),
+        ]
+    );
+    let bluesky = fixture.channel(Platform::Bluesky, "did:plc:abc", ConnectionStatus::Active).await;
+    let report =
+        validate(&fixture, json!({"text": "clip", "targets": [bluesky.id], "media": [{"url": long_clip}]})).await;
+    assert_eq!(
+        rules(&report, 0),
+        [("video_not_supported".into(), "media[0] is a video; Posthorn does not upload video to bluesky yet".into())]
     );
 }
 

@@ -110,8 +110,8 @@ async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreK
         (json!({"text": "no picture", "targets": [instagram.id]}), "instagram requires at least one image".to_string()),
         (json!({"text": "hi", "targets": [expired.id]}), "connection of this channel expired".to_string()),
         (
-            json!({"text": "hi", "targets": [x.id], "media": [{"url": "https://hooks.example.com/a.mp4"}]}),
-            "media[0] is a video; Posthorn does not upload video to x yet".to_string(),
+            json!({"text": "hi", "targets": [bluesky.id], "media": [{"url": "https://hooks.example.com/a.mp4"}]}),
+            "media[0] is a video; Posthorn does not upload video to bluesky yet".to_string(),
         ),
         (json!({"text": "hi", "targets": [ChannelId::new()]}), "targets[0]: channel".to_string()),
         (json!({"text": "hi", "targets": [x.id, x.id]}), "listed twice".to_string()),

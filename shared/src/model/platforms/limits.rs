@@ -300,7 +300,7 @@ impl Platform {
     /// Whether Posthorn's adapter for the platform uploads video (the platform's own rules are
     /// [`Limits::video`]).
     pub fn uploads_video(self) -> bool {
-        matches!(self, Self::Sandbox)
+        matches!(self, Self::Sandbox | Self::X)
     }
 
     /// The platform's limits; a Mastodon instance may allow more (see [`Platform::limits_on`]).

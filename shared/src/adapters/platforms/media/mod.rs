@@ -10,6 +10,7 @@
 mod mp4;
 mod probe;
 
+pub(crate) use probe::fetch_range;
 pub use probe::{HEAD_BYTES, read_content, read_contents};
 
 use std::io::Cursor;
