@@ -37,8 +37,11 @@ async fn a_400_mib_video_is_published_with_a_peak_rss_growth_of_a_few_segments()
     let host = MediaHost::start().await;
     let size = 400 * MIB;
     let clip = host.mp4("/film.mp4", size, 1920, 1080, 120);
-    let x =
-        X::new(outbound()).with_video_upload(VideoUpload { segment_bytes: 4 * MIB as usize, segments_per_try: 128 });
+    let x = X::new(outbound()).with_video_upload(VideoUpload {
+        segment_bytes: 4 * MIB as usize,
+        segments_per_try: 128,
+        try_time: std::time::Duration::from_secs(600),
+    });
     let request = PublishRequest {
         target_key: new_target_key(),
         text: "The whole film".into(),

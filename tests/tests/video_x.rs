@@ -31,7 +31,11 @@ async fn fake() -> (XFake, ChannelAuth) {
 }
 
 fn x() -> X {
-    X::new(outbound()).with_video_upload(VideoUpload { segment_bytes: MB as usize, segments_per_try: 8 })
+    X::new(outbound()).with_video_upload(VideoUpload {
+        segment_bytes: MB as usize,
+        segments_per_try: 8,
+        ..VideoUpload::default()
+    })
 }
 
 fn request(url: &str, resume_from: Option<String>) -> PublishRequest {

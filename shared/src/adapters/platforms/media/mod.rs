@@ -11,7 +11,7 @@ mod mp4;
 mod probe;
 
 pub(crate) use probe::fetch_range;
-pub use probe::{HEAD_BYTES, read_content, read_contents};
+pub use probe::{HEAD_BYTES, READ_BUDGET, read_content, read_contents};
 
 use std::io::Cursor;
 

@@ -7,6 +7,7 @@
 //! (`mp4`). Nothing is decoded, and a video is never held in memory.
 
 use std::io::Cursor;
+use std::time::Duration;
 
 use image::ImageReader;
 use reqwest::Method;
@@ -27,16 +28,20 @@ const MAX_TOP_LEVEL_BOXES: usize = 64;
 /// The bytes read for a box header (a 64-bit size takes 16).
 const BOX_HEADER_BYTES: usize = 16;
 
-/// What each item's content is, item by item; an item that cannot be read says why.
+/// How long reading every item of a post may take, all together (they are read at once).
+pub const READ_BUDGET: Duration = Duration::from_secs(20);
+
+/// What each item's content is, item by item, all read at once within [`READ_BUDGET`]; an item
+/// that cannot be read, or not in time, says why.
 pub async fn read_contents(http: &OutboundClient, items: &[MediaItem]) -> Vec<MediaContent> {
-    let mut contents = Vec::with_capacity(items.len());
-    for item in items {
-        contents.push(match read_content(http, &item.url).await {
-            Ok(facts) => MediaContent::Read(facts),
-            Err(reason) => MediaContent::Unreadable(reason),
-        });
-    }
-    contents
+    let reads = items.iter().map(|item| async move {
+        match tokio::time::timeout(READ_BUDGET, read_content(http, &item.url)).await {
+            Ok(Ok(facts)) => MediaContent::Read(facts),
+            Ok(Err(reason)) => MediaContent::Unreadable(reason),
+            Err(_) => MediaContent::Unreadable(format!("could not be read within {} s", READ_BUDGET.as_secs())),
+        }
+    });
+    futures_util::future::join_all(reads).await
 }
 
 /// What the content at `url` is, or why it cannot be told.

@@ -4,8 +4,9 @@
 //! `STATUS` command until processing succeeds; the post then carries the media id.
 //!
 //! The video is streamed from its URL a segment at a time (one range request each), so memory
-//! holds one segment whatever the video's size. A try appends at most [`VideoUpload::segments_per_try`]
-//! segments, then pauses the target with the step reached (`video:{media id}:append:{next
+//! holds one segment whatever the video's size. A try appends at most
+//! [`VideoUpload::segments_per_try`] segments, and none after [`VideoUpload::try_time`] (so a
+//! process-queue run stays within its Lambda timeout), then pauses the target with the step reached (`video:{media id}:append:{next
 //! segment}`, or `video:{media id}:processing@{unix seconds}` while X processes it); the next run
 //! resumes from that step, so a crash or a lost run costs at most one try's segments and never a
 //! second post. A video X refuses, or still processing after [`PROCESSING_GIVE_UP`], fails with
@@ -41,12 +42,14 @@ pub struct VideoUpload {
     pub segment_bytes: usize,
     /// How many segments one try appends before it pauses the target.
     pub segments_per_try: u32,
+    /// How long a try appends segments: none is begun after this.
+    pub try_time: Duration,
 }
 
 impl Default for VideoUpload {
-    /// 4 MiB segments, 64 of them (256 MiB) a try.
+    /// 4 MiB segments, at most 64 of them (256 MiB) and 20 seconds a try.
     fn default() -> Self {
-        Self { segment_bytes: 4 * 1024 * 1024, segments_per_try: 64 }
+        Self { segment_bytes: 4 * 1024 * 1024, segments_per_try: 64, try_time: Duration::from_secs(20) }
     }
 }
 
@@ -151,8 +154,13 @@ impl Uploader<'_> {
     ) -> Result<String, PlatformError> {
         let segment_bytes = self.upload.segment_bytes as u64;
         let segments = total.div_ceil(segment_bytes) as u32;
-        let until = segments.min(next.saturating_add(self.upload.segments_per_try));
+        let mut until = segments.min(next.saturating_add(self.upload.segments_per_try));
+        let started = std::time::Instant::now();
         for index in next..until {
+            if started.elapsed() >= self.upload.try_time {
+                until = index;
+                break;
+            }
             let offset = u64::from(index) * segment_bytes;
             let length = segment_bytes.min(total - offset) as usize;
             let segment =
