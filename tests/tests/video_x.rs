@@ -130,3 +130,19 @@ async fn a_video_x_does_not_take_is_refused_before_any_upload() {
     );
     assert!(fake.uploads().is_empty());
 }
+
+#[tokio::test]
+async fn an_item_declared_a_video_whose_content_is_an_image_is_refused() {
+    let (fake, auth) = fake().await;
+    let host = MediaHost::start().await;
+    let still = host.bytes("/still", "video/mp4", posthorn_testkit::platforms::PNG.to_vec());
+    let media =
+        vec![MediaItem { kind: Some(posthorn::model::platforms::MediaKind::Video), ..MediaItem::new(still, None) }];
+    let post = PublishRequest { media, ..request("https://unused.example/x.mp4", None) };
+
+    let error = x().publish(&auth, &post).await.unwrap_err();
+
+    assert_eq!(error.code, ErrorCode::InvalidMedia);
+    assert!(error.message.ends_with("is image/png, not a video"), "{error:?}");
+    assert!(fake.uploads().is_empty());
+}

@@ -24,7 +24,7 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http;
 use crate::adapters::platforms::media::{fetch_range, read_content};
 use crate::adapters::platforms::x::{Data, Dialect};
-use crate::model::platforms::{ErrorCode, MediaFacts, MediaItem, Platform};
+use crate::model::platforms::{ErrorCode, MediaFacts, MediaItem, MediaKind, Platform};
 use crate::model::posts::validate::content_problems;
 use crate::ports::platforms::{ChannelAuth, PlatformError};
 
@@ -127,6 +127,9 @@ impl Uploader<'_> {
     /// The video's facts, once they pass X's rules.
     async fn checked(&self, item: &MediaItem) -> Result<MediaFacts, PlatformError> {
         let facts = read_content(self.http, &item.url).await.map_err(|reason| invalid(item, &reason))?;
+        if facts.kind != MediaKind::Video {
+            return Err(invalid(item, &format!("is {}, not a video", facts.media_type)));
+        }
         let limits = Platform::X.limits();
         if let Some(problem) = content_problems(0, &facts, &limits, Platform::X).into_iter().next() {
             let message = format!("x ({}): {}", problem.rule, problem.message);
