@@ -52,8 +52,19 @@ pub fn step_created(container: &str, seconds_ago: i64) -> String {
 }
 
 pub fn post(text: &str, image_urls: &[&str]) -> PublishRequest {
-    let media = image_urls.iter().map(|url| MediaItem { url: (*url).to_owned(), alt: None }).collect();
+    let media = image_urls.iter().map(|url| MediaItem::new(*url, None)).collect();
     PublishRequest { target_key: crate::platforms::new_target_key(), text: text.to_owned(), media, resume_from: None }
+}
+
+/// The URL of a `width`×`height` JPEG called `name` on the media host every test shares (Meta
+/// fetches images from their URLs; Posthorn reads their first bytes before making a container).
+pub fn jpeg_url(name: &str, width: u32, height: u32) -> String {
+    format!("{}/{width}x{height}/{name}", crate::platforms::shared_media_host())
+}
+
+/// A square JPEG called `name` on the shared media host.
+pub fn media_url(name: &str) -> String {
+    jpeg_url(name, 400, 400)
 }
 
 /// Meta's documented error body.

@@ -13,6 +13,7 @@ pub mod feed_server;
 pub mod graph_fake;
 pub mod inbox;
 pub mod mastodon_mock;
+pub mod media_host;
 pub mod openai_fake;
 pub mod platform_inbox;
 pub mod platforms;

@@ -46,6 +46,43 @@ pub fn channel_at(base_url: &str, platform_channel_id: &str) -> ChannelAuth {
     }
 }
 
+/// The base URL of a media host shared by every test of the process, on a thread of its own (so
+/// it outlives each test's runtime): `GET /{width}x{height}/{name}` answers a JPEG of that size,
+/// whatever the name; it ignores `Range`, as many hosts do.
+pub fn shared_media_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async move {
+                listener.set_nonblocking(true).expect("non-blocking");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let router = axum::Router::new().route("/{size}/{name}", axum::routing::get(sized_jpeg));
+                axum::serve(listener, router).await.expect("the media host serves");
+            });
+        });
+        base_url
+    })
+}
+
+async fn sized_jpeg(axum::extract::Path((size, _)): axum::extract::Path<(String, String)>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some((width, height)) = size.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    ([("content-type", "image/jpeg")], jpeg(width, height)).into_response()
+}
+
+/// A plain `width`×`height` JPEG.
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let pixels = image::RgbImage::from_pixel(width, height, image::Rgb([200, 80, 40]));
+    let mut bytes = Vec::new();
+    pixels.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg).expect("a JPEG");
+    bytes
+}
+
 /// A base URL nothing listens on.
 pub fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
@@ -74,7 +111,7 @@ pub async fn image_at(host: &MockServer, route: &str, alt: Option<&str>) -> Medi
         .respond_with(ResponseTemplate::new(200).insert_header("content-type", "image/png").set_body_bytes(PNG))
         .mount(host)
         .await;
-    MediaItem { url: format!("{}{route}", host.uri()), alt: alt.map(str::to_string) }
+    MediaItem::new(format!("{}{route}", host.uri()), alt.map(str::to_string))
 }
 
 /// Serves `bytes` as `content_type` at `route` of a media host and returns the item pointing
@@ -85,7 +122,7 @@ pub async fn bytes_at(host: &MockServer, route: &str, content_type: &str, bytes:
         .respond_with(ResponseTemplate::new(200).insert_header("content-type", content_type).set_body_bytes(bytes))
         .mount(host)
         .await;
-    MediaItem { url: format!("{}{route}", host.uri()), alt: None }
+    MediaItem::new(format!("{}{route}", host.uri()), None)
 }
 
 /// A `width`×`height` PNG of noise, which compresses badly: a large file from a small picture.

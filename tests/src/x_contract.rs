@@ -49,6 +49,69 @@ pub fn request_problems(method: &str, path: &str, body: &Value) -> Vec<String> {
     problems(schema, body)
 }
 
+/// What a multipart request body to `method path` (its `content_type` names the boundary)
+/// breaks of the document. Each part becomes a property: a file part a string (the document's
+/// `format: binary`), a text part a string, or a number where the document's property is one.
+pub fn multipart_problems(method: &str, path: &str, content_type: &str, body: &[u8]) -> Vec<String> {
+    let schema = &operation(method, path)["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert!(schema.is_object(), "{method} {path} takes no multipart body");
+    let properties = &resolved(schema)["properties"];
+    let boundary = content_type.split("boundary=").nth(1).expect("a multipart boundary").trim_matches('"');
+    let mut object = serde_json::Map::new();
+    for (name, value, is_file) in multipart_parts(body, boundary) {
+        let text = String::from_utf8_lossy(&value).into_owned();
+        let numeric = matches!(properties[&name]["type"].as_str(), Some("integer" | "number"));
+        let value = match (is_file, numeric, text.parse::<i64>()) {
+            (false, true, Ok(number)) => json!(number),
+            (true, _, _) => json!(format!("<{} bytes>", value.len())),
+            _ => json!(text),
+        };
+        object.insert(name, value);
+    }
+    problems(schema, &Value::Object(object))
+}
+
+/// A schema with its `$ref` followed.
+fn resolved(schema: &Value) -> &Value {
+    match schema["$ref"].as_str().and_then(|reference| reference.strip_prefix("#/")) {
+        Some(pointer) => document().pointer(&format!("/{pointer}")).expect("a reference of the document"),
+        None => schema,
+    }
+}
+
+/// The parts of a multipart body: name, content, whether it is a file.
+fn multipart_parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>, bool)> {
+    let delimiter = format!("--{boundary}");
+    split(body, delimiter.as_bytes())
+        .into_iter()
+        .skip(1)
+        .filter(|part| !part.starts_with(b"--"))
+        .filter_map(|part| {
+            let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+            let end = find(part, b"\r\n\r\n")?;
+            let headers = String::from_utf8_lossy(&part[..end]).into_owned();
+            let content = part[end + 4..].strip_suffix(b"\r\n").unwrap_or(&part[end + 4..]).to_vec();
+            let name = headers.split("name=\"").nth(1)?.split('"').next()?.to_string();
+            Some((name, content, headers.contains("filename=")))
+        })
+        .collect()
+}
+
+fn split<'a>(body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(at) = find(rest, delimiter) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    parts.push(rest);
+    parts
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
 /// What an answer of `status` to `method path` breaks of the document.
 pub fn response_problems(method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
     let responses = &operation(method, path)["responses"];
@@ -65,16 +128,20 @@ pub fn answer(method: &str, path: &str, status: u16, body: Value) -> ResponseTem
     ResponseTemplate::new(status).set_body_json(body)
 }
 
-/// Checks every JSON request `server` received against the document.
+/// Checks every JSON and multipart request `server` received against the document.
 pub async fn assert_requests_documented(server: &MockServer) {
     for request in server.received_requests().await.unwrap_or_default() {
-        let is_json =
-            request.headers.get("content-type").is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-        if !is_json {
+        let content_type =
+            request.headers.get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
+        let (method, path) = (request.method.as_str(), request.url.path());
+        let problems = if content_type.starts_with("application/json") {
+            let body: Value = serde_json::from_slice(&request.body).expect("a JSON body");
+            request_problems(method, path, &body)
+        } else if content_type.starts_with("multipart/form-data") {
+            multipart_problems(method, path, &content_type, &request.body)
+        } else {
             continue;
-        }
-        let body: Value = serde_json::from_slice(&request.body).expect("a JSON body");
-        let problems = request_problems(request.method.as_str(), request.url.path(), &body);
+        };
         assert!(
             problems.is_empty(),
             "{} {} is not what X documents: {problems:#?}",

@@ -14,6 +14,13 @@
 //! shows among the DM events as X shows sent messages). A query parameter X does not document
 //! for the operation, or a value out of its range, gets X's 400 `invalid-request` problem; JSON
 //! bodies and every answer are checked against X's OpenAPI document (`x_contract`).
+//!
+//! Videos: the chunked media upload (`POST /2/media/upload/initialize`, `…/{id}/append` with
+//! `segment_index`, `…/{id}/finalize`, `GET /2/media/upload?command=STATUS`), keeping per
+//! upload only the size of each segment received; processing answers `in_progress` for a
+//! configurable number of status checks, then `succeeded`. Segments of up to 2 MiB are checked
+//! against the document's multipart schema (larger ones only for their `segment_index`, so a
+//! 500 MB upload is not parsed whole); a post may carry only a media id that finished.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +40,18 @@ use crate::x_contract::{request_problems, response_problems};
 pub const USER_ID: &str = "2244994945";
 pub const USERNAME: &str = "posthorn";
 
+/// One chunked upload: what `initialize` declared, the bytes of each segment received (the last
+/// one sent for an index counts), and whether it was finalized.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub media_type: String,
+    pub total_bytes: u64,
+    pub segments: std::collections::BTreeMap<u64, u64>,
+    pub appends: usize,
+    pub finalized: bool,
+    pub status_checks: u32,
+}
+
 #[derive(Default)]
 struct Grant {
     access: Option<(String, OffsetDateTime)>,
@@ -44,6 +63,12 @@ struct Grant {
     tweets: usize,
     revoked: bool,
     inbox: Inbox,
+    uploads: HashMap<String, Upload>,
+    /// How many status checks answer `in_progress` before `succeeded`.
+    processing_checks: u32,
+    /// The segment whose next append answers 503, once.
+    failing_segment: Option<u64>,
+    media_ids: Vec<Value>,
 }
 
 /// What the account's inbox holds, oldest first.
@@ -94,6 +119,13 @@ impl XFake {
             .route("/2/users/{id}/mentions", get(mentions))
             .route("/2/dm_events", get(dm_events))
             .route("/2/dm_conversations/{id}/messages", post(send_message))
+            .route("/2/media/upload/initialize", post(initialize_upload))
+            .route(
+                "/2/media/upload/{id}/append",
+                post(append_upload).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)),
+            )
+            .route("/2/media/upload/{id}/finalize", post(finalize_upload))
+            .route("/2/media/upload", get(upload_status))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         fake
@@ -112,6 +144,26 @@ impl XFake {
     /// How often a refresh token was presented again after it had been spent.
     pub fn reused_refresh_tokens(&self) -> usize {
         self.grant.lock().unwrap().reused_refresh_tokens
+    }
+
+    /// Every chunked upload, by media id.
+    pub fn uploads(&self) -> HashMap<String, Upload> {
+        self.grant.lock().unwrap().uploads.clone()
+    }
+
+    /// The `media.media_ids` of every post created.
+    pub fn posted_media(&self) -> Vec<Value> {
+        self.grant.lock().unwrap().media_ids.clone()
+    }
+
+    /// Videos stay `in_progress` for `checks` status checks after finalize.
+    pub fn process_videos_for(&self, checks: u32) {
+        self.grant.lock().unwrap().processing_checks = checks;
+    }
+
+    /// The next append of segment `index` fails with a 503.
+    pub fn fail_segment_once(&self, index: u64) {
+        self.grant.lock().unwrap().failing_segment = Some(index);
     }
 
     pub fn tweets(&self) -> usize {
@@ -262,6 +314,16 @@ async fn create_tweet(State(fake): State<XFake>, headers: HeaderMap, body: Strin
     let problems = request_problems("POST", "/2/tweets", &body);
     assert!(problems.is_empty(), "POST /2/tweets is not what X documents: {problems:#?}");
     let mut grant = fake.grant.lock().unwrap();
+    if let Some(ids) = body["media"]["media_ids"].as_array() {
+        for id in ids {
+            let ready = grant
+                .uploads
+                .get(id.as_str().unwrap_or_default())
+                .is_none_or(|upload| upload.finalized && upload.status_checks >= grant.processing_checks);
+            assert!(ready, "media {id} is attached before X finished it");
+        }
+        grant.media_ids.push(json!(ids));
+    }
     grant.tweets += 1;
     let id = format!("18{:017}", grant.tweets);
     let conversation = match body["reply"]["in_reply_to_tweet_id"].as_str() {
@@ -319,6 +381,109 @@ impl Inbox {
         }
         users
     }
+}
+
+async fn initialize_upload(State(fake): State<XFake>, headers: HeaderMap, body: String) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let body: Value = serde_json::from_str(&body).unwrap_or_default();
+    let problems = request_problems("POST", "/2/media/upload/initialize", &body);
+    assert!(problems.is_empty(), "initialize is not what X documents: {problems:#?}");
+    let mut grant = fake.grant.lock().unwrap();
+    let id = format!("17{:017}", grant.uploads.len() + 1);
+    let upload = Upload {
+        media_type: body["media_type"].as_str().unwrap_or_default().to_string(),
+        total_bytes: body["total_bytes"].as_u64().unwrap_or_default(),
+        ..Upload::default()
+    };
+    grant.uploads.insert(id.clone(), upload);
+    let answer = json!({"data": {"id": id, "media_key": format!("7_{id}"), "expires_after_secs": 86400}});
+    documented("POST", "/2/media/upload/initialize", 200, answer)
+}
+
+/// The `segment_index` and the media's length of an append body, read from its first bytes
+/// (the form's text field comes first) and its length.
+fn append_parts(content_type: &str, body: &[u8]) -> Option<(u64, u64)> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
+    let index = head.split("name=\"segment_index\"").nth(1)?.split("\r\n\r\n").nth(1)?.split("\r\n").next()?;
+    let media_start = head.find("name=\"media\"")?;
+    let content_start = media_start + head[media_start..].find("\r\n\r\n")? + 4;
+    let trailer = format!("\r\n--{boundary}--\r\n").len();
+    Some((index.parse().ok()?, (body.len() - trailer - content_start) as u64))
+}
+
+async fn append_upload(
+    State(fake): State<XFake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let content_type = headers.get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let path = format!("/2/media/upload/{id}/append");
+    if body.len() <= 2 * 1024 * 1024 {
+        let problems = crate::x_contract::multipart_problems("POST", &path, content_type, &body);
+        assert!(problems.is_empty(), "append is not what X documents: {problems:#?}");
+    }
+    let (index, length) = append_parts(content_type, &body).expect("a segment_index and a media part");
+    let mut grant = fake.grant.lock().unwrap();
+    if grant.failing_segment == Some(index) {
+        grant.failing_segment = None;
+        let problem = json!({"title": "Service Unavailable", "type": "about:blank", "status": 503, "detail": "Service Unavailable"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(problem)).into_response();
+    }
+    let Some(upload) = grant.uploads.get_mut(&id) else {
+        let problem = json!({"title": "Invalid Request", "type": "about:blank", "detail": "no such upload"});
+        return (StatusCode::BAD_REQUEST, axum::Json(problem)).into_response();
+    };
+    upload.appends += 1;
+    upload.segments.insert(index, length);
+    documented("POST", &path, 200, json!({"data": {"expires_at": 1_900_000_000}}))
+}
+
+async fn finalize_upload(State(fake): State<XFake>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let mut grant = fake.grant.lock().unwrap();
+    let processing = grant.processing_checks;
+    let upload = grant.uploads.get_mut(&id).expect("an initialized upload");
+    let received: u64 = upload.segments.values().sum();
+    let contiguous = upload.segments.keys().copied().eq(0..upload.segments.len() as u64);
+    assert!(contiguous && received == upload.total_bytes, "finalize before every segment arrived: {upload:?}");
+    upload.finalized = true;
+    let mut data = json!({"id": id, "media_key": format!("7_{id}"), "size": received, "expires_after_secs": 86400});
+    if processing > 0 {
+        data["processing_info"] = json!({"state": "pending", "check_after_secs": 1});
+    }
+    documented("POST", &format!("/2/media/upload/{id}/finalize"), 200, json!({"data": data}))
+}
+
+async fn upload_status(State(fake): State<XFake>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    if !fake.authorized(&headers) {
+        return unauthorized();
+    }
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect();
+    assert_eq!(query.get("command").map(String::as_str), Some("STATUS"), "{query:?}");
+    let id = query.get("media_id").cloned().unwrap_or_default();
+    let mut grant = fake.grant.lock().unwrap();
+    let processing = grant.processing_checks;
+    let upload = grant.uploads.get_mut(&id).expect("a finalized upload");
+    upload.status_checks += 1;
+    let state = if upload.status_checks >= processing { "succeeded" } else { "in_progress" };
+    let info =
+        json!({"state": state, "check_after_secs": 1, "progress_percent": if state == "succeeded" { 100 } else { 50 }});
+    documented(
+        "GET",
+        "/2/media/upload",
+        200,
+        json!({"data": {"id": id, "media_key": format!("7_{id}"), "processing_info": info}}),
+    )
 }
 
 /// The fake's answer, after checking that X's document describes it.

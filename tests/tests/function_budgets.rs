@@ -40,8 +40,10 @@ use Wait::{AiCalls, OutboundCalls, RefreshLease, RunFor};
 const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     // POST /v1/webhooks: the verification ping (api/webhooks/endpoints.rs).
     ("webhooks", &[OutboundCalls(1)]),
-    // Media URLs are only checked by the SSRF guard, never fetched. POST /v1/posts/{id}/unpublish
-    // deletes every target at once, each with a fresh token (services/unpublish.rs).
+    // POST /v1/posts and PATCH only check media URLs with the SSRF guard; POST /v1/posts/validate
+    // reads every item at once within media::READ_BUDGET (20 s, shorter than what follows).
+    // POST /v1/posts/{id}/unpublish deletes every target at once, each with a fresh token
+    // (services/unpublish.rs).
     ("posts", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
     ("automations", &[]),
     // DELETE /v1/connections/{id}: the platform's revoke (services/connections/disconnect.rs).

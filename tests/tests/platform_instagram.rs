@@ -10,19 +10,23 @@ use posthorn::adapters::platforms::{Instagram, Polling};
 use posthorn::model::platforms::ErrorCode;
 use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
 use posthorn_testkit::graph_fake::{
-    TOKEN, auth, client, error_body, fast_polling, form, no_form, post, step_container, step_created,
+    TOKEN, auth, client, error_body, fast_polling, form, jpeg_url, media_url, no_form, post, step_container,
+    step_created,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const USER: &str = "17841400000000001";
-const IMAGE: &str = "https://cdn.example.com/a.jpg";
 
 async fn fake() -> (MockServer, ChannelAuth) {
     let server = MockServer::start().await;
     let auth = auth(&server, "v25.0", USER);
     (server, auth)
+}
+
+fn image() -> String {
+    media_url("a.jpg")
 }
 
 fn instagram() -> Instagram {
@@ -37,7 +41,7 @@ fn ok(body: serde_json::Value) -> ResponseTemplate {
 async fn mount_image_container(server: &MockServer, caption: &str, container: &str) {
     Mock::given(method("POST"))
         .and(path(format!("/v25.0/{USER}/media")))
-        .and(form("image_url", IMAGE))
+        .and(form("image_url", &image()))
         .and(form("caption", caption))
         .and(form("access_token", TOKEN))
         .and(no_form("media_type"))
@@ -82,7 +86,7 @@ async fn one_image_is_a_container_polled_then_published() {
     mount_status(&server, "c-1", "FINISHED").await;
     mount_publish(&server, "c-1", "m-1").await;
 
-    let published = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect("published");
+    let published = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect("published");
 
     assert_eq!(published.platform_post_id, "m-1");
     assert_eq!(published.url.as_deref(), Some("https://www.instagram.com/p/m-1/"));
@@ -91,7 +95,8 @@ async fn one_image_is_a_container_polled_then_published() {
 #[tokio::test]
 async fn several_images_are_carousel_children_of_one_carousel_container() {
     let (server, auth) = fake().await;
-    let images = ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"];
+    let (a, b) = (media_url("a.jpg"), media_url("b.jpg"));
+    let images = [a.as_str(), b.as_str()];
     for (url, child) in images.iter().zip(["child-a", "child-b"]) {
         Mock::given(method("POST"))
             .and(path(format!("/v25.0/{USER}/media")))
@@ -145,12 +150,12 @@ async fn an_in_progress_container_pauses_the_publish_and_the_next_run_resumes_it
     mount_status(&server, "c-1", "FINISHED").await;
     mount_publish(&server, "c-1", "m-1").await;
 
-    let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("still processing");
+    let first = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("still processing");
     assert_eq!(first.resumes_after(), Some(Duration::from_secs(60)), "Meta: at most one check a minute");
     assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
-    let second = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
+    let second = PublishRequest { resume_from: first.progress, ..post("Sunset", &[image().as_str()]) };
     let second = instagram().publish(&auth, &second).await.expect_err("still processing");
-    let third = PublishRequest { resume_from: second.progress, ..post("Sunset", &[IMAGE]) };
+    let third = PublishRequest { resume_from: second.progress, ..post("Sunset", &[image().as_str()]) };
     let published = instagram().publish(&auth, &third).await.expect("published");
 
     assert_eq!(published.platform_post_id, "m-1");
@@ -165,7 +170,7 @@ async fn the_first_check_waits_as_meta_advises_without_holding_the_run() {
     let patient = Instagram::new(client()).with_polling(Polling::default());
 
     let started = std::time::Instant::now();
-    let error = patient.publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("too early to check");
+    let error = patient.publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("too early to check");
 
     assert!(started.elapsed() < Duration::from_secs(5), "the run returned at once");
     let wait = error.resumes_after().expect("a pause");
@@ -179,7 +184,7 @@ async fn a_container_still_in_progress_after_five_minutes_is_given_up_and_not_re
     let (server, auth) = fake().await;
     mount_status(&server, "c-1", "IN_PROGRESS").await;
 
-    let stale = PublishRequest { resume_from: Some(step_created("c-1", 301)), ..post("Sunset", &[IMAGE]) };
+    let stale = PublishRequest { resume_from: Some(step_created("c-1", 301)), ..post("Sunset", &[image().as_str()]) };
     let error = instagram().publish(&auth, &stale).await.expect_err("given up");
 
     assert_eq!((error.code, error.resumes_after()), (ErrorCode::InvalidMedia, None));
@@ -206,7 +211,7 @@ async fn a_container_in_error_is_invalid_media_and_not_resumed() {
         .mount(&server)
         .await;
 
-    let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("processing failed");
+    let error = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("processing failed");
 
     assert_eq!(error.code, ErrorCode::InvalidMedia);
     assert!(error.message.contains("Media download has failed"), "{}", error.message);
@@ -232,11 +237,11 @@ async fn a_failed_publish_carries_the_container_and_the_retry_creates_no_second_
         .await;
     mount_publish(&server, "c-1", "m-1").await;
 
-    let first = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("publish fails");
+    let first = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("publish fails");
     assert_eq!(first.code, ErrorCode::PlatformUnavailable);
     assert_eq!(step_container(first.progress.as_deref()), Some("c-1"));
 
-    let retry = PublishRequest { resume_from: first.progress, ..post("Sunset", &[IMAGE]) };
+    let retry = PublishRequest { resume_from: first.progress, ..post("Sunset", &[image().as_str()]) };
     let published = instagram().publish(&auth, &retry).await.expect("the retry publishes");
 
     assert_eq!(published.platform_post_id, "m-1");
@@ -255,7 +260,7 @@ async fn the_daily_publishing_limit_is_rate_limited_and_resumable() {
         .mount(&server)
         .await;
 
-    let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("limit reached");
+    let error = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("limit reached");
 
     assert_eq!((error.code, error.message.as_str()), (ErrorCode::RateLimited, message));
     assert_eq!(step_container(error.progress.as_deref()), Some("c-1"));
@@ -290,7 +295,7 @@ async fn container_creation_errors_map_to_stable_codes() {
             .mount(&server)
             .await;
 
-        let error = instagram().publish(&auth, &post("Sunset", &[IMAGE])).await.expect_err("creation fails");
+        let error = instagram().publish(&auth, &post("Sunset", &[image().as_str()])).await.expect_err("creation fails");
 
         assert_eq!((error.code, error.message.as_str()), (expected, message));
         assert_eq!(error.progress, None, "no container exists yet");
@@ -335,4 +340,30 @@ async fn metrics_read_counts_and_insights() {
         (metrics.views, metrics.likes, metrics.comments, metrics.shares),
         (Some(1500), Some(120), Some(8), Some(11))
     );
+}
+
+#[tokio::test]
+async fn images_outside_4_5_to_1_91_or_not_jpeg_are_refused_before_any_container() {
+    let (server, auth) = fake().await;
+    let tall = jpeg_url("tall.jpg", 400, 800);
+    let square = media_url("ok.jpg");
+    let host = MockServer::start().await;
+    let png = posthorn_testkit::platforms::bytes_at(
+        &host,
+        "/labelled.jpg",
+        "image/jpeg",
+        posthorn_testkit::platforms::PNG.to_vec(),
+    )
+    .await;
+
+    let error =
+        instagram().publish(&auth, &post("Tall", &[square.as_str(), tall.as_str()])).await.expect_err("too tall");
+    let not_jpeg = instagram().publish(&auth, &post("PNG", &[png.url.as_str()])).await.expect_err("a PNG");
+
+    assert_eq!(error.code, ErrorCode::InvalidMedia);
+    let expected = "instagram (aspect_ratio): media[1] is 400x800 (aspect ratio 0.50:1); instagram takes aspect ratios from 4:5 to 1.91:1";
+    assert_eq!(error.message, expected);
+    assert_eq!(not_jpeg.code, ErrorCode::InvalidMedia);
+    assert!(not_jpeg.message.contains("(unsupported_media_type): media[0] is image/png"), "{not_jpeg:?}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "no container was made");
 }

@@ -203,7 +203,7 @@ async fn media_the_instance_or_the_download_refuses_is_invalid_media() {
     let auth = channel(&server, "");
 
     let refused = mastodon.publish(&auth, &post_with_media("x", vec![image])).await.unwrap_err();
-    let html = posthorn::model::platforms::MediaItem { url: format!("{}/page.html", media_host.uri()), alt: None };
+    let html = posthorn::model::platforms::MediaItem::new(format!("{}/page.html", media_host.uri()), None);
     let not_an_image = mastodon.publish(&auth, &post_with_media("x", vec![html])).await.unwrap_err();
 
     assert_eq!(refused.code, ErrorCode::InvalidMedia);

@@ -8,7 +8,9 @@ use std::time::Duration;
 use posthorn::adapters::platforms::Threads;
 use posthorn::model::platforms::{ErrorCode, MediaItem};
 use posthorn::ports::platforms::{ChannelAuth, PlatformClient, PublishRequest};
-use posthorn_testkit::graph_fake::{TOKEN, auth, client, error_body, fast_polling, form, post, step_container};
+use posthorn_testkit::graph_fake::{
+    TOKEN, auth, client, error_body, fast_polling, form, jpeg_url, media_url, post, step_container,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -90,7 +92,7 @@ async fn one_image_is_an_image_container_with_its_alt_text() {
     Mock::given(method("POST"))
         .and(path(format!("/v1.0/{USER}/threads")))
         .and(form("media_type", "IMAGE"))
-        .and(form("image_url", "https://cdn.example.com/a.jpg"))
+        .and(form("image_url", &media_url("a.jpg")))
         .and(form("alt_text", "A red bicycle"))
         .and(form("text", "My bike"))
         .respond_with(ok(json!({ "id": "c-2" })))
@@ -99,7 +101,7 @@ async fn one_image_is_an_image_container_with_its_alt_text() {
         .await;
     mount_status(&server, "c-2", "FINISHED").await;
     mount_publish(&server, "c-2", "t-2").await;
-    let image = MediaItem { url: "https://cdn.example.com/a.jpg".into(), alt: Some("A red bicycle".into()) };
+    let image = MediaItem::new(media_url("a.jpg"), Some("A red bicycle".into()));
     let request = PublishRequest { media: vec![image], ..post("My bike", &[]) };
 
     let published = threads().publish(&auth, &request).await.expect("published");
@@ -110,7 +112,8 @@ async fn one_image_is_an_image_container_with_its_alt_text() {
 #[tokio::test]
 async fn several_images_are_items_of_one_carousel_container() {
     let (server, auth) = fake().await;
-    let images = ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"];
+    let (a, b) = (media_url("a.jpg"), media_url("b.jpg"));
+    let images = [a.as_str(), b.as_str()];
     for (url, item) in images.iter().zip(["item-a", "item-b"]) {
         Mock::given(method("POST"))
             .and(path(format!("/v1.0/{USER}/threads")))
@@ -285,4 +288,16 @@ async fn metrics_read_media_insights() {
         (metrics.views, metrics.likes, metrics.comments, metrics.shares),
         (Some(4523), Some(187), Some(42), Some(31))
     );
+}
+
+#[tokio::test]
+async fn an_image_beyond_10_to_1_is_refused_before_any_container() {
+    let (server, auth) = fake().await;
+    let banner = jpeg_url("banner.jpg", 1100, 100);
+
+    let error = threads().publish(&auth, &post("Wide", &[banner.as_str()])).await.expect_err("too wide");
+
+    assert_eq!(error.code, ErrorCode::InvalidMedia);
+    assert!(error.message.contains("threads (aspect_ratio): media[0] is 1100x100"), "{error:?}");
+    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "no container was made");
 }

@@ -12,7 +12,9 @@ use posthorn_testkit::platforms::{
     BEARER, PNG, bytes_at, carries_png, channel, channel_at, closed_port_url, form_field, image_at, outbound,
     post_with_media, text_post,
 };
-use posthorn_testkit::x_contract::{answer, assert_requests_documented, request_problems, response_problems};
+use posthorn_testkit::x_contract::{
+    answer, assert_requests_documented, multipart_problems, request_problems, response_problems,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -212,7 +214,7 @@ async fn uploads_x_refuses_are_invalid_media() {
         })))
         .mount(&server)
         .await;
-    let missing = posthorn::model::platforms::MediaItem { url: format!("{}/missing.png", media_host.uri()), alt: None };
+    let missing = posthorn::model::platforms::MediaItem::new(format!("{}/missing.png", media_host.uri()), None);
     let x = X::new(outbound());
     let auth = channel(&server, "");
 
@@ -254,6 +256,23 @@ fn the_contract_refuses_what_x_does_not_document() {
     assert!(!request_problems("POST", "/2/tweets", &numeric_ids).is_empty(), "media ids are strings");
     let unknown_field = json!({ "text": "Cat", "alt": "A cat" });
     assert!(!request_problems("POST", "/2/tweets", &unknown_field).is_empty(), "CreatePostsRequest is closed");
+    let form = |fields: &str| {
+        let body = fields.split(',').fold(String::new(), |body, field| {
+            let (name, value) = field.split_once('=').unwrap();
+            body + &format!("--b\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        });
+        body + "--b--\r\n"
+    };
+    let upload = |fields: &str| {
+        multipart_problems("POST", "/2/media/upload", "multipart/form-data; boundary=b", form(fields).as_bytes())
+    };
+    assert!(
+        upload("media=x,media_category=tweet_image").is_empty(),
+        "{:?}",
+        upload("media=x,media_category=tweet_image")
+    );
+    assert!(!upload("media=x").is_empty(), "media_category is required");
+    assert!(!upload("media=x,media_category=image").is_empty(), "media_category is one of X's");
     let numeric_id = json!({ "data": { "id": 1445880548472328192_u64, "text": "Hello" } });
     assert!(!response_problems("POST", "/2/tweets", 201, &numeric_id).is_empty(), "post ids are strings");
 }

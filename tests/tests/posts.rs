@@ -11,7 +11,9 @@ use posthorn::model::ids::ChannelId;
 use posthorn::model::platforms::{ErrorCode, Platform};
 use posthorn::services::connections::create_sandbox_channels;
 use posthorn_testkit::app::{TestApp, TestOptions};
+use posthorn_testkit::graph_fake::jpeg_url;
 use posthorn_testkit::on_both_stores;
+use posthorn_testkit::platforms::shared_media_host;
 use posthorn_testkit::publishing::{PostsFixture as Fixture, ids};
 use posthorn_testkit::stores::{StoreKind, store};
 use serde_json::{Value, json};
@@ -28,6 +30,7 @@ on_both_stores!(
     an_immediate_post_is_published_by_the_next_run_and_a_failure_has_no_published_count,
     every_target_is_checked_against_its_platform_before_saving,
     validate_reports_every_rule_per_target_and_saves_nothing,
+    validate_reads_each_image_and_reports_its_format_and_aspect_ratio,
     an_idempotency_key_returns_the_same_post_and_refuses_another_body,
     edits_cancel_and_delete_fire_their_events,
     retry_publishes_only_the_failed_targets,
@@ -107,8 +110,8 @@ async fn every_target_is_checked_against_its_platform_before_saving(kind: StoreK
         (json!({"text": "no picture", "targets": [instagram.id]}), "instagram requires at least one image".to_string()),
         (json!({"text": "hi", "targets": [expired.id]}), "connection of this channel expired".to_string()),
         (
-            json!({"text": "hi", "targets": [x.id], "media": [{"url": "https://hooks.example.com/a.mp4"}]}),
-            "media[0] is not a jpg/jpeg/png/gif/webp image".to_string(),
+            json!({"text": "hi", "targets": [bluesky.id], "media": [{"url": "https://hooks.example.com/a.mp4"}]}),
+            "media[0] is a video; Posthorn does not upload video to bluesky yet".to_string(),
         ),
         (json!({"text": "hi", "targets": [ChannelId::new()]}), "targets[0]: channel".to_string()),
         (json!({"text": "hi", "targets": [x.id, x.id]}), "listed twice".to_string()),
@@ -149,6 +152,27 @@ async fn validate_reports_every_rule_per_target_and_saves_nothing(kind: StoreKin
     assert_eq!(rules(0), ["text_too_long"]);
     assert_eq!(rules(1), ["media_required", "connection_expired"]);
     assert_eq!(fixture.app.call(Method::GET, "/v1/posts", None).await.body["data"], json!([]));
+}
+
+async fn validate_reads_each_image_and_reports_its_format_and_aspect_ratio(kind: StoreKind) {
+    let fixture = Fixture::start(kind).await;
+    let instagram = fixture.channel(Platform::Instagram, "ig-1", ConnectionStatus::Active).await;
+    let threads = fixture.channel(Platform::Threads, "th-1", ConnectionStatus::Active).await;
+    let tall = jpeg_url("tall.jpg", 400, 800);
+    let missing = format!("{}/missing.jpg", shared_media_host());
+    let body = json!({"text": "hi", "targets": [instagram.id, threads.id], "media": [{"url": tall}, {"url": missing}]});
+    let reply = fixture.app.call(Method::POST, "/v1/posts/validate", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let targets = reply.body["data"]["targets"].as_array().unwrap();
+    let problems = |index: usize| targets[index]["problems"].as_array().unwrap().clone();
+    assert_eq!(problems(0)[0]["rule"], "aspect_ratio");
+    assert_eq!(
+        problems(0)[0]["message"],
+        "media[0] is 400x800 (aspect ratio 0.50:1); instagram takes aspect ratios from 4:5 to 1.91:1"
+    );
+    assert_eq!(problems(0)[1]["rule"], "media_unreadable");
+    assert_eq!(problems(0)[1]["message"], "media[1] answered HTTP 404");
+    assert_eq!(problems(1).len(), 1, "Threads takes 1:2 and reports the unreadable item: {:?}", problems(1));
 }
 
 async fn an_idempotency_key_returns_the_same_post_and_refuses_another_body(kind: StoreKind) {

@@ -14,11 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::adapters::platforms::media;
 use crate::api::{Caller, Data, FunctionRoutes, Json, List, PathId, Query, parse_json};
 use crate::app::AppState;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{ChannelId, PostId};
-use crate::model::platforms::{MediaItem, Metrics, Platform};
+use crate::model::platforms::{MediaItem, MediaKind, Metrics, Platform};
 use crate::model::posts::IdempotencyRecord;
 use crate::model::posts::validate::TargetReport;
 use crate::model::posts::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
@@ -58,9 +59,13 @@ pub struct UnpublishRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaInput {
-    /// An https URL of a jpg, png, gif or webp image.
+    /// An https URL of an image (jpg, png, gif, webp) or a video (mp4, mov, webm).
     url: String,
     alt: Option<String>,
+    /// `image` or `video`, where the URL's extension does not say; the content, read before
+    /// publishing (and by `/validate`), decides.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<MediaKind>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -161,7 +166,11 @@ impl From<&Post> for PostView {
         Self {
             id: post.id,
             text: post.text.clone(),
-            media: post.media.iter().map(|item| MediaInput { url: item.url.clone(), alt: item.alt.clone() }).collect(),
+            media: post
+                .media
+                .iter()
+                .map(|item| MediaInput { url: item.url.clone(), alt: item.alt.clone(), kind: item.kind })
+                .collect(),
             status: post.status,
             scheduled_at: post.scheduled_at,
             targets: post
@@ -255,7 +264,8 @@ async fn validate_post(
 ) -> Result<axum::Json<Data<Validation>>> {
     let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;
     let channels = target_channels(&state.posting(), caller.workspace_id, &request.targets).await?;
-    let targets = checks(&state.posting(), &request.text, &media, &channels).await?;
+    let content = media::read_contents(&state.outbound, &media).await;
+    let targets = checks(&state.posting(), &request.text, &media, &content, &channels).await?;
     let valid = targets.iter().all(|report| report.problems.is_empty());
     Ok(axum::Json(Data { data: Validation { valid, targets } }))
 }
@@ -341,7 +351,7 @@ async fn update_post(
         return Err(Error::bad_request("give at least one of text, media, targets, scheduled_at"));
     }
     let channels = target_channels(&state.posting(), caller.workspace_id, &target_ids).await?;
-    reject_problems(&checks(&state.posting(), &post.text, &post.media, &channels).await?)?;
+    reject_problems(&checks(&state.posting(), &post.text, &post.media, &[], &channels).await?)?;
     if request.targets.is_some() {
         post.targets = channels.iter().map(|channel| Target::pending(channel.id, channel.platform)).collect();
     }
@@ -474,7 +484,8 @@ async fn media_items(state: &AppState, media: &[MediaInput]) -> Result<Vec<Media
             .check(&item.url)
             .await
             .map_err(|rejected| Error::bad_request(format!("media[{index}].url {rejected}")))?;
-        items.push(MediaItem { url: url.to_string(), alt: item.alt.clone() });
+        let kind = item.kind.or_else(|| MediaKind::of_url(url.as_str()));
+        items.push(MediaItem { url: url.to_string(), alt: item.alt.clone(), kind });
     }
     Ok(items)
 }

@@ -15,7 +15,7 @@ use crate::model::connections::ConnectionStatus;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{ChannelId, PostId, WorkspaceId};
 use crate::model::platforms::{Limits, MediaItem};
-use crate::model::posts::validate::{TargetReport, check_target};
+use crate::model::posts::validate::{MediaContent, TargetReport, check_target};
 use crate::model::posts::{MAX_TARGETS, MAX_TEXT_CHARS, Post, PostStatus, Target};
 use crate::model::times::rfc3339;
 use crate::model::webhooks::EventType;
@@ -61,7 +61,7 @@ pub async fn create(posting: &Posting<'_>, workspace: WorkspaceId, new: &NewPost
 /// The post `new` describes, once every target accepts it; nothing is saved.
 pub async fn checked_post(posting: &Posting<'_>, workspace: WorkspaceId, new: &NewPost) -> Result<Post> {
     let channels = target_channels(posting, workspace, &new.targets).await?;
-    reject_problems(&checks(posting, &new.text, &new.media, &channels).await?)?;
+    reject_problems(&checks(posting, &new.text, &new.media, &[], &channels).await?)?;
     new_post(workspace, new, &channels, posting.clock.now())
 }
 
@@ -127,11 +127,13 @@ pub async fn target_channels(
     Ok(channels)
 }
 
-/// Every target's report for this text and media.
+/// Every target's report for this text and media, whose content is `content` item by item
+/// (empty when it was not read).
 pub async fn checks(
     posting: &Posting<'_>,
     text: &str,
     media: &[MediaItem],
+    content: &[MediaContent],
     channels: &[Channel],
 ) -> Result<Vec<TargetReport>> {
     if text.chars().count() > MAX_TEXT_CHARS {
@@ -142,7 +144,7 @@ pub async fn checks(
         let connection = posting.store.get_connection(channel.workspace_id, channel.connection_id).await?;
         let status = connection.as_ref().map_or(ConnectionStatus::Expired, |connection| connection.status);
         let limits = channel.platform.limits_on(connection.and_then(|connection| connection.instance_limits));
-        reports.push(check_target(text, media, channel, limits, status));
+        reports.push(check_target(text, media, content, channel, limits, status));
     }
     Ok(reports)
 }

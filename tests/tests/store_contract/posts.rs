@@ -82,8 +82,8 @@ pub(crate) fn full_post(workspace: WorkspaceId) -> Post {
     Post {
         text: "Launch day 🚀 with \"quotes\" and\nnew lines".into(),
         media: vec![
-            MediaItem { url: "https://cdn.example.com/a.png".into(), alt: Some("A rocket".into()) },
-            MediaItem { url: "https://cdn.example.com/b.mp4".into(), alt: None },
+            MediaItem::new("https://cdn.example.com/a.png", Some("A rocket".into())),
+            MediaItem::new("https://cdn.example.com/b.mp4", None),
         ],
         status: PostStatus::Partial,
         scheduled_at: Some(at + Duration::hours(1)),

@@ -145,6 +145,25 @@ impl OutboundClient {
         Ok(FullResponse { status, headers, body })
     }
 
+    /// Sends a request made by [`request`](Self::request) and reads at most the first `max_body`
+    /// bytes of the body; the rest is never read (the connection is dropped).
+    pub async fn execute_prefix(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_body: usize,
+    ) -> Result<FullResponse, SendError> {
+        let mut response = request.send().await.map_err(send_error)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while body.len() < max_body {
+            let Some(chunk) = response.chunk().await.map_err(send_error)? else { break };
+            let room = max_body - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        Ok(FullResponse { status, headers, body })
+    }
+
     /// reqwest connects to IP literals without a lookup, so those are checked here; domains are
     /// checked by the resolver when the connection is made.
     async fn checked_literal(&self, raw: &str) -> Result<Url, SendError> {

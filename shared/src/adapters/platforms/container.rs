@@ -6,6 +6,10 @@
 //! once a minute for no more than five minutes
 //! (<https://developers.facebook.com/docs/threads/troubleshooting#publishing-does-not-return-a-media-id>,
 //! <https://developers.facebook.com/docs/instagram-platform/content-publishing#troubleshooting>).
+//! Meta fetches the images from their URLs itself; their first bytes are read before any
+//! container is made, so an image Meta would refuse (format, size, aspect ratio) fails the
+//! target at once with `invalid_media`.
+//!
 //! No run waits that long: a container not yet ready ends the try with a [`ContainerStep`] kept
 //! on the target and a delay ([`PlatformError::not_ready`]); the next run resumes from the step,
 //! so the post is never created twice (SPEC §7).
@@ -17,6 +21,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::adapters::platforms::graph::{self, Graph};
+use crate::adapters::platforms::media;
 use crate::model::platforms::{ErrorCode, MediaItem, Platform};
 use crate::ports::platforms::{PlatformError, PublishRequest, Published};
 
@@ -134,6 +139,7 @@ impl ContainerApi {
             Some(stored) => ContainerStep::parse(stored, OffsetDateTime::now_utc()),
             None => {
                 graph::check_limits(self.platform, post)?;
+                media::check_at_source(graph.http(), &post.media, self.platform).await?;
                 let container = self.create(graph, post).await?;
                 ContainerStep { container, created_at: OffsetDateTime::now_utc() }
             }

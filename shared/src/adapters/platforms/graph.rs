@@ -108,6 +108,11 @@ impl<'a> Graph<'a> {
         Self { http, auth, base_url: with_version(&auth.base_url, version) }
     }
 
+    /// The outbound client the calls go through.
+    pub(crate) fn http(&self) -> &'a OutboundClient {
+        self.http
+    }
+
     /// The channel's own id (page, Instagram user or Threads user).
     pub(crate) fn channel(&self) -> &'a str {
         &self.auth.platform_channel_id

@@ -4,6 +4,13 @@
 //! platform id is `<channel>` (e.g. `#fail:content_rejected:sandbox-2`). Metrics are made up from
 //! the post id, the same on every read.
 //!
+//! It takes videos as it takes images (its rules are in `Platform::limits`). A post with a video
+//! can force the failures of video processing: `#fail:invalid_media` refuses the media, and
+//! `#fail:processing_timeout` makes the video "process" like a platform's asynchronous media —
+//! each try pauses the target (a step kept on it, checked again after
+//! [`PROCESSING_CHECK_AFTER`]) — until, after [`PROCESSING_CHECKS`] checks, it gives up with
+//! `invalid_media`, as the adapters do with a platform that never finishes processing.
+//!
 //! Connecting needs no account either: the consent "page" is the redirect URI itself, called
 //! with `code=sandbox-<the PKCE challenge>` and the state, as if the user had agreed at once;
 //! the exchange accepts a code only if it carries the challenge of the verifier it is given.
@@ -21,7 +28,7 @@ use crate::adapters::platforms::oauth::url_with_query;
 use crate::adapters::platforms::pkce::challenge_of;
 use crate::model::channels::ChannelKind;
 use crate::model::inbox::InteractionKind;
-use crate::model::platforms::{ErrorCode, Metrics, Platform};
+use crate::model::platforms::{ErrorCode, MediaKind, Metrics, Platform};
 use crate::ports::platforms::{
     AuthorizeRequest, ChannelAuth, ChannelPage, CodeExchange, ConnectMethod, Connector, InboxClient, OAuthApp,
     PlatformClient, PlatformError, Profile, PublishRequest, Published, RemoteChannel, ReplyTarget, TokenGrant,
@@ -36,6 +43,11 @@ const CODE_PREFIX: &str = "sandbox-";
 const REFRESH_PREFIX: &str = "sandbox-refresh-";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const CHANNELS: usize = 3;
+/// How many times a video forced to time out is checked before it is given up.
+pub const PROCESSING_CHECKS: u32 = 3;
+/// The pause between two checks of a video forced to time out.
+pub const PROCESSING_CHECK_AFTER: Duration = Duration::from_secs(5);
+const PROCESSING_STEP: &str = "video-processing:";
 
 /// The sandbox's built-in OAuth client.
 pub fn app() -> OAuthApp {
@@ -63,6 +75,29 @@ fn forced_failure(text: &str, channel: &str) -> Option<ErrorCode> {
         let applies = only_on.is_none_or(|only_on| only_on == channel);
         CODES.iter().find(|(code, _)| applies && *code == name).map(|(_, code)| *code)
     })
+}
+
+/// Whether the text forces the failure `name` on `channel` (`#fail:name` or `#fail:name:channel`).
+fn forces(text: &str, name: &str, channel: &str) -> bool {
+    text.split_whitespace().filter_map(|word| word.strip_prefix("#fail:")).any(|tag| match tag.split_once(':') {
+        Some((tag, only_on)) => tag == name && only_on == channel,
+        None => tag == name,
+    })
+}
+
+/// One more check of a video that never finishes processing: a pause until the next, or after
+/// the last one, the media given up.
+fn processing_check(resumed_from: Option<&str>) -> PlatformError {
+    let checks = resumed_from.and_then(|step| step.strip_prefix(PROCESSING_STEP)?.parse::<u32>().ok()).unwrap_or(0) + 1;
+    if checks >= PROCESSING_CHECKS {
+        let message = format!(
+            "sandbox: the video was still processing after {checks} checks (forced by #fail:processing_timeout); \
+             a retry starts over"
+        );
+        return PlatformError::new(ErrorCode::InvalidMedia, message);
+    }
+    let message = format!("sandbox is processing the video; checked again in {} s", PROCESSING_CHECK_AFTER.as_secs());
+    PlatformError::not_ready(message, format!("{PROCESSING_STEP}{checks}"), PROCESSING_CHECK_AFTER)
 }
 
 /// A sandbox id: `sandbox-` and a fresh ULID.
@@ -97,6 +132,10 @@ impl PlatformClient for Sandbox {
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         if let Some(code) = forced_failure(&post.text, &auth.platform_channel_id) {
             return Err(PlatformError::new(code, format!("sandbox: failure forced by #fail:{}", code_name(code))));
+        }
+        let has_video = post.media.iter().any(|item| item.kind == Some(MediaKind::Video));
+        if has_video && forces(&post.text, "processing_timeout", &auth.platform_channel_id) {
+            return Err(processing_check(post.resume_from.as_deref()));
         }
         Ok(Published { platform_post_id: new_platform_id(), url: None })
     }

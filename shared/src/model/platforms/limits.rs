@@ -21,6 +21,23 @@
 //! (<https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media>,
 //! <https://developers.facebook.com/docs/threads/overview#image-specifications>); Facebook
 //! photos up to 4 MB (<https://developers.facebook.com/docs/graph-api/reference/page/photos/>).
+//! Aspect ratios, where documented: Instagram feed images from 4:5 to 1.91:1 (the `ig-user/media`
+//! reference above), Threads images up to 10:1 either way (its image specifications); the others
+//! document none.
+//!
+//! Videos, as documented: X MP4 or MOV with H.264, up to 512 MB, 0.5 to 140 seconds, aspect
+//! ratios 1:3 to 3:1, one per post and never beside images
+//! (<https://docs.x.com/x-api/media/quickstart/best-practices>); Bluesky MP4, MOV or WebM up to
+//! 100 MB and 3 minutes, one per post, alone (`app.bsky.embed.video`,
+//! <https://docs.bsky.app/docs/tutorials/video>); Mastodon MP4, MOV or WebM up to 99 MB, one per
+//! status, alone (<https://docs.joinmastodon.org/methods/media/>); LinkedIn MP4 from 3 seconds
+//! to 30 minutes and up to 500 MB, one per post (the Videos API); Facebook Page videos MP4 or
+//! MOV up to 10 GB and 240 minutes, one per post; Instagram Reels MP4 or MOV, H.264 or HEVC, up
+//! to 300 MB, 3 seconds to 15 minutes, aspect ratios 0.01:1 to 10:1 (carousels mix them with
+//! images); Threads MP4 or MOV, H.264 or HEVC, up to 1 GB and 5 minutes, aspect ratios 0.01:1
+//! to 10:1 (<https://developers.facebook.com/docs/threads/overview#video-specifications>).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
@@ -78,7 +95,48 @@ pub struct Limits {
     pub max_images: usize,
     pub requires_image: bool,
     pub images: ImageRules,
+    /// The videos the platform takes; `None` where it takes none.
+    pub video: Option<VideoRules>,
 }
+
+/// The videos a platform takes, as it documents them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoRules {
+    /// Container media types: `video/mp4`, `video/quicktime`, `video/webm`.
+    pub media_types: &'static [&'static str],
+    /// The codecs (MP4 sample entries such as `avc1`) it takes; empty where it names none.
+    pub codecs: &'static [&'static str],
+    pub max_bytes: u64,
+    pub min_duration: Duration,
+    pub max_duration: Option<Duration>,
+    pub aspect: Option<AspectRange>,
+    /// How many videos one post may carry.
+    pub max_per_post: usize,
+    /// Whether images may go beside a video in one post.
+    pub mixes_with_images: bool,
+}
+
+const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
+const MP4_MOV_WEBM: &[&str] = &["video/mp4", "video/quicktime", "video/webm"];
+/// H.264 and HEVC sample entries.
+const H264: &[&str] = &["avc1", "avc3"];
+const H264_HEVC: &[&str] = &["avc1", "avc3", "hvc1", "hev1"];
+const ALONE: VideoRules = VideoRules {
+    media_types: MP4_MOV,
+    codecs: &[],
+    max_bytes: 512 * MB as u64,
+    min_duration: Duration::ZERO,
+    max_duration: None,
+    aspect: None,
+    max_per_post: 1,
+    mixes_with_images: false,
+};
+/// Meta's video containers (Reels, Threads): 0.01:1 to 10:1.
+const META_VIDEO_ASPECT: AspectRange = AspectRange {
+    narrowest: Ratio { width: 1, height: 100 },
+    widest: Ratio { width: 10, height: 1 },
+    label: "aspect ratios from 0.01:1 to 10:1",
+};
 
 /// An image format, as platforms name what they take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +185,60 @@ pub struct ImageRules {
     pub formats: &'static [ImageFormat],
     pub max_bytes: usize,
     pub oversize: Oversize,
+    /// The aspect ratios the platform takes, where it documents a range.
+    pub aspect: Option<AspectRange>,
 }
+
+/// A width:height ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Ratio {
+    /// How `width`×`height` compares with this ratio: `Less` when it is narrower.
+    fn compare(self, width: u32, height: u32) -> std::cmp::Ordering {
+        (u64::from(width) * u64::from(self.height)).cmp(&(u64::from(self.width) * u64::from(height)))
+    }
+}
+
+/// The aspect ratios (width:height) a platform takes, from the narrowest to the widest, with
+/// the platform's own words for the range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AspectRange {
+    pub narrowest: Ratio,
+    pub widest: Ratio,
+    pub label: &'static str,
+}
+
+impl AspectRange {
+    pub fn admits(&self, width: u32, height: u32) -> bool {
+        height > 0 && self.narrowest.compare(width, height).is_ge() && self.widest.compare(width, height).is_le()
+    }
+
+    /// Why `width`×`height` is refused, if it is.
+    pub fn check(&self, width: u32, height: u32) -> Result<(), String> {
+        if self.admits(width, height) {
+            return Ok(());
+        }
+        let ratio = if height == 0 { 0.0 } else { f64::from(width) / f64::from(height) };
+        Err(format!("is {width}x{height} (aspect ratio {ratio:.2}:1); the platform takes {}", self.label))
+    }
+}
+
+/// Instagram feed images: 4:5 to 1.91:1.
+const INSTAGRAM_ASPECT: AspectRange = AspectRange {
+    narrowest: Ratio { width: 4, height: 5 },
+    widest: Ratio { width: 191, height: 100 },
+    label: "aspect ratios from 4:5 to 1.91:1",
+};
+/// Threads images: at most 10:1, either way.
+const THREADS_ASPECT: AspectRange = AspectRange {
+    narrowest: Ratio { width: 1, height: 10 },
+    widest: Ratio { width: 10, height: 1 },
+    label: "aspect ratios up to 10:1 either way",
+};
 
 impl ImageRules {
     /// The format whose media type is `media_type`, if the platform takes it.
@@ -186,31 +297,67 @@ impl Platform {
         }
     }
 
+    /// Whether Posthorn's adapter for the platform uploads video (the platform's own rules are
+    /// [`Limits::video`]).
+    pub fn uploads_video(self) -> bool {
+        matches!(self, Self::Sandbox | Self::X)
+    }
+
     /// The platform's limits; a Mastodon instance may allow more (see [`Platform::limits_on`]).
     pub fn limits(self) -> Limits {
-        let any_image = ImageRules { formats: ALL_FORMATS, max_bytes: 16 * MB, oversize: Oversize::Refuse };
+        let any_image =
+            ImageRules { formats: ALL_FORMATS, max_bytes: 16 * MB, oversize: Oversize::Refuse, aspect: None };
         let limits = |max_text, unit, max_images| Limits {
             max_text,
             unit,
             max_images,
             requires_image: false,
             images: any_image,
+            video: None,
         };
         match self {
-            Self::Mastodon => limits(
-                MASTODON_DEFAULT_MAX_CHARACTERS,
-                TextUnit::GraphemesWithUrls { url_weight: MASTODON_DEFAULT_URL_WEIGHT },
-                4,
-            ),
+            Self::Mastodon => Limits {
+                video: Some(VideoRules { media_types: MP4_MOV_WEBM, max_bytes: 99 * MB as u64, ..ALONE }),
+                ..limits(
+                    MASTODON_DEFAULT_MAX_CHARACTERS,
+                    TextUnit::GraphemesWithUrls { url_weight: MASTODON_DEFAULT_URL_WEIGHT },
+                    4,
+                )
+            },
             Self::Bluesky => Limits {
                 images: ImageRules { max_bytes: 2_000_000, oversize: Oversize::Downscale, ..any_image },
+                video: Some(VideoRules {
+                    media_types: MP4_MOV_WEBM,
+                    max_bytes: 100 * MB as u64,
+                    max_duration: Some(Duration::from_secs(180)),
+                    ..ALONE
+                }),
                 ..limits(300, TextUnit::Graphemes, 4)
             },
-            Self::X => {
-                Limits { images: ImageRules { max_bytes: 5 * MB, ..any_image }, ..limits(280, TextUnit::Weighted, 4) }
-            }
+            Self::X => Limits {
+                images: ImageRules { max_bytes: 5 * MB, ..any_image },
+                video: Some(VideoRules {
+                    codecs: H264,
+                    min_duration: Duration::from_millis(500),
+                    max_duration: Some(Duration::from_secs(140)),
+                    aspect: Some(AspectRange {
+                        narrowest: Ratio { width: 1, height: 3 },
+                        widest: Ratio { width: 3, height: 1 },
+                        label: "aspect ratios from 1:3 to 3:1",
+                    }),
+                    ..ALONE
+                }),
+                ..limits(280, TextUnit::Weighted, 4)
+            },
             Self::Linkedin => Limits {
                 images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif], ..any_image },
+                video: Some(VideoRules {
+                    media_types: &["video/mp4"],
+                    max_bytes: 500 * MB as u64,
+                    min_duration: Duration::from_secs(3),
+                    max_duration: Some(Duration::from_secs(30 * 60)),
+                    ..ALONE
+                }),
                 ..limits(3000, TextUnit::Characters, 9)
             },
             Self::Facebook => Limits {
@@ -219,18 +366,61 @@ impl Platform {
                     max_bytes: 4 * MB,
                     ..any_image
                 },
+                video: Some(VideoRules {
+                    max_bytes: 10 * 1024 * MB as u64,
+                    max_duration: Some(Duration::from_secs(240 * 60)),
+                    ..ALONE
+                }),
                 ..limits(63206, TextUnit::Characters, 10)
             },
             Self::Instagram => Limits {
                 requires_image: true,
-                images: ImageRules { formats: &[ImageFormat::Jpeg], max_bytes: 8 * MB, ..any_image },
+                images: ImageRules {
+                    formats: &[ImageFormat::Jpeg],
+                    max_bytes: 8 * MB,
+                    aspect: Some(INSTAGRAM_ASPECT),
+                    ..any_image
+                },
+                video: Some(VideoRules {
+                    codecs: H264_HEVC,
+                    max_bytes: 300 * MB as u64,
+                    min_duration: Duration::from_secs(3),
+                    max_duration: Some(Duration::from_secs(15 * 60)),
+                    aspect: Some(META_VIDEO_ASPECT),
+                    max_per_post: 10,
+                    mixes_with_images: true,
+                    ..ALONE
+                }),
                 ..limits(2200, TextUnit::Characters, 10)
             },
             Self::Threads => Limits {
-                images: ImageRules { formats: &[ImageFormat::Jpeg, ImageFormat::Png], max_bytes: 8 * MB, ..any_image },
+                images: ImageRules {
+                    formats: &[ImageFormat::Jpeg, ImageFormat::Png],
+                    max_bytes: 8 * MB,
+                    aspect: Some(THREADS_ASPECT),
+                    ..any_image
+                },
+                video: Some(VideoRules {
+                    codecs: H264_HEVC,
+                    max_bytes: 1024 * MB as u64,
+                    max_duration: Some(Duration::from_secs(5 * 60)),
+                    aspect: Some(META_VIDEO_ASPECT),
+                    max_per_post: 10,
+                    mixes_with_images: true,
+                    ..ALONE
+                }),
                 ..limits(500, TextUnit::EmojiAsBytes, 10)
             },
-            Self::Sandbox => limits(5000, TextUnit::Characters, 10),
+            Self::Sandbox => Limits {
+                video: Some(VideoRules {
+                    media_types: MP4_MOV_WEBM,
+                    max_bytes: 1024 * MB as u64,
+                    max_per_post: 10,
+                    mixes_with_images: true,
+                    ..ALONE
+                }),
+                ..limits(5000, TextUnit::Characters, 10)
+            },
         }
     }
 }
@@ -362,5 +552,20 @@ mod tests {
             assert_eq!(platform.limits().max_text, max, "{platform:?}");
         }
         assert!(Platform::Instagram.limits().requires_image);
+    }
+
+    #[test]
+    fn aspect_ratios_are_checked_where_documented() {
+        let instagram = Platform::Instagram.limits().images.aspect.unwrap();
+        assert!(instagram.admits(1080, 1350), "4:5");
+        assert!(instagram.admits(1910, 1000), "1.91:1");
+        assert!(instagram.admits(1080, 1080));
+        assert!(!instagram.admits(1080, 1351), "narrower than 4:5");
+        assert!(!instagram.admits(1920, 1000), "wider than 1.91:1");
+        let error = instagram.check(1000, 2000).unwrap_err();
+        assert_eq!(error, "is 1000x2000 (aspect ratio 0.50:1); the platform takes aspect ratios from 4:5 to 1.91:1");
+        let threads = Platform::Threads.limits().images.aspect.unwrap();
+        assert!(threads.admits(100, 1000) && threads.admits(1000, 100) && !threads.admits(1001, 100));
+        assert!(Platform::X.limits().images.aspect.is_none());
     }
 }

@@ -5,8 +5,10 @@
 pub mod emoji;
 pub mod limits;
 pub mod links;
+pub mod media;
 
-pub use limits::{ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, TextUnit};
+pub use limits::{AspectRange, ImageFormat, ImageRules, InstanceLimits, Limits, Oversize, Ratio, TextUnit, VideoRules};
+pub use media::{MediaFacts, MediaKind};
 
 use serde::{Deserialize, Serialize};
 
@@ -54,12 +56,25 @@ impl Platform {
     }
 }
 
-/// An image to attach, fetched from a user-supplied URL through the SSRF guard (or handed to the
-/// platform to fetch, where its API takes a URL).
+/// An image or a video to attach, fetched from a user-supplied URL through the SSRF guard (or
+/// handed to the platform to fetch, where its API takes a URL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaItem {
     pub url: String,
     pub alt: Option<String>,
+    /// What the caller declared, else what the URL's extension says; `None` when neither says.
+    /// Its content, read before anything is published, decides.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MediaKind>,
+}
+
+impl MediaItem {
+    /// An item of the kind its URL's extension names, if any.
+    pub fn new(url: impl Into<String>, alt: Option<String>) -> Self {
+        let url = url.into();
+        let kind = MediaKind::of_url(&url);
+        Self { url, alt, kind }
+    }
 }
 
 /// Engagement figures; `None` where the platform does not offer the figure.

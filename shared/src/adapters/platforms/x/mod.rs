@@ -1,5 +1,6 @@
 //! The X adapter (API v2) with the user's OAuth 2.0 bearer token: images through
-//! `POST /2/media/upload` (alt text through `POST /2/media/metadata`), posts through
+//! `POST /2/media/upload` (alt text through `POST /2/media/metadata`), a video through the
+//! chunked upload, streamed and resumable (`video`), posts through
 //! `POST /2/tweets`, deletion through `DELETE /2/tweets/:id`, and public metrics through
 //! `GET /2/tweets/:id?tweet.fields=public_metrics`. Accounts connect through OAuth 2.0
 //! Authorization Code with PKCE (<https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code>):
@@ -10,6 +11,9 @@
 //! The inbox reads the mentions timeline and DM events (`inbox`).
 
 mod inbox;
+mod video;
+
+pub use video::VideoUpload;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -21,7 +25,7 @@ use crate::adapters::outbound::OutboundClient;
 use crate::adapters::platforms::http::{self, ErrorDialect, PlatformMessage, ResetHeader, mentions};
 use crate::adapters::platforms::media::{self, Image};
 use crate::adapters::platforms::oauth::{self, ClientAuth, TokenEndpoint};
-use crate::model::platforms::{ErrorCode, Metrics, Platform};
+use crate::model::platforms::{ErrorCode, MediaKind, Metrics, Platform};
 use crate::ports::platforms::connect::{
     AuthorizeRequest, CodeExchange, ConnectMethod, Connector, OAuthApp, Profile, TokenGrant,
 };
@@ -39,11 +43,18 @@ const IMAGE_CATEGORY: &str = "tweet_image";
 pub struct X {
     http: OutboundClient,
     oauth_base: String,
+    video: VideoUpload,
 }
 
 impl X {
     pub fn new(http: OutboundClient) -> Self {
-        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string() }
+        Self { http, oauth_base: DEFAULT_OAUTH_BASE.to_string(), video: VideoUpload::default() }
+    }
+
+    /// How videos are cut into segments and how many one try uploads (tests use small ones).
+    pub fn with_video_upload(mut self, upload: VideoUpload) -> Self {
+        self.video = upload;
+        self
     }
 
     /// Where the consent page (`/i/oauth2/authorize`) is: a fake in tests.
@@ -106,8 +117,14 @@ impl PlatformClient for X {
 
     async fn publish(&self, auth: &ChannelAuth, post: &PublishRequest) -> Result<Published, PlatformError> {
         let mut media_ids = Vec::with_capacity(post.media.len());
-        for image in media::fetch_images(&self.http, &post.media, &Platform::X.limits().images).await? {
-            media_ids.push(self.upload(auth, image).await?);
+        if let Some(clip) = post.media.iter().find(|item| item.kind == Some(MediaKind::Video)) {
+            let step = post.resume_from.as_deref().and_then(video::VideoStep::parse);
+            let uploader = video::Uploader { http: &self.http, auth, upload: self.video };
+            media_ids.push(uploader.advance(clip, step).await?);
+        } else {
+            for image in media::fetch_images(&self.http, &post.media, &Platform::X.limits().images).await? {
+                media_ids.push(self.upload(auth, image).await?);
+            }
         }
         let media = (!media_ids.is_empty()).then_some(MediaIds { media_ids });
         self.create_tweet(auth, &NewTweet { text: &post.text, media, reply: None }).await

@@ -3,7 +3,15 @@
 //! and made to fit the platform's [`ImageRules`] first: a format it does not take or a size
 //! over its limit is refused, or, where the platform's rules say so, downscaled. Anything that
 //! keeps an image from being used — a refused URL, an error status, a body that is not an image
-//! or is too large — is `invalid_media`, with the reason.
+//! or is too large — is `invalid_media`, with the reason. Platforms that fetch the media from
+//! their URLs themselves have them read first (`probe`: the first bytes only) and checked the
+//! same way.
+
+mod mp4;
+mod probe;
+
+pub(crate) use probe::fetch_range;
+pub use probe::{HEAD_BYTES, READ_BUDGET, read_content, read_contents};
 
 use std::io::Cursor;
 
@@ -14,7 +22,8 @@ use reqwest::header::CONTENT_TYPE;
 
 use crate::adapters::outbound::OutboundClient;
 use crate::model::platforms::limits::{ImageFormat, ImageRules, Oversize};
-use crate::model::platforms::{ErrorCode, MediaItem};
+use crate::model::platforms::{ErrorCode, MediaItem, Platform};
+use crate::model::posts::validate::content_problems;
 use crate::ports::platforms::PlatformError;
 
 /// The longest side a downscaled image starts from (what Bluesky's own clients send), and the
@@ -102,6 +111,9 @@ pub fn conform(mut image: Image, rules: &ImageRules) -> Result<Image, String> {
     };
     image.media_type = ImageType(format.media_type().to_string());
     image.dimensions = reader.into_dimensions().ok();
+    if let (Some(aspect), Some((width, height))) = (rules.aspect, image.dimensions) {
+        aspect.check(width, height)?;
+    }
     if image.bytes.len() <= rules.max_bytes {
         return Ok(image);
     }
@@ -135,6 +147,25 @@ fn encode_jpeg(image: &DynamicImage) -> Result<Vec<u8>, String> {
     let encoder = JpegEncoder::new_with_quality(&mut bytes, DOWNSCALE_QUALITY);
     image.to_rgb8().write_with_encoder(encoder).map_err(|e| e.to_string())?;
     Ok(bytes)
+}
+
+/// Reads the start of each item that `platform` will fetch from its URL itself, and refuses
+/// the post with `invalid_media` (naming the item and the rule) if one breaks the platform's
+/// rules: its real format, its size, its aspect ratio.
+pub async fn check_at_source(
+    http: &OutboundClient,
+    items: &[MediaItem],
+    platform: Platform,
+) -> Result<(), PlatformError> {
+    let limits = platform.limits();
+    for (index, item) in items.iter().enumerate() {
+        let facts = read_content(http, &item.url).await.map_err(|reason| invalid_media(item, &reason))?;
+        if let Some(problem) = content_problems(index, &facts, &limits, platform).into_iter().next() {
+            let message = format!("{} ({}): {}", platform.as_str(), problem.rule, problem.message);
+            return Err(PlatformError::new(ErrorCode::InvalidMedia, message));
+        }
+    }
+    Ok(())
 }
 
 /// Downloads one image, capped at [`MAX_IMAGE_BYTES`].
