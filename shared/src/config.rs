@@ -10,7 +10,7 @@ use crate::adapters::platforms::PlatformSettings;
 use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
-use crate::model::webhooks::{RetrySchedule, WebhookLimits};
+use crate::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use crate::services::inbox::InboxSettings;
 use crate::services::metrics::MetricsSettings;
 
@@ -46,6 +46,7 @@ pub struct Config {
     pub webhook_retry_schedule: RetrySchedule,
     /// Endpoints per workspace, attempts kept per delivery.
     pub webhook_limits: WebhookLimits,
+    pub recovery: RecoverySettings,
     pub metrics: MetricsSettings,
     pub inbox: InboxSettings,
     pub push: PushSecrets,
@@ -173,6 +174,17 @@ impl Config {
             max_age: span("POSTHORN_METRICS_MAX_AGE", defaults.max_age)?,
             interval: span("POSTHORN_METRICS_INTERVAL", defaults.interval)?,
         };
+        let recovery_defaults = RecoverySettings::default();
+        let recovery = RecoverySettings {
+            rate_per_second: u32::try_from(count(
+                "POSTHORN_RECOVERY_RATE",
+                recovery_defaults.rate_per_second as usize,
+            )?)
+            .map_err(|_| invalid("POSTHORN_RECOVERY_RATE", "is too large".into()))?,
+            probe_first: span("POSTHORN_PROBE_FIRST", recovery_defaults.probe_first)?,
+            probe_max: span("POSTHORN_PROBE_MAX", recovery_defaults.probe_max)?,
+            probe_for: span("POSTHORN_PROBE_FOR", recovery_defaults.probe_for)?,
+        };
         let inbox_defaults = InboxSettings::default();
         let inbox = InboxSettings {
             retention: span("POSTHORN_INBOX_RETENTION", inbox_defaults.retention)?,
@@ -209,6 +221,7 @@ impl Config {
             unsafe_allow_private_urls,
             webhook_retry_schedule,
             webhook_limits,
+            recovery,
             metrics,
             inbox,
             push,

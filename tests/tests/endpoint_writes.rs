@@ -32,7 +32,8 @@ async fn a_rotated_secret_survives_a_concurrent_disable(kind: StoreKind) {
         let id = create(&app).await;
         let path = format!("/v1/webhooks/{id}/rotate-secret");
         let rotate = app.call(Method::POST, &path, None);
-        let disable = disable_endpoint(app.store(), &*app.state.clock, app.workspace_id, id, "failing");
+        let worker = app.state.worker();
+        let disable = disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now());
 
         let (rotated, disabled) = tokio::join!(rotate, disable);
 
@@ -55,7 +56,8 @@ async fn an_edit_survives_a_concurrent_disable(kind: StoreKind) {
         let id = create(&app).await;
         let path = format!("/v1/webhooks/{id}");
         let edit = app.call(Method::PATCH, &path, Some(json!({"name": format!("Edit {round}")})));
-        let disable = disable_endpoint(app.store(), &*app.state.clock, app.workspace_id, id, "failing");
+        let worker = app.state.worker();
+        let disable = disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now());
 
         let (edited, disabled) = tokio::join!(edit, disable);
 

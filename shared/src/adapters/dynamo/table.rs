@@ -4,9 +4,10 @@
 //! |--------------------|---------------------|---------------------|-----------------------------------------|-----------------|
 //! | workspace          | `WS#<id>`           | `WORKSPACE`         | `WORKSPACES` / id                       | |
 //! | API key            | `APIKEY#<hash hex>` | `APIKEY`            |                                         | |
-//! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         | |
+//! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         | `PROBE_DUE` / next probe, while probed |
 //! | event              | `WS#<workspace>`    | `EVENT#<id>`        |                                         | |
-//! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due |
+//! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due; `WS#<ws>#WEBHOOK#<webhook>#FAILED` / id, while failed |
+//! | recovery           | `WS#<workspace>`    | `RECOVERY#<id>`     | `WS#<ws>#WEBHOOK#<webhook>#RECOVERIES` / id | `RUNNING_RECOVERY` / started, while running |
 //! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         | |
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      | `CHANNEL#<platform>#<platform id>` / id  | |
 //! | interaction        | `WS#<workspace>`    | `INTERACTION#<id>`  | `WS#<workspace>#INBOX` / received       | |
@@ -78,6 +79,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::Interaction => "INTERACTION#",
         Kind::InboxState => "INBOX#",
         Kind::HourlyOutcomes => "OUTCOMES#",
+        Kind::Recovery => "RECOVERY#",
     }
 }
 
