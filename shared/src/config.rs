@@ -462,5 +462,18 @@ mod tests {
         assert_eq!(config(&[("POSTHORN_METRICS_INTERVAL", "0s")]).unwrap_err().name, "POSTHORN_METRICS_INTERVAL");
         assert_eq!(config(&[("POSTHORN_X_CLIENT_SECRET", "s")]).unwrap_err().name, "POSTHORN_X_CLIENT_ID");
         assert_eq!(config(&[("POSTHORN_X_BASE_URL", "ftp://x")]).unwrap_err().name, "POSTHORN_X_BASE_URL");
+        assert_eq!(config(&[("POSTHORN_RECOVERY_RATE", "0")]).unwrap_err().name, "POSTHORN_RECOVERY_RATE");
+        assert_eq!(config(&[("POSTHORN_PROBE_FIRST", "soon")]).unwrap_err().name, "POSTHORN_PROBE_FIRST");
+    }
+
+    #[test]
+    fn reads_how_recoveries_send_and_endpoints_are_probed() {
+        let read =
+            config(&[("POSTHORN_RECOVERY_RATE", "50"), ("POSTHORN_PROBE_FIRST", "1m"), ("POSTHORN_PROBE_FOR", "3d")])
+                .unwrap();
+        assert_eq!(read.recovery.rate_per_second, 50);
+        assert_eq!(read.recovery.probe_first, time::Duration::minutes(1));
+        assert_eq!(read.recovery.probe_max, time::Duration::hours(6));
+        assert_eq!(read.recovery.probe_for, time::Duration::days(3));
     }
 }

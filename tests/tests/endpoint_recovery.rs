@@ -366,7 +366,13 @@ async fn a_recovery_keeps_to_its_rate(stack: Stack) {
     receiver.resume().await;
     let before = receiver.count();
 
-    // Thirty failures in a row disabled it: the recovery enables it again.
+    // Thirty failures in a row disable it: the recovery enables it again.
+    let path = format!("/v1/webhooks/{webhook}");
+    let deadline = Instant::now() + WAIT;
+    while app.call(Method::GET, &path, None).await.body["data"]["active"] == true {
+        assert!(Instant::now() < deadline, "not disabled after thirty failures");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let id = start_recovery(&app, &webhook, json!({"since": since, "enable": true})).await;
     let done = finished(&app, &webhook, &id).await;
     assert_eq!(done["delivered"], 30, "{done}");

@@ -33,7 +33,8 @@ async fn a_rotated_secret_survives_a_concurrent_disable(kind: StoreKind) {
         let path = format!("/v1/webhooks/{id}/rotate-secret");
         let rotate = app.call(Method::POST, &path, None);
         let worker = app.state.worker();
-        let disable = disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now());
+        let disable =
+            disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now(), app.state.clock.now());
 
         let (rotated, disabled) = tokio::join!(rotate, disable);
 
@@ -57,7 +58,8 @@ async fn an_edit_survives_a_concurrent_disable(kind: StoreKind) {
         let path = format!("/v1/webhooks/{id}");
         let edit = app.call(Method::PATCH, &path, Some(json!({"name": format!("Edit {round}")})));
         let worker = app.state.worker();
-        let disable = disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now());
+        let disable =
+            disable_endpoint(&worker, app.workspace_id, id, "failing", app.state.clock.now(), app.state.clock.now());
 
         let (edited, disabled) = tokio::join!(edit, disable);
 

@@ -40,6 +40,7 @@ pub(crate) fn endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         active: true,
         disabled_reason: None,
         enabled_reason: None,
+        enabled_at: None,
         auto_recover: true,
         probe: None,
         secret: sealed("whsec_current"),
@@ -59,6 +60,7 @@ fn full_endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         active: false,
         disabled_reason: Some("the last 20 deliveries failed".into()),
         enabled_reason: Some("recovered".into()),
+        enabled_at: Some(now() - Duration::minutes(1)),
         auto_recover: false,
         probe: Some(Probe {
             next_at: now() + Duration::minutes(5),

@@ -271,6 +271,7 @@ pub(super) async fn update_webhook(
     if let Some(name) = &request.name {
         validate_name(name)?;
     }
+    let now = state.clock.now();
     let endpoint = change_endpoint(&state.outbox(), caller.workspace_id, id, |endpoint| {
         if let Some(url) = &url {
             endpoint.url = url.clone();
@@ -289,7 +290,7 @@ pub(super) async fn update_webhook(
         }
         Ok(match request.active {
             Some(true) if !endpoint.active => {
-                enable(endpoint, "manual");
+                enable(endpoint, "manual", now);
                 EndpointChange::Announced {
                     event_type: EventType::WebhookEndpointEnabled,
                     data: enabled_data(endpoint, None),

@@ -58,6 +58,9 @@ pub struct WebhookEndpoint {
     /// found it answering again).
     #[serde(default)]
     pub enabled_reason: Option<String>,
+    /// When it was last switched back on: failures that ended before do not disable it again.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub enabled_at: Option<OffsetDateTime>,
     /// Whether Posthorn probes it once it disabled it, and re-enables and recovers it when it
     /// answers again.
     #[serde(default = "probing_by_default")]
@@ -100,6 +103,7 @@ impl WebhookEndpoint {
             active: true,
             disabled_reason: None,
             enabled_reason: None,
+            enabled_at: None,
             auto_recover: true,
             probe: None,
             secret: secrets.seal(new.secret.as_str()),

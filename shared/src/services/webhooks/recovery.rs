@@ -96,11 +96,12 @@ pub async fn enable_and_recover(
     recovery: Recovery,
 ) -> Result<Recovery> {
     let document = recovery.document()?;
+    let now = outbox.clock.now();
     change_endpoint(outbox, endpoint.workspace_id, endpoint.id, |endpoint| {
         if endpoint.active {
             return Err(Error::Conflict("the endpoint was enabled meanwhile; start the recovery again".into()));
         }
-        enable(endpoint, reason);
+        enable(endpoint, reason, now);
         Ok(EndpointChange::Announced {
             event_type: EventType::WebhookEndpointEnabled,
             data: enabled_data(endpoint, Some(&recovery)),
@@ -111,9 +112,10 @@ pub async fn enable_and_recover(
     Ok(recovery)
 }
 
-/// Switches a disabled endpoint on again, saying why.
-pub fn enable(endpoint: &mut WebhookEndpoint, reason: &str) {
+/// Switches a disabled endpoint on again at `now`, saying why.
+pub fn enable(endpoint: &mut WebhookEndpoint, reason: &str, now: OffsetDateTime) {
     endpoint.active = true;
+    endpoint.enabled_at = Some(now);
     endpoint.disabled_reason = None;
     endpoint.enabled_reason = Some(reason.to_string());
     endpoint.probe = None;
@@ -325,5 +327,16 @@ async fn send_again(
         }
         Err(Error::Conflict(_) | Error::NotFound(_)) => Ok(()),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::webhooks::SEND_AHEAD;
+    use crate::ports::queue::MAX_SEND_DELAY;
+
+    #[test]
+    fn sends_are_scheduled_within_what_a_queue_message_can_be_delayed() {
+        assert!(std::time::Duration::try_from(SEND_AHEAD).unwrap() < MAX_SEND_DELAY);
     }
 }

@@ -177,7 +177,8 @@ async fn disable_if_failing(worker: &Worker<'_>, endpoint: &WebhookEndpoint) -> 
     // Deliveries made up to one retry schedule before the oldest of them were failing meanwhile.
     let oldest = recent.items[DISABLE_AFTER_FAILURES - 1].created_at;
     let failing_since = oldest - time::Duration::try_from(worker.retries.span()).unwrap_or_default();
-    let disabled = disable_endpoint(worker, endpoint.workspace_id, endpoint.id, &reason, failing_since).await;
+    let ended = recent.items.iter().map(|delivery| delivery.updated_at).min().unwrap_or(oldest);
+    let disabled = disable_endpoint(worker, endpoint.workspace_id, endpoint.id, &reason, failing_since, ended).await;
     match disabled {
         Ok(_) | Err(Error::NotFound(_)) => Ok(()),
         Err(error) => Err(error),
@@ -186,17 +187,19 @@ async fn disable_if_failing(worker: &Worker<'_>, endpoint: &WebhookEndpoint) -> 
 
 /// Disables an active endpoint with `reason`, over whatever else changed it meanwhile, and tells
 /// the workspace's other endpoints with `webhook.endpoint.disabled`. Unless it opted out, the
-/// endpoint is probed from then on.
+/// endpoint is probed from then on. Failures of which the first `ended` before the endpoint was
+/// last enabled again leave it be: its owner (or a probe) enabled it past some of them.
 pub async fn disable_endpoint(
     worker: &Worker<'_>,
     workspace: WorkspaceId,
     id: WebhookId,
     reason: &str,
     failing_since: OffsetDateTime,
+    ended: OffsetDateTime,
 ) -> Result<WebhookEndpoint> {
     let now = worker.clock.now();
     change_endpoint(&worker.outbox(), workspace, id, |endpoint| {
-        if !endpoint.active {
+        if !endpoint.active || endpoint.enabled_at.is_some_and(|enabled| enabled > ended) {
             return Ok(EndpointChange::Unchanged);
         }
         endpoint.active = false;
