@@ -28,7 +28,8 @@
 //! GSI keys are the record's two index entries (`ports/store/kinds.rs`); "due" sort keys are
 //! `<time as sortable_time>#<id>`. Both indexes are overloaded and sparse: an item is in one
 //! only while its record has an entry there, so GSI2 holds exactly what the outbox sweep,
-//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads,
+//! process-queue (recoveries, probes) and the feed fetcher may take up, and each endpoint's failed
+//! deliveries (what a recovery pages through), GSI1 exactly what sync-post-metrics reads,
 //! the unused feed entries and each endpoint's hourly outcome counts, and a claim of an entry is a write conditional on its GSI1 keys.
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes.
