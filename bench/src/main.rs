@@ -1,5 +1,5 @@
-//! `./scripts/bench [EVENTS] [TABLE…]`: prints four tables (or the named ones: deliveries,
-//! functions, crud, inbox).
+//! `./scripts/bench [EVENTS] [TABLE…]`: prints five tables (or the named ones: deliveries,
+//! functions, crud, inbox, recovery).
 //!
 //! 1. Webhook delivery: the dev server's delivery worker (SQLite store and queue in a temporary
 //!    folder) against an HTTPS receiver on loopback. It drains a backlog of events to measure
@@ -8,6 +8,7 @@
 //! 2. Functions: each Lambda binary's size, cold start and peak RSS ([`functions`]).
 //! 3. Webhooks CRUD latency on the embedded store ([`crud`]).
 //! 4. The inbox: interactions ingested by sync-inbox and their events delivered ([`inbox`]).
+//! 5. Recovery: `EVENTS` missed events sent again by one recovery ([`recovery`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ mod cold_start;
 mod crud;
 mod functions;
 mod inbox;
+mod recovery;
 
 const DELIVERIES_IN_FLIGHT: usize = 64;
 const EMITTERS: usize = 8;
@@ -62,6 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if runs("inbox") {
         print_inbox(&inbox::measure(&scratch.join("inbox")).await?);
+    }
+    if runs("recovery") {
+        print_recovery(events, &recovery::measure(&scratch.join("recovery"), events).await?);
     }
     std::fs::remove_dir_all(&scratch)?;
     Ok(())
@@ -178,6 +183,18 @@ fn print_inbox(rows: &[inbox::Row]) {
     }
 }
 
+fn print_recovery(events: usize, rows: &[recovery::Row]) {
+    println!(
+        "\nRecovery: {events} events missed by a receiver that was down (each delivery failed, the endpoint disabled), sent again by one recovery at {}/s (`POSTHORN_RECOVERY_RATE`), advanced every second; dev-server worker, SQLite store and queue, HTTP receiver on loopback\n",
+        recovery::RATE
+    );
+    println!("| metric | value |");
+    println!("|---|---|");
+    for row in rows {
+        println!("| {} | {} |", row.metric, row.value);
+    }
+}
+
 /// The app state of the bench runs: a SQLite store and queue under `data_dir`, the given
 /// resolver, and an outbound client that trusts the test receiver's CA.
 fn bench_state(
@@ -199,6 +216,7 @@ fn bench_state(
         outbound,
         retries: RetrySchedule::default(),
         webhook_limits: posthorn::model::webhooks::WebhookLimits::default(),
+        recovery: posthorn::model::webhooks::RecoverySettings::default(),
         inbox: posthorn::services::inbox::InboxSettings::default(),
         push: posthorn::config::PushSecrets::default(),
         wake_scheduler: Arc::default(),

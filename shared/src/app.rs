@@ -12,7 +12,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{Config, PushSecrets, QueueConfig, StoreConfig};
 use crate::model::crypto::{EncryptionKey, SecretBox};
 use crate::model::error::{Error, Result};
-use crate::model::webhooks::{RetrySchedule, WebhookLimits};
+use crate::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use crate::ports::ai::AiProvider;
 use crate::ports::clock::Clock;
 use crate::ports::queue::Queue;
@@ -23,6 +23,7 @@ use crate::services::feeds::FeedFetcher;
 use crate::services::inbox::InboxSettings;
 use crate::services::posts::Posting;
 use crate::services::webhooks::outbox::Outbox;
+use crate::services::webhooks::recovery::Recovering;
 use crate::services::webhooks::worker::Worker;
 
 /// How many receives a delivery message gets before it is dead-lettered.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub outbound: OutboundClient,
     pub retries: RetrySchedule,
     pub webhook_limits: WebhookLimits,
+    /// How fast recoveries send, and how disabled endpoints are probed.
+    pub recovery: RecoverySettings,
     /// How long interactions are kept.
     pub inbox: InboxSettings,
     /// What the platforms' pushes are checked with.
@@ -79,6 +82,7 @@ impl AppState {
             outbound,
             retries: config.webhook_retry_schedule.clone(),
             webhook_limits: config.webhook_limits,
+            recovery: config.recovery,
             inbox: config.inbox,
             push: config.push.clone(),
             wake_scheduler: Arc::default(),
@@ -100,7 +104,13 @@ impl AppState {
             secrets: &self.secrets,
             retries: &self.retries,
             attempts_kept: self.webhook_limits.attempts_kept,
+            recovery: &self.recovery,
         }
+    }
+
+    /// What recovering endpoints needs.
+    pub fn recovering(&self) -> Recovering<'_> {
+        Recovering { outbox: self.outbox(), settings: &self.recovery, outbound: &self.outbound, secrets: &self.secrets }
     }
 
     /// What connecting accounts, publishing and reading metrics need.

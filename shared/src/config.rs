@@ -11,7 +11,7 @@ use crate::adapters::platforms::push::MetaAppSecret;
 use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
-use crate::model::webhooks::{RetrySchedule, WebhookLimits};
+use crate::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use crate::services::inbox::InboxSettings;
 use crate::services::metrics::MetricsSettings;
 
@@ -47,6 +47,7 @@ pub struct Config {
     pub webhook_retry_schedule: RetrySchedule,
     /// Endpoints per workspace, attempts kept per delivery.
     pub webhook_limits: WebhookLimits,
+    pub recovery: RecoverySettings,
     pub metrics: MetricsSettings,
     pub inbox: InboxSettings,
     pub push: PushSecrets,
@@ -174,6 +175,17 @@ impl Config {
             max_age: span("POSTHORN_METRICS_MAX_AGE", defaults.max_age)?,
             interval: span("POSTHORN_METRICS_INTERVAL", defaults.interval)?,
         };
+        let recovery_defaults = RecoverySettings::default();
+        let recovery = RecoverySettings {
+            rate_per_second: u32::try_from(count(
+                "POSTHORN_RECOVERY_RATE",
+                recovery_defaults.rate_per_second as usize,
+            )?)
+            .map_err(|_| invalid("POSTHORN_RECOVERY_RATE", "is too large".into()))?,
+            probe_first: span("POSTHORN_PROBE_FIRST", recovery_defaults.probe_first)?,
+            probe_max: span("POSTHORN_PROBE_MAX", recovery_defaults.probe_max)?,
+            probe_for: span("POSTHORN_PROBE_FOR", recovery_defaults.probe_for)?,
+        };
         let inbox_defaults = InboxSettings::default();
         let inbox = InboxSettings {
             retention: span("POSTHORN_INBOX_RETENTION", inbox_defaults.retention)?,
@@ -213,6 +225,7 @@ impl Config {
             unsafe_allow_private_urls,
             webhook_retry_schedule,
             webhook_limits,
+            recovery,
             metrics,
             inbox,
             push,
@@ -453,5 +466,18 @@ mod tests {
         assert_eq!(config(&[("POSTHORN_METRICS_INTERVAL", "0s")]).unwrap_err().name, "POSTHORN_METRICS_INTERVAL");
         assert_eq!(config(&[("POSTHORN_X_CLIENT_SECRET", "s")]).unwrap_err().name, "POSTHORN_X_CLIENT_ID");
         assert_eq!(config(&[("POSTHORN_X_BASE_URL", "ftp://x")]).unwrap_err().name, "POSTHORN_X_BASE_URL");
+        assert_eq!(config(&[("POSTHORN_RECOVERY_RATE", "0")]).unwrap_err().name, "POSTHORN_RECOVERY_RATE");
+        assert_eq!(config(&[("POSTHORN_PROBE_FIRST", "soon")]).unwrap_err().name, "POSTHORN_PROBE_FIRST");
+    }
+
+    #[test]
+    fn reads_how_recoveries_send_and_endpoints_are_probed() {
+        let read =
+            config(&[("POSTHORN_RECOVERY_RATE", "50"), ("POSTHORN_PROBE_FIRST", "1m"), ("POSTHORN_PROBE_FOR", "3d")])
+                .unwrap();
+        assert_eq!(read.recovery.rate_per_second, 50);
+        assert_eq!(read.recovery.probe_first, time::Duration::minutes(1));
+        assert_eq!(read.recovery.probe_max, time::Duration::hours(6));
+        assert_eq!(read.recovery.probe_for, time::Duration::days(3));
     }
 }

@@ -21,6 +21,8 @@ use crate::services::metrics::MetricsSettings;
 use crate::services::metrics::sync_post_metrics;
 use crate::services::publish::publish_due;
 use crate::services::webhooks::outbox;
+use crate::services::webhooks::probe::{ProbeReport, probe_due};
+use crate::services::webhooks::recovery::{RecoveryReport, advance_running};
 use crate::services::webhooks::worker::{ATTEMPT_LEASE, settle};
 
 /// What one run of process-queue did.
@@ -34,6 +36,8 @@ pub struct ProcessQueueReport {
     pub requeued_deliveries: usize,
     /// Data deletions a platform asked for that this run completed.
     pub data_deletions_completed: usize,
+    pub recoveries: RecoveryReport,
+    pub probes: ProbeReport,
 }
 
 /// How many due posts one run takes up.
@@ -48,11 +52,13 @@ pub async fn process_queue(state: &AppState) -> Result<ProcessQueueReport> {
 }
 
 /// One process-queue run that takes up no new work after `deadline`. The outbox sweep runs
-/// first, so no amount of due work starves it; then feeds may use the first third of the time
-/// left and automations up to two thirds, so due posts always get their turn. A failing step is
-/// logged and the next one still runs; a failed sweep fails the run once the others are done.
+/// first, so no amount of due work starves it, then the webhook recoveries (store work only) and
+/// the probes of disabled endpoints; then feeds may use the first third of the time left and
+/// automations up to two thirds, so due posts always get their turn. A failing step is logged and
+/// the next one still runs; a failed sweep fails the run once the others are done.
 pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<ProcessQueueReport> {
     let swept = outbox::sweep(&state.outbox()).await;
+    let (recoveries, probes) = recover_endpoints(state, deadline).await;
     let share = |thirds: u32| {
         let start = Instant::now();
         start + deadline.saturating_duration_since(start) * thirds / 3
@@ -66,9 +72,36 @@ pub async fn process_queue_until(state: &AppState, deadline: Instant) -> Result<
         ScheduleReport::default()
     });
     let published_posts = publish_due(&state.accounts(), DUE_POSTS_PER_RUN, deadline).await?;
-    let data_deletions_completed = resume_data_deletions(&state.accounts(), deadline.into()).await?;
+    let data_deletions_completed =
+        resume_data_deletions(&state.accounts(), deadline.into()).await.unwrap_or_else(|error| {
+            tracing::error!(%error, "going on with data deletions failed");
+            0
+        });
     let requeued_deliveries = swept?;
-    Ok(ProcessQueueReport { feeds, automations, published_posts, requeued_deliveries, data_deletions_completed })
+    Ok(ProcessQueueReport {
+        feeds,
+        automations,
+        published_posts,
+        requeued_deliveries,
+        recoveries,
+        probes,
+        data_deletions_completed,
+    })
+}
+
+/// Advances the running recoveries, then probes the disabled endpoints that are due, each
+/// taking up no new work after `deadline`; a failure is logged, and the next run resumes.
+pub async fn recover_endpoints(state: &AppState, deadline: Instant) -> (RecoveryReport, ProbeReport) {
+    let recovering = state.recovering();
+    let recoveries = advance_running(&recovering, deadline).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "advancing recoveries failed");
+        RecoveryReport::default()
+    });
+    let probes = probe_due(&recovering, deadline).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "probing disabled endpoints failed");
+        ProbeReport::default()
+    });
+    (recoveries, probes)
 }
 
 /// Runs process-queue every `period`, and at once when a post is due now, until `shutdown` (the

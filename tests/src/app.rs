@@ -21,7 +21,7 @@ use posthorn::model::connections::{Connection, ConnectionStatus};
 use posthorn::model::crypto::{EncryptionKey, SecretBox};
 use posthorn::model::ids::{ChannelId, WorkspaceId};
 use posthorn::model::platforms::Platform;
-use posthorn::model::webhooks::{RetrySchedule, WebhookLimits};
+use posthorn::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use posthorn::ports::ai::AiProvider;
 use posthorn::ports::clock::Clock;
 use posthorn::ports::queue::Queue;
@@ -42,6 +42,9 @@ pub struct TestApp {
     pub resolver: StaticResolver,
     pub workspace_id: WorkspaceId,
     pub api_key: String,
+    /// What its secrets are sealed with: a second app given it reads them as a restarted
+    /// process would.
+    pub encryption_key: EncryptionKey,
     stop_worker: tokio::sync::watch::Sender<bool>,
 }
 
@@ -69,8 +72,11 @@ pub struct TestOptions {
     /// The AI provider to use instead of the offline one.
     pub ai: Option<Arc<dyn AiProvider>>,
     pub webhook_limits: Option<WebhookLimits>,
+    pub recovery: Option<RecoverySettings>,
     /// What the platforms' pushes are checked with.
     pub push: Option<posthorn::config::PushSecrets>,
+    /// The key secrets are sealed with, instead of a new one.
+    pub encryption_key: Option<EncryptionKey>,
 }
 
 impl TestOptions {
@@ -98,18 +104,20 @@ impl TestApp {
         let guard = UrlGuard::new(Arc::new(resolver.clone()), options.allow_private_urls);
         let trusted: Vec<Vec<u8>> = options.trusted_ca.into_iter().collect();
         let outbound = OutboundClient::new(guard, &trusted).expect("outbound client");
+        let encryption_key = options.encryption_key.unwrap_or_else(EncryptionKey::generate);
         let state = Arc::new(AppState {
             store: options.store.unwrap_or_else(|| Arc::new(SqliteStore::in_memory().expect("in-memory store"))),
             queue: options
                 .queue
                 .unwrap_or_else(|| Arc::new(SqliteQueue::in_memory("deliveries", 5).expect("in-memory queue"))),
             clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            secrets: SecretBox::new(&EncryptionKey::generate()),
+            secrets: SecretBox::new(&encryption_key),
             platforms: options.platforms.unwrap_or_else(|| PlatformRegistry::standard(&outbound)),
             ai: options.ai.unwrap_or_else(|| Arc::new(OfflineProvider)),
             outbound,
             retries: options.retries.unwrap_or_default(),
             webhook_limits: options.webhook_limits.unwrap_or_default(),
+            recovery: options.recovery.unwrap_or_default(),
             inbox: InboxSettings::default(),
             push: options.push.unwrap_or_default(),
             wake_scheduler: Arc::default(),
@@ -119,7 +127,7 @@ impl TestApp {
             .expect("workspace");
         let router = combined_router(functions(), state.clone());
         let (stop_worker, _) = tokio::sync::watch::channel(false);
-        Self { state, router, resolver, workspace_id: workspace.id, api_key, stop_worker }
+        Self { state, router, resolver, workspace_id: workspace.id, api_key, encryption_key, stop_worker }
     }
 
     /// Runs the dev server's delivery worker until the app is dropped.

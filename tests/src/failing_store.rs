@@ -1,24 +1,31 @@
-//! A Store that hands everything to another one, except that its transactions fail while told
-//! to: a store outage at the moment a state change and its event are committed.
+//! A Store that hands everything to another one, except that its transactions, or its single
+//! writes of one kind of record, fail while told to: a store outage at the moment a state change
+//! and its event are committed, or a crash in the middle of a run's writes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use posthorn::model::error::{Error, Result};
 use posthorn::ports::store::{
-    Addition, Document, IndexQuery, ListQuery, Outcome, RecordKey, RecordStore, Store, Write,
+    Addition, Document, IndexQuery, Kind, ListQuery, Outcome, RecordKey, RecordStore, Store, Write,
 };
 use serde_json::Value;
 
 pub struct FailingStore {
     inner: Arc<dyn Store>,
     failing: AtomicBool,
+    failing_kind: Mutex<Option<Kind>>,
 }
 
 impl FailingStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self { inner, failing: AtomicBool::new(false) }
+        Self { inner, failing: AtomicBool::new(false), failing_kind: Mutex::new(None) }
+    }
+
+    /// From now on, every single write of a record of `kind` fails (or, with `None`, none does).
+    pub fn fail_writes_of(&self, kind: Option<Kind>) {
+        *self.failing_kind.lock().expect("failing kind lock") = kind;
     }
 
     /// From now on, every transaction fails (or succeeds again).
@@ -34,6 +41,9 @@ impl RecordStore for FailingStore {
     }
 
     async fn write(&self, write: Write) -> Result<Outcome> {
+        if *self.failing_kind.lock().expect("failing kind lock") == Some(write.key().kind) {
+            return Err(Error::Unavailable("the store is unavailable".into()));
+        }
         self.inner.write(write).await
     }
 

@@ -21,6 +21,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/webhooks/{id}/deliveries"),
     ("GET", "/v1/webhooks/{id}/deliveries/{delivery_id}"),
     ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"),
+    ("POST", "/v1/webhooks/{id}/recover"),
+    ("GET", "/v1/webhooks/{id}/recoveries/{recovery_id}"),
     ("GET", "/v1/posts"),
     ("POST", "/v1/posts"),
     ("POST", "/v1/posts/validate"),

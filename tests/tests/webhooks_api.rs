@@ -414,6 +414,9 @@ async fn the_catalog_lists_every_event_with_an_example() {
         "review.received",
         "webhook.ping",
         "webhook.test",
+        "webhook.endpoint.disabled",
+        "webhook.endpoint.enabled",
+        "webhook.recovery.completed",
     ];
     assert_eq!(names, expected);
     for entry in entries {

@@ -146,6 +146,11 @@ typed_id!(
 );
 
 typed_id!(
+    /// A recovery: the failed deliveries of one endpoint in a time window, sent again.
+    RecoveryId, "rcv", "recovery"
+);
+
+typed_id!(
     /// A comment, mention or DM on a connected account: the same for the same platform item on
     /// the same channel however often it is seen, so it is stored once and fires once.
     InteractionId, "int", "interaction"
@@ -168,6 +173,19 @@ impl DeliveryId {
         let digest = Sha256::digest(format!("{event}{webhook}"));
         let bits: [u8; 16] = digest[..16].try_into().expect("a SHA-256 digest has 32 bytes");
         Self(Ulid::from_parts(event.0.timestamp_ms(), u128::from_be_bytes(bits) >> 48))
+    }
+
+    /// The lowest id of a delivery of an event made at `at` (or later): where a scan of
+    /// deliveries by id starts for a time window.
+    pub fn lowest_at(at: time::OffsetDateTime) -> Self {
+        let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        Self(Ulid::from_parts(millis, 0))
+    }
+
+    /// When the event of this delivery was made (its id's time, to the millisecond).
+    pub fn made_at(&self) -> time::OffsetDateTime {
+        let millis = i128::from(self.0.timestamp_ms());
+        time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }
 

@@ -9,6 +9,7 @@ mod dynamodb_layout;
 mod inbox;
 mod outcomes;
 mod posts;
+mod recoveries;
 mod sqlite_files;
 mod transactions;
 mod webhooks_deliveries;
@@ -26,15 +27,15 @@ use posthorn::model::connections::{InstanceApp, OAuthState};
 use posthorn::model::crypto::{EncryptionKey, KeyHash, Sealed, SecretBox};
 use posthorn::model::error::Error;
 use posthorn::model::ids::{
-    ApiKeyId, AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RunId, SourceId, WebhookId,
-    WorkspaceId,
+    ApiKeyId, AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, PostId, RecoveryId, RunId, SourceId,
+    WebhookId, WorkspaceId,
 };
 use posthorn::model::platforms::{ErrorCode, MediaItem, Metrics, Platform};
 use posthorn::model::posts::{
     IdempotencyRecord, MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus,
 };
 use posthorn::model::webhooks::{
-    Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, RetiringSecret, WebhookEndpoint,
+    Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, Probe, RetiringSecret, WebhookEndpoint,
 };
 use posthorn::model::workspaces::{ApiKey, NewApiKey, Workspace};
 use posthorn::ports::store::{DeliveryFilter, Page, PageRequest, Store};

@@ -39,6 +39,10 @@ pub(crate) fn endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         events: EventFilter::All,
         active: true,
         disabled_reason: None,
+        enabled_reason: None,
+        enabled_at: None,
+        auto_recover: true,
+        probe: None,
         secret: sealed("whsec_current"),
         secret_hint: "rent".into(),
         retiring_secret: None,
@@ -55,6 +59,15 @@ fn full_endpoint(workspace: WorkspaceId) -> WebhookEndpoint {
         events: EventFilter::Only(vec![EventType::PostPublished, EventType::TokenExpired]),
         active: false,
         disabled_reason: Some("the last 20 deliveries failed".into()),
+        enabled_reason: Some("recovered".into()),
+        enabled_at: Some(now() - Duration::minutes(1)),
+        auto_recover: false,
+        probe: Some(Probe {
+            next_at: now() + Duration::minutes(5),
+            delay_seconds: 300,
+            failing_since: now() - Duration::hours(4),
+            disabled_at: now(),
+        }),
         retiring_secret: Some(RetiringSecret { secret: sealed("whsec_previous"), until: now() + Duration::hours(24) }),
         version: 3,
         ..endpoint(workspace)
@@ -249,6 +262,7 @@ pub(crate) fn delivery(event: &Event, webhook: WebhookId, created_at: OffsetDate
         attempts_dropped: 0,
         schedule_start: 0,
         next_attempt_at: Some(created_at),
+        recovery: None,
         created_at,
         updated_at: created_at,
     }
@@ -278,6 +292,7 @@ fn full_delivery(event: &Event, webhook: WebhookId, created_at: OffsetDateTime) 
         attempts_dropped: 3,
         schedule_start: 1,
         next_attempt_at: None,
+        recovery: Some(RecoveryId::new()),
         updated_at: created_at + Duration::minutes(2),
         ..delivery(event, webhook, created_at)
     }

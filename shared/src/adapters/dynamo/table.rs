@@ -4,9 +4,10 @@
 //! |--------------------|---------------------|---------------------|-----------------------------------------|-----------------|
 //! | workspace          | `WS#<id>`           | `WORKSPACE`         | `WORKSPACES` / id                       | |
 //! | API key            | `APIKEY#<hash hex>` | `APIKEY`            |                                         | |
-//! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         | |
+//! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         | `PROBE_DUE` / next probe, while probed |
 //! | event              | `WS#<workspace>`    | `EVENT#<id>`        |                                         | |
-//! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due |
+//! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due; `WS#<ws>#WEBHOOK#<webhook>#FAILED` / id, while failed |
+//! | recovery           | `WS#<workspace>`    | `RECOVERY#<id>`     | `WS#<ws>#WEBHOOK#<webhook>#RECOVERIES` / id | `RUNNING_RECOVERY` / started, while running |
 //! | connection         | `WS#<workspace>`    | `CONNECTION#<id>`   |                                         | |
 //! | channel            | `WS#<workspace>`    | `CHANNEL#<id>`      | `CHANNEL#<platform>#<platform id>` / id  | |
 //! | interaction        | `WS#<workspace>`    | `INTERACTION#<id>`  | `WS#<workspace>#INBOX` / received       | |
@@ -27,7 +28,8 @@
 //! GSI keys are the record's two index entries (`ports/store/kinds.rs`); "due" sort keys are
 //! `<time as sortable_time>#<id>`. Both indexes are overloaded and sparse: an item is in one
 //! only while its record has an entry there, so GSI2 holds exactly what the outbox sweep,
-//! process-queue and the feed fetcher may take up, GSI1 exactly what sync-post-metrics reads,
+//! process-queue (recoveries, probes) and the feed fetcher may take up, and each endpoint's failed
+//! deliveries (what a recovery pages through), GSI1 exactly what sync-post-metrics reads,
 //! the unused feed entries and each endpoint's hourly outcome counts, and a claim of an entry is a write conditional on its GSI1 keys.
 //!
 //! Each item is the record's own fields (via serde_dynamo) plus these key attributes.
@@ -80,6 +82,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::HourlyOutcomes => "OUTCOMES#",
         Kind::DataDeletion => "DATADELETION",
         Kind::DmStatusMark => "DMSTATUS#",
+        Kind::Recovery => "RECOVERY#",
     }
 }
 

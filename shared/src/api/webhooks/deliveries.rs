@@ -145,6 +145,8 @@ pub(super) async fn retry_delivery(
     delivery.status = DeliveryStatus::Pending;
     delivery.schedule_start = delivery.attempts_made();
     delivery.next_attempt_at = Some(now);
+    // A retry is the owner's, with the whole schedule, whatever recovery sent it last.
+    delivery.recovery = None;
     delivery.updated_at = now;
     state.store.update_delivery(&delivery, expected_version, DeliveryStatus::Failed).await?;
     enqueue(&state.outbox(), &delivery, Duration::ZERO).await;

@@ -20,8 +20,9 @@ use crate::model::webhooks::{
     validate_name,
 };
 use crate::ports::store::PageRequest;
-use crate::services::webhooks::endpoints::update_endpoint;
+use crate::services::webhooks::endpoints::{EndpointChange, change_endpoint, update_endpoint};
 use crate::services::webhooks::outbox::{emit_to, new_event};
+use crate::services::webhooks::recovery::{enable, enabled_data};
 use crate::services::webhooks::send::{Outgoing, send};
 
 type Response<T> = Result<axum::Json<T>>;
@@ -43,6 +44,9 @@ pub struct CreateWebhook {
     secret: Option<String>,
     /// Skip the verification ping sent before saving.
     skip_verification: Option<bool>,
+    /// Once Posthorn disables the endpoint, probe it and re-enable and recover it when it answers
+    /// again (default true).
+    auto_recover: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,6 +58,8 @@ pub struct UpdateWebhook {
     /// Also accepted as `is_active` or `enabled`. `true` re-enables an endpoint Posthorn disabled.
     #[serde(alias = "is_active", alias = "enabled")]
     active: Option<bool>,
+    /// Probe, re-enable and recover the endpoint once Posthorn disables it.
+    auto_recover: Option<bool>,
 }
 
 /// A webhook endpoint as the API shows it. `secret` appears only when it is created.
@@ -66,6 +72,14 @@ pub struct WebhookView {
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled_reason: Option<String>,
+    /// Why it was last enabled again: `manual` or `recovered`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled_reason: Option<String>,
+    /// Whether Posthorn probes it once disabled, and re-enables and recovers it.
+    auto_recover: bool,
+    /// When the next probe is sent, while Posthorn probes it.
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    next_probe_at: Option<OffsetDateTime>,
     /// The last 4 characters of the signing secret.
     secret_hint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +133,9 @@ impl From<&WebhookEndpoint> for WebhookView {
             events: endpoint.events.names(),
             active: endpoint.active,
             disabled_reason: endpoint.disabled_reason.clone(),
+            enabled_reason: endpoint.enabled_reason.clone(),
+            auto_recover: endpoint.auto_recover,
+            next_probe_at: endpoint.probe.map(|probe| probe.next_at),
             secret_hint: endpoint.secret_hint.clone(),
             secret: None,
             created_at: endpoint.created_at,
@@ -162,7 +179,8 @@ pub(super) async fn create_webhook(
     };
     let now = state.clock.now();
     let new = NewEndpoint { workspace_id: caller.workspace_id, name: request.name, url, events, secret: &secret };
-    let endpoint = WebhookEndpoint::new(new, &state.secrets, now);
+    let mut endpoint = WebhookEndpoint::new(new, &state.secrets, now);
+    endpoint.auto_recover = request.auto_recover.unwrap_or(true);
     if !request.skip_verification.unwrap_or(false) {
         verify(&state, &endpoint, &secret).await?;
     }
@@ -225,7 +243,8 @@ pub(super) async fn get_webhook(
     Ok(axum::Json(Data { data: view }))
 }
 
-/// Change an endpoint's url, events, name or active flag (at least one).
+/// Change an endpoint's url, events, name, active flag or auto_recover (at least one). Switching
+/// `active` tells the workspace's other endpoints (`webhook.endpoint.enabled` / `.disabled`).
 #[utoipa::path(patch, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), request_body = UpdateWebhook,
     security(("api_key" = [])),
     responses((status = 200, body = Data<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -236,8 +255,13 @@ pub(super) async fn update_webhook(
     PathId(id): PathId<WebhookId>,
     Json(request): Json<UpdateWebhook>,
 ) -> Response<Data<WebhookView>> {
-    if request.url.is_none() && request.events.is_none() && request.name.is_none() && request.active.is_none() {
-        return Err(Error::bad_request("give at least one of url, events, name, active"));
+    if request.url.is_none()
+        && request.events.is_none()
+        && request.name.is_none()
+        && request.active.is_none()
+        && request.auto_recover.is_none()
+    {
+        return Err(Error::bad_request("give at least one of url, events, name, active, auto_recover"));
     }
     let url = match &request.url {
         Some(url) => Some(checked_url(&state, url).await?),
@@ -247,7 +271,8 @@ pub(super) async fn update_webhook(
     if let Some(name) = &request.name {
         validate_name(name)?;
     }
-    let endpoint = update_endpoint(&*state.store, &*state.clock, caller.workspace_id, id, |endpoint| {
+    let now = state.clock.now();
+    let endpoint = change_endpoint(&state.outbox(), caller.workspace_id, id, |endpoint| {
         if let Some(url) = &url {
             endpoint.url = url.clone();
         }
@@ -257,11 +282,33 @@ pub(super) async fn update_webhook(
         if let Some(name) = &request.name {
             endpoint.name = Some(name.clone());
         }
-        if let Some(active) = request.active {
-            endpoint.active = active;
-            endpoint.disabled_reason = None;
+        if let Some(auto_recover) = request.auto_recover {
+            endpoint.auto_recover = auto_recover;
+            if !auto_recover {
+                endpoint.probe = None;
+            }
         }
-        Ok(true)
+        Ok(match request.active {
+            Some(true) if !endpoint.active => {
+                enable(endpoint, "manual", now);
+                EndpointChange::Announced {
+                    event_type: EventType::WebhookEndpointEnabled,
+                    data: enabled_data(endpoint, None),
+                    writes: Vec::new(),
+                }
+            }
+            Some(false) if endpoint.active => {
+                endpoint.active = false;
+                endpoint.disabled_reason = None;
+                EndpointChange::Announced {
+                    event_type: EventType::WebhookEndpointDisabled,
+                    data: json!({"webhook_id": endpoint.id, "url": endpoint.url, "reason": "disabled by its owner",
+                        "auto_recover": endpoint.auto_recover, "next_probe_at": null}),
+                    writes: Vec::new(),
+                }
+            }
+            _ => EndpointChange::Quiet,
+        })
     })
     .await?;
     Ok(axum::Json(Data { data: WebhookView::from(&endpoint) }))

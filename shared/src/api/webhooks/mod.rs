@@ -1,9 +1,11 @@
 //! The webhooks function's HTTP API (SPEC §4), under `/v1/webhooks`: endpoints and the event
-//! catalog, and each endpoint's deliveries. Every handler is scoped to the caller's workspace;
-//! an endpoint of another workspace is reported as not found, so ids reveal nothing.
+//! catalog, and each endpoint's deliveries and
+//! recoveries. Every handler is scoped to the caller's workspace;
+//! its recoveries. An endpoint of another workspace is reported as not found, so ids reveal nothing.
 
 mod deliveries;
 mod endpoints;
+mod recoveries;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,6 +24,8 @@ pub fn routes() -> FunctionRoutes {
             .routes(routes!(endpoints::send_test))
             .routes(routes!(deliveries::list_deliveries))
             .routes(routes!(deliveries::get_delivery))
-            .routes(routes!(deliveries::retry_delivery)),
+            .routes(routes!(deliveries::retry_delivery))
+            .routes(routes!(recoveries::recover))
+            .routes(routes!(recoveries::get_recovery)),
     }
 }

@@ -64,6 +64,12 @@ pub enum EventType {
     WebhookPing,
     #[serde(rename = "webhook.test")]
     WebhookTest,
+    #[serde(rename = "webhook.endpoint.disabled")]
+    WebhookEndpointDisabled,
+    #[serde(rename = "webhook.endpoint.enabled")]
+    WebhookEndpointEnabled,
+    #[serde(rename = "webhook.recovery.completed")]
+    WebhookRecoveryCompleted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -77,7 +83,7 @@ pub enum EventCategory {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 32] = [
         Self::PostScheduled,
         Self::PostPublished,
         Self::PostPartial,
@@ -107,6 +113,9 @@ impl EventType {
         Self::ReviewReceived,
         Self::WebhookPing,
         Self::WebhookTest,
+        Self::WebhookEndpointDisabled,
+        Self::WebhookEndpointEnabled,
+        Self::WebhookRecoveryCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +149,9 @@ impl EventType {
             Self::ReviewReceived => "review.received",
             Self::WebhookPing => "webhook.ping",
             Self::WebhookTest => "webhook.test",
+            Self::WebhookEndpointDisabled => "webhook.endpoint.disabled",
+            Self::WebhookEndpointEnabled => "webhook.endpoint.enabled",
+            Self::WebhookRecoveryCompleted => "webhook.recovery.completed",
         }
     }
 
@@ -175,7 +187,11 @@ impl EventType {
             | Self::DmStatusRead
             | Self::DmStatusFailed
             | Self::ReviewReceived => EventCategory::Inbox,
-            Self::WebhookPing | Self::WebhookTest => EventCategory::System,
+            Self::WebhookPing
+            | Self::WebhookTest
+            | Self::WebhookEndpointDisabled
+            | Self::WebhookEndpointEnabled
+            | Self::WebhookRecoveryCompleted => EventCategory::System,
         }
     }
 
@@ -218,6 +234,15 @@ impl EventType {
             }
             Self::WebhookPing => "Sent once when an endpoint is registered, to verify it answers.",
             Self::WebhookTest => "Sent on demand by POST /v1/webhooks/{id}/test.",
+            Self::WebhookEndpointDisabled => {
+                "Another endpoint of the workspace was disabled (`reason`); sent to every other subscribed endpoint."
+            }
+            Self::WebhookEndpointEnabled => {
+                "Another endpoint was enabled again (`reason`: `manual`, or `recovered` when a probe found it answering)."
+            }
+            Self::WebhookRecoveryCompleted => {
+                "A recovery of another endpoint finished (`state`, `total`, `delivered`, `failed`)."
+            }
         }
     }
 
@@ -315,6 +340,17 @@ impl EventType {
             Self::WebhookTest => {
                 json!({"webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "message": "Posthorn test event"})
             }
+            Self::WebhookEndpointDisabled => json!({
+                "webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "url": "https://hooks.example.com/posthorn",
+                "reason": "disabled after 20 consecutive failed deliveries; last error: endpoint answered 503",
+                "auto_recover": true, "next_probe_at": "2026-03-23T18:05:00Z"}),
+            Self::WebhookEndpointEnabled => json!({
+                "webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "url": "https://hooks.example.com/posthorn",
+                "reason": "recovered", "recovery_id": "rcv_01JD8Z3QK5V7Y2W9X4T6R8P0ME"}),
+            Self::WebhookRecoveryCompleted => json!({
+                "webhook_id": "wh_01JD8Z3QK5V7Y2W9X4T6R8P0MF", "recovery_id": "rcv_01JD8Z3QK5V7Y2W9X4T6R8P0ME",
+                "state": "completed", "trigger": "automatic", "since": "2026-03-22T14:00:00Z",
+                "until": "2026-03-23T18:00:00Z", "total": 412, "delivered": 412, "failed": 0}),
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::model::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
+use crate::model::ids::{DeliveryId, EventId, RecoveryId, WebhookId, WorkspaceId};
 use crate::model::webhooks::catalog::EventType;
 
 /// An emitted event. `body` is the exact JSON every attempt sends.
@@ -83,6 +83,10 @@ pub struct Delivery {
     /// whose next attempt is long overdue.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// The recovery sending this failed delivery once more, if one is: that attempt is its only
+    /// one (no retry schedule), and tells the recovery how it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -127,6 +131,7 @@ mod tests {
             attempts_dropped: 0,
             schedule_start: 0,
             next_attempt_at: None,
+            recovery: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
         };

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::model::crypto::{Sealed, SecretBox, random_bytes};
 use crate::model::error::{Error, Result};
 use crate::model::ids::{WebhookId, WorkspaceId};
+use crate::model::webhooks::Probe;
 use crate::model::webhooks::catalog::EventType;
 
 /// Which events an endpoint receives: every event (`["*"]`), or a chosen set.
@@ -53,6 +54,20 @@ pub struct WebhookEndpoint {
     pub active: bool,
     /// Why the endpoint was switched off by Posthorn (not by its owner), if it was.
     pub disabled_reason: Option<String>,
+    /// Why it was last switched back on: `manual` (by its owner) or `recovered` (a probe
+    /// found it answering again).
+    #[serde(default)]
+    pub enabled_reason: Option<String>,
+    /// When it was last switched back on: failures that ended before do not disable it again.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub enabled_at: Option<OffsetDateTime>,
+    /// Whether Posthorn probes it once it disabled it, and re-enables and recovers it when it
+    /// answers again.
+    #[serde(default = "probing_by_default")]
+    pub auto_recover: bool,
+    /// The next probe, while Posthorn disabled it and probes it.
+    #[serde(default)]
+    pub probe: Option<Probe>,
     pub secret: Sealed,
     /// The last 4 characters of the secret, so owners can tell secrets apart.
     pub secret_hint: String,
@@ -87,6 +102,10 @@ impl WebhookEndpoint {
             events: new.events,
             active: true,
             disabled_reason: None,
+            enabled_reason: None,
+            enabled_at: None,
+            auto_recover: true,
+            probe: None,
             secret: secrets.seal(new.secret.as_str()),
             secret_hint: new.secret.hint(),
             retiring_secret: None,
@@ -95,6 +114,10 @@ impl WebhookEndpoint {
             updated_at: now,
         }
     }
+}
+
+fn probing_by_default() -> bool {
+    true
 }
 
 const MAX_NAME_CHARS: usize = 100;

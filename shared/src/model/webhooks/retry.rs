@@ -36,6 +36,11 @@ impl RetrySchedule {
         self.0.len()
     }
 
+    /// How long a delivery may take to fail for good: every delay added up (without jitter).
+    pub fn span(&self) -> Duration {
+        self.0.iter().sum()
+    }
+
     /// The wait before the next attempt after `attempts_made` failed ones in this schedule, or
     /// `None` when the schedule is used up. A `Retry-After` from the endpoint is honoured up to
     /// twice the scheduled delay.

@@ -40,6 +40,7 @@ pub enum Kind {
     HourlyOutcomes,
     DataDeletion,
     DmStatusMark,
+    Recovery,
 }
 
 impl Kind {
@@ -68,6 +69,7 @@ impl Kind {
             Self::HourlyOutcomes => "hourly outcomes",
             Self::DataDeletion => "data deletion",
             Self::DmStatusMark => "DM status mark",
+            Self::Recovery => "recovery",
         }
     }
 }

@@ -8,12 +8,14 @@ use crate::model::channels::{Channel, ChannelImport};
 use crate::model::connections::{Connection, DataDeletion, InstanceApp, OAuthState};
 use crate::model::error::Result;
 use crate::model::ids::{
-    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
-    WorkspaceId,
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RecoveryId, RunId, SourceId,
+    WebhookId, WorkspaceId,
 };
 use crate::model::inbox::{DmStatusMark, InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
-use crate::model::webhooks::{Delivery, DeliveryStatus, Event, HourlyOutcomes, WebhookEndpoint};
+use crate::model::webhooks::{
+    Delivery, DeliveryStatus, Event, HourlyOutcomes, Recovery, RecoveryState, WebhookEndpoint,
+};
 use crate::model::workspaces::{ApiKey, Workspace};
 
 use super::core::{IndexEntry, Kind, RecordKey};
@@ -37,6 +39,10 @@ pub const DUE_AUTOMATION: &str = "DUE_AUTOMATION";
 
 /// Second index: data deletions not yet completed, by when they were asked for.
 pub const DATA_DELETIONS_PENDING: &str = "DATA_DELETIONS_PENDING";
+/// Second index: recoveries still running, by when they started.
+pub const RUNNING_RECOVERY: &str = "RUNNING_RECOVERY";
+/// Second index: endpoints Posthorn disabled and probes, by when the next probe is due.
+pub const PROBE_DUE: &str = "PROBE_DUE";
 
 /// Second index: channels whose inbox is polled, by when they are next due.
 pub const INBOX_DUE: &str = "INBOX_DUE";
@@ -61,6 +67,17 @@ pub fn platform_account(platform: crate::model::platforms::Platform, platform_us
 /// First-index partition of one endpoint's deliveries, sorted by id (so by creation).
 pub fn endpoint_deliveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
     format!("WS#{workspace}#WEBHOOK#{webhook}")
+}
+
+/// Second-index partition of one endpoint's failed deliveries, sorted by id (so by creation):
+/// what a recovery pages through, from the first id of its window.
+pub fn endpoint_failures(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}#FAILED")
+}
+
+/// First-index partition of one endpoint's recoveries, sorted by id.
+pub fn endpoint_recoveries(workspace: WorkspaceId, webhook: WebhookId) -> String {
+    format!("WS#{workspace}#WEBHOOK#{webhook}#RECOVERIES")
 }
 
 /// First-index partition of one endpoint's hourly outcome counts, sorted by hour.
@@ -121,6 +138,38 @@ impl Record for WebhookEndpoint {
     fn version(&self) -> Option<u64> {
         Some(self.version)
     }
+
+    /// While Posthorn probes it: what the probe job takes up when due.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        self.probe.map(|probe| due_entry(PROBE_DUE, probe.next_at, &self.id)).transpose()
+    }
+}
+
+impl Record for Recovery {
+    const KIND: Kind = Kind::Recovery;
+    type Id = RecoveryId;
+
+    fn key(&self) -> RecordKey {
+        key_of::<Self>(self.workspace_id, &self.id)
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
+    /// Every recovery of its endpoint: whether one is running is a read of the newest.
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        let partition = endpoint_recoveries(self.workspace_id, self.webhook_id);
+        Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
+    }
+
+    /// Only while running: what the recovery job advances.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        match self.state {
+            RecoveryState::Running => due_entry(RUNNING_RECOVERY, self.created_at, &self.id).map(Some),
+            RecoveryState::Completed | RecoveryState::Stopped => Ok(None),
+        }
+    }
 }
 
 impl Record for Event {
@@ -157,10 +206,15 @@ impl Record for Delivery {
         Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
     }
 
-    /// Only while pending with an attempt due: exactly what the outbox sweep may re-enqueue.
+    /// While pending with an attempt due: exactly what the outbox sweep may re-enqueue. While
+    /// failed: its endpoint's failures, what a recovery sends again.
     fn second_index(&self) -> Result<Option<IndexEntry>> {
         match (self.status, self.next_attempt_at) {
             (DeliveryStatus::Pending, Some(due)) => due_entry(PENDING_DELIVERY, due, &self.id).map(Some),
+            (DeliveryStatus::Failed, _) => {
+                let partition = endpoint_failures(self.workspace_id, self.webhook_id);
+                Ok(Some(IndexEntry { partition, sort: self.id.to_string() }))
+            }
             _ => Ok(None),
         }
     }

@@ -10,14 +10,14 @@ use crate::model::connections::{Connection, DataDeletion, InstanceApp, OAuthStat
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{
-    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RunId, SourceId, WebhookId,
-    WorkspaceId,
+    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RecoveryId, RunId, SourceId,
+    WebhookId, WorkspaceId,
 };
 use crate::model::inbox::{InboxState, Interaction, InteractionKind};
 use crate::model::platforms::Platform;
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
 use crate::model::webhooks::{
-    Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, WebhookEndpoint, hour_of,
+    Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, Recovery, WebhookEndpoint, hour_of,
 };
 use crate::model::workspaces::{ApiKey, Workspace};
 
@@ -182,6 +182,52 @@ pub trait Store: RecordStore {
         };
         let items = records::<Delivery>(self.core()).in_index(query).await?;
         Ok(Page::from_overfetch(items, page.limit, |d| d.id.to_string()))
+    }
+
+    /// Up to `limit` of an endpoint's failed deliveries from id `from` on, oldest first: the
+    /// deliveries a recovery sends again, paged by the id of the last one taken up.
+    async fn failed_deliveries(
+        &self,
+        workspace: WorkspaceId,
+        webhook: WebhookId,
+        from: DeliveryId,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let query = IndexQuery {
+            range: SortRange::AtLeast(from.to_string()),
+            limit,
+            ..IndexQuery::all_of(Index::Second, kinds::endpoint_failures(workspace, webhook))
+        };
+        records(self.core()).in_index(query).await
+    }
+
+    /// Endpoints, of any workspace, whose next probe is due at `now`, longest due first.
+    async fn probes_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<WebhookEndpoint>> {
+        records(self.core()).due(Index::Second, kinds::PROBE_DUE, now, limit).await
+    }
+
+    async fn get_recovery(&self, workspace: WorkspaceId, id: RecoveryId) -> Result<Option<Recovery>> {
+        records(self.core()).get(workspace, &id).await
+    }
+
+    /// Conditional on the stored `version`: `Conflict` on a mismatch, `NotFound` if missing.
+    async fn update_recovery(&self, recovery: &Recovery, expected_version: u64) -> Result<()> {
+        records(self.core()).replace_if_version(recovery, expected_version).await
+    }
+
+    /// The endpoint's newest recovery, if it had one.
+    async fn latest_recovery(&self, workspace: WorkspaceId, webhook: WebhookId) -> Result<Option<Recovery>> {
+        let query = IndexQuery {
+            order: Order::Descending,
+            limit: 1,
+            ..IndexQuery::all_of(Index::First, kinds::endpoint_recoveries(workspace, webhook))
+        };
+        Ok(records(self.core()).in_index(query).await?.into_iter().next())
+    }
+
+    /// Running recoveries of any workspace, oldest first: what the recovery job advances.
+    async fn running_recoveries(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Recovery>> {
+        records(self.core()).due(Index::Second, kinds::RUNNING_RECOVERY, now, limit).await
     }
 
     /// An endpoint's outcome counts of the hours from the one `since` falls in, oldest first:

@@ -44,7 +44,7 @@ pub struct DeliveryMessage {
     pub delivery_id: DeliveryId,
 }
 
-/// Emits an event to every active endpoint of the workspace subscribed to it.
+/// Emits an event to every active (or probed) endpoint of the workspace subscribed to it.
 pub async fn emit(outbox: &Outbox<'_>, workspace_id: WorkspaceId, event_type: EventType, data: Value) -> Result<Event> {
     commit(outbox, Vec::new(), workspace_id, event_type, data).await
 }
@@ -61,6 +61,23 @@ pub async fn commit(
 ) -> Result<Event> {
     let endpoints = subscribed_endpoints(outbox, workspace_id, event_type).await?;
     let targets: Vec<WebhookId> = endpoints.iter().map(|endpoint| endpoint.id).collect();
+    let event = new_event(workspace_id, event_type, data, outbox.clock.now());
+    commit_to(outbox, changes, event, &targets).await.map(|(event, _)| event)
+}
+
+/// Like [`commit`], for an event about one endpoint (disabled, enabled, recovered): every other
+/// subscribed endpoint of the workspace gets it, the endpoint concerned never does.
+pub async fn commit_about(
+    outbox: &Outbox<'_>,
+    changes: Vec<Write>,
+    concerned: &WebhookEndpoint,
+    event_type: EventType,
+    data: Value,
+) -> Result<Event> {
+    let workspace_id = concerned.workspace_id;
+    let endpoints = subscribed_endpoints(outbox, workspace_id, event_type).await?;
+    let targets: Vec<WebhookId> =
+        endpoints.iter().map(|endpoint| endpoint.id).filter(|id| *id != concerned.id).collect();
     let event = new_event(workspace_id, event_type, data, outbox.clock.now());
     commit_to(outbox, changes, event, &targets).await.map(|(event, _)| event)
 }
@@ -159,6 +176,7 @@ pub fn new_delivery(event: &Event, webhook: WebhookId, now: OffsetDateTime) -> D
         attempts_dropped: 0,
         schedule_start: 0,
         next_attempt_at: Some(now),
+        recovery: None,
         created_at: now,
         updated_at: now,
     }
@@ -173,8 +191,12 @@ async fn subscribed_endpoints(
     let mut cursor = None;
     loop {
         let page = outbox.store.list_webhooks(workspace_id, PageRequest { limit: 100, cursor }).await?;
-        endpoints
-            .extend(page.items.into_iter().filter(|endpoint| endpoint.active && endpoint.events.accepts(event_type)));
+        // A disabled endpoint that is probed gets its deliveries too; they fail at once (the
+        // worker sends nothing to it) and are what its recovery sends once it answers again.
+        let receiving = |endpoint: &WebhookEndpoint| endpoint.active || endpoint.probe.is_some();
+        endpoints.extend(
+            page.items.into_iter().filter(|endpoint| receiving(endpoint) && endpoint.events.accepts(event_type)),
+        );
         cursor = page.next_cursor;
         if cursor.is_none() {
             return Ok(endpoints);

@@ -11,12 +11,12 @@ use crate::model::crypto::SecretBox;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{WebhookId, WorkspaceId};
 use crate::model::webhooks::WebhookEndpoint;
-use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus, RetrySchedule};
+use crate::model::webhooks::{Attempt, Delivery, DeliveryStatus, EventType, Probe, RecoverySettings, RetrySchedule};
 use crate::ports::clock::Clock;
 use crate::ports::queue::{MAX_VISIBILITY, Queue, Receipt};
 use crate::ports::store::{DeliveryFilter, PageRequest, Store};
-use crate::services::webhooks::endpoints::update_endpoint;
-use crate::services::webhooks::outbox::DeliveryMessage;
+use crate::services::webhooks::endpoints::{EndpointChange, change_endpoint};
+use crate::services::webhooks::outbox::{DeliveryMessage, Outbox};
 use crate::services::webhooks::send::{Outgoing, send, signing_secrets};
 
 /// How long an attempt holds a delivery: a worker that dies mid-attempt frees it after this.
@@ -38,6 +38,14 @@ pub struct Worker<'a> {
     pub retries: &'a RetrySchedule,
     /// How many of its newest attempts a delivery keeps.
     pub attempts_kept: usize,
+    /// When an endpoint it disables is first probed.
+    pub recovery: &'a RecoverySettings,
+}
+
+impl Worker<'_> {
+    fn outbox(&self) -> Outbox<'_> {
+        Outbox { store: self.store, queue: self.queue, clock: self.clock }
+    }
 }
 
 /// What to do with the queue message once the worker is done with it.
@@ -96,7 +104,9 @@ async fn attempt(
         Disposition::Done
     } else {
         let made = delivery.attempts_made() - delivery.schedule_start;
-        match worker.retries.next_delay(made, retry_after) {
+        // A recovery sends a delivery once: the recovery, not a schedule, decides what follows.
+        let next = if delivery.recovery.is_some() { None } else { worker.retries.next_delay(made, retry_after) };
+        match next {
             Some(delay) => {
                 delivery.next_attempt_at = Some(finished_at + delay);
                 Disposition::RetryIn(delay)
@@ -164,30 +174,56 @@ async fn disable_if_failing(worker: &Worker<'_>, endpoint: &WebhookEndpoint) -> 
     let last_error = recent.items[0].attempts.last().and_then(|attempt| attempt.error.clone()).unwrap_or_default();
     let reason =
         format!("disabled after {DISABLE_AFTER_FAILURES} consecutive failed deliveries; last error: {last_error}");
-    match disable_endpoint(worker.store, worker.clock, endpoint.workspace_id, endpoint.id, &reason).await {
+    // Deliveries made up to one retry schedule before the oldest of them were failing meanwhile.
+    let oldest = recent.items[DISABLE_AFTER_FAILURES - 1].created_at;
+    let failing_since = oldest - time::Duration::try_from(worker.retries.span()).unwrap_or_default();
+    let ended = recent.items.iter().map(|delivery| delivery.updated_at).min().unwrap_or(oldest);
+    let disabled = disable_endpoint(worker, endpoint.workspace_id, endpoint.id, &reason, failing_since, ended).await;
+    match disabled {
         Ok(_) | Err(Error::NotFound(_)) => Ok(()),
         Err(error) => Err(error),
     }
 }
 
-/// Disables an active endpoint with `reason`, over whatever else changed it meanwhile.
+/// Disables an active endpoint with `reason`, over whatever else changed it meanwhile, and tells
+/// the workspace's other endpoints with `webhook.endpoint.disabled`. Unless it opted out, the
+/// endpoint is probed from then on. Failures of which the first `ended` before the endpoint was
+/// last enabled again leave it be: its owner (or a probe) enabled it past some of them.
 pub async fn disable_endpoint(
-    store: &dyn Store,
-    clock: &dyn Clock,
+    worker: &Worker<'_>,
     workspace: WorkspaceId,
     id: WebhookId,
     reason: &str,
+    failing_since: OffsetDateTime,
+    ended: OffsetDateTime,
 ) -> Result<WebhookEndpoint> {
-    update_endpoint(store, clock, workspace, id, |endpoint| {
-        if !endpoint.active {
-            return Ok(false);
+    let now = worker.clock.now();
+    change_endpoint(&worker.outbox(), workspace, id, |endpoint| {
+        if !endpoint.active || endpoint.enabled_at.is_some_and(|enabled| enabled > ended) {
+            return Ok(EndpointChange::Unchanged);
         }
         endpoint.active = false;
         endpoint.disabled_reason = Some(reason.to_string());
+        endpoint.probe = endpoint.auto_recover.then(|| Probe::first(worker.recovery, failing_since, now));
         tracing::warn!(webhook_id = %endpoint.id, "endpoint disabled after consecutive failures");
-        Ok(true)
+        Ok(EndpointChange::Announced {
+            event_type: EventType::WebhookEndpointDisabled,
+            data: disabled_data(endpoint),
+            writes: Vec::new(),
+        })
     })
     .await
+}
+
+/// The data of `webhook.endpoint.disabled`.
+pub fn disabled_data(endpoint: &WebhookEndpoint) -> serde_json::Value {
+    serde_json::json!({
+        "webhook_id": endpoint.id,
+        "url": endpoint.url,
+        "reason": endpoint.disabled_reason,
+        "auto_recover": endpoint.auto_recover,
+        "next_probe_at": endpoint.probe.map(|probe| crate::model::times::rfc3339(probe.next_at)),
+    })
 }
 
 fn until(now: OffsetDateTime, due: OffsetDateTime) -> Duration {
