@@ -57,9 +57,7 @@ impl AppState {
         let sdk = || aws.get_or_init(|| crate::adapters::https::aws_config_loader().load());
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Sqlite { path } => embedded_store(path)?,
-            StoreConfig::DynamoDb { table } => {
-                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk().await), table.clone()))
-            }
+            StoreConfig::DynamoDb { table } => dynamo_store(sdk().await, table),
         };
         let queue: Arc<dyn Queue> = match &config.queue {
             QueueConfig::Sqlite { path } => embedded_queue(path)?,
@@ -139,6 +137,20 @@ impl AppState {
     pub fn required_key(config: &Config) -> Result<EncryptionKey> {
         config.encryption_key.clone().ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
     }
+}
+
+/// The store `config` names alone (the admin CLI's): no queue, key or platform.
+pub async fn store_of(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    match config {
+        StoreConfig::Sqlite { path } => embedded_store(path),
+        StoreConfig::DynamoDb { table } => {
+            Ok(dynamo_store(&crate::adapters::https::aws_config_loader().load().await, table))
+        }
+    }
+}
+
+fn dynamo_store(sdk: &aws_config::SdkConfig, table: &str) -> Arc<dyn Store> {
+    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_string()))
 }
 
 #[cfg(feature = "sqlite")]

@@ -106,7 +106,7 @@ pub struct MediaAssistView {
 }
 
 /// Rewrite a text with AI.
-#[utoipa::path(post, path = "", tag = "ai", request_body = TextAssistRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "ai", request_body = TextAssistRequest, security(("api_key" = ["ai"])),
     responses((status = 200, body = Data<TextAssistView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn text_assist(
@@ -191,7 +191,7 @@ fn system_prompt(task: &Task<'_>) -> String {
 }
 
 /// Generate images from a prompt.
-#[utoipa::path(post, path = "", tag = "ai", request_body = MediaAssistRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "ai", request_body = MediaAssistRequest, security(("api_key" = ["ai"])),
     responses((status = 200, body = Data<MediaAssistView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn media_assist(

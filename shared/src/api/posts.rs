@@ -196,7 +196,7 @@ pub struct Validation {
 }
 
 /// Create a post: published at once, at `scheduled_at`, or saved as a draft.
-#[utoipa::path(post, path = "", tag = "posts", request_body = CreatePost, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "posts", request_body = CreatePost, security(("api_key" = ["posts:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the same post")),
     responses((status = 201, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -246,7 +246,7 @@ async fn replay(
 }
 
 /// Check a post against every target without saving anything.
-#[utoipa::path(post, path = "/validate", tag = "posts", request_body = CreatePost, security(("api_key" = [])),
+#[utoipa::path(post, path = "/validate", tag = "posts", request_body = CreatePost, security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<Validation>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn validate_post(
     State(state): State<Arc<AppState>>,
@@ -261,7 +261,7 @@ async fn validate_post(
 }
 
 /// List posts, newest first.
-#[utoipa::path(get, path = "", tag = "posts", params(PostParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "", tag = "posts", params(PostParams), security(("api_key" = ["posts:read"])),
     responses((status = 200, body = List<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_posts(
     State(state): State<Arc<AppState>>,
@@ -284,7 +284,7 @@ async fn list_posts(
 }
 
 /// Read a post with each target's result and latest metrics.
-#[utoipa::path(get, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(get, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:read"])),
     responses((status = 200, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_post(
     State(state): State<Arc<AppState>>,
@@ -297,7 +297,7 @@ async fn get_post(
 
 /// Edit a draft, scheduled or failed post.
 #[utoipa::path(patch, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), request_body = UpdatePost,
-    security(("api_key" = [])),
+    security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_post(
@@ -351,7 +351,7 @@ async fn update_post(
 }
 
 /// Delete a post that is not being published.
-#[utoipa::path(delete, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(delete, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_post(
     State(state): State<Arc<AppState>>,
@@ -368,7 +368,7 @@ async fn delete_post(
 }
 
 /// Cancel a scheduled post before it is published.
-#[utoipa::path(post, path = "/{id}/cancel", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(post, path = "/{id}/cancel", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn cancel_post(
@@ -391,7 +391,7 @@ async fn cancel_post(
 }
 
 /// Publish the failed targets of a failed or partial post again.
-#[utoipa::path(post, path = "/{id}/retry", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(post, path = "/{id}/retry", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 202, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn retry_post(
@@ -425,7 +425,7 @@ async fn retry_post(
 /// (Instagram's API cannot delete); the others proceed. Posthorn keeps its record of the post:
 /// `DELETE /v1/posts/{id}` removes that (and only that).
 #[utoipa::path(post, path = "/{id}/unpublish", tag = "posts", params(("id" = PostId, Path)),
-    request_body(content = UnpublishRequest, description = "optional"), security(("api_key" = [])),
+    request_body(content = UnpublishRequest, description = "optional"), security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unpublish_post(

@@ -5,15 +5,22 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::auth::{SECURITY_SCHEME, ScopeTable};
 use crate::app::AppState;
 use crate::model::error::Error;
+
+/// The whole API's OpenAPI document, as `tests/tests/openapi.rs` checks it is generated: what
+/// the deployed HTTP API serves at `/v1/openapi.json` (and clients are generated from).
+pub const WHOLE_DOCUMENT: &str = include_str!("../../openapi.json");
 
 /// SPEC §6: request bodies are capped at 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -25,18 +32,36 @@ pub struct FunctionRoutes {
 }
 
 impl FunctionRoutes {
-    /// The router a Lambda function serves: its routes under the prefix and at the root.
+    /// The router a Lambda function serves: its routes under the prefix and at the root, and
+    /// its part of the OpenAPI document.
     pub fn into_lambda_router(self, state: Arc<AppState>) -> Router {
+        self.lambda_router(state, None)
+    }
+
+    /// The router of the Lambda function that serves the whole API's OpenAPI document
+    /// ([`WHOLE_DOCUMENT`]) at `/v1/openapi.json`.
+    pub fn into_lambda_router_with_whole_document(self, state: Arc<AppState>) -> Router {
+        self.lambda_router(state, Some(WHOLE_DOCUMENT))
+    }
+
+    fn lambda_router(self, state: Arc<AppState>, document: Option<&'static str>) -> Router {
         let (at_root, _) = self.routes.clone().split_for_parts();
+        let prefix = self.prefix;
         let (router, openapi) = serve([self]);
-        finish(router.merge(at_root), openapi, state)
+        let scopes = ScopeTable::of(&openapi, Some(prefix));
+        let document = match document {
+            Some(whole) => Document::Whole(whole),
+            None => Document::Generated(Arc::new(openapi)),
+        };
+        finish(router.merge(at_root), document, scopes, state)
     }
 }
 
 /// The router of several functions on one port (the dev server), with their OpenAPI document.
 pub fn combined_router(functions: impl IntoIterator<Item = FunctionRoutes>, state: Arc<AppState>) -> Router {
     let (router, openapi) = serve(functions);
-    finish(router, openapi, state)
+    let scopes = ScopeTable::of(&openapi, None);
+    finish(router, Document::Generated(Arc::new(openapi)), scopes, state)
 }
 
 /// The OpenAPI 3.1 document of the given functions, with paths as the API serves them.
@@ -51,13 +76,29 @@ fn serve(functions: impl IntoIterator<Item = FunctionRoutes>) -> (Router<Arc<App
     router.split_for_parts()
 }
 
-fn finish(router: Router<Arc<AppState>>, openapi: OpenApi, state: Arc<AppState>) -> Router {
-    let openapi = Arc::new(openapi);
+/// The OpenAPI document a router serves.
+enum Document {
+    Generated(Arc<OpenApi>),
+    Whole(&'static str),
+}
+
+impl Document {
+    fn response(&self) -> Response {
+        match self {
+            Self::Generated(openapi) => axum::Json(openapi.as_ref()).into_response(),
+            Self::Whole(text) => ([(CONTENT_TYPE, "application/json")], *text).into_response(),
+        }
+    }
+}
+
+fn finish(router: Router<Arc<AppState>>, document: Document, scopes: ScopeTable, state: Arc<AppState>) -> Router {
+    let document = Arc::new(document);
     router
-        .route("/v1/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route("/v1/openapi.json", get(move || async move { document.response() }))
         .fallback(|| async { Error::NotFound("route") })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(Arc::new(scopes)))
         .with_state(state)
 }
 
@@ -72,7 +113,7 @@ fn base_document() -> OpenApi {
         )
         .build();
     document.components.get_or_insert_default().add_security_scheme(
-        "api_key",
+        SECURITY_SCHEME,
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("phk_…").build()),
     );
     document

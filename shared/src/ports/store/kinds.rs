@@ -69,6 +69,16 @@ pub fn workspace_key(id: WorkspaceId) -> RecordKey {
     RecordKey { kind: Kind::Workspace, workspace: Some(id), id: String::new() }
 }
 
+/// First-index partition of a workspace's API keys, sorted by id.
+pub fn workspace_keys(workspace: WorkspaceId) -> String {
+    format!("WS#{workspace}#KEYS")
+}
+
+/// Second-index partition holding the one API key with this id, in any workspace.
+pub fn api_key_id(id: crate::model::ids::ApiKeyId) -> String {
+    format!("KEY#{id}")
+}
+
 /// The key of an API key, found by its hash before its workspace is known.
 pub fn api_key_key(hash_hex: String) -> RecordKey {
     RecordKey { kind: Kind::ApiKey, workspace: None, id: hash_hex }
@@ -93,6 +103,17 @@ impl Record for ApiKey {
 
     fn key(&self) -> RecordKey {
         api_key_key(self.hash.to_hex())
+    }
+
+    /// Every key of its workspace, by id: what the key lists show. (Keys stored before keys
+    /// had scopes have no index entries until their next use saves them again.)
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        Ok(Some(IndexEntry { partition: workspace_keys(self.workspace_id), sort: self.id.to_string() }))
+    }
+
+    /// The key by its id, in any workspace: what revoking finds it by.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        Ok(Some(IndexEntry { partition: api_key_id(self.id), sort: self.id.to_string() }))
     }
 }
 
