@@ -12,6 +12,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{Config, PushSecrets, QueueConfig, StoreConfig};
 use crate::model::crypto::{EncryptionKey, SecretBox};
 use crate::model::error::{Error, Result};
+use crate::model::usage::RateLimits;
 use crate::model::webhooks::{RetrySchedule, WebhookLimits};
 use crate::ports::ai::AiProvider;
 use crate::ports::clock::Clock;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Poked when a post is due now; the dev server's scheduler wakes on it (on Lambda, the
     /// next scheduled process-queue run picks the post up).
     pub wake_scheduler: Arc<tokio::sync::Notify>,
+    /// Requests per minute each API key may make of the limited kinds.
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             inbox: config.inbox,
             push: config.push.clone(),
             wake_scheduler: Arc::default(),
+            rate_limits: config.rate_limits,
         })
     }
 

@@ -16,8 +16,9 @@ use utoipa::openapi::OpenApi;
 use crate::app::AppState;
 use crate::model::error::Error;
 use crate::model::ids::{ApiKeyId, WorkspaceId};
+use crate::model::usage::Limited;
 use crate::model::workspaces::{Scope, ScopeSet};
-use crate::services::workspaces::authenticate;
+use crate::services::workspaces::{admit, authenticate};
 
 /// The security scheme every authenticated operation names.
 pub const SECURITY_SCHEME: &str = "api_key";
@@ -39,6 +40,15 @@ impl Caller {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Caller {
+    /// Counts this request against the key's per-minute limit of `limited` requests: a 429
+    /// with `Retry-After` past it.
+    pub async fn admit(&self, state: &AppState, limited: Limited) -> Result<(), Error> {
+        let key = (self.workspace_id, self.key_id);
+        admit(state.store.as_ref(), key, limited, &state.rate_limits, state.clock.now()).await
     }
 }
 

@@ -23,6 +23,7 @@ use crate::model::automations::{
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{AutomationId, ChannelId, PostId, RunId, SourceId};
 use crate::model::posts::MAX_TARGETS;
+use crate::model::usage::Limited;
 use crate::services::automations::run_automation;
 
 const MAX_NAME_CHARS: usize = 200;
@@ -589,13 +590,14 @@ pub struct GenerateContent {
 /// it at `/v1/runs/{id}`) and answered with an error naming the run and the reason.
 #[utoipa::path(post, path = "", tag = "automations", request_body = GenerateContent, security(("api_key" = ["ai"])),
     responses((status = 201, body = Data<RunView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn generate_content(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(request): Json<GenerateContent>,
 ) -> Result<(StatusCode, axum::Json<Data<RunView>>)> {
+    caller.admit(&state, Limited::Ai).await?;
     let automation = find_automation(&state, caller, request.automation_id).await?;
     let finished = run_automation(&state.automations(), &automation, RunTrigger::Manual).await?;
     if let Some(error) = finished.failure {

@@ -22,6 +22,7 @@ use crate::model::platforms::{MediaItem, Metrics, Platform};
 use crate::model::posts::IdempotencyRecord;
 use crate::model::posts::validate::TargetReport;
 use crate::model::posts::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
+use crate::model::usage::Limited;
 use crate::model::webhooks::EventType;
 use crate::services::metrics::total_metrics;
 use crate::services::posts::{
@@ -199,13 +200,14 @@ pub struct Validation {
 #[utoipa::path(post, path = "", tag = "posts", request_body = CreatePost, security(("api_key" = ["posts:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the same post")),
     responses((status = 201, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_post(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
     Json(request): Json<CreatePost>,
 ) -> Result<(StatusCode, axum::Json<Data<PostView>>)> {
+    caller.admit(&state, Limited::Posts).await?;
     let key = idempotency_key(&headers)?;
     let now = state.clock.now();
     let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;

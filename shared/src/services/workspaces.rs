@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::model::crypto::KeyHash;
-use crate::model::error::{Error, Result};
+use crate::model::error::{Error, Result, RetryAfter};
 use crate::model::ids::{ApiKeyId, WorkspaceId};
+use crate::model::usage::{KeyUsage, Limited, RateLimits, seconds_to_next_minute};
 use crate::model::workspaces::{ApiKey, NewApiKey, Scope, Workspace, check_name, check_scopes};
 use crate::ports::store::Store;
 
@@ -71,6 +72,29 @@ pub async fn authenticate(store: &dyn Store, presented: &str) -> Result<ApiKey> 
         };
     }
     Ok(key)
+}
+
+/// Counts a request of a limited kind against the key's limit for this minute: past the limit,
+/// `TooManyRequests` with the seconds until the next minute.
+pub async fn admit(
+    store: &dyn Store,
+    key: (WorkspaceId, ApiKeyId),
+    limited: Limited,
+    limits: &RateLimits,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let limit = limits.per_minute(limited);
+    if limit == 0 {
+        return Ok(());
+    }
+    let count = store.count_key_usage(&KeyUsage::empty(key.0, key.1, limited, now)).await?;
+    if count <= i64::from(limit) {
+        return Ok(());
+    }
+    let retry_after = seconds_to_next_minute(now);
+    let message =
+        format!("this API key is limited to {limit} {} per minute; retry in {retry_after} s", limited.described());
+    Err(Error::TooManyRequests(message, RetryAfter(retry_after)))
 }
 
 /// Revokes the key with this id (of `workspace` only, when given): the next request with it is

@@ -38,6 +38,7 @@ pub enum Kind {
     Interaction,
     InboxState,
     HourlyOutcomes,
+    KeyUsage,
 }
 
 impl Kind {
@@ -64,6 +65,7 @@ impl Kind {
             Self::Interaction => "interaction",
             Self::InboxState => "inbox state",
             Self::HourlyOutcomes => "hourly outcomes",
+            Self::KeyUsage => "key usage",
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::model::ids::{
 };
 use crate::model::inbox::{InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
+use crate::model::usage::KeyUsage;
 use crate::model::webhooks::{Delivery, DeliveryStatus, Event, HourlyOutcomes, WebhookEndpoint};
 use crate::model::workspaces::{ApiKey, Workspace};
 
@@ -189,6 +190,20 @@ impl Record for HourlyOutcomes {
     fn first_index(&self) -> Result<Option<IndexEntry>> {
         let partition = endpoint_outcomes(self.workspace_id, self.webhook_id);
         Ok(Some(IndexEntry { partition, sort: sortable_time(self.hour)? }))
+    }
+}
+
+impl Record for KeyUsage {
+    const KIND: Kind = Kind::KeyUsage;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        let id = format!("{}#{}#{}", self.key_id, self.limited.as_str(), self.minute.unix_timestamp());
+        key_of::<Self>(self.workspace_id, &id)
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
     }
 }
 

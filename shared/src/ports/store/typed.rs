@@ -16,6 +16,7 @@ use crate::model::ids::{
 use crate::model::inbox::{InboxState, Interaction, InteractionKind};
 use crate::model::platforms::Platform;
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
+use crate::model::usage::KeyUsage;
 use crate::model::webhooks::{
     Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, WebhookEndpoint, hour_of,
 };
@@ -116,6 +117,15 @@ pub trait Store: RecordStore {
         };
         let items = records::<ApiKey>(self.core()).in_index(query).await?;
         Ok(Page::from_overfetch(items, page.limit, |k| k.id.to_string()))
+    }
+
+    /// Counts one more request in `usage`'s minute, atomically across processes; the count with it.
+    async fn count_key_usage(&self, usage: &KeyUsage) -> Result<i64> {
+        let document = usage.document()?;
+        let key = document.key.clone();
+        self.core().add(document, vec![Addition { field: "count", amount: 1 }]).await?;
+        let counted: Option<KeyUsage> = records(self.core()).get_key(&key).await?;
+        Ok(counted.map_or(1, |usage| usage.count))
     }
 
     /// Replaces the stored key; `NotFound` if it was revoked.
