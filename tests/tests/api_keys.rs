@@ -104,7 +104,14 @@ async fn a_key_cannot_grant_scopes_it_lacks(kind: StoreKind) {
     assert_eq!(allowed.status, StatusCode::CREATED, "{allowed:?}");
     let inherited = app.send(Method::POST, "/v1/api-keys", Some(&manager), Some(b"{}".to_vec())).await;
     assert_eq!(inherited.body["data"]["scopes"], json!(["posts:read", "keys:write"]));
-    for bad in [json!({"scopes": []}), json!({"scopes": ["posts:admin"]}), json!({"name": ""}), json!({"x": 1})] {
+    let bad_bodies = [
+        json!({"scopes": []}),
+        json!({"scopes": ["posts:admin"]}),
+        json!({"name": ""}),
+        json!({"x": 1}),
+        json!([null, null]),
+    ];
+    for bad in bad_bodies {
         let reply = app.call(Method::POST, "/v1/api-keys", Some(bad.clone())).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {reply:?}");
     }

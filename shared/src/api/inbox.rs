@@ -56,6 +56,7 @@ pub struct InteractionParams {
     /// RFC 3339: only interactions written at or after it.
     since: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -69,6 +70,7 @@ pub struct AccountInteractionParams {
     /// RFC 3339: only interactions written at or after it.
     since: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -32,9 +32,11 @@ pub fn routes() -> FunctionRoutes {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// What the key is for, 1–100 characters.
+    /// What the key is for, 1–100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
     /// The scopes the new key holds, each held by the calling key; absent: the calling key's.
+    #[schema(min_items = 1)]
     scopes: Option<BTreeSet<Scope>>,
 }
 

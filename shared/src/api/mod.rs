@@ -52,6 +52,7 @@ impl<T> List<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -96,6 +96,7 @@ pub struct PostParams {
     /// draft, scheduled, publishing, published, partial, failed or cancelled.
     status: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -10,8 +10,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::auth::{SECURITY_SCHEME, ScopeTable};
@@ -73,7 +74,44 @@ fn serve(functions: impl IntoIterator<Item = FunctionRoutes>) -> (Router<Arc<App
     let router = functions.into_iter().fold(OpenApiRouter::with_openapi(base_document()), |router, function| {
         router.nest(function.prefix, function.routes)
     });
-    router.split_for_parts()
+    let (router, mut openapi) = router.split_for_parts();
+    document_common_answers(&mut openapi);
+    (router, openapi)
+}
+
+/// Adds to every operation the error answers the shared machinery gives, so that the document
+/// lists every status an operation can answer: 400 (a bad parameter or body), 401 and 403 (the
+/// key, its scope), 404 (an id in the path that is not the caller's), 413 (a body over the cap).
+fn document_common_answers(openapi: &mut OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let in_path = parameters.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let mut answers = Vec::new();
+            if !parameters.is_empty() || operation.request_body.is_some() {
+                answers.push(("400", "Bad input: the message names the parameter or field"));
+            }
+            if operation.security.is_some() {
+                answers.push(("401", "Missing, invalid or revoked API key"));
+                answers.push(("403", "The API key lacks the operation's scope, or names another workspace"));
+            }
+            if in_path {
+                answers.push(("404", "No such resource in the caller's workspace"));
+            }
+            if operation.request_body.is_some() {
+                answers.push(("413", "The body is larger than 1 MiB"));
+            }
+            for (status, description) in answers {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| error_answer(description));
+            }
+        }
+    }
+}
+
+fn error_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    ResponseBuilder::new().description(description).content("application/json", content).build().into()
 }
 
 /// The OpenAPI document a router serves.

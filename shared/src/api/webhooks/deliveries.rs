@@ -31,6 +31,7 @@ pub struct DeliveryParams {
     /// A catalog event name.
     event_type: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
