@@ -41,6 +41,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("inbox", "inbox/list.json"),
     ("sync-inbox", "sync-inbox/schedule.json"),
     ("platform-webhooks", "platform-webhooks/meta-verify.json"),
+    ("api-keys", "api-keys/list.json"),
 ];
 const RUNS: usize = 5;
 /// The placeholders of the events that name seeded records: the API key, the connection that sync

@@ -220,6 +220,8 @@ fn bench_state(
         inbox: posthorn::services::inbox::InboxSettings::default(),
         push: posthorn::config::PushSecrets::default(),
         wake_scheduler: Arc::default(),
+        // The bench measures throughput, which per-key limits would cap.
+        rate_limits: posthorn::model::usage::RateLimits { posts_per_minute: 0, ai_per_minute: 0 },
     })
 }
 

@@ -6,10 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderName, HeaderValue, Method};
 use posthorn::api::combined_router;
 use posthorn::app::AppState;
 use posthorn::config::Config;
 use posthorn::telemetry::{LogTarget, init_logging};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Lambda runs process-queue every minute; locally a shorter period makes schedules feel exact.
 const PROCESS_QUEUE_PERIOD: Duration = Duration::from_secs(5);
@@ -39,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(posthorn::jobs::sync_metrics_periodically(state.clone(), config.metrics, stopping.clone()));
     let inbox = tokio::spawn(posthorn::jobs::sync_inbox_periodically(state.clone(), config.inbox, stopping));
 
-    let router = combined_router(posthorn::dev::http_functions(), state);
+    let router = with_cors(combined_router(posthorn::dev::http_functions(), state), &config.cors_allowed_origins)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("Posthorn dev server on http://{}", config.listen);
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
@@ -50,6 +53,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     metrics.await?;
     inbox.await?;
     Ok(())
+}
+
+/// Lets browsers on the configured origins call the API (none by default): what the template's
+/// HTTP API does when deployed.
+fn with_cors(router: axum::Router, origins: &[String]) -> Result<axum::Router, Box<dyn std::error::Error>> {
+    if origins.is_empty() {
+        return Ok(router);
+    }
+    let origins = origins.iter().map(|origin| HeaderValue::from_str(origin)).collect::<Result<Vec<_>, _>>()?;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
+        .expose_headers([RETRY_AFTER])
+        .max_age(Duration::from_secs(600));
+    Ok(router.layer(cors))
 }
 
 /// Ctrl-C, or SIGTERM (what `kill`, systemd and container runtimes send): either stops taking

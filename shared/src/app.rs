@@ -12,6 +12,7 @@ use crate::adapters::sqs::SqsQueue;
 use crate::config::{Config, PushSecrets, QueueConfig, StoreConfig};
 use crate::model::crypto::{EncryptionKey, SecretBox};
 use crate::model::error::{Error, Result};
+use crate::model::usage::RateLimits;
 use crate::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use crate::ports::ai::AiProvider;
 use crate::ports::clock::Clock;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// Poked when a post is due now; the dev server's scheduler wakes on it (on Lambda, the
     /// next scheduled process-queue run picks the post up).
     pub wake_scheduler: Arc<tokio::sync::Notify>,
+    /// Requests per minute each API key may make of the limited kinds.
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -60,9 +63,7 @@ impl AppState {
         let sdk = || aws.get_or_init(|| crate::adapters::https::aws_config_loader().load());
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Sqlite { path } => embedded_store(path)?,
-            StoreConfig::DynamoDb { table } => {
-                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk().await), table.clone()))
-            }
+            StoreConfig::DynamoDb { table } => dynamo_store(sdk().await, table),
         };
         let queue: Arc<dyn Queue> = match &config.queue {
             QueueConfig::Sqlite { path } => embedded_queue(path)?,
@@ -86,6 +87,7 @@ impl AppState {
             inbox: config.inbox,
             push: config.push.clone(),
             wake_scheduler: Arc::default(),
+            rate_limits: config.rate_limits,
         })
     }
 
@@ -149,6 +151,20 @@ impl AppState {
     pub fn required_key(config: &Config) -> Result<EncryptionKey> {
         config.encryption_key.clone().ok_or_else(|| Error::Internal("POSTHORN_ENCRYPTION_KEY is not set".into()))
     }
+}
+
+/// The store `config` names alone (the admin CLI's): no queue, key or platform.
+pub async fn store_of(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    match config {
+        StoreConfig::Sqlite { path } => embedded_store(path),
+        StoreConfig::DynamoDb { table } => {
+            Ok(dynamo_store(&crate::adapters::https::aws_config_loader().load().await, table))
+        }
+    }
+}
+
+fn dynamo_store(sdk: &aws_config::SdkConfig, table: &str) -> Arc<dyn Store> {
+    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_string()))
 }
 
 #[cfg(feature = "sqlite")]

@@ -11,6 +11,7 @@ use crate::adapters::platforms::push::MetaAppSecret;
 use crate::adapters::platforms::versions::{self, ApiVersions};
 use crate::model::crypto::EncryptionKey;
 use crate::model::platforms::Platform;
+use crate::model::usage::RateLimits;
 use crate::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use crate::services::inbox::InboxSettings;
 use crate::services::metrics::MetricsSettings;
@@ -60,6 +61,11 @@ pub struct Config {
     pub platforms: Vec<PlatformSettings>,
     /// The platform API versions called: the pinned ones unless configured otherwise.
     pub api_versions: ApiVersions,
+    /// Requests per minute per API key of the limited kinds.
+    pub rate_limits: RateLimits,
+    /// Origins browsers may call the API from (the dev server's CORS; the template sets the
+    /// HTTP API's). None by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The OAuth client variables of the platforms whose client is configured (Mastodon registers
@@ -217,6 +223,19 @@ impl Config {
             x_consumer_secret: var("POSTHORN_X_CONSUMER_SECRET"),
         };
         let api_versions = api_versions(&var)?;
+        let default_limits = RateLimits::default();
+        let per_minute = |name: &'static str, default: u32| match var(name) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| invalid(name, format!("must be a whole number (0 for no limit), not `{text}`"))),
+        };
+        let rate_limits = RateLimits {
+            posts_per_minute: per_minute("POSTHORN_POSTS_PER_MINUTE_PER_KEY", default_limits.posts_per_minute)?,
+            ai_per_minute: per_minute("POSTHORN_AI_CALLS_PER_MINUTE_PER_KEY", default_limits.ai_per_minute)?,
+        };
+        let cors_allowed_origins = cors_origins(var("POSTHORN_CORS_ALLOWED_ORIGINS"))?;
 
         Ok(Self {
             store,
@@ -234,6 +253,8 @@ impl Config {
             ai,
             platforms,
             api_versions,
+            rate_limits,
+            cors_allowed_origins,
         })
     }
 }
@@ -345,6 +366,23 @@ fn platform_settings(var: &impl Fn(&str) -> Option<String>) -> Result<Vec<Platfo
     Ok(settings)
 }
 
+/// Comma-separated origins, each `scheme://host[:port]` with nothing after.
+fn cors_origins(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let name = "POSTHORN_CORS_ALLOWED_ORIGINS";
+    let origins = value.iter().flat_map(|text| text.split(',')).map(str::trim).filter(|o| !o.is_empty());
+    origins
+        .map(|origin| {
+            let parsed = url::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none());
+            match parsed {
+                Some(url) if url.origin().ascii_serialization() == origin => Ok(origin.to_string()),
+                _ => Err(invalid(name, format!("must be origins like https://app.example.com, not `{origin}`"))),
+            }
+        })
+        .collect()
+}
+
 fn invalid(name: &'static str, problem: String) -> ConfigError {
     ConfigError { name, problem }
 }
@@ -428,6 +466,25 @@ mod tests {
         assert!(!format!("{x:?}").contains("x-secret"));
         let mastodon = config.platforms.iter().find(|s| s.platform == Platform::Mastodon).unwrap();
         assert_eq!(mastodon.base_url.as_deref(), Some("http://127.0.0.1:4000"));
+    }
+
+    #[test]
+    fn reads_per_key_limits_and_cors_origins() {
+        let configured = config(&[
+            ("POSTHORN_POSTS_PER_MINUTE_PER_KEY", "5"),
+            ("POSTHORN_AI_CALLS_PER_MINUTE_PER_KEY", "0"),
+            ("POSTHORN_CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173"),
+        ])
+        .unwrap();
+        assert_eq!(configured.rate_limits, RateLimits { posts_per_minute: 5, ai_per_minute: 0 });
+        assert_eq!(configured.cors_allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+        assert!(config(&[]).unwrap().cors_allowed_origins.is_empty());
+        for wrong in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x.org"] {
+            let error = config(&[("POSTHORN_CORS_ALLOWED_ORIGINS", wrong)]).unwrap_err();
+            assert_eq!(error.name, "POSTHORN_CORS_ALLOWED_ORIGINS", "{wrong}");
+        }
+        let error = config(&[("POSTHORN_POSTS_PER_MINUTE_PER_KEY", "many")]).unwrap_err();
+        assert_eq!(error.name, "POSTHORN_POSTS_PER_MINUTE_PER_KEY");
     }
 
     #[test]

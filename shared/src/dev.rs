@@ -76,5 +76,6 @@ pub fn http_functions() -> Vec<crate::api::FunctionRoutes> {
         crate::api::connections::connections_routes(),
         crate::api::inbox::inbox_routes(),
         crate::api::platform_webhooks::platform_webhooks_routes(),
+        crate::api::keys::routes(),
     ]
 }

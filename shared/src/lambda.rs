@@ -38,6 +38,12 @@ pub async fn serve_http(routes: FunctionRoutes) -> Result<(), BoxError> {
     lambda_http::run(routes.into_lambda_router(state)).await
 }
 
+/// Runs the HTTP function that also serves the whole API's OpenAPI document.
+pub async fn serve_http_with_whole_document(routes: FunctionRoutes) -> Result<(), BoxError> {
+    let state = state().await?;
+    lambda_http::run(routes.into_lambda_router_with_whole_document(state)).await
+}
+
 /// Runs deliver-webhooks: each SQS record is one delivery attempt.
 pub async fn serve_delivery_worker() -> Result<(), BoxError> {
     let state = state().await?;

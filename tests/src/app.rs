@@ -21,6 +21,7 @@ use posthorn::model::connections::{Connection, ConnectionStatus};
 use posthorn::model::crypto::{EncryptionKey, SecretBox};
 use posthorn::model::ids::{ChannelId, WorkspaceId};
 use posthorn::model::platforms::Platform;
+use posthorn::model::usage::RateLimits;
 use posthorn::model::webhooks::{RecoverySettings, RetrySchedule, WebhookLimits};
 use posthorn::ports::ai::AiProvider;
 use posthorn::ports::clock::Clock;
@@ -77,6 +78,8 @@ pub struct TestOptions {
     pub push: Option<posthorn::config::PushSecrets>,
     /// The key secrets are sealed with, instead of a new one.
     pub encryption_key: Option<EncryptionKey>,
+    /// Per-key limits; none unless given, so that suites may create posts and call the AI freely.
+    pub rate_limits: Option<posthorn::model::usage::RateLimits>,
 }
 
 impl TestOptions {
@@ -121,6 +124,7 @@ impl TestApp {
             inbox: InboxSettings::default(),
             push: options.push.unwrap_or_default(),
             wake_scheduler: Arc::default(),
+            rate_limits: options.rate_limits.unwrap_or(RateLimits { posts_per_minute: 0, ai_per_minute: 0 }),
         });
         let (workspace, api_key) = create_workspace_with_key(state.store.as_ref(), "Test workspace", state.clock.now())
             .await

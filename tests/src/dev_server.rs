@@ -62,6 +62,11 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// The server's URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// A JSON request with the server's API key. A connection failure is `None` (the server is
     /// down), so bursts can run into a kill.
     pub async fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> Option<Answer> {

@@ -59,6 +59,8 @@ const SLOWEST_REQUESTS: &[(&str, &[Wait])] = &[
     ("inbox", &[RefreshLease, OutboundCalls(2), RefreshLease, OutboundCalls(2)]),
     // A platform's push is checked and stored; nothing is called (services/inbox/push.rs).
     ("platform-webhooks", &[]),
+    // Keys are read and written in the store; nothing is called (api/keys.rs).
+    ("api-keys", &[]),
     // The answer, then a shorter one when it is over the platform's limit (api/assist.rs,
     // services/fit.rs).
     ("text-assist", &[AiCalls(2)]),

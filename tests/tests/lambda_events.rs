@@ -183,6 +183,17 @@ const CONNECTIONS: &[HttpCase] = &[
     case("function-url-list.json", 200, Shape::Page),
 ];
 
+/// The placeholder of the key the delete event revokes.
+const KEY_ID: &str = "key_01JD8Z3QK5V7Y2W9X4T6R8P0KY";
+
+const API_KEYS: &[HttpCase] = &[
+    case("create.json", 201, Shape::One),
+    case("list.json", 200, Shape::Page),
+    case("delete.json", 204, Shape::Empty),
+    case("openapi.json", 200, Shape::Echo),
+    case("function-url-list.json", 200, Shape::Page),
+];
+
 /// Every (function, file) a test below invokes.
 fn covered() -> BTreeSet<(String, String)> {
     let http = [
@@ -198,6 +209,7 @@ fn covered() -> BTreeSet<(String, String)> {
         ("connections", CONNECTIONS),
         ("inbox", INBOX),
         ("platform-webhooks", PLATFORM_WEBHOOKS),
+        ("api-keys", API_KEYS),
     ]
     .into_iter()
     .flat_map(|(function, cases)| cases.iter().map(move |case| (function, case.file)));
@@ -249,8 +261,8 @@ fn every_event_file_is_invoked() {
 fn every_function_of_the_template_has_events() {
     let with_events: BTreeSet<String> = event_files().into_iter().map(|(function, _)| function).collect();
     let functions = template_functions();
-    let expected = "SPEC §1's twelve functions, connections, inbox, sync-inbox and platform-webhooks";
-    assert_eq!(functions.len(), 16, "{expected}: {functions:?}");
+    let expected = "SPEC §1's twelve functions, connections, inbox, sync-inbox, platform-webhooks and api-keys";
+    assert_eq!(functions.len(), 17, "{expected}: {functions:?}");
     assert_eq!(functions, with_events);
 }
 
@@ -705,4 +717,17 @@ async fn every_import_channels_event_gets_its_answer() {
 #[tokio::test]
 async fn every_connections_event_gets_its_answer() {
     invoke_every_case("connections", CONNECTIONS, posthorn::api::connections::connections_routes, connection_app).await;
+}
+
+/// An app with a second key, which the delete event revokes.
+async fn keys_app() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = TestApp::new(|| vec![posthorn::api::keys::routes()]).await;
+    let created = app.call(Method::POST, "/v1/api-keys", Some(json!({"name": "to revoke"}))).await;
+    let substitutions = vec![(API_KEY, app.api_key.clone()), (KEY_ID, id(&created, "id"))];
+    (app, substitutions)
+}
+
+#[tokio::test]
+async fn every_api_keys_event_gets_its_answer() {
+    invoke_every_case("api-keys", API_KEYS, posthorn::api::keys::routes, keys_app).await;
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::http::{Method, StatusCode};
 use posthorn::api::openapi_document;
 use posthorn::dev::http_functions;
+use posthorn::model::workspaces::Scope;
 use posthorn_testkit::app::TestApp;
 
 /// Every operation the API serves. A new route must be added here and will then be checked.
@@ -68,6 +69,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/platform-webhooks/v1/meta/data-deletion/{code}"),
     ("GET", "/platform-webhooks/v1/x"),
     ("POST", "/platform-webhooks/v1/x"),
+    ("GET", "/v1/api-keys"),
+    ("POST", "/v1/api-keys"),
+    ("DELETE", "/v1/api-keys/{id}"),
+];
+
+/// The operations anyone may call: the platforms' pushes check their own signatures.
+const PUBLIC: &[&str] = &[
+    "/platform-webhooks/v1/meta",
+    "/platform-webhooks/v1/meta/deauthorize",
+    "/platform-webhooks/v1/meta/data-deletion",
+    "/platform-webhooks/v1/meta/data-deletion/{code}",
+    "/platform-webhooks/v1/x",
 ];
 
 fn documented_operations() -> BTreeSet<(String, String)> {
@@ -95,6 +108,8 @@ async fn every_documented_operation_is_routed() {
             posthorn::model::ids::PostId::new().to_string()
         } else if path.starts_with("/v1/connections") || path.starts_with("/v1/accounts") {
             posthorn::model::ids::ConnectionId::new().to_string()
+        } else if path.starts_with("/v1/api-keys") {
+            posthorn::model::ids::ApiKeyId::new().to_string()
         } else if path.starts_with("/v1/interactions") {
             posthorn::model::ids::InteractionId::new().to_string()
         } else {
@@ -118,4 +133,38 @@ async fn the_document_is_served_as_openapi_3_1() {
     assert!(reply.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(reply.body["components"]["schemas"]["WebhookView"].is_object());
     assert_eq!(reply.body["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+}
+
+#[test]
+fn every_authenticated_operation_declares_one_scope() {
+    let document = serde_json::to_value(openapi_document(http_functions())).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let declared = &operation["security"];
+            if PUBLIC.contains(&path.as_str()) {
+                assert!(declared.is_null(), "{method} {path} is public but declares {declared}");
+                continue;
+            }
+            let scopes = declared[0]["api_key"].as_array().unwrap_or_else(|| panic!("{method} {path}: no api_key"));
+            assert_eq!(scopes.len(), 1, "{method} {path} must declare exactly one scope: {declared}");
+            let scope = scopes[0].as_str().unwrap();
+            assert!(Scope::parse(scope).is_some(), "{method} {path} declares the unknown scope {scope}");
+        }
+    }
+}
+
+/// The document the deployed API serves is the committed `shared/openapi.json`: it must be the
+/// generated one. `POSTHORN_WRITE_OPENAPI=1 cargo test -p posthorn-testkit --test openapi`
+/// rewrites it after a change of the API.
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let generated = serde_json::to_string_pretty(&openapi_document(http_functions())).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/openapi.json");
+    if std::env::var_os("POSTHORN_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    assert!(
+        posthorn::api::WHOLE_DOCUMENT == generated,
+        "shared/openapi.json is stale: run POSTHORN_WRITE_OPENAPI=1 cargo test -p posthorn-testkit --test openapi"
+    );
 }

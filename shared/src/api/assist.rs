@@ -14,6 +14,7 @@ use crate::api::{Caller, Data, FunctionRoutes, Json};
 use crate::app::AppState;
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::platforms::Platform;
+use crate::model::usage::Limited;
 use crate::ports::ai::{ChatRequest, GeneratedImage, IMAGE_SIZES, ImageRequest};
 use crate::services::fit::{fit, limit_phrase};
 
@@ -106,14 +107,15 @@ pub struct MediaAssistView {
 }
 
 /// Rewrite a text with AI.
-#[utoipa::path(post, path = "", tag = "ai", request_body = TextAssistRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "ai", request_body = TextAssistRequest, security(("api_key" = ["ai"])),
     responses((status = 200, body = Data<TextAssistView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn text_assist(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     Json(request): Json<TextAssistRequest>,
 ) -> Result<axum::Json<Data<TextAssistView>>> {
+    caller.admit(&state, Limited::Ai).await?;
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         return Err(Error::bad_request(format!("text must be 1 to {MAX_TEXT_CHARS} characters")));
@@ -191,14 +193,15 @@ fn system_prompt(task: &Task<'_>) -> String {
 }
 
 /// Generate images from a prompt.
-#[utoipa::path(post, path = "", tag = "ai", request_body = MediaAssistRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "ai", request_body = MediaAssistRequest, security(("api_key" = ["ai"])),
     responses((status = 200, body = Data<MediaAssistView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn media_assist(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     Json(request): Json<MediaAssistRequest>,
 ) -> Result<axum::Json<Data<MediaAssistView>>> {
+    caller.admit(&state, Limited::Ai).await?;
     let prompt = request.prompt.trim().to_string();
     if prompt.is_empty() || prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(Error::bad_request(format!("prompt must be 1 to {MAX_PROMPT_CHARS} characters")));

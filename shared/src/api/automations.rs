@@ -23,6 +23,7 @@ use crate::model::automations::{
 use crate::model::error::{Error, ErrorBody, Result};
 use crate::model::ids::{AutomationId, ChannelId, PostId, RunId, SourceId};
 use crate::model::posts::MAX_TARGETS;
+use crate::model::usage::Limited;
 use crate::services::automations::run_automation;
 
 const MAX_NAME_CHARS: usize = 200;
@@ -224,7 +225,7 @@ impl RunView {
 
 /// Create an automation.
 #[utoipa::path(post, path = "/automations", tag = "automations", request_body = CreateAutomation,
-    security(("api_key" = [])),
+    security(("api_key" = ["automations:write"])),
     responses((status = 201, body = Data<AutomationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn create_automation(
     State(state): State<Arc<AppState>>,
@@ -255,7 +256,7 @@ async fn create_automation(
 }
 
 /// List automations, newest first.
-#[utoipa::path(get, path = "/automations", tag = "automations", params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "/automations", tag = "automations", params(PageParams), security(("api_key" = ["automations:read"])),
     responses((status = 200, body = List<AutomationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_automations(
     State(state): State<Arc<AppState>>,
@@ -268,7 +269,7 @@ async fn list_automations(
 
 /// Read an automation.
 #[utoipa::path(get, path = "/automations/{id}", tag = "automations", params(("id" = AutomationId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["automations:read"])),
     responses((status = 200, body = Data<AutomationView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_automation(
     State(state): State<Arc<AppState>>,
@@ -281,7 +282,7 @@ async fn get_automation(
 
 /// Edit an automation; a new schedule takes effect from now.
 #[utoipa::path(patch, path = "/automations/{id}", tag = "automations", params(("id" = AutomationId, Path)),
-    request_body = UpdateAutomation, security(("api_key" = [])),
+    request_body = UpdateAutomation, security(("api_key" = ["automations:write"])),
     responses((status = 200, body = Data<AutomationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_automation(
@@ -339,7 +340,7 @@ async fn update_automation(
 
 /// Delete an automation; its runs and posts stay.
 #[utoipa::path(delete, path = "/automations/{id}", tag = "automations", params(("id" = AutomationId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["automations:write"])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_automation(
     State(state): State<Arc<AppState>>,
@@ -351,7 +352,7 @@ async fn delete_automation(
 }
 
 /// Add an RSS, Atom or JSON feed.
-#[utoipa::path(post, path = "/sources", tag = "automations", request_body = CreateSource, security(("api_key" = [])),
+#[utoipa::path(post, path = "/sources", tag = "automations", request_body = CreateSource, security(("api_key" = ["automations:write"])),
     responses((status = 201, body = Data<SourceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn create_source(
     State(state): State<Arc<AppState>>,
@@ -384,7 +385,7 @@ async fn create_source(
 }
 
 /// List sources, newest first.
-#[utoipa::path(get, path = "/sources", tag = "automations", params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "/sources", tag = "automations", params(PageParams), security(("api_key" = ["automations:read"])),
     responses((status = 200, body = List<SourceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_sources(
     State(state): State<Arc<AppState>>,
@@ -397,7 +398,7 @@ async fn list_sources(
 
 /// Read a source and its fetch state.
 #[utoipa::path(get, path = "/sources/{id}", tag = "automations", params(("id" = SourceId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["automations:read"])),
     responses((status = 200, body = Data<SourceView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_source(
     State(state): State<Arc<AppState>>,
@@ -410,7 +411,7 @@ async fn get_source(
 
 /// Rename a source or change its URL (which starts its fetch state afresh).
 #[utoipa::path(patch, path = "/sources/{id}", tag = "automations", params(("id" = SourceId, Path)),
-    request_body = UpdateSource, security(("api_key" = [])),
+    request_body = UpdateSource, security(("api_key" = ["automations:write"])),
     responses((status = 200, body = Data<SourceView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_source(
@@ -457,7 +458,7 @@ async fn update_source(
 
 /// Delete a source; automations naming it stop drawing from it.
 #[utoipa::path(delete, path = "/sources/{id}", tag = "automations", params(("id" = SourceId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["automations:write"])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_source(
     State(state): State<Arc<AppState>>,
@@ -469,7 +470,7 @@ async fn delete_source(
 }
 
 /// Read a run with its posts.
-#[utoipa::path(get, path = "/runs/{id}", tag = "automations", params(("id" = RunId, Path)), security(("api_key" = [])),
+#[utoipa::path(get, path = "/runs/{id}", tag = "automations", params(("id" = RunId, Path)), security(("api_key" = ["automations:read"])),
     responses((status = 200, body = Data<RunView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_run(
     State(state): State<Arc<AppState>>,
@@ -587,15 +588,16 @@ pub struct GenerateContent {
 
 /// Run an automation now: returns the run with its posts. A run that fails is recorded (read
 /// it at `/v1/runs/{id}`) and answered with an error naming the run and the reason.
-#[utoipa::path(post, path = "", tag = "automations", request_body = GenerateContent, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "automations", request_body = GenerateContent, security(("api_key" = ["ai"])),
     responses((status = 201, body = Data<RunView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn generate_content(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Json(request): Json<GenerateContent>,
 ) -> Result<(StatusCode, axum::Json<Data<RunView>>)> {
+    caller.admit(&state, Limited::Ai).await?;
     let automation = find_automation(&state, caller, request.automation_id).await?;
     let finished = run_automation(&state.automations(), &automation, RunTrigger::Manual).await?;
     if let Some(error) = finished.failure {

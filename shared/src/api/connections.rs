@@ -225,7 +225,7 @@ impl From<&Channel> for ChannelView {
 
 /// Start connecting an account: the platform's consent URL with a single-use `state` (10
 /// minutes) and, where the platform takes it, a PKCE challenge.
-#[utoipa::path(get, path = "", tag = "connections", params(AuthorizeParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "", tag = "connections", params(AuthorizeParams), security(("api_key" = ["connections:write"])),
     responses((status = 200, body = Data<AuthorizationView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn authorization_url(
@@ -251,7 +251,7 @@ async fn authorization_url(
 /// Finish connecting: exchange the code (or a Bluesky app password) for tokens, read the profile,
 /// store the connection and emit account.connected. 201 for a new connection, 200 when the
 /// account was connected before (its connection is updated).
-#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectRequest, security(("api_key" = ["connections:write"])),
     responses((status = 201, body = Data<ConnectionView>), (status = 200, body = Data<ConnectionView>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn connect_account(
@@ -282,7 +282,7 @@ async fn connect_account(
 }
 
 /// Refresh the tokens if they expire within 5 minutes, re-read the profile and store both.
-#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectionRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectionRequest, security(("api_key" = ["connections:write"])),
     responses((status = 200, body = Data<ConnectionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -310,7 +310,7 @@ pub struct ImportedChannels {
 /// List the connection's channels at the platform, store them (channel.created for new ones,
 /// channel.deleted for ones gone) and return them. A long list is read over several calls:
 /// see `complete`.
-#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectionRequest, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "connections", request_body = ConnectionRequest, security(("api_key" = ["connections:write"])),
     responses((status = 200, body = ImportedChannels), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_connection_channels(
@@ -325,7 +325,7 @@ async fn import_connection_channels(
 }
 
 /// The workspace's connections, newest first.
-#[utoipa::path(get, path = "", tag = "connections", params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "", tag = "connections", params(PageParams), security(("api_key" = ["connections:read"])),
     responses((status = 200, body = List<ConnectionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_connections(
     State(state): State<Arc<AppState>>,
@@ -337,7 +337,7 @@ async fn list_connections(
 }
 
 /// Read a connection, with where reading each watched channel's inbox stands.
-#[utoipa::path(get, path = "/{id}", tag = "connections", params(("id" = ConnectionId, Path)), security(("api_key" = [])),
+#[utoipa::path(get, path = "/{id}", tag = "connections", params(("id" = ConnectionId, Path)), security(("api_key" = ["connections:read"])),
     responses((status = 200, body = Data<ConnectionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_connection(
@@ -357,7 +357,7 @@ async fn get_connection(
 
 /// Disconnect: revoke at the platform where it allows, delete the connection, its tokens and its
 /// channels, emit account.disconnected.
-#[utoipa::path(delete, path = "/{id}", tag = "connections", params(("id" = ConnectionId, Path)), security(("api_key" = [])),
+#[utoipa::path(delete, path = "/{id}", tag = "connections", params(("id" = ConnectionId, Path)), security(("api_key" = ["connections:write"])),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_connection(
     State(state): State<Arc<AppState>>,

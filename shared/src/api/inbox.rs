@@ -56,6 +56,7 @@ pub struct InteractionParams {
     /// RFC 3339: only interactions written at or after it.
     since: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -69,6 +70,7 @@ pub struct AccountInteractionParams {
     /// RFC 3339: only interactions written at or after it.
     since: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -143,7 +145,7 @@ async fn listed(
 }
 
 /// The workspace's interactions, newest first, filtered.
-#[utoipa::path(get, path = "/interactions", tag = "inbox", params(InteractionParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "/interactions", tag = "inbox", params(InteractionParams), security(("api_key" = ["inbox:read"])),
     responses((status = 200, body = List<InteractionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_interactions(
     State(state): State<Arc<AppState>>,
@@ -162,7 +164,7 @@ async fn list_interactions(
 
 /// Read an interaction.
 #[utoipa::path(get, path = "/interactions/{id}", tag = "inbox", params(("id" = InteractionId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["inbox:read"])),
     responses((status = 200, body = Data<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_interaction(
@@ -179,7 +181,7 @@ async fn get_interaction(
 /// author of a DM. The answer is recorded as an outbound interaction (a DM answer fires
 /// dm.sent). 422 naming the platform where its API allows no such answer.
 #[utoipa::path(post, path = "/interactions/{id}/reply", tag = "inbox", params(("id" = InteractionId, Path)),
-    request_body = ReplyRequest, security(("api_key" = [])),
+    request_body = ReplyRequest, security(("api_key" = ["inbox:write"])),
     responses((status = 201, body = Data<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn reply_to_interaction(
@@ -212,7 +214,7 @@ async fn account_interactions(
 
 /// The account's comments, newest first (seed 002's shape).
 #[utoipa::path(get, path = "/accounts/{id}/comments", tag = "inbox",
-    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = [])),
+    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = ["inbox:read"])),
     responses((status = 200, body = List<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn account_comments(
@@ -226,7 +228,7 @@ async fn account_comments(
 
 /// The account's mentions, newest first.
 #[utoipa::path(get, path = "/accounts/{id}/mentions", tag = "inbox",
-    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = [])),
+    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = ["inbox:read"])),
     responses((status = 200, body = List<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn account_mentions(
@@ -240,7 +242,7 @@ async fn account_mentions(
 
 /// The account's DMs, both directions, newest first.
 #[utoipa::path(get, path = "/accounts/{id}/dms", tag = "inbox",
-    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = [])),
+    params(("id" = ConnectionId, Path), AccountInteractionParams), security(("api_key" = ["inbox:read"])),
     responses((status = 200, body = List<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn account_dms(
@@ -255,7 +257,7 @@ async fn account_dms(
 /// Read the account's inbox back to `since` (at most 30 days): its next poll starts over from
 /// there. Interactions already stored fire nothing again.
 #[utoipa::path(post, path = "/accounts/{id}/inbox/backfill", tag = "inbox", params(("id" = ConnectionId, Path)),
-    request_body = BackfillRequest, security(("api_key" = [])),
+    request_body = BackfillRequest, security(("api_key" = ["inbox:write"])),
     responses((status = 202, body = Data<BackfillView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -278,7 +280,7 @@ async fn backfill_account(
 /// Sandbox: an interaction arrives on a sandbox channel as if someone wrote it — stored, its
 /// event delivered, answerable — so the inbox can be tried with no account.
 #[utoipa::path(post, path = "/sandbox/interactions", tag = "inbox", request_body = SimulateRequest,
-    security(("api_key" = [])),
+    security(("api_key" = ["inbox:write"])),
     responses((status = 201, body = Data<InteractionView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn simulate_interaction(

@@ -4,11 +4,12 @@
 //! function's routes are mounted (under their API path and at the root of the function URL).
 
 pub mod assist;
-mod auth;
+pub mod auth;
 pub mod automations;
 pub mod connections;
 mod extract;
 pub mod inbox;
+pub mod keys;
 pub mod platform_webhooks;
 pub mod posts;
 mod routing;
@@ -16,7 +17,7 @@ pub mod webhooks;
 
 pub use auth::Caller;
 pub use extract::{Json, PathId, PathIds, Query, parse_json};
-pub use routing::{FunctionRoutes, MAX_BODY_BYTES, combined_router, openapi_document};
+pub use routing::{FunctionRoutes, MAX_BODY_BYTES, WHOLE_DOCUMENT, combined_router, openapi_document};
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -51,6 +52,7 @@ impl<T> List<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

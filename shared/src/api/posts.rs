@@ -23,6 +23,7 @@ use crate::model::platforms::{MediaItem, MediaKind, Metrics, Platform};
 use crate::model::posts::IdempotencyRecord;
 use crate::model::posts::validate::TargetReport;
 use crate::model::posts::{MetricsSample, Post, PostStatus, Target, TargetError, TargetMetrics, TargetStatus};
+use crate::model::usage::Limited;
 use crate::model::webhooks::EventType;
 use crate::services::metrics::total_metrics;
 use crate::services::posts::{
@@ -100,6 +101,7 @@ pub struct PostParams {
     /// draft, scheduled, publishing, published, partial, failed or cancelled.
     status: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -205,16 +207,17 @@ pub struct Validation {
 }
 
 /// Create a post: published at once, at `scheduled_at`, or saved as a draft.
-#[utoipa::path(post, path = "", tag = "posts", request_body = CreatePost, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "posts", request_body = CreatePost, security(("api_key" = ["posts:write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the same post")),
     responses((status = 201, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_post(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
     Json(request): Json<CreatePost>,
 ) -> Result<(StatusCode, axum::Json<Data<PostView>>)> {
+    caller.admit(&state, Limited::Posts).await?;
     let key = idempotency_key(&headers)?;
     let now = state.clock.now();
     let media = media_items(&state, request.media.as_deref().unwrap_or_default()).await?;
@@ -255,7 +258,7 @@ async fn replay(
 }
 
 /// Check a post against every target without saving anything.
-#[utoipa::path(post, path = "/validate", tag = "posts", request_body = CreatePost, security(("api_key" = [])),
+#[utoipa::path(post, path = "/validate", tag = "posts", request_body = CreatePost, security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<Validation>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn validate_post(
     State(state): State<Arc<AppState>>,
@@ -271,7 +274,7 @@ async fn validate_post(
 }
 
 /// List posts, newest first.
-#[utoipa::path(get, path = "", tag = "posts", params(PostParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "", tag = "posts", params(PostParams), security(("api_key" = ["posts:read"])),
     responses((status = 200, body = List<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_posts(
     State(state): State<Arc<AppState>>,
@@ -294,7 +297,7 @@ async fn list_posts(
 }
 
 /// Read a post with each target's result and latest metrics.
-#[utoipa::path(get, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(get, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:read"])),
     responses((status = 200, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_post(
     State(state): State<Arc<AppState>>,
@@ -307,7 +310,7 @@ async fn get_post(
 
 /// Edit a draft, scheduled or failed post.
 #[utoipa::path(patch, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), request_body = UpdatePost,
-    security(("api_key" = [])),
+    security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_post(
@@ -361,7 +364,7 @@ async fn update_post(
 }
 
 /// Delete a post that is not being published.
-#[utoipa::path(delete, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(delete, path = "/{id}", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_post(
     State(state): State<Arc<AppState>>,
@@ -378,7 +381,7 @@ async fn delete_post(
 }
 
 /// Cancel a scheduled post before it is published.
-#[utoipa::path(post, path = "/{id}/cancel", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(post, path = "/{id}/cancel", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn cancel_post(
@@ -401,7 +404,7 @@ async fn cancel_post(
 }
 
 /// Publish the failed targets of a failed or partial post again.
-#[utoipa::path(post, path = "/{id}/retry", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = [])),
+#[utoipa::path(post, path = "/{id}/retry", tag = "posts", params(("id" = PostId, Path)), security(("api_key" = ["posts:write"])),
     responses((status = 202, body = Data<PostView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn retry_post(
@@ -435,7 +438,7 @@ async fn retry_post(
 /// (Instagram's API cannot delete); the others proceed. Posthorn keeps its record of the post:
 /// `DELETE /v1/posts/{id}` removes that (and only that).
 #[utoipa::path(post, path = "/{id}/unpublish", tag = "posts", params(("id" = PostId, Path)),
-    request_body(content = UnpublishRequest, description = "optional"), security(("api_key" = [])),
+    request_body(content = UnpublishRequest, description = "optional"), security(("api_key" = ["posts:write"])),
     responses((status = 200, body = Data<PostView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unpublish_post(

@@ -28,6 +28,9 @@ pub enum Error {
     Conflict(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The API key made more requests of this kind than it may per minute.
+    #[error("{0}")]
+    TooManyRequests(String, RetryAfter),
     /// Well-formed but impossible.
     #[error("{0}")]
     Unprocessable(String),
@@ -62,12 +65,17 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
+
+/// Whole seconds a client should wait before trying again: a 429's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub u64);
 
 /// The JSON body of every error response.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -82,6 +90,10 @@ impl IntoResponse for Error {
             tracing::error!(error = %detail, "request failed");
         }
         let body = ErrorBody { error: self.to_string() };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Self::TooManyRequests(_, RetryAfter(seconds)) = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

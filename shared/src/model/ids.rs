@@ -91,6 +91,7 @@ macro_rules! typed_id {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .description(Some(concat!("A ", $kind, " id: `", $prefix, "_` followed by a ULID.")))
+                    .pattern(Some(concat!("^", $prefix, "_[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")))
                     .examples([concat!($prefix, "_01JD8Z3QK5V7Y2W9X4T6R8P0MN")])
                     .into()
             }

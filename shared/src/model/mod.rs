@@ -12,5 +12,6 @@ pub mod inbox;
 pub mod platforms;
 pub mod posts;
 pub mod times;
+pub mod usage;
 pub mod webhooks;
 pub mod workspaces;

@@ -37,7 +37,7 @@ use posthorn::model::posts::{
 use posthorn::model::webhooks::{
     Attempt, Delivery, DeliveryStatus, Event, EventFilter, EventType, Probe, RetiringSecret, WebhookEndpoint,
 };
-use posthorn::model::workspaces::{ApiKey, NewApiKey, Workspace};
+use posthorn::model::workspaces::{ApiKey, NewApiKey, Scope, Workspace};
 use posthorn::ports::store::{DeliveryFilter, Page, PageRequest, Store};
 use posthorn::services::automations::claim_slot;
 use posthorn_testkit::aws;

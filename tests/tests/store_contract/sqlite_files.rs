@@ -187,7 +187,7 @@ async fn sqlite_file_of_the_earlier_schema_opens_with_its_records() {
     let past = now() - Duration::minutes(5);
     let workspace = workspace();
     let ws = workspace.id;
-    let key = NewApiKey::generate(ws, now());
+    let key = NewApiKey::generate(ws, None, Scope::every(), now());
     let endpoint = endpoint(ws);
     let event = event(ws, EventType::PostPublished);
     let delivery = Delivery { next_attempt_at: Some(past), ..delivery(&event, endpoint.id, past) };

@@ -3,7 +3,7 @@
 //! | record             | PK                  | SK                  | GSI1PK / GSI1SK                         | GSI2PK / GSI2SK |
 //! |--------------------|---------------------|---------------------|-----------------------------------------|-----------------|
 //! | workspace          | `WS#<id>`           | `WORKSPACE`         | `WORKSPACES` / id                       | |
-//! | API key            | `APIKEY#<hash hex>` | `APIKEY`            |                                         | |
+//! | API key            | `APIKEY#<hash hex>` | `APIKEY`            | `WS#<workspace>#KEYS` / id              | `KEY#<id>` / id |
 //! | webhook            | `WS#<workspace>`    | `WEBHOOK#<id>`      |                                         | `PROBE_DUE` / next probe, while probed |
 //! | event              | `WS#<workspace>`    | `EVENT#<id>`        |                                         | |
 //! | delivery           | `WS#<workspace>`    | `DELIVERY#<id>`     | `WS#<workspace>#WEBHOOK#<webhook>` / id | `PENDING_DELIVERY` / due, while pending with an attempt due; `WS#<ws>#WEBHOOK#<webhook>#FAILED` / id, while failed |
@@ -20,6 +20,7 @@
 //! | automation         | `WS#<workspace>`    | `AUTOMATION#<id>`   |                                         | `DUE_AUTOMATION` / next run, while set |
 //! | run                | `WS#<workspace>`    | `RUN#<id>`          |                                         | |
 //! | hourly outcomes    | `WS#<workspace>`    | `OUTCOMES#<webhook>#<hour, epoch s>` | `WS#<ws>#WEBHOOK#<webhook>#OUTCOMES` / hour | |
+//! | key usage          | `WS#<workspace>`    | `USAGE#<key>#<posts or ai>#<minute, epoch s>` |                   | |
 //! | OAuth state        | `WS#<workspace>`    | `OAUTHSTATE#<state>`|                                         | |
 //! | instance app       | `WS#<workspace>`    | `APP#<key>`         |                                         | |
 //!
@@ -83,6 +84,7 @@ fn sort_key_prefix(kind: Kind) -> &'static str {
         Kind::DataDeletion => "DATADELETION",
         Kind::DmStatusMark => "DMSTATUS#",
         Kind::Recovery => "RECOVERY#",
+        Kind::KeyUsage => "USAGE#",
     }
 }
 

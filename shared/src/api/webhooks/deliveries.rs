@@ -31,6 +31,7 @@ pub struct DeliveryParams {
     /// A catalog event name.
     event_type: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -79,7 +80,7 @@ impl From<&Delivery> for DeliveryView {
 
 /// List an endpoint's deliveries, newest first.
 #[utoipa::path(get, path = "/{id}/deliveries", tag = "webhooks", params(("id" = WebhookId, Path), DeliveryParams),
-    security(("api_key" = [])),
+    security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = List<DeliveryView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn list_deliveries(
@@ -103,7 +104,7 @@ pub(super) async fn list_deliveries(
 
 /// Read one delivery with its payload and every attempt.
 #[utoipa::path(get, path = "/{id}/deliveries/{delivery_id}", tag = "webhooks",
-    params(("id" = WebhookId, Path), ("delivery_id" = DeliveryId, Path)), security(("api_key" = [])),
+    params(("id" = WebhookId, Path), ("delivery_id" = DeliveryId, Path)), security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = Data<DeliveryView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn get_delivery(
@@ -123,7 +124,7 @@ pub(super) async fn get_delivery(
 
 /// Send a failed delivery again, starting the retry schedule afresh.
 #[utoipa::path(post, path = "/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
-    params(("id" = WebhookId, Path), ("delivery_id" = DeliveryId, Path)), security(("api_key" = [])),
+    params(("id" = WebhookId, Path), ("delivery_id" = DeliveryId, Path)), security(("api_key" = ["webhooks:write"])),
     responses((status = 202, body = Data<DeliveryView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub(super) async fn retry_delivery(

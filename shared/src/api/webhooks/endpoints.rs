@@ -158,7 +158,7 @@ pub struct CatalogEntry {
 /// Register a webhook endpoint. The secret is in this response and never shown again.
 /// Unless `skip_verification`, a `webhook.ping` is delivered first and must be answered with a
 /// 2xx, or nothing is saved.
-#[utoipa::path(post, path = "", tag = "webhooks", request_body = CreateWebhook, security(("api_key" = [])),
+#[utoipa::path(post, path = "", tag = "webhooks", request_body = CreateWebhook, security(("api_key" = ["webhooks:write"])),
     responses((status = 201, body = Data<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn create_webhook(
@@ -213,7 +213,7 @@ async fn ensure_room_for_one_more(state: &AppState, workspace: WorkspaceId) -> R
 }
 
 /// List the workspace's webhook endpoints, newest first.
-#[utoipa::path(get, path = "", tag = "webhooks", params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "", tag = "webhooks", params(PageParams), security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = List<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(super) async fn list_webhooks(
     State(state): State<Arc<AppState>>,
@@ -229,7 +229,7 @@ pub(super) async fn list_webhooks(
 }
 
 /// Read one webhook endpoint.
-#[utoipa::path(get, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = [])),
+#[utoipa::path(get, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = Data<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn get_webhook(
@@ -246,7 +246,7 @@ pub(super) async fn get_webhook(
 /// Change an endpoint's url, events, name, active flag or auto_recover (at least one). Switching
 /// `active` tells the workspace's other endpoints (`webhook.endpoint.enabled` / `.disabled`).
 #[utoipa::path(patch, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), request_body = UpdateWebhook,
-    security(("api_key" = [])),
+    security(("api_key" = ["webhooks:write"])),
     responses((status = 200, body = Data<WebhookView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn update_webhook(
@@ -315,7 +315,7 @@ pub(super) async fn update_webhook(
 }
 
 /// Delete an endpoint; deliveries still queued for it stop before their next attempt.
-#[utoipa::path(delete, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = [])),
+#[utoipa::path(delete, path = "/{id}", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = ["webhooks:write"])),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn delete_webhook(
     State(state): State<Arc<AppState>>,
@@ -327,7 +327,7 @@ pub(super) async fn delete_webhook(
 }
 
 /// The catalog of events an endpoint can subscribe to, each with an example delivery body.
-#[utoipa::path(get, path = "/events", tag = "webhooks", security(("api_key" = [])),
+#[utoipa::path(get, path = "/events", tag = "webhooks", security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = Data<Vec<CatalogEntry>>), (status = 401, body = ErrorBody)))]
 pub(super) async fn event_catalog(_caller: Caller) -> Response<Data<Vec<CatalogEntry>>> {
     let entries = EventType::ALL
@@ -350,7 +350,7 @@ pub(super) async fn event_catalog(_caller: Caller) -> Response<Data<Vec<CatalogE
 
 /// Issue a new signing secret. The old one keeps signing beside it for 24 hours.
 #[utoipa::path(post, path = "/{id}/rotate-secret", tag = "webhooks", params(("id" = WebhookId, Path)),
-    security(("api_key" = [])),
+    security(("api_key" = ["webhooks:write"])),
     responses((status = 200, body = Data<RotatedSecret>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn rotate_secret(
     State(state): State<Arc<AppState>>,
@@ -379,7 +379,7 @@ pub(super) async fn rotate_secret(
 }
 
 /// Queue a `webhook.test` event to this endpoint; follow it in its deliveries.
-#[utoipa::path(post, path = "/{id}/test", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = [])),
+#[utoipa::path(post, path = "/{id}/test", tag = "webhooks", params(("id" = WebhookId, Path)), security(("api_key" = ["webhooks:write"])),
     responses((status = 202, body = Data<TestSend>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub(super) async fn send_test(

@@ -84,7 +84,7 @@ impl From<&Recovery> for RecoveryView {
 /// first, at a bounded rate, signed afresh with the same event id. Follow it with
 /// `GET /v1/webhooks/{id}/recoveries/{recovery_id}`.
 #[utoipa::path(post, path = "/{id}/recover", tag = "webhooks", params(("id" = WebhookId, Path)),
-    request_body = StartRecovery, security(("api_key" = [])),
+    request_body = StartRecovery, security(("api_key" = ["webhooks:write"])),
     responses((status = 202, body = Data<RecoveryView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn recover(
@@ -107,7 +107,7 @@ pub(super) async fn recover(
 
 /// A recovery's progress.
 #[utoipa::path(get, path = "/{id}/recoveries/{recovery_id}", tag = "webhooks",
-    params(("id" = WebhookId, Path), ("recovery_id" = RecoveryId, Path)), security(("api_key" = [])),
+    params(("id" = WebhookId, Path), ("recovery_id" = RecoveryId, Path)), security(("api_key" = ["webhooks:read"])),
     responses((status = 200, body = Data<RecoveryView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn get_recovery(

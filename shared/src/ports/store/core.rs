@@ -41,6 +41,7 @@ pub enum Kind {
     DataDeletion,
     DmStatusMark,
     Recovery,
+    KeyUsage,
 }
 
 impl Kind {
@@ -70,6 +71,7 @@ impl Kind {
             Self::DataDeletion => "data deletion",
             Self::DmStatusMark => "DM status mark",
             Self::Recovery => "recovery",
+            Self::KeyUsage => "key usage",
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::model::ids::{
 };
 use crate::model::inbox::{DmStatusMark, InboxState, Interaction};
 use crate::model::posts::{IdempotencyRecord, Post};
+use crate::model::usage::KeyUsage;
 use crate::model::webhooks::{
     Delivery, DeliveryStatus, Event, HourlyOutcomes, Recovery, RecoveryState, WebhookEndpoint,
 };
@@ -100,6 +101,16 @@ pub fn data_deletion_key(code: &str) -> RecordKey {
     RecordKey { kind: Kind::DataDeletion, workspace: None, id: code.to_string() }
 }
 
+/// First-index partition of a workspace's API keys, sorted by id.
+pub fn workspace_keys(workspace: WorkspaceId) -> String {
+    format!("WS#{workspace}#KEYS")
+}
+
+/// Second-index partition holding the one API key with this id, in any workspace.
+pub fn api_key_id(id: crate::model::ids::ApiKeyId) -> String {
+    format!("KEY#{id}")
+}
+
 /// The key of an API key, found by its hash before its workspace is known.
 pub fn api_key_key(hash_hex: String) -> RecordKey {
     RecordKey { kind: Kind::ApiKey, workspace: None, id: hash_hex }
@@ -124,6 +135,17 @@ impl Record for ApiKey {
 
     fn key(&self) -> RecordKey {
         api_key_key(self.hash.to_hex())
+    }
+
+    /// Every key of its workspace, by id: what the key lists show. (Keys stored before keys
+    /// had scopes have no index entries until their next use saves them again.)
+    fn first_index(&self) -> Result<Option<IndexEntry>> {
+        Ok(Some(IndexEntry { partition: workspace_keys(self.workspace_id), sort: self.id.to_string() }))
+    }
+
+    /// The key by its id, in any workspace: what revoking finds it by.
+    fn second_index(&self) -> Result<Option<IndexEntry>> {
+        Ok(Some(IndexEntry { partition: api_key_id(self.id), sort: self.id.to_string() }))
     }
 }
 
@@ -236,6 +258,20 @@ impl Record for HourlyOutcomes {
     fn first_index(&self) -> Result<Option<IndexEntry>> {
         let partition = endpoint_outcomes(self.workspace_id, self.webhook_id);
         Ok(Some(IndexEntry { partition, sort: sortable_time(self.hour)? }))
+    }
+}
+
+impl Record for KeyUsage {
+    const KIND: Kind = Kind::KeyUsage;
+    type Id = String;
+
+    fn key(&self) -> RecordKey {
+        let id = format!("{}#{}#{}", self.key_id, self.limited.as_str(), self.minute.unix_timestamp());
+        key_of::<Self>(self.workspace_id, &id)
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        Some(self.expires_at)
     }
 }
 

@@ -10,12 +10,13 @@ use crate::model::connections::{Connection, DataDeletion, InstanceApp, OAuthStat
 use crate::model::crypto::KeyHash;
 use crate::model::error::{Error, Result};
 use crate::model::ids::{
-    AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RecoveryId, RunId, SourceId,
-    WebhookId, WorkspaceId,
+    ApiKeyId, AutomationId, ChannelId, ConnectionId, DeliveryId, EventId, InteractionId, PostId, RecoveryId, RunId,
+    SourceId, WebhookId, WorkspaceId,
 };
 use crate::model::inbox::{InboxState, Interaction, InteractionKind};
 use crate::model::platforms::Platform;
 use crate::model::posts::{IdempotencyRecord, Post, PostStatus};
+use crate::model::usage::KeyUsage;
 use crate::model::webhooks::{
     Delivery, DeliveryStatus, Event, HourlyOutcomes, OutcomeChange, Recovery, WebhookEndpoint, hour_of,
 };
@@ -77,6 +78,19 @@ pub trait Store: RecordStore {
         Ok(!self.query_index(query).await?.is_empty())
     }
 
+    /// Workspaces, newest first.
+    async fn list_workspaces(&self, page: PageRequest) -> Result<Page<Workspace>> {
+        let below = parse_cursor::<WorkspaceId>(page.cursor.as_deref())?.map(|id| id.to_string());
+        let query = IndexQuery {
+            range: below.map_or(SortRange::All, SortRange::Below),
+            order: Order::Descending,
+            limit: page.limit.saturating_add(1),
+            ..IndexQuery::all_of(Index::First, kinds::WORKSPACES.into())
+        };
+        let items = records::<Workspace>(self.core()).in_index(query).await?;
+        Ok(Page::from_overfetch(items, page.limit, |w| w.id.to_string()))
+    }
+
     /// Fails with `Conflict` if a key with the same hash exists.
     async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
         records(self.core()).create(key).await
@@ -84,6 +98,47 @@ pub trait Store: RecordStore {
 
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKey>> {
         records(self.core()).get_key(&api_key_key(hash.to_hex())).await
+    }
+
+    /// The key with this id, in any workspace.
+    async fn get_api_key(&self, id: ApiKeyId) -> Result<Option<ApiKey>> {
+        let query = IndexQuery { limit: 1, ..IndexQuery::all_of(Index::Second, kinds::api_key_id(id)) };
+        Ok(records::<ApiKey>(self.core()).in_index(query).await?.into_iter().next())
+    }
+
+    /// A workspace's keys, newest first.
+    async fn list_api_keys(&self, workspace: WorkspaceId, page: PageRequest) -> Result<Page<ApiKey>> {
+        let below = parse_cursor::<ApiKeyId>(page.cursor.as_deref())?.map(|id| id.to_string());
+        let query = IndexQuery {
+            range: below.map_or(SortRange::All, SortRange::Below),
+            order: Order::Descending,
+            limit: page.limit.saturating_add(1),
+            ..IndexQuery::all_of(Index::First, kinds::workspace_keys(workspace))
+        };
+        let items = records::<ApiKey>(self.core()).in_index(query).await?;
+        Ok(Page::from_overfetch(items, page.limit, |k| k.id.to_string()))
+    }
+
+    /// Counts one more request in `usage`'s minute, atomically across processes; the count with it.
+    async fn count_key_usage(&self, usage: &KeyUsage) -> Result<i64> {
+        let document = usage.document()?;
+        let key = document.key.clone();
+        self.core().add(document, vec![Addition { field: "count", amount: 1 }]).await?;
+        let counted: Option<KeyUsage> = records(self.core()).get_key(&key).await?;
+        Ok(counted.map_or(1, |usage| usage.count))
+    }
+
+    /// Replaces the stored key; `NotFound` if it was revoked.
+    async fn replace_api_key(&self, key: &ApiKey) -> Result<()> {
+        records(self.core()).replace(key).await
+    }
+
+    /// Deletes the key: the next request with it is refused. `NotFound` if it is gone already.
+    async fn delete_api_key(&self, key: &ApiKey) -> Result<()> {
+        match self.core().write(Write::Delete(key.key(), Condition::Present)).await? {
+            Outcome::Written => Ok(()),
+            Outcome::Refused { .. } => Err(Error::NotFound(Kind::ApiKey.name())),
+        }
     }
 
     /// Fails with `Conflict` if the id exists.

@@ -120,6 +120,7 @@ async fn attempt(
     };
     save(worker, &mut delivery, finished_at).await?;
     if delivery.status == DeliveryStatus::Failed {
+        log_failed(&delivery);
         disable_if_failing(worker, endpoint).await?;
     }
     Ok(disposition)
@@ -148,9 +149,19 @@ async fn give_up(
     delivery.status = DeliveryStatus::Failed;
     delivery.next_attempt_at = None;
     match save(worker, &mut delivery, now).await {
-        Ok(()) | Err(Error::Conflict(_)) => Ok(Disposition::Done),
+        Ok(()) => {
+            log_failed(&delivery);
+            Ok(Disposition::Done)
+        }
+        Err(Error::Conflict(_)) => Ok(Disposition::Done),
         Err(error) => Err(error),
     }
+}
+
+/// The log line of a delivery that failed for good: the template's `FailedDeliveries` metric
+/// counts these lines, so its text is fixed.
+fn log_failed(delivery: &Delivery) {
+    tracing::warn!(delivery_id = %delivery.id, webhook_id = %delivery.webhook_id, "delivery failed for good");
 }
 
 /// Writes the worker's change to a delivery, which was pending when read.
