@@ -211,7 +211,7 @@ async fn documented_errors_map_to_stable_codes_with_the_raw_message() {
     let duplicate = "Content is a duplicate of urn:li:share:6844785523593134080";
     let too_long = "/commentary :: length of 3001 exceeds the maximum allowed length of 3000";
     let cases = [
-        (linkedin_error(401, revoked, Some("REVOKED_ACCESS_TOKEN")), ErrorCode::AuthExpired, revoked),
+        (linkedin_error(401, revoked, Some("REVOKED_ACCESS_TOKEN")), ErrorCode::AuthRevoked, revoked),
         (linkedin_error(403, denied, Some("ACCESS_DENIED")), ErrorCode::PlatformError, denied),
         (linkedin_error(422, duplicate, Some("DUPLICATE_POST")), ErrorCode::ContentRejected, duplicate),
         (linkedin_error(422, too_long, None), ErrorCode::ContentTooLong, too_long),
