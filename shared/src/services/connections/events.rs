@@ -53,16 +53,10 @@ pub fn revoked_on_platform(connection: &Connection, detail: &str) -> Value {
 /// account.disconnected when the platform asked, for its user, that Posthorn delete their data:
 /// the connection is gone, with its channels and tokens.
 pub fn data_deleted(connection: &Connection) -> Value {
-    json!({
-        "account_id": connection.id,
-        "platform": connection.platform,
-        "platform_user_id": connection.platform_user_id,
-        "username": connection.username,
-        "reason": "revoked_on_platform",
-        "revoked": true,
-        "detail": format!("the user asked {} to delete their data", connection.platform.as_str()),
-        "data_deleted": true,
-    })
+    let detail = format!("the user asked {} to delete their data", connection.platform.as_str());
+    let mut data = revoked_on_platform(connection, &detail);
+    data["data_deleted"] = Value::Bool(true);
+    data
 }
 
 /// token.expired: who, and what the platform said when it refused.
