@@ -4,6 +4,10 @@
 //! account.disconnected says whether the platform confirmed the revocation and, in
 //! `unsubscribe_errors`, which unsubscriptions it refused.
 
+use serde_json::Value;
+
+use crate::model::channels::Channel;
+use crate::model::connections::Connection;
 use crate::model::error::Result;
 use crate::model::ids::{ConnectionId, WorkspaceId};
 use crate::model::webhooks::EventType;
@@ -24,7 +28,7 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
     let channels = accounts.store.connection_channels(workspace, id).await?;
     let mut unsubscribe_errors = Vec::new();
     for channel in &channels {
-        if let Some(error) = push::unsubscribe(accounts, channel).await? {
+        if let Some(error) = push::unsubscribe(accounts, &connection, channel).await? {
             unsubscribe_errors.push(serde_json::json!({"channel_id": channel.id, "error": error}));
         }
     }
@@ -35,14 +39,23 @@ pub async fn disconnect(accounts: &Accounts<'_>, workspace: WorkspaceId, id: Con
             false
         }
     };
-    for channel in &channels {
-        delete_channel(accounts, channel).await?;
-    }
-    accounts.store.end_channel_import(workspace, id).await?;
-    let removal = Write::Delete(connection.key(), Condition::Present);
     let mut data = events::disconnected(&connection, revoked);
     if !unsubscribe_errors.is_empty() {
         data["unsubscribe_errors"] = serde_json::Value::Array(unsubscribe_errors);
     }
-    commit(&accounts.outbox(), vec![removal], workspace, EventType::AccountDisconnected, data).await.map(drop)
+    remove(accounts, &connection, &channels, data).await
+}
+
+/// Deletes the connection's `channels` (channel.deleted each), its unfinished channel import and
+/// the connection with its sealed tokens, announced by account.disconnected with `data`: how a
+/// disconnect ends, and a deletion the platform asked for. `Conflict` if the connection is gone.
+pub async fn remove(accounts: &Accounts<'_>, connection: &Connection, channels: &[Channel], data: Value) -> Result<()> {
+    for channel in channels {
+        delete_channel(accounts, channel).await?;
+    }
+    accounts.store.end_channel_import(connection.workspace_id, connection.id).await?;
+    let removal = Write::Delete(connection.key(), Condition::Present);
+    commit(&accounts.outbox(), vec![removal], connection.workspace_id, EventType::AccountDisconnected, data)
+        .await
+        .map(drop)
 }

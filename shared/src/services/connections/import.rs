@@ -76,7 +76,9 @@ pub async fn import_channels(
             }
             pass.stored.push(listed.platform_channel_id.clone());
             match known.iter().position(|c| c.platform_channel_id == listed.platform_channel_id) {
-                Some(index) => known[index] = refresh_channel(accounts, known[index].clone(), listed).await?,
+                Some(index) => {
+                    known[index] = refresh_channel(accounts, &connection, known[index].clone(), listed).await?
+                }
                 None => known.push(create_channel(accounts, &connection, listed).await?),
             }
         }
@@ -145,7 +147,7 @@ async fn create_channel(accounts: &Accounts<'_>, connection: &Connection, listed
     }
     let data = events::channel(&channel);
     commit(&accounts.outbox(), writes, channel.workspace_id, EventType::ChannelCreated, data).await?;
-    push::subscribe(accounts, &channel).await?;
+    push::subscribe(accounts, connection, &channel).await?;
     Ok(channel)
 }
 
@@ -171,7 +173,12 @@ async fn watch_existing(accounts: &Accounts<'_>, channel: &Channel) -> Result<()
 }
 
 /// Brings a known channel up to date: its name and kind, and its own token if it has one.
-async fn refresh_channel(accounts: &Accounts<'_>, mut channel: Channel, listed: RemoteChannel) -> Result<Channel> {
+async fn refresh_channel(
+    accounts: &Accounts<'_>,
+    connection: &Connection,
+    mut channel: Channel,
+    listed: RemoteChannel,
+) -> Result<Channel> {
     channel.name = listed.name;
     channel.kind = listed.kind;
     if let Some(token) = listed.channel_token {
@@ -179,7 +186,7 @@ async fn refresh_channel(accounts: &Accounts<'_>, mut channel: Channel, listed: 
     }
     accounts.store.update_channel(&channel).await?;
     watch_existing(accounts, &channel).await?;
-    push::subscribe(accounts, &channel).await?;
+    push::subscribe(accounts, connection, &channel).await?;
     Ok(channel)
 }
 

@@ -5,12 +5,12 @@
 //! `GET /v1/connections/{id}` shows, so a failure is seen, never swallowed.
 
 use crate::model::channels::Channel;
+use crate::model::connections::Connection;
 use crate::model::error::{Error, Result};
 use crate::model::inbox::{InboxState, PushSubscription};
 use crate::ports::platforms::PlatformError;
 use crate::ports::store::{Condition, Record, Write};
 use crate::services::connections::Accounts;
-use crate::services::connections::record::get;
 use crate::services::connections::sync::{CallError, with_fresh_token};
 
 /// Whether `channel`'s platform pushes only to subscribed apps.
@@ -20,7 +20,7 @@ pub fn needs_subscription(accounts: &Accounts<'_>, channel: &Channel) -> bool {
 
 /// Subscribes the app to `channel`'s pushes where its platform needs it, unless it already is,
 /// and notes the outcome on the channel's inbox state.
-pub async fn subscribe(accounts: &Accounts<'_>, channel: &Channel) -> Result<()> {
+pub async fn subscribe(accounts: &Accounts<'_>, connection: &Connection, channel: &Channel) -> Result<()> {
     if !needs_subscription(accounts, channel) {
         return Ok(());
     }
@@ -28,7 +28,7 @@ pub async fn subscribe(accounts: &Accounts<'_>, channel: &Channel) -> Result<()>
     if state.as_ref().and_then(|state| state.push.as_ref()).is_some_and(|push| push.subscribed) {
         return Ok(());
     }
-    let outcome = call(accounts, channel, Direction::Subscribe).await?;
+    let outcome = call(accounts, connection, channel, Change::Subscribe).await?;
     let push = PushSubscription { subscribed: outcome.is_ok(), error: outcome.err(), at: accounts.clock.now() };
     if let Some(error) = &push.error {
         tracing::warn!(channel_id = %channel.id, %error, "subscribing to the channel's pushes failed");
@@ -38,30 +38,38 @@ pub async fn subscribe(accounts: &Accounts<'_>, channel: &Channel) -> Result<()>
 
 /// Unsubscribes the app from `channel`'s pushes where its platform needs it; what the platform
 /// said when that failed.
-pub async fn unsubscribe(accounts: &Accounts<'_>, channel: &Channel) -> Result<Option<String>> {
+pub async fn unsubscribe(
+    accounts: &Accounts<'_>,
+    connection: &Connection,
+    channel: &Channel,
+) -> Result<Option<String>> {
     if !needs_subscription(accounts, channel) {
         return Ok(None);
     }
-    Ok(call(accounts, channel, Direction::Unsubscribe).await?.err())
+    Ok(call(accounts, connection, channel, Change::Unsubscribe).await?.err())
 }
 
-enum Direction {
+enum Change {
     Subscribe,
     Unsubscribe,
 }
 
 /// The platform call, as the channel; a platform's refusal (or an ended connection) is the
 /// message, a store failure the error.
-async fn call(accounts: &Accounts<'_>, channel: &Channel, direction: Direction) -> Result<Result<(), String>> {
+async fn call(
+    accounts: &Accounts<'_>,
+    connection: &Connection,
+    channel: &Channel,
+    change: Change,
+) -> Result<Result<(), String>> {
     let client = accounts.platforms.inbox(channel.platform).ok_or(Error::NotFound("inbox adapter"))?.clone();
-    let connection = get(accounts, channel.workspace_id, channel.connection_id).await?;
-    let direction = &direction;
-    let outcome = with_fresh_token(accounts, &connection, Some(channel), |auth| {
+    let change = &change;
+    let outcome = with_fresh_token(accounts, connection, Some(channel), |auth| {
         let client = client.clone();
         async move {
-            match direction {
-                Direction::Subscribe => client.subscribe_push(&auth).await,
-                Direction::Unsubscribe => client.unsubscribe_push(&auth).await,
+            match change {
+                Change::Subscribe => client.subscribe_push(&auth).await,
+                Change::Unsubscribe => client.unsubscribe_push(&auth).await,
             }
         }
     })

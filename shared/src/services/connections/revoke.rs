@@ -12,15 +12,13 @@ use tokio::time::Instant;
 
 use crate::model::connections::{ChannelToPurge, Connection, ConnectionStatus, DataDeletion};
 use crate::model::error::{Error, Result};
-use crate::model::inbox::Interaction;
 use crate::model::platforms::Platform;
 use crate::model::webhooks::EventType;
 use crate::ports::store::{Condition, InteractionFilter, PageRequest, Record, Write};
 use crate::services::connections::Accounts;
+use crate::services::connections::disconnect::remove;
 use crate::services::connections::events;
-use crate::services::connections::import::delete_channel;
 use crate::services::connections::record::update_committing;
-use crate::services::webhooks::outbox::commit;
 
 /// Interactions deleted in one transaction (and read in one page).
 const PURGE_PAGE: usize = 100;
@@ -128,15 +126,8 @@ async fn delete_connection(
     }
     deletion.connections_deleted += 1;
     save(accounts, deletion).await?;
-    for channel in &channels {
-        delete_channel(accounts, channel).await?;
-    }
-    accounts.store.end_channel_import(connection.workspace_id, connection.id).await?;
-    let removal = Write::Delete(connection.key(), Condition::Present);
-    let data = events::data_deleted(connection);
-    match commit(&accounts.outbox(), vec![removal], connection.workspace_id, EventType::AccountDisconnected, data).await
-    {
-        Ok(_) | Err(Error::Conflict(_)) => Ok(()),
+    match remove(accounts, connection, &channels, events::data_deleted(connection)).await {
+        Ok(()) | Err(Error::Conflict(_)) => Ok(()),
         Err(error) => Err(error),
     }
 }
@@ -147,7 +138,7 @@ async fn purge_page(accounts: &Accounts<'_>, channel: ChannelToPurge) -> Result<
     let page = PageRequest { limit: PURGE_PAGE, cursor: None };
     let found = accounts.store.list_interactions(channel.workspace_id, filter, page).await?.items;
     let deletes: Vec<Write> =
-        found.iter().map(|interaction: &Interaction| Write::Delete(interaction.key(), Condition::Always)).collect();
+        found.iter().map(|interaction| Write::Delete(interaction.key(), Condition::Always)).collect();
     if !deletes.is_empty() {
         accounts.store.transact(deletes).await?;
     }
