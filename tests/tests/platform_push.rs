@@ -136,6 +136,7 @@ on_both_stores!(
     meta_deauthorize_revokes_the_accounts_connections_once,
     meta_data_deletion_deletes_the_account_and_shows_its_status,
     a_data_deletion_cut_short_is_finished_by_process_queue,
+    a_data_deletion_purges_more_interactions_than_one_transaction_holds,
     a_threads_reply_push_signed_with_the_threads_secret_arrives_as_a_comment,
     a_facebook_read_receipt_marks_read_the_dms_sent_up_to_its_watermark_once,
 );
@@ -391,4 +392,28 @@ async fn a_facebook_read_receipt_marks_read_the_dms_sent_up_to_its_watermark_onc
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(f.receiver.events("dm.status.read", 1, WAIT).await.len(), 1, "one dm.status.read");
+}
+
+/// DynamoDB writes at most 100 items a transaction: 150 interactions take two.
+async fn a_data_deletion_purges_more_interactions_than_one_transaction_holds(kind: StoreKind) {
+    let f = fixture(kind).await;
+    let user = unique_user();
+    let page = unique_user();
+    f.app.channel_of_user(Platform::Facebook, &user, &page, ConnectionStatus::Active).await;
+    let messages: Vec<Value> = (0..150)
+        .map(|n| {
+            json!({"sender": {"id": "2401"}, "recipient": {"id": page}, "timestamp": 1458692752478_i64 + n,
+                "message": {"mid": format!("m_{n}"), "text": format!("message {n}")}})
+        })
+        .collect();
+    let push = json!({"object": "page", "entry": [{"id": page, "time": 1458692752478_i64, "messaging": messages}]});
+    assert_eq!(f.meta(&push).await.body["data"]["stored"], 150);
+
+    let reply = f.callback("/platform-webhooks/v1/meta/data-deletion", META_SECRET, &user).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let code = reply.body["confirmation_code"].as_str().unwrap();
+    let deletion = f.app.store().get_data_deletion(code).await.unwrap().unwrap();
+    assert!(deletion.completed_at.is_some(), "{deletion:?}");
+    assert_eq!(deletion.interactions_deleted, 150);
+    assert!(f.interactions().await.is_empty());
 }
